@@ -1,0 +1,288 @@
+//! Criterion benches of the core, one group per operation, sizes from 10k to 1M, the
+//! seeded generators' shapes, and in the same groups a naive baseline (a petgraph
+//! `DiGraph` walked depth-first from the reseller on every query, then the page
+//! sliced) so that each ratio comes from one run.
+//!
+//! `cargo bench --bench queries` runs everything (several minutes);
+//! `cargo bench --bench queries -- downline_page` one group.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::Dfs;
+use reseller_hierarchy::generate::{Generator, Shape};
+use reseller_hierarchy::{
+    Filter, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
+};
+
+const SEED: u64 = 42;
+
+fn records(shape: Shape, n: usize) -> Vec<Record> {
+    Generator::new(shape, n).seed(SEED).generate()
+}
+
+/// The naive baseline: the hierarchy as a petgraph graph, parent -> child edges.
+struct Naive {
+    graph: DiGraph<(), ()>,
+    index: HashMap<ResellerId, NodeIndex>,
+}
+
+impl Naive {
+    fn new(records: &[Record]) -> Naive {
+        let mut graph = DiGraph::with_capacity(records.len(), records.len());
+        let index: HashMap<ResellerId, NodeIndex> = records
+            .iter()
+            .map(|r| (r.id.clone(), graph.add_node(())))
+            .collect();
+        for r in records {
+            if let Some(p) = &r.parent {
+                graph.add_edge(index[p], index[&r.id], ());
+            }
+        }
+        Naive { graph, index }
+    }
+
+    /// Walks the whole downline, then slices the page.
+    fn downline_page(&self, id: &ResellerId, req: PageRequest) -> Vec<NodeIndex> {
+        let start = self.index[id];
+        let mut dfs = Dfs::new(&self.graph, start);
+        let mut all = Vec::new();
+        while let Some(v) = dfs.next(&self.graph) {
+            if v != start {
+                all.push(v);
+            }
+        }
+        let from = req.offset().min(all.len());
+        let to = (from + req.per_page() as usize).min(all.len());
+        all[from..to].to_vec()
+    }
+}
+
+/// The reseller whose downline size is nearest `target`.
+fn with_downline_near(snap: &Snapshot, target: usize) -> ResellerId {
+    snap.iter()
+        .min_by_key(|r| r.downline_len().abs_diff(target))
+        .map(|r| r.id().clone())
+        .unwrap()
+}
+
+fn build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("build");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for n in [10_000, 100_000, 1_000_000] {
+        let input = records(Shape::Random, n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("random", n), &input, |b, input| {
+            b.iter_batched(
+                || input.clone(),
+                |r| Snapshot::build(r).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+        if n == 100_000 {
+            for shape in [Shape::PowerLaw, Shape::Chain, Shape::Star] {
+                let input = records(shape, n);
+                g.bench_with_input(BenchmarkId::new(shape.name(), n), &input, |b, input| {
+                    b.iter_batched(
+                        || input.clone(),
+                        |r| Snapshot::build(r).unwrap(),
+                        BatchSize::LargeInput,
+                    )
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+fn downline_page(c: &mut Criterion) {
+    let input = records(Shape::Random, 1_000_000);
+    let naive = Naive::new(&input);
+    let snap = Snapshot::build(input).unwrap();
+    let mut g = c.benchmark_group("downline_page");
+    g.throughput(Throughput::Elements(50));
+    for target in [100, 10_000, 1_000_000] {
+        let id = with_downline_near(&snap, target);
+        let size = snap.downline_count(&id).unwrap();
+        let last = PageRequest::new(1, 50).unwrap().last_page(size);
+        for (at, page) in [("first", 1), ("middle", last.div_ceil(2)), ("last", last)] {
+            let req = PageRequest::new(page, 50).unwrap();
+            for order in [Order::PreOrder, Order::LevelOrder] {
+                let name = format!("{order:?}/{at}");
+                g.bench_with_input(BenchmarkId::new(name, size), &req, |b, &req| {
+                    b.iter(|| {
+                        let page = snap.downline(black_box(&id), order, req).unwrap();
+                        page.iter().map(|r| r.id().as_str().len()).sum::<usize>()
+                    })
+                });
+            }
+        }
+        let req = PageRequest::default();
+        g.bench_with_input(BenchmarkId::new("naive/first", size), &req, |b, &req| {
+            b.iter(|| naive.downline_page(black_box(&id), req))
+        });
+    }
+    // The other shapes at one million: the root's downline, first page.
+    for shape in [Shape::PowerLaw, Shape::Chain, Shape::Star] {
+        let snap = Snapshot::build(records(shape, 1_000_000)).unwrap();
+        let root = snap.iter().next().unwrap().id().clone();
+        for order in [Order::PreOrder, Order::LevelOrder] {
+            let name = format!("{}/{order:?}/first", shape.name());
+            g.bench_function(BenchmarkId::new(name, 999_999), |b| {
+                b.iter(|| {
+                    let page = snap.downline(black_box(&root), order, PageRequest::default());
+                    page.unwrap().len()
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn eligible_filtered_page(c: &mut Criterion) {
+    let snap = Snapshot::build(records(Shape::Random, 1_000_000)).unwrap();
+    let root = snap.iter().next().unwrap().id().clone();
+    let me = Principal::new(Role::ResellerAdmin, root);
+    let mut g = c.benchmark_group("eligible_filtered_page");
+    g.throughput(Throughput::Elements(50));
+    for filter in Filter::ALL {
+        let flags = FilterFlags::from(filter);
+        let total = snap.eligible_count(&me, flags).unwrap();
+        let last = PageRequest::default().last_page(total);
+        for (at, page) in [("first", 1), ("middle", last / 2), ("last", last)] {
+            let req = PageRequest::new(page.max(1), 50).unwrap();
+            for order in [Order::PreOrder, Order::LevelOrder] {
+                let name = format!("{}/{order:?}/{at}", filter.flag_name());
+                g.bench_with_input(BenchmarkId::new(name, total), &req, |b, &req| {
+                    b.iter(|| snap.eligible_parents(&me, flags, order, req).unwrap().len())
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+fn counts(c: &mut Criterion) {
+    let snap = Snapshot::build(records(Shape::Random, 1_000_000)).unwrap();
+    let root = snap.iter().next().unwrap().id().clone();
+    let me = Principal::new(Role::ResellerAdmin, root.clone());
+    let mut g = c.benchmark_group("count");
+    g.bench_function("downline_count/1000000", |b| {
+        b.iter(|| snap.downline_count(black_box(&root)).unwrap())
+    });
+    g.bench_function("eligible_count/unfiltered/1000000", |b| {
+        b.iter(|| snap.eligible_count(&me, FilterFlags::NONE).unwrap())
+    });
+    let voip = FilterFlags::from(Filter::Voip);
+    g.bench_function("eligible_count/voip/1000000", |b| {
+        b.iter(|| snap.eligible_count(&me, black_box(voip)).unwrap())
+    });
+    g.finish();
+}
+
+fn is_in_downline(c: &mut Criterion) {
+    let input = records(Shape::Random, 1_000_000);
+    let naive = Naive::new(&input);
+    let snap = Snapshot::build(input).unwrap();
+    let ids: Vec<ResellerId> = snap.iter().step_by(9973).map(|r| r.id().clone()).collect();
+    let pairs: Vec<(ResellerId, ResellerId)> = ids
+        .iter()
+        .zip(ids.iter().rev())
+        .map(|(a, b)| (a.clone(), b.clone()))
+        .collect();
+    let mut g = c.benchmark_group("is_in_downline");
+    g.throughput(Throughput::Elements(pairs.len() as u64));
+    g.bench_function("snapshot/1000000", |b| {
+        b.iter(|| {
+            pairs
+                .iter()
+                .filter(|(a, r)| snap.is_in_downline(a, r).unwrap())
+                .count()
+        })
+    });
+    g.bench_function("naive_walk_up/1000000", |b| {
+        // Walk parent links up from `a` in the graph.
+        b.iter(|| {
+            pairs
+                .iter()
+                .filter(|(a, r)| {
+                    let target = naive.index[r];
+                    let mut v = naive.index[a];
+                    loop {
+                        let up = naive
+                            .graph
+                            .neighbors_directed(v, petgraph::Direction::Incoming)
+                            .next();
+                        match up {
+                            Some(p) if p == target => break true,
+                            Some(p) => v = p,
+                            None => break false,
+                        }
+                    }
+                })
+                .count()
+        })
+    });
+    g.finish();
+}
+
+fn upline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("upline");
+    for (shape, n) in [(Shape::Random, 1_000_000), (Shape::Chain, 100_000)] {
+        let snap = Snapshot::build(records(shape, n)).unwrap();
+        let deepest = snap.iter().last().unwrap().id().clone();
+        let depth = snap.upline(&deepest).unwrap().count();
+        g.throughput(Throughput::Elements(depth as u64));
+        g.bench_function(
+            BenchmarkId::new(format!("{}/depth", shape.name()), depth),
+            |b| b.iter(|| snap.upline(black_box(&deepest)).unwrap().count()),
+        );
+    }
+    g.finish();
+}
+
+fn materialize(c: &mut Criterion) {
+    let input = records(Shape::Random, 1_000_000);
+    let naive = Naive::new(&input);
+    let snap = Snapshot::build(input).unwrap();
+    let root = snap.iter().next().unwrap().id().clone();
+    let n = snap.downline_count(&root).unwrap();
+    let mut g = c.benchmark_group("materialize");
+    g.sample_size(10).throughput(Throughput::Elements(n as u64));
+    for order in [Order::PreOrder, Order::LevelOrder] {
+        g.bench_function(BenchmarkId::new(format!("{order:?}"), n), |b| {
+            b.iter(|| {
+                let per = PageRequest::new(1, 1000).unwrap();
+                let mut ids = Vec::with_capacity(n);
+                for p in 1..=per.last_page(n) {
+                    let page = snap.downline(&root, order, PageRequest::new(p, 1000).unwrap());
+                    ids.extend(page.unwrap().iter().map(|r| r.id()));
+                }
+                ids.len()
+            })
+        });
+    }
+    g.bench_function(BenchmarkId::new("naive", n), |b| {
+        b.iter(|| {
+            naive
+                .downline_page(&root, PageRequest::new(1, 1000).unwrap())
+                .len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    build,
+    downline_page,
+    eligible_filtered_page,
+    counts,
+    is_in_downline,
+    upline,
+    materialize
+);
+criterion_main!(benches);

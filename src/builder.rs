@@ -1,0 +1,512 @@
+//! Validation of records and construction of the forest.
+//!
+//! # Algorithm
+//!
+//! 1. Hash every id (in parallel), index them in one table; repeated ids are
+//!    collected with every record index they occur at.
+//! 2. Resolve every parent (in parallel). A parent equal to the record's own id, or no
+//!    parent, makes a root; a parent that is no record's id is reported.
+//! 3. Lay the children out in one array grouped by parent (a counting sort, so siblings
+//!    keep input order), and walk the forest breadth-first from the roots.
+//! 4. Resellers the walk does not reach lie on a cycle or under one. Their parent links
+//!    go into a petgraph graph whose strongly connected components of more than one
+//!    member are the cycles (`kosaraju_scc`, which is iterative; petgraph's
+//!    `tarjan_scc` recurses and would overflow on a long cycle).
+//!
+//! # Behaviour on bad input
+//!
+//! Every problem is reported, each naming the ids and record indices concerned, and
+//! nothing is built. Nothing here recurses: a chain or a cycle one million long is
+//! ordinary input.
+
+use std::fmt;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use rayon::prelude::*;
+
+use crate::capability::Capabilities;
+use crate::id::{ResellerId, LIMIT, NONE};
+use crate::lookup::IdTable;
+use crate::record::{Attributes, Record};
+use crate::snapshot::Snapshot;
+
+/// Collects records, then validates them all at once and builds a [`Snapshot`].
+///
+/// [`Snapshot::build`] does the same from any iterator of records; a `Builder` is for
+/// callers that also have records they could not parse (see
+/// [`Builder::push_malformed`]), so that those are reported together with every other
+/// problem.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{Builder, Problem, Record};
+///
+/// let mut b = Builder::new();
+/// b.push(Record::new("1", None::<&str>));
+/// b.push(Record::new("2", Some("1")));
+/// b.push_malformed("expected `}` at column 17");
+/// b.push(Record::new("3", Some("9")));
+/// let err = b.build().unwrap_err();
+/// assert_eq!(err.problems().len(), 2);
+/// assert!(matches!(&err.problems()[0], Problem::Malformed { record: 2, .. }));
+/// assert!(matches!(&err.problems()[1], Problem::UnknownParent { record: 3, .. }));
+/// ```
+#[derive(Debug, Default)]
+pub struct Builder {
+    records: Vec<Record>,
+    /// Input positions of the malformed records, ascending.
+    malformed_at: Vec<usize>,
+    early: Vec<Problem>,
+}
+
+impl Builder {
+    /// An empty builder.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// An empty builder with room for `n` records.
+    pub fn with_capacity(n: usize) -> Builder {
+        Builder {
+            records: Vec::with_capacity(n),
+            ..Builder::default()
+        }
+    }
+
+    /// Adds a record. Its record index is the number of records and malformed records
+    /// pushed before it.
+    pub fn push(&mut self, record: Record) {
+        self.records.push(record);
+    }
+
+    /// Counts a record that could not be read, so that the build fails and reports it
+    /// at its position with `message`.
+    pub fn push_malformed(&mut self, message: impl Into<String>) {
+        let record = self.next_index();
+        self.malformed_at.push(record);
+        self.early.push(Problem::Malformed {
+            record,
+            message: message.into(),
+        });
+    }
+
+    /// Adds a record with a capability name that is not known; the record is kept (so
+    /// that its children still find it) and the build fails.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn push_with_unknown_capabilities(&mut self, record: Record, names: Vec<String>) {
+        let at = self.next_index();
+        for name in names {
+            self.early.push(Problem::UnknownCapability {
+                record: at,
+                id: record.id.clone(),
+                name,
+            });
+        }
+        self.records.push(record);
+    }
+
+    /// Number of records pushed so far, malformed ones included.
+    pub fn len(&self) -> usize {
+        self.records.len() + self.malformed_at.len()
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn next_index(&self) -> usize {
+        self.len()
+    }
+
+    /// Validates every record and builds the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] listing every [`Problem`] found; nothing is built then.
+    pub fn build(self) -> Result<Snapshot, BuildError> {
+        let Builder {
+            records,
+            malformed_at,
+            mut early,
+        } = self;
+        let input_index = |i: usize| {
+            let mut p = i;
+            for &m in &malformed_at {
+                if m <= p {
+                    p += 1;
+                } else {
+                    break;
+                }
+            }
+            p
+        };
+        let n = records.len();
+        if n > LIMIT {
+            early.push(Problem::TooMany {
+                count: n,
+                limit: LIMIT,
+            });
+            return Err(BuildError { problems: early });
+        }
+
+        let mut ids = Vec::with_capacity(n);
+        let mut parent_ids = Vec::with_capacity(n);
+        let mut caps = Vec::with_capacity(n);
+        let mut payload = Vec::with_capacity(n);
+        for r in records {
+            ids.push(r.id);
+            parent_ids.push(r.parent);
+            caps.push(r.capabilities);
+            payload.push(Payload {
+                name: r.name.into_boxed_str(),
+                economic_enabled: r.economic_enabled,
+                attributes: r.attributes,
+            });
+        }
+
+        let (lookup, duplicates) = IdTable::build(&ids);
+        let mut problems = early;
+        for occurrences in duplicates {
+            problems.push(Problem::DuplicateId {
+                id: ids[occurrences[0]].clone(),
+                records: occurrences.into_iter().map(input_index).collect(),
+            });
+        }
+
+        // NONE: a root. UNKNOWN: a parent that is no record's id (walked as a root so
+        // that it is not also reported as a cycle).
+        const UNKNOWN: u32 = NONE - 1;
+        let parent: Vec<u32> = parent_ids
+            .par_iter()
+            .with_min_len(4096)
+            .enumerate()
+            .map(|(i, p)| match p {
+                None => NONE,
+                Some(p) if *p == ids[i] => NONE,
+                Some(p) => lookup.get(&ids, p.as_str()).unwrap_or(UNKNOWN),
+            })
+            .collect();
+        let mut parent = parent;
+        for (i, p) in parent.iter_mut().enumerate() {
+            if *p == UNKNOWN {
+                problems.push(Problem::UnknownParent {
+                    record: input_index(i),
+                    id: ids[i].clone(),
+                    parent: parent_ids[i].clone().unwrap_or_default(),
+                });
+                *p = NONE;
+            }
+        }
+        drop(parent_ids);
+
+        let forest = Forest::new(&parent);
+        if forest.order.len() < n {
+            for members in forest.cycles(&parent) {
+                problems.push(Problem::Cycle {
+                    members: members
+                        .into_iter()
+                        .map(|i| ids[i as usize].clone())
+                        .collect(),
+                });
+            }
+        }
+        if !problems.is_empty() {
+            return Err(BuildError { problems });
+        }
+        Ok(Snapshot::from_parts(Parts {
+            ids,
+            lookup,
+            parent,
+            caps,
+            payload,
+            forest,
+        }))
+    }
+}
+
+/// What a snapshot carries for the wire formats, beside the hierarchy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Payload {
+    pub(crate) name: Box<str>,
+    pub(crate) economic_enabled: bool,
+    pub(crate) attributes: Attributes,
+}
+
+/// Everything a validated build hands to the snapshot.
+pub(crate) struct Parts {
+    pub(crate) ids: Vec<ResellerId>,
+    pub(crate) lookup: IdTable,
+    pub(crate) parent: Vec<u32>,
+    pub(crate) caps: Vec<Capabilities>,
+    pub(crate) payload: Vec<Payload>,
+    pub(crate) forest: Forest,
+}
+
+/// Children grouped by parent, and the breadth-first order of the forest.
+pub(crate) struct Forest {
+    /// `children[child_start[p]..child_start[p + 1]]`: the children of `p`, in input
+    /// order.
+    pub(crate) child_start: Vec<u32>,
+    pub(crate) children: Vec<u32>,
+    /// Roots in input order.
+    pub(crate) roots: Vec<u32>,
+    /// Breadth-first order: roots, then their children, level by level. Holds every
+    /// reseller reachable from a root.
+    pub(crate) order: Vec<u32>,
+}
+
+impl Forest {
+    pub(crate) fn new(parent: &[u32]) -> Forest {
+        let n = parent.len();
+        let mut child_start = vec![0u32; n + 1];
+        for &p in parent {
+            if p != NONE {
+                child_start[p as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            child_start[i + 1] += child_start[i];
+        }
+        let mut fill = child_start.clone();
+        let mut children = vec![0u32; child_start[n] as usize];
+        let mut roots = Vec::new();
+        for (i, &p) in parent.iter().enumerate() {
+            let i = i as u32;
+            if p == NONE {
+                roots.push(i);
+            } else {
+                let slot = &mut fill[p as usize];
+                children[*slot as usize] = i;
+                *slot += 1;
+            }
+        }
+        let mut order = Vec::with_capacity(n);
+        order.extend_from_slice(&roots);
+        let mut head = 0;
+        while head < order.len() {
+            let v = order[head] as usize;
+            head += 1;
+            order
+                .extend_from_slice(&children[child_start[v] as usize..child_start[v + 1] as usize]);
+        }
+        Forest {
+            child_start,
+            children,
+            roots,
+            order,
+        }
+    }
+
+    pub(crate) fn children_of(&self, v: u32) -> &[u32] {
+        let v = v as usize;
+        &self.children[self.child_start[v] as usize..self.child_start[v + 1] as usize]
+    }
+
+    /// The cycles among the resellers the walk did not reach, each starting at its
+    /// member of lowest index and following parent links; ordered by that member.
+    fn cycles(&self, parent: &[u32]) -> Vec<Vec<u32>> {
+        let n = parent.len();
+        let mut reached = vec![false; n];
+        for &v in &self.order {
+            reached[v as usize] = true;
+        }
+        let unreached: Vec<u32> = (0..n as u32).filter(|&v| !reached[v as usize]).collect();
+        let mut node_of = vec![NodeIndex::end(); n];
+        let mut graph: DiGraph<u32, ()> = DiGraph::with_capacity(unreached.len(), unreached.len());
+        for &v in &unreached {
+            node_of[v as usize] = graph.add_node(v);
+        }
+        for &v in &unreached {
+            // An unreached reseller always has a parent, itself unreached.
+            let p = parent[v as usize];
+            graph.add_edge(node_of[v as usize], node_of[p as usize], ());
+        }
+        let mut cycles: Vec<Vec<u32>> = petgraph::algo::kosaraju_scc(&graph)
+            .into_iter()
+            .filter(|scc| scc.len() > 1)
+            .map(|scc| {
+                let start = scc.iter().map(|&ni| graph[ni]).min().unwrap_or(0);
+                let mut members = Vec::with_capacity(scc.len());
+                let mut v = start;
+                loop {
+                    members.push(v);
+                    v = parent[v as usize];
+                    if v == start || members.len() > scc.len() {
+                        break;
+                    }
+                }
+                members
+            })
+            .collect();
+        cycles.sort_unstable_by_key(|c| c[0]);
+        cycles
+    }
+}
+
+/// One thing wrong with the records given to a build.
+///
+/// Record indices are 0-based positions in the input (for NDJSON, the line's position
+/// among the non-blank lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A record could not be read at all.
+    Malformed {
+        /// Its record index.
+        record: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// A record names a capability that does not exist.
+    UnknownCapability {
+        /// Its record index.
+        record: usize,
+        /// Its id.
+        id: ResellerId,
+        /// The unknown name.
+        name: String,
+    },
+    /// Several records have the same id.
+    DuplicateId {
+        /// The id.
+        id: ResellerId,
+        /// Every record index it occurs at, ascending.
+        records: Vec<usize>,
+    },
+    /// A record's parent is no record's id.
+    UnknownParent {
+        /// Its record index.
+        record: usize,
+        /// Its id.
+        id: ResellerId,
+        /// The parent id that does not exist.
+        parent: ResellerId,
+    },
+    /// Parent links that go round in a circle.
+    Cycle {
+        /// Every member, starting at the earliest in input order and following parent
+        /// links.
+        members: Vec<ResellerId>,
+    },
+    /// More records than one snapshot can index.
+    TooMany {
+        /// Records given.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Malformed { record, message } => {
+                write!(f, "record {record} is malformed: {message}")
+            }
+            Problem::UnknownCapability { record, id, name } => write!(
+                f,
+                "record {record} (id {id:?}) has unknown capability {name:?}; \
+                 known: iptv, iptv_private, flexcare, sip, mvno"
+            ),
+            Problem::DuplicateId { id, records } => {
+                write!(f, "id {id:?} is used by {} records: ", records.len())?;
+                write_list(f, records.iter(), 10)
+            }
+            Problem::UnknownParent { record, id, parent } => write!(
+                f,
+                "record {record} (id {id:?}) has parent {parent:?}, which is no reseller's id"
+            ),
+            Problem::Cycle { members } => {
+                write!(f, "cycle of {} resellers: ", members.len())?;
+                write_list(f, members.iter().map(|m| format!("{m:?}")), 10)?;
+                f.write_str("; make one of them a root or give it another parent")
+            }
+            Problem::TooMany { count, limit } => {
+                write!(f, "{count} records, more than the limit of {limit}")
+            }
+        }
+    }
+}
+
+fn write_list<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    items: impl ExactSizeIterator<Item = T>,
+    max: usize,
+) -> fmt::Result {
+    let len = items.len();
+    for (i, item) in items.take(max).enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    if len > max {
+        write!(f, ", … ({} more)", len - max)?;
+    }
+    Ok(())
+}
+
+/// The records do not form a valid hierarchy: answer 400 Bad Request.
+///
+/// Carries every [`Problem`] found.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{Problem, Record, ResellerId, Snapshot};
+///
+/// let err = Snapshot::build([
+///     Record::new("a", Some("b")),
+///     Record::new("b", Some("a")),
+///     Record::new("c", None::<&str>),
+///     Record::new("c", None::<&str>),
+/// ])
+/// .unwrap_err();
+/// assert_eq!(err.http_status(), 400);
+/// assert_eq!(
+///     err.problems(),
+///     [
+///         Problem::DuplicateId { id: "c".into(), records: vec![2, 3] },
+///         Problem::Cycle { members: vec!["a".into(), "b".into()] },
+///     ]
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    problems: Vec<Problem>,
+}
+
+impl BuildError {
+    /// Every problem found: malformed records and unknown capabilities in input order,
+    /// then duplicate ids, unknown parents, and cycles.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Takes the problems out.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+
+    /// The HTTP status an embedding service answers: 400.
+    pub const fn http_status(&self) -> u16 {
+        400
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid hierarchy, {} problem(s)", self.problems.len())?;
+        for p in self.problems.iter().take(20) {
+            write!(f, "\n  - {p}")?;
+        }
+        if self.problems.len() > 20 {
+            write!(f, "\n  - … and {} more", self.problems.len() - 20)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,370 @@
+//! Page requests, their validation, and the pages queries return.
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::snapshot::{Reseller, Snapshot};
+
+/// Which precomputed traversal order a listing follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// Depth-first pre-order: a reseller, then each child's whole downline in turn,
+    /// children in the order they were added. Roots in the order they were added.
+    #[default]
+    PreOrder,
+    /// Level order: nearest levels first; within a level, in the order of the parents
+    /// (and of the siblings under one parent).
+    LevelOrder,
+}
+
+/// A validated page request: `page` from 1, `per_page` from 1 to
+/// [`PageRequest::MAX_PER_PAGE`].
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::PageRequest;
+///
+/// let req = PageRequest::parse(Some("3"), None).unwrap();
+/// assert_eq!((req.page(), req.per_page()), (3, 50));
+/// assert_eq!(PageRequest::default(), PageRequest::new(1, 50).unwrap());
+/// let err = PageRequest::parse(Some("2"), Some("1001")).unwrap_err();
+/// assert_eq!(err.parameter(), "per_page");
+/// assert_eq!(err.http_status(), 400);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageRequest {
+    page: u64,
+    per_page: u32,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            page: 1,
+            per_page: PageRequest::DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+impl PageRequest {
+    /// `per_page` when the request gives none.
+    pub const DEFAULT_PER_PAGE: u32 = 50;
+    /// The largest `per_page` accepted.
+    pub const MAX_PER_PAGE: u32 = 1000;
+
+    /// A request for page `page` (1-based) of `per_page` items.
+    ///
+    /// # Errors
+    ///
+    /// [`PageError`] naming `page` when it is 0, or `per_page` when it is not from 1 to
+    /// [`PageRequest::MAX_PER_PAGE`].
+    pub fn new(page: u64, per_page: u64) -> Result<PageRequest, PageError> {
+        if page == 0 {
+            return Err(PageError::new(Param::Page, page.to_string(), Reason::Zero));
+        }
+        let per_page = match u32::try_from(per_page) {
+            Ok(0) => {
+                return Err(PageError::new(Param::PerPage, "0".into(), Reason::Zero));
+            }
+            Ok(p) if p <= PageRequest::MAX_PER_PAGE => p,
+            _ => {
+                return Err(PageError::new(
+                    Param::PerPage,
+                    per_page.to_string(),
+                    Reason::OverMax,
+                ))
+            }
+        };
+        Ok(PageRequest { page, per_page })
+    }
+
+    /// Parses the query-string values of `page` and `per_page`; an absent value takes
+    /// its default (1 and 50).
+    ///
+    /// Values must be plain decimal digits. `0`, negative numbers, anything that is not
+    /// a number and numbers beyond 64 bits are errors.
+    ///
+    /// # Errors
+    ///
+    /// [`PageError`] naming the first bad parameter, `page` checked first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::PageRequest;
+    /// for bad in ["0", "-1", "abc", "", "18446744073709551616", " 1"] {
+    ///     assert_eq!(PageRequest::parse(Some(bad), None).unwrap_err().parameter(), "page");
+    /// }
+    /// ```
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<PageRequest, PageError> {
+        let page = match page {
+            None => 1,
+            Some(s) => parse_number(Param::Page, s)?,
+        };
+        let per_page = match per_page {
+            None => u64::from(PageRequest::DEFAULT_PER_PAGE),
+            Some(s) => parse_number(Param::PerPage, s)?,
+        };
+        PageRequest::new(page, per_page)
+    }
+
+    /// The 1-based page number.
+    pub const fn page(&self) -> u64 {
+        self.page
+    }
+
+    /// Items per page.
+    pub const fn per_page(&self) -> u32 {
+        self.per_page
+    }
+
+    /// Index of the page's first item in the whole listing (saturating).
+    pub fn offset(&self) -> usize {
+        let offset = (self.page - 1).saturating_mul(u64::from(self.per_page));
+        usize::try_from(offset).unwrap_or(usize::MAX)
+    }
+
+    /// The positions `offset..offset + len` of this page within a listing of `total`.
+    pub(crate) fn window(&self, total: usize) -> std::ops::Range<usize> {
+        let start = self.offset().min(total);
+        let end = start.saturating_add(self.per_page as usize).min(total);
+        start..end
+    }
+
+    /// The last page number of a listing of `total` items: `max(1, ceil(total / per_page))`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::PageRequest;
+    /// let req = PageRequest::new(1, 50).unwrap();
+    /// assert_eq!(req.last_page(0), 1);
+    /// assert_eq!(req.last_page(50), 1);
+    /// assert_eq!(req.last_page(51), 2);
+    /// ```
+    pub fn last_page(&self, total: usize) -> u64 {
+        let per = self.per_page as usize;
+        (total.div_ceil(per) as u64).max(1)
+    }
+}
+
+fn parse_number(param: Param, s: &str) -> Result<u64, PageError> {
+    let reason = if s.starts_with('-') && s.len() > 1 && s[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        Reason::Negative
+    } else if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        Reason::NotANumber
+    } else {
+        match s.parse::<u64>() {
+            Ok(n) => return Ok(n),
+            Err(_) => Reason::Overflow,
+        }
+    };
+    Err(PageError::new(param, truncate(s), reason))
+}
+
+/// Keeps error messages small whatever the client sent.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Param {
+    Page,
+    PerPage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    Zero,
+    Negative,
+    NotANumber,
+    Overflow,
+    OverMax,
+}
+
+/// A bad `page` or `per_page`: answer 400 Bad Request.
+///
+/// The message names the parameter, the value given (cut to 64 bytes) and the range
+/// expected.
+///
+/// # Examples
+///
+/// ```
+/// # use reseller_hierarchy::PageRequest;
+/// let err = PageRequest::parse(Some("abc"), None).unwrap_err();
+/// assert_eq!(err.to_string(), r#"bad page "abc": not a whole number; expected an integer from 1"#);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageError {
+    param: Param,
+    value: String,
+    reason: Reason,
+}
+
+impl PageError {
+    fn new(param: Param, value: String, reason: Reason) -> PageError {
+        PageError {
+            param,
+            value,
+            reason,
+        }
+    }
+
+    /// The parameter at fault: `"page"` or `"per_page"`.
+    pub fn parameter(&self) -> &'static str {
+        match self.param {
+            Param::Page => "page",
+            Param::PerPage => "per_page",
+        }
+    }
+
+    /// The value given (cut to 64 bytes).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// The HTTP status an embedding service answers: 400.
+    pub const fn http_status(&self) -> u16 {
+        400
+    }
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.reason {
+            Reason::Zero => "must be at least 1",
+            Reason::Negative => "must not be negative",
+            Reason::NotANumber => "not a whole number",
+            Reason::Overflow => "too large",
+            Reason::OverMax => "over the maximum",
+        };
+        let expected = match self.param {
+            Param::Page => "an integer from 1".to_owned(),
+            Param::PerPage => format!("an integer from 1 to {}", PageRequest::MAX_PER_PAGE),
+        };
+        write!(
+            f,
+            "bad {} {:?}: {why}; expected {expected}",
+            self.parameter(),
+            self.value
+        )
+    }
+}
+
+impl std::error::Error for PageError {}
+
+/// One page of a listing: its resellers, the listing's total and the paging facts.
+///
+/// Borrowed from the [`Snapshot`] it came from, so it stays consistent with it.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{Order, PageRequest, Record, ResellerId, Snapshot};
+///
+/// let snap = Snapshot::build((0..7u64).map(|i| Record::new(i, (i > 0).then(|| 0u64)))).unwrap();
+/// let req = PageRequest::new(2, 4).unwrap();
+/// let page = snap.downline(&ResellerId::from("0"), Order::PreOrder, req).unwrap();
+/// assert_eq!(page.total(), 6);
+/// assert_eq!(page.last_page(), 2);
+/// assert!(!page.has_next());
+/// let ids: Vec<&str> = page.iter().map(|r| r.id().as_str()).collect();
+/// assert_eq!(ids, ["5", "6"]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Page<'s> {
+    pub(crate) snapshot: &'s Snapshot,
+    pub(crate) items: Items<'s>,
+    pub(crate) total: usize,
+    pub(crate) request: PageRequest,
+}
+
+impl<'s> Page<'s> {
+    /// Number of resellers on this page.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the page is empty (the listing is empty, or the page is past its end).
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The resellers on this page, in listing order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'s>> + '_ {
+        let snapshot = self.snapshot;
+        (0..self.items.len()).map(move |i| snapshot.reseller(self.items.get(i)))
+    }
+
+    /// Size of the whole listing.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// This page's 1-based number.
+    pub fn number(&self) -> u64 {
+        self.request.page
+    }
+
+    /// Items per page.
+    pub fn per_page(&self) -> u32 {
+        self.request.per_page
+    }
+
+    /// The request this page answers.
+    pub fn request(&self) -> PageRequest {
+        self.request
+    }
+
+    /// The last page number: `max(1, ceil(total / per_page))`.
+    pub fn last_page(&self) -> u64 {
+        self.request.last_page(self.total)
+    }
+
+    /// Whether a page follows this one.
+    pub fn has_next(&self) -> bool {
+        self.request.page < self.last_page()
+    }
+}
+
+/// The positions on a page: a run of consecutive positions, a slice of a precomputed
+/// order, or (level order within a subtree) positions gathered for the page.
+#[derive(Clone, Debug)]
+pub(crate) enum Items<'s> {
+    Range(Range<u32>),
+    Slice(&'s [u32]),
+    Owned(Vec<u32>),
+}
+
+impl Items<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Items::Range(r) => r.len(),
+            Items::Slice(s) => s.len(),
+            Items::Owned(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> u32 {
+        match self {
+            Items::Range(r) => r.start + i as u32,
+            Items::Slice(s) => s[i],
+            Items::Owned(v) => v[i],
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The input record of one reseller.
+
+use crate::capability::Capabilities;
+use crate::id::ResellerId;
+
+/// One reseller as it arrives from the embedding service, before validation.
+///
+/// Records become a [`Snapshot`](crate::Snapshot) through
+/// [`Snapshot::build`](crate::Snapshot::build) or a [`Builder`](crate::Builder), which
+/// validate all of them together.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{Capability, Record};
+///
+/// let root = Record::new("1", None::<&str>).name("Company 1");
+/// let child = Record::new("2", Some("1"))
+///     .name("Company 2")
+///     .capability(Capability::Iptv)
+///     .economic_enabled(true);
+/// assert_eq!(child.parent.as_ref().map(|p| p.as_str()), Some("1"));
+/// assert!(root.parent.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// The reseller's id. Required and unique.
+    pub id: ResellerId,
+    /// The parent's id. `None`, or the record's own id, makes the reseller a root.
+    pub parent: Option<ResellerId>,
+    /// Display name (TelecomX `name`, ActivePlatform `general.name`); may be empty.
+    pub name: String,
+    /// What the reseller provides; the eligible-parents filters look at these.
+    pub capabilities: Capabilities,
+    /// TelecomX `integrations.billing.economic.enabled`; default false.
+    pub economic_enabled: bool,
+    /// Further payload carried for the wire formats (ActivePlatform `attributes`).
+    pub attributes: Attributes,
+}
+
+impl Default for ResellerId {
+    fn default() -> Self {
+        ResellerId::from("")
+    }
+}
+
+impl Record {
+    /// A record with the given id and parent, no name, no capabilities.
+    pub fn new(id: impl Into<ResellerId>, parent: Option<impl Into<ResellerId>>) -> Record {
+        Record {
+            id: id.into(),
+            parent: parent.map(Into::into),
+            ..Record::default()
+        }
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Record {
+        self.name = name.into();
+        self
+    }
+
+    /// Adds a capability.
+    #[must_use]
+    pub fn capability(mut self, c: crate::Capability) -> Record {
+        self.capabilities.insert(c);
+        self
+    }
+
+    /// Sets all capabilities.
+    #[must_use]
+    pub fn capabilities(mut self, caps: Capabilities) -> Record {
+        self.capabilities = caps;
+        self
+    }
+
+    /// Sets `integrations.billing.economic.enabled`.
+    #[must_use]
+    pub fn economic_enabled(mut self, enabled: bool) -> Record {
+        self.economic_enabled = enabled;
+        self
+    }
+
+    /// Sets the payload attributes.
+    #[must_use]
+    pub fn attributes(mut self, attributes: Attributes) -> Record {
+        self.attributes = attributes;
+        self
+    }
+}
+
+/// Opaque payload of a reseller: the ActivePlatform attributes other than the parent
+/// and the name (`created-at`, `updated-at`, `general`, `company`, `contacts`,
+/// `custom-attributes`), kept as the text of one JSON object.
+///
+/// The engine never looks inside; the wire formats render it. Without the `serde`
+/// feature only empty attributes can be made.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::Attributes;
+///
+/// assert!(Attributes::none().is_none());
+/// # #[cfg(feature = "serde")] {
+/// let a = Attributes::from_json(r#"{"created-at": "2017-06-09T15:44:51.694+03:00"}"#).unwrap();
+/// assert_eq!(a.as_json(), Some(r#"{"created-at":"2017-06-09T15:44:51.694+03:00"}"#));
+/// assert!(Attributes::from_json("[1]").is_err());
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes(pub(crate) Option<Box<str>>);
+
+impl Attributes {
+    /// No attributes.
+    pub const fn none() -> Attributes {
+        Attributes(None)
+    }
+
+    /// Whether there are no attributes.
+    pub const fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The attributes as compact JSON object text, if any.
+    pub fn as_json(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}

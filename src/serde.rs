@@ -1,0 +1,304 @@
+//! Records as JSON (feature `serde`): ids from strings or integers, NDJSON and JSON
+//! array input, streamed record by record.
+//!
+//! The record format (DESIGN.md):
+//!
+//! ```json
+//! {"id": "7", "parent": "3", "name": "Northwind", "capabilities": ["iptv", "sip", "mvno"],
+//!  "integrations": {"billing": {"economic": {"enabled": true}}},
+//!  "attributes": {"created-at": "2017-06-09T15:44:51.694+03:00", "general": {}}}
+//! ```
+//!
+//! `id` is required; `parent` may be absent or null; `name` defaults to empty;
+//! `capabilities` to none; `integrations` and `attributes` are optional. Unknown
+//! members are ignored.
+
+use std::fmt;
+use std::io::BufRead;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::builder::Builder;
+use crate::capability::{Capabilities, Capability};
+use crate::id::ResellerId;
+use crate::record::{Attributes, Record};
+
+impl Serialize for ResellerId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ResellerId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = ResellerId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a reseller id: a non-empty string or an integer of at most 64 bits")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ResellerId, E> {
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(v), &self));
+                }
+                Ok(ResellerId::from(v))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<ResellerId, E> {
+                if v.is_empty() {
+                    return Err(E::invalid_value(de::Unexpected::Str(&v), &self));
+                }
+                Ok(ResellerId::from(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ResellerId, E> {
+                Ok(ResellerId::from(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ResellerId, E> {
+                Ok(ResellerId::from(v))
+            }
+        }
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+impl Attributes {
+    /// Attributes from the text of a JSON object, kept compact.
+    ///
+    /// # Errors
+    ///
+    /// The text is not JSON, or not an object.
+    pub fn from_json(text: &str) -> Result<Attributes, serde_json::Error> {
+        let map: Map<String, Value> = serde_json::from_str(text)?;
+        Ok(Attributes::from_map(map))
+    }
+
+    /// Attributes from a JSON object.
+    pub fn from_map(map: Map<String, Value>) -> Attributes {
+        // Serializing a `Map` of `Value`s cannot fail.
+        Attributes(Some(Value::Object(map).to_string().into_boxed_str()))
+    }
+
+    /// The attributes as a JSON object (empty when there are none).
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.as_json()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A record as it appears in JSON, before capability names are checked.
+#[derive(Deserialize)]
+struct RecordIn {
+    id: ResellerId,
+    #[serde(default)]
+    parent: Option<ResellerId>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    integrations: Option<IntegrationsIn>,
+    #[serde(default)]
+    attributes: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize, Default)]
+struct IntegrationsIn {
+    #[serde(default)]
+    billing: Option<BillingIn>,
+}
+
+#[derive(Deserialize, Default)]
+struct BillingIn {
+    #[serde(default)]
+    economic: Option<EconomicIn>,
+}
+
+#[derive(Deserialize, Default)]
+struct EconomicIn {
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+impl RecordIn {
+    /// The record, and the capability names that are not known.
+    fn into_record(self) -> (Record, Vec<String>) {
+        let mut caps = Capabilities::NONE;
+        let mut unknown = Vec::new();
+        for name in self.capabilities.unwrap_or_default() {
+            match name.parse::<Capability>() {
+                Ok(c) => caps.insert(c),
+                Err(_) => unknown.push(name),
+            }
+        }
+        let economic = self
+            .integrations
+            .and_then(|i| i.billing)
+            .and_then(|b| b.economic)
+            .and_then(|e| e.enabled)
+            .unwrap_or(false);
+        let record = Record {
+            id: self.id,
+            parent: self.parent,
+            name: self.name.unwrap_or_default(),
+            capabilities: caps,
+            economic_enabled: economic,
+            attributes: self
+                .attributes
+                .map_or(Attributes::none(), Attributes::from_map),
+        };
+        (record, unknown)
+    }
+}
+
+/// Writes a record in the record format; reading it back gives the same record.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("parent", &self.parent)?;
+        m.serialize_entry("name", &self.name)?;
+        let caps: Vec<&str> = self.capabilities.iter().map(Capability::name).collect();
+        m.serialize_entry("capabilities", &caps)?;
+        m.serialize_entry(
+            "integrations",
+            &serde_json::json!({"billing": {"economic": {"enabled": self.economic_enabled}}}),
+        )?;
+        if !self.attributes.is_none() {
+            m.serialize_entry("attributes", &self.attributes.to_map())?;
+        }
+        m.end()
+    }
+}
+
+/// Reads a record in the record format. An unknown capability name is an error here;
+/// [`Builder::read_ndjson`] and [`Builder::read_json_array`] instead report it with
+/// every other problem.
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (record, unknown) = RecordIn::deserialize(d)?.into_record();
+        match unknown.first() {
+            Some(name) => Err(de::Error::custom(format!(
+                "unknown capability {name:?}: expected one of iptv, iptv_private, flexcare, sip, mvno"
+            ))),
+            None => Ok(record),
+        }
+    }
+}
+
+impl Builder {
+    fn push_value(&mut self, value: Value, place: impl FnOnce() -> String) {
+        match RecordIn::deserialize(value) {
+            Ok(r) => {
+                let (record, unknown) = r.into_record();
+                if unknown.is_empty() {
+                    self.push(record);
+                } else {
+                    self.push_with_unknown_capabilities(record, unknown);
+                }
+            }
+            Err(e) => self.push_malformed(format!("{}: {e}", place())),
+        }
+    }
+
+    /// Reads records from NDJSON: one JSON record a line; blank lines are skipped.
+    ///
+    /// A line that is not a record is reported as [`Problem::Malformed`](crate::Problem)
+    /// naming its line number, and reading goes on, so that one build reports every
+    /// problem. Memory beyond the records themselves stays at one line.
+    ///
+    /// # Errors
+    ///
+    /// Only I/O errors of `reader`; bad records show up in [`Builder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Builder, ResellerId};
+    ///
+    /// let text = r#"{"id": 1, "name": "Company 1"}
+    /// {"id": "2", "parent": 1, "capabilities": ["iptv"]}
+    /// "#;
+    /// let mut b = Builder::new();
+    /// b.read_ndjson(text.as_bytes()).unwrap();
+    /// let snap = b.build().unwrap();
+    /// assert_eq!(snap.get(&ResellerId::from("2")).unwrap().parent().unwrap().as_str(), "1");
+    /// ```
+    pub fn read_ndjson(&mut self, reader: impl BufRead) -> std::io::Result<()> {
+        for (n, line) in reader.lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(&line) {
+                Ok(v) => self.push_value(v, || format!("line {}", n + 1)),
+                Err(e) => self.push_malformed(format!("line {}: {e}", n + 1)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads records from one JSON array, element by element (the array is never held
+    /// whole in memory).
+    ///
+    /// An element that is not a record is reported as
+    /// [`Problem::Malformed`](crate::Problem) and reading goes on; a syntax error ends
+    /// the array and is reported at the element where it happened.
+    ///
+    /// # Errors
+    ///
+    /// Only I/O errors of `reader`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Builder, Problem};
+    ///
+    /// let mut b = Builder::new();
+    /// b.read_json_array(r#"[{"id": "a"}, {"id": "b", "capabilities": ["fax"]}]"#.as_bytes()).unwrap();
+    /// let err = b.build().unwrap_err();
+    /// assert!(matches!(&err.problems()[0], Problem::UnknownCapability { record: 1, name, .. } if name == "fax"));
+    /// ```
+    pub fn read_json_array(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
+        struct ArrayVisitor<'b>(&'b mut Builder, &'b std::cell::Cell<Option<usize>>);
+        impl<'de> Visitor<'de> for ArrayVisitor<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array of reseller records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                let mut i = 0usize;
+                loop {
+                    // Where a syntax error lands, if one does.
+                    self.1.set(Some(i));
+                    match seq.next_element::<Value>()? {
+                        Some(v) => self.0.push_value(v, || format!("element {i}")),
+                        None => {
+                            self.1.set(None);
+                            return Ok(());
+                        }
+                    }
+                    i += 1;
+                }
+            }
+        }
+        let at = std::cell::Cell::new(None);
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let result = de
+            .deserialize_seq(ArrayVisitor(self, &at))
+            .and_then(|()| de.end());
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_io() => Err(std::io::Error::other(e)),
+            Err(e) => {
+                match at.get() {
+                    Some(i) => self.push_malformed(format!("element {i}: {e}")),
+                    None => self.push_malformed(format!("not a JSON array of records: {e}")),
+                }
+                Ok(())
+            }
+        }
+    }
+}

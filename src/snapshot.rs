@@ -1,0 +1,769 @@
+//! The immutable, shareable hierarchy and its queries.
+
+use std::fmt;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::access::{authorize, AccessError, Principal, Scope};
+use crate::builder::{BuildError, Builder, Parts, Payload};
+use crate::capability::{Capabilities, Filter, FilterFlags};
+use crate::id::{ResellerId, NONE};
+use crate::lookup::IdTable;
+use crate::paging::{Items, Order, Page, PageRequest};
+use crate::record::{Attributes, Record};
+use crate::wavelet::WaveletMatrix;
+
+mod validate;
+
+pub use validate::InvariantError;
+
+/// A validated reseller hierarchy with every traversal order precomputed.
+///
+/// A snapshot is immutable, `Send + Sync`, and meant to be shared behind an
+/// [`Arc`](std::sync::Arc): every query takes `&self`, never blocks and never
+/// allocates more than its page.
+///
+/// # Invariants
+///
+/// Inside, a reseller is its position in the forest's depth-first pre-order (roots in
+/// input order, siblings in input order). So a reseller's downline is the contiguous
+/// range of positions just after it, `pos+1..end[pos]`, and:
+///
+/// - `parent[p] < p` for every non-root `p`, and `p < end[p] <= end[parent[p]]`;
+/// - `bfs` lists the positions by (depth, position): the forest in level order;
+/// - the level-order wavelet matrix maps position `p` to `p`'s index in `bfs`;
+/// - for each [`Filter`], `pre` lists the matching positions ascending, `bfs` the
+///   matching level-order indices ascending, and its wavelet matrix maps the `i`-th
+///   match in pre-order to the index in `bfs` of its level-order index.
+///
+/// [`Snapshot::validate`] checks all of them.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{Order, PageRequest, Record, ResellerId, Snapshot};
+///
+/// let snap = Snapshot::build([
+///     Record::new("1", None::<&str>).name("Distributor"),
+///     Record::new("2", Some("1")).name("Reseller A"),
+///     Record::new("3", Some("2")).name("Sub-reseller"),
+///     Record::new("4", Some("1")).name("Reseller B"),
+/// ])
+/// .unwrap();
+/// let one = ResellerId::from("1");
+/// let page = snap.downline(&one, Order::LevelOrder, PageRequest::default()).unwrap();
+/// let names: Vec<&str> = page.iter().map(|r| r.name()).collect();
+/// assert_eq!(names, ["Reseller A", "Reseller B", "Sub-reseller"]);
+/// assert!(snap.is_in_downline(&"3".into(), &one).unwrap());
+/// ```
+pub struct Snapshot {
+    /// By position.
+    ids: Vec<ResellerId>,
+    lookup: IdTable,
+    /// Parent position, or `NONE` for a root.
+    parent: Vec<u32>,
+    /// One past the last position of the reseller's downline.
+    end: Vec<u32>,
+    caps: Vec<Capabilities>,
+    payload: Vec<Payload>,
+    /// Level-order index -> position.
+    bfs: Vec<u32>,
+    /// Position -> level-order index.
+    level: WaveletMatrix,
+    filters: [FilterIndex; 4],
+    roots: usize,
+}
+
+/// The positions matching one filter, in both orders.
+#[derive(Default)]
+struct FilterIndex {
+    /// Matching positions, ascending.
+    pre: Vec<u32>,
+    /// Level-order indices of the matches, ascending.
+    bfs: Vec<u32>,
+    /// The `i`-th match in `pre` -> index into `bfs` of its level-order index.
+    level: WaveletMatrix,
+}
+
+impl FilterIndex {
+    fn build(filter: Filter, caps: &[Capabilities], bfs: &[u32], bfs_of: &[u32]) -> FilterIndex {
+        let pre: Vec<u32> = (0..caps.len() as u32)
+            .filter(|&p| filter.matches(caps[p as usize]))
+            .collect();
+        let matches_bfs: Vec<u32> = (0..bfs.len() as u32)
+            .filter(|&b| filter.matches(caps[bfs[b as usize] as usize]))
+            .collect();
+        let values: Vec<u32> = pre
+            .iter()
+            .map(|&p| {
+                let b = bfs_of[p as usize];
+                matches_bfs.partition_point(|&x| x < b) as u32
+            })
+            .collect();
+        let level = WaveletMatrix::new(&values, matches_bfs.len() as u32);
+        FilterIndex {
+            pre,
+            bfs: matches_bfs,
+            level,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.pre.capacity() * 4 + self.bfs.capacity() * 4 + self.level.heap_bytes()
+    }
+}
+
+/// An id that names no reseller: answer 404 Not Found.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{QueryError, Record, ResellerId, Snapshot};
+///
+/// let snap = Snapshot::build([Record::new("1", None::<&str>)]).unwrap();
+/// let err = snap.upline(&ResellerId::from("9")).unwrap_err();
+/// assert_eq!(err, QueryError::NotFound { id: "9".into() });
+/// assert_eq!(err.http_status(), 404);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// No reseller has this id.
+    NotFound {
+        /// The id asked for.
+        id: ResellerId,
+    },
+}
+
+impl QueryError {
+    /// The HTTP status an embedding service answers: 404.
+    pub const fn http_status(&self) -> u16 {
+        404
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryError::NotFound { id } => write!(f, "no reseller has id {id:?}"),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+impl Snapshot {
+    /// Validates `records` and builds a snapshot; see [`Builder`] for the algorithm.
+    ///
+    /// Costs `O(n)` (plus `O(n log n)` for the level-order index), with the
+    /// independent parts in parallel on rayon's pool.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] listing every problem (duplicate ids, unknown parents, cycles);
+    /// nothing is built then.
+    pub fn build(records: impl IntoIterator<Item = Record>) -> Result<Snapshot, BuildError> {
+        let records = records.into_iter();
+        let mut b = Builder::with_capacity(records.size_hint().0);
+        for r in records {
+            b.push(r);
+        }
+        b.build()
+    }
+
+    pub(crate) fn from_parts(parts: Parts) -> Snapshot {
+        let Parts {
+            mut ids,
+            mut lookup,
+            parent: in_parent,
+            caps: in_caps,
+            mut payload,
+            forest,
+        } = parts;
+        let n = ids.len();
+        let order = &forest.order;
+
+        // Subtree sizes, leaves first.
+        let mut size = vec![1u32; n];
+        for &v in order.iter().rev() {
+            let p = in_parent[v as usize];
+            if p != NONE {
+                size[p as usize] += size[v as usize];
+            }
+        }
+        // Pre-order position of every input index, top down.
+        let mut pos = vec![0u32; n];
+        let mut next = 0u32;
+        for &r in &forest.roots {
+            pos[r as usize] = next;
+            next += size[r as usize];
+        }
+        for &v in order {
+            let mut p = pos[v as usize] + 1;
+            for &c in forest.children_of(v) {
+                pos[c as usize] = p;
+                p += size[c as usize];
+            }
+        }
+        let mut pre = vec![0u32; n];
+        for (i, &p) in pos.iter().enumerate() {
+            pre[p as usize] = i as u32;
+        }
+
+        // Renumber everything by position.
+        let parent: Vec<u32> = pre
+            .par_iter()
+            .with_min_len(4096)
+            .map(|&i| match in_parent[i as usize] {
+                NONE => NONE,
+                p => pos[p as usize],
+            })
+            .collect();
+        let end: Vec<u32> = pre
+            .par_iter()
+            .with_min_len(4096)
+            .map(|&i| pos[i as usize] + size[i as usize])
+            .collect();
+        let caps: Vec<Capabilities> = pre.iter().map(|&i| in_caps[i as usize]).collect();
+        let ids_by_pos: Vec<ResellerId> = pre
+            .iter()
+            .map(|&i| std::mem::take(&mut ids[i as usize]))
+            .collect();
+        let payload_by_pos: Vec<Payload> = pre
+            .iter()
+            .map(|&i| std::mem::take(&mut payload[i as usize]))
+            .collect();
+        lookup.remap(|i| pos[i as usize]);
+        let bfs: Vec<u32> = order.iter().map(|&v| pos[v as usize]).collect();
+        let mut bfs_of = vec![0u32; n];
+        for (b, &p) in bfs.iter().enumerate() {
+            bfs_of[p as usize] = b as u32;
+        }
+        drop((pos, pre, size, forest));
+
+        let (level, filters) = rayon::join(
+            || WaveletMatrix::new(&bfs_of, n as u32),
+            || {
+                let mut built: Vec<FilterIndex> = Filter::ALL
+                    .par_iter()
+                    .map(|&f| FilterIndex::build(f, &caps, &bfs, &bfs_of))
+                    .collect();
+                std::array::from_fn(|i| std::mem::take(&mut built[i]))
+            },
+        );
+        let roots = parent.iter().filter(|&&p| p == NONE).count();
+        let snapshot = Snapshot {
+            ids: ids_by_pos,
+            lookup,
+            parent,
+            end,
+            caps,
+            payload: payload_by_pos,
+            bfs,
+            level,
+            filters,
+            roots,
+        };
+        debug_assert_eq!(snapshot.validate(), Ok(()));
+        snapshot
+    }
+
+    /// Number of resellers.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no resellers.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Number of roots.
+    pub fn root_count(&self) -> usize {
+        self.roots
+    }
+
+    /// The reseller with this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// let snap = Snapshot::build([Record::new("1", None::<&str>).name("Company 1")]).unwrap();
+    /// assert_eq!(snap.get(&ResellerId::from(1u64)).unwrap().name(), "Company 1");
+    /// assert!(snap.get(&ResellerId::from("2")).is_none());
+    /// ```
+    pub fn get(&self, id: &ResellerId) -> Option<Reseller<'_>> {
+        self.position(id).map(|p| self.reseller(p))
+    }
+
+    /// Every reseller in pre-order: roots in input order, each tree depth-first.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'_>> + '_ {
+        (0..self.len() as u32).map(|p| self.reseller(p))
+    }
+
+    fn position(&self, id: &ResellerId) -> Option<u32> {
+        self.lookup.get(&self.ids, id.as_str())
+    }
+
+    fn find(&self, id: &ResellerId) -> Result<u32, QueryError> {
+        self.position(id)
+            .ok_or_else(|| QueryError::NotFound { id: id.clone() })
+    }
+
+    pub(crate) fn reseller(&self, p: u32) -> Reseller<'_> {
+        Reseller { snap: self, p }
+    }
+
+    /// One page of the downline of `id`: every strict descendant, all levels, in
+    /// `order`.
+    ///
+    /// Costs `O(log n + per_page)` in pre-order, whatever the downline's size; in level
+    /// order `O((1 + L) log n + per_page)` where `L` is the number of levels the page
+    /// crosses.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::NotFound`] when no reseller has this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Order, PageRequest, Record, ResellerId, Snapshot};
+    /// let snap = Snapshot::build([
+    ///     Record::new("1", None::<&str>),
+    ///     Record::new("2", Some("1")),
+    ///     Record::new("3", Some("2")),
+    ///     Record::new("4", Some("1")),
+    /// ]).unwrap();
+    /// let page = snap.downline(&"1".into(), Order::PreOrder, PageRequest::default()).unwrap();
+    /// let ids: Vec<&str> = page.iter().map(|r| r.id().as_str()).collect();
+    /// assert_eq!(ids, ["2", "3", "4"]);
+    /// ```
+    pub fn downline(
+        &self,
+        id: &ResellerId,
+        order: Order,
+        page: PageRequest,
+    ) -> Result<Page<'_>, QueryError> {
+        let p = self.find(id)?;
+        Ok(self.listing(
+            p as usize + 1..self.end[p as usize] as usize,
+            None,
+            order,
+            page,
+        ))
+    }
+
+    /// Size of the downline of `id`, in `O(1)`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::NotFound`] when no reseller has this id.
+    pub fn downline_count(&self, id: &ResellerId) -> Result<usize, QueryError> {
+        let p = self.find(id)?;
+        Ok((self.end[p as usize] - p - 1) as usize)
+    }
+
+    /// Whether `a` is a strict descendant of `of`, in `O(1)` after the two id lookups.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::NotFound`] naming the first of the two ids that does not exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))]).unwrap();
+    /// assert!(snap.is_in_downline(&"2".into(), &"1".into()).unwrap());
+    /// assert!(!snap.is_in_downline(&"1".into(), &"1".into()).unwrap());
+    /// assert!(snap.is_in_downline(&"3".into(), &"1".into()).is_err());
+    /// ```
+    pub fn is_in_downline(&self, a: &ResellerId, of: &ResellerId) -> Result<bool, QueryError> {
+        let a = self.find(a)?;
+        let r = self.find(of)?;
+        Ok(self.contains(r, a))
+    }
+
+    /// Whether position `a` lies in the strict downline of position `r`.
+    #[inline]
+    fn contains(&self, r: u32, a: u32) -> bool {
+        r < a && a < self.end[r as usize]
+    }
+
+    /// The ancestors of `id`, nearest first, in `O(depth)`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::NotFound`] when no reseller has this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// let snap = Snapshot::build([
+    ///     Record::new("1", None::<&str>),
+    ///     Record::new("2", Some("1")),
+    ///     Record::new("3", Some("2")),
+    /// ]).unwrap();
+    /// let up: Vec<&str> = snap.upline(&"3".into()).unwrap().map(|r| r.id().as_str()).collect();
+    /// assert_eq!(up, ["2", "1"]);
+    /// ```
+    pub fn upline(&self, id: &ResellerId) -> Result<Upline<'_>, QueryError> {
+        let p = self.find(id)?;
+        Ok(Upline {
+            snap: self,
+            next: self.parent[p as usize],
+        })
+    }
+
+    /// One page of the upline of `id` (nearest first); costs `O(depth)`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueryError::NotFound`] when no reseller has this id.
+    pub fn upline_page(&self, id: &ResellerId, page: PageRequest) -> Result<Page<'_>, QueryError> {
+        let up = self.upline(id)?;
+        let chain: Vec<u32> = up.map(|r| r.p).collect();
+        let total = chain.len();
+        let window = page.window(total);
+        Ok(Page {
+            snapshot: self,
+            items: Items::Owned(chain[window].to_vec()),
+            total,
+            request: page,
+        })
+    }
+
+    /// One page of the resellers `principal` may set as a customer's parent.
+    ///
+    /// - `ADMIN`: every reseller (roots in input order, each tree in `order`).
+    /// - `RESELLER_ADMIN`, `RESELLER`: the principal's own reseller first, then its
+    ///   downline.
+    /// - `flags`: only the first true one of `iptv`, `iptvprivate`, `flexcare`, `voip`
+    ///   counts ([`FilterFlags::effective`]); it applies to every listed reseller, the
+    ///   principal's own included. A `RESELLER` may set none.
+    ///
+    /// Costs `O(log n + per_page)` in pre-order, filtered or not, whatever the size of
+    /// the listing; the page's [`total`](Page::total) comes in the same bound.
+    ///
+    /// # Errors
+    ///
+    /// [`AccessError`] (403) for any other role, a `RESELLER` with a flag, or a reseller
+    /// role whose reseller is missing or does not exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Capability, FilterFlags, Order, PageRequest, Principal, Record, Role, Snapshot};
+    ///
+    /// let snap = Snapshot::build([
+    ///     Record::new("1", None::<&str>).capability(Capability::Iptv),
+    ///     Record::new("2", Some("1")),
+    ///     Record::new("3", Some("2")).capability(Capability::Iptv),
+    /// ]).unwrap();
+    /// let me = Principal::new(Role::ResellerAdmin, "2");
+    /// let iptv = FilterFlags { iptv: true, ..FilterFlags::NONE };
+    /// let page = snap.eligible_parents(&me, iptv, Order::PreOrder, PageRequest::default()).unwrap();
+    /// let ids: Vec<&str> = page.iter().map(|r| r.id().as_str()).collect();
+    /// assert_eq!(ids, ["3"]); // "2" itself has no IPTV
+    /// ```
+    pub fn eligible_parents(
+        &self,
+        principal: &Principal,
+        flags: FilterFlags,
+        order: Order,
+        page: PageRequest,
+    ) -> Result<Page<'_>, AccessError> {
+        let (range, filter) = self.eligible_scope(principal, flags)?;
+        Ok(self.listing(range, filter, order, page))
+    }
+
+    /// The number of resellers [`eligible_parents`](Snapshot::eligible_parents) lists,
+    /// in `O(log n)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`eligible_parents`](Snapshot::eligible_parents).
+    pub fn eligible_count(
+        &self,
+        principal: &Principal,
+        flags: FilterFlags,
+    ) -> Result<usize, AccessError> {
+        let (range, filter) = self.eligible_scope(principal, flags)?;
+        Ok(match filter {
+            None => range.len(),
+            Some(f) => self.filter_span(f, &range).len(),
+        })
+    }
+
+    fn eligible_scope(
+        &self,
+        principal: &Principal,
+        flags: FilterFlags,
+    ) -> Result<(Range<usize>, Option<Filter>), AccessError> {
+        let (scope, filter) = authorize(principal, flags)?;
+        let range = match scope {
+            Scope::All => 0..self.len(),
+            Scope::SelfAndDownline(id) => {
+                let p = self
+                    .position(id)
+                    .ok_or_else(|| AccessError::UnknownReseller { id: id.clone() })?;
+                p as usize..self.end[p as usize] as usize
+            }
+        };
+        Ok((range, filter))
+    }
+
+    /// Indices into `filters[f].pre` of the matches within the positions `range`.
+    fn filter_span(&self, f: Filter, range: &Range<usize>) -> Range<usize> {
+        let pre = &self.filters[f.slot()].pre;
+        let lo = pre.partition_point(|&p| (p as usize) < range.start);
+        let hi = lo + pre[lo..].partition_point(|&p| (p as usize) < range.end);
+        lo..hi
+    }
+
+    /// The page of the resellers at positions `range` (a subtree, or a subtree and its
+    /// root, or everything) that pass `filter`, in `order`.
+    fn listing(
+        &self,
+        range: Range<usize>,
+        filter: Option<Filter>,
+        order: Order,
+        request: PageRequest,
+    ) -> Page<'_> {
+        let (total, items) = match (filter, order) {
+            (None, Order::PreOrder) => {
+                let w = request.window(range.len());
+                let start = range.start + w.start;
+                let end = range.start + w.end;
+                (range.len(), Items::Range(start as u32..end as u32))
+            }
+            (None, Order::LevelOrder) => {
+                let total = range.len();
+                let w = request.window(total);
+                if range.start == 0 && range.end == self.len() {
+                    (total, Items::Slice(&self.bfs[w]))
+                } else {
+                    let items =
+                        self.level_page(&self.level, &self.bfs, None, range.clone(), range, w);
+                    (total, Items::Owned(items))
+                }
+            }
+            (Some(f), Order::PreOrder) => {
+                let span = self.filter_span(f, &range);
+                let w = request.window(span.len());
+                let pre = &self.filters[f.slot()].pre;
+                let items = &pre[span.start + w.start..span.start + w.end];
+                (span.len(), Items::Slice(items))
+            }
+            (Some(f), Order::LevelOrder) => {
+                let span = self.filter_span(f, &range);
+                let w = request.window(span.len());
+                let fi = &self.filters[f.slot()];
+                let items =
+                    self.level_page(&fi.level, &self.bfs, Some(&fi.bfs), span.clone(), range, w);
+                (span.len(), Items::Owned(items))
+            }
+        };
+        Page {
+            snapshot: self,
+            items,
+            total,
+            request,
+        }
+    }
+
+    /// Items `window` (ranks within the listing) of a level-order listing.
+    ///
+    /// `wm` holds, for each entry of the listing's pre-order sequence, its rank in
+    /// level order: positions directly (`matches == None`, ranks are `bfs` indices) or
+    /// indices into `matches` (filtered). `span` is the listing's slice of that
+    /// sequence, `scope` the positions it covers. The `k`-th item is a quantile of
+    /// `span`; the next one is very often the next entry of the level order, which is
+    /// taken without a quantile when it still lies in `scope`.
+    fn level_page(
+        &self,
+        wm: &WaveletMatrix,
+        bfs: &[u32],
+        matches: Option<&[u32]>,
+        span: Range<usize>,
+        scope: Range<usize>,
+        window: Range<usize>,
+    ) -> Vec<u32> {
+        let position_of = |rank: u32| -> u32 {
+            match matches {
+                None => bfs[rank as usize],
+                Some(m) => bfs[m[rank as usize] as usize],
+            }
+        };
+        let ranks = matches.map_or(bfs.len(), <[u32]>::len);
+        let in_scope = |p: u32| scope.contains(&(p as usize));
+        let mut items = Vec::with_capacity(window.len());
+        let mut last: Option<u32> = None;
+        for k in window {
+            let next = last
+                .map(|r| r + 1)
+                .filter(|&r| (r as usize) < ranks && in_scope(position_of(r)));
+            let rank = match next.or_else(|| wm.quantile(span.start, span.end, k)) {
+                Some(r) => r,
+                None => break,
+            };
+            items.push(position_of(rank));
+            last = Some(rank);
+        }
+        items
+    }
+
+    /// Bytes of the index beyond the payload (ids, names, attributes): parent and
+    /// subtree arrays, capability bits, level order, the per-filter indexes and the id
+    /// hash table.
+    pub fn index_bytes(&self) -> usize {
+        self.parent.capacity() * 4
+            + self.end.capacity() * 4
+            + self.caps.capacity()
+            + self.bfs.capacity() * 4
+            + self.level.heap_bytes()
+            + self
+                .filters
+                .iter()
+                .map(FilterIndex::heap_bytes)
+                .sum::<usize>()
+            + self.lookup.heap_bytes()
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("len", &self.len())
+            .field("roots", &self.roots)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A reseller of a [`Snapshot`]: a cheap view (a reference and an index).
+#[derive(Clone, Copy)]
+pub struct Reseller<'s> {
+    snap: &'s Snapshot,
+    p: u32,
+}
+
+impl<'s> Reseller<'s> {
+    /// Its id.
+    pub fn id(&self) -> &'s ResellerId {
+        &self.snap.ids[self.p as usize]
+    }
+
+    /// Its parent's id; `None` for a root.
+    pub fn parent(&self) -> Option<&'s ResellerId> {
+        match self.snap.parent[self.p as usize] {
+            NONE => None,
+            q => Some(&self.snap.ids[q as usize]),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'s str {
+        &self.snap.payload[self.p as usize].name
+    }
+
+    /// Its capabilities.
+    pub fn capabilities(&self) -> Capabilities {
+        self.snap.caps[self.p as usize]
+    }
+
+    /// TelecomX `integrations.billing.economic.enabled`.
+    pub fn economic_enabled(&self) -> bool {
+        self.snap.payload[self.p as usize].economic_enabled
+    }
+
+    /// The payload attributes.
+    pub fn attributes(&self) -> &'s Attributes {
+        &self.snap.payload[self.p as usize].attributes
+    }
+
+    /// Size of its downline, in `O(1)`.
+    pub fn downline_len(&self) -> usize {
+        (self.snap.end[self.p as usize] - self.p - 1) as usize
+    }
+
+    /// Its depth (a root is at 0), in `O(depth)`.
+    pub fn depth(&self) -> usize {
+        Upline {
+            snap: self.snap,
+            next: self.snap.parent[self.p as usize],
+        }
+        .count()
+    }
+
+    /// Its children, in the order they were added, in `O(children)`.
+    pub fn children(&self) -> impl Iterator<Item = Reseller<'s>> + 's {
+        let snap = self.snap;
+        let end = snap.end[self.p as usize];
+        let mut next = self.p + 1;
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let c = next;
+                next = snap.end[c as usize];
+                snap.reseller(c)
+            })
+        })
+    }
+
+    /// The record this reseller was built from.
+    pub fn to_record(&self) -> Record {
+        let payload = &self.snap.payload[self.p as usize];
+        Record {
+            id: self.id().clone(),
+            parent: self.parent().cloned(),
+            name: payload.name.to_string(),
+            capabilities: self.capabilities(),
+            economic_enabled: payload.economic_enabled,
+            attributes: payload.attributes.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Reseller<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reseller")
+            .field("id", self.id())
+            .field("parent", &self.parent())
+            .field("name", &self.name())
+            .field("capabilities", &self.capabilities())
+            .finish()
+    }
+}
+
+impl PartialEq for Reseller<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.snap, other.snap) && self.p == other.p
+    }
+}
+
+impl Eq for Reseller<'_> {}
+
+/// The ancestors of a reseller, nearest first. See [`Snapshot::upline`].
+#[derive(Clone, Debug)]
+pub struct Upline<'s> {
+    snap: &'s Snapshot,
+    next: u32,
+}
+
+impl<'s> Iterator for Upline<'s> {
+    type Item = Reseller<'s>;
+
+    fn next(&mut self) -> Option<Reseller<'s>> {
+        if self.next == NONE {
+            return None;
+        }
+        let p = self.next;
+        self.next = self.snap.parent[p as usize];
+        Some(self.snap.reseller(p))
+    }
+}
+
+impl std::iter::FusedIterator for Upline<'_> {}

@@ -1,0 +1,167 @@
+//! [`Snapshot::validate`]: every structural invariant, recomputed from the parent
+//! array alone.
+
+use std::fmt;
+
+use super::Snapshot;
+use crate::capability::Filter;
+use crate::id::NONE;
+
+/// A broken snapshot invariant, found by [`Snapshot::validate`]. Seeing one is a bug in
+/// this crate: please report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantError {
+    message: String,
+}
+
+impl fmt::Display for InvariantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "snapshot invariant broken: {}", self.message)
+    }
+}
+
+impl std::error::Error for InvariantError {}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(InvariantError { message: format!($($fmt)+) });
+        }
+    };
+}
+
+impl Snapshot {
+    /// Checks every internal invariant (see the type docs), recomputing the traversal
+    /// orders from the parent links alone. `O(n log n)`; meant for tests, property
+    /// tests and fuzz targets, and run by debug builds after every build.
+    ///
+    /// # Errors
+    ///
+    /// [`InvariantError`] describing the first broken invariant.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Record, Snapshot};
+    /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))]).unwrap();
+    /// assert_eq!(snap.validate(), Ok(()));
+    /// ```
+    pub fn validate(&self) -> Result<(), InvariantError> {
+        let n = self.len();
+        for (name, len) in [
+            ("parent", self.parent.len()),
+            ("end", self.end.len()),
+            ("caps", self.caps.len()),
+            ("payload", self.payload.len()),
+            ("bfs", self.bfs.len()),
+            ("level", self.level.len()),
+        ] {
+            ensure!(len == n, "{name} has {len} entries for {n} resellers");
+        }
+        ensure!(
+            self.lookup.len() == n,
+            "id table holds {} of {n}",
+            self.lookup.len()
+        );
+        for (p, id) in self.ids.iter().enumerate() {
+            let found = self.lookup.get(&self.ids, id.as_str());
+            ensure!(
+                found == Some(p as u32),
+                "id {id:?} at {p} looks up as {found:?}"
+            );
+        }
+
+        // Depths and subtree sizes from the parent array alone.
+        let mut depth = vec![0u32; n];
+        let mut children = vec![0u32; n];
+        for p in 0..n {
+            let q = self.parent[p];
+            if q != NONE {
+                ensure!((q as usize) < p, "parent {q} of {p} does not precede it");
+                depth[p] = depth[q as usize] + 1;
+                children[q as usize] += 1;
+            }
+        }
+        let mut size = vec![1u32; n];
+        for p in (0..n).rev() {
+            let q = self.parent[p];
+            if q != NONE {
+                size[q as usize] += size[p];
+            }
+        }
+        let mut roots = 0;
+        let mut r = 0usize;
+        while r < n {
+            ensure!(self.parent[r] == NONE, "position {r} should be a root");
+            roots += 1;
+            r = self.end[r] as usize;
+        }
+        ensure!(
+            roots == self.roots,
+            "{roots} roots counted, {} recorded",
+            self.roots
+        );
+        for p in 0..n {
+            ensure!(
+                self.end[p] as usize == p + size[p] as usize,
+                "end of {p} is {}, its subtree has {}",
+                self.end[p],
+                size[p]
+            );
+            let (mut c, mut count) = (p + 1, 0);
+            while c < self.end[p] as usize {
+                ensure!(self.parent[c] as usize == p, "{c} should be a child of {p}");
+                count += 1;
+                c = self.end[c] as usize;
+            }
+            ensure!(
+                count == children[p],
+                "{p} has {} children, {count} laid out",
+                children[p]
+            );
+        }
+
+        // Level order: a permutation sorted by (depth, position).
+        let mut bfs_of = vec![u32::MAX; n];
+        for (b, &p) in self.bfs.iter().enumerate() {
+            ensure!(
+                (p as usize) < n && bfs_of[p as usize] == u32::MAX,
+                "bfs repeats {p}"
+            );
+            bfs_of[p as usize] = b as u32;
+        }
+        for w in self.bfs.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            ensure!(
+                (depth[a], a) < (depth[b], b),
+                "level order has {a} before {b}"
+            );
+        }
+        for (p, &b) in bfs_of.iter().enumerate() {
+            ensure!(self.level.get(p) == b, "level index of {p} is wrong");
+        }
+
+        for f in Filter::ALL {
+            let fi = &self.filters[f.slot()];
+            let pre: Vec<u32> = (0..n as u32)
+                .filter(|&p| f.matches(self.caps[p as usize]))
+                .collect();
+            ensure!(fi.pre == pre, "{f:?} positions are wrong");
+            let mut bfs: Vec<u32> = pre.iter().map(|&p| bfs_of[p as usize]).collect();
+            bfs.sort_unstable();
+            ensure!(fi.bfs == bfs, "{f:?} level-order indices are wrong");
+            ensure!(
+                fi.level.len() == pre.len(),
+                "{f:?} level index has the wrong length"
+            );
+            for (i, &p) in pre.iter().enumerate() {
+                let j = fi.level.get(i) as usize;
+                ensure!(
+                    fi.bfs.get(j) == Some(&bfs_of[p as usize]),
+                    "{f:?} level index of match {i} is wrong"
+                );
+            }
+        }
+        Ok(())
+    }
+}

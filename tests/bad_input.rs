@@ -1,0 +1,297 @@
+//! One test per class of bad input, asserting the exact ids and record indices
+//! reported; and the deep and wide inputs that must build without overflow.
+
+use reseller_hierarchy::generate::{Generator, Shape};
+use reseller_hierarchy::{
+    Builder, Order, PageRequest, Principal, Problem, Record, ResellerId, Role, Snapshot,
+};
+
+fn rec(id: &str, parent: Option<&str>) -> Record {
+    Record::new(id, parent)
+}
+
+fn problems(records: Vec<Record>) -> Vec<Problem> {
+    Snapshot::build(records).unwrap_err().into_problems()
+}
+
+#[test]
+fn duplicate_ids_name_every_occurrence() {
+    let got = problems(vec![
+        rec("a", None),
+        rec("b", Some("a")),
+        rec("a", Some("b")),
+        rec("c", None),
+        rec("b", None),
+        rec("a", None),
+    ]);
+    assert_eq!(
+        got,
+        [
+            Problem::DuplicateId {
+                id: "a".into(),
+                records: vec![0, 2, 5]
+            },
+            Problem::DuplicateId {
+                id: "b".into(),
+                records: vec![1, 4]
+            },
+        ]
+    );
+}
+
+#[test]
+fn unknown_parents_name_the_record_and_the_parent() {
+    let got = problems(vec![
+        rec("1", None),
+        rec("2", Some("1")),
+        rec("3", Some("99")),
+        rec("4", Some("3")),
+        rec("5", Some("")),
+    ]);
+    assert_eq!(
+        got,
+        [
+            Problem::UnknownParent {
+                record: 2,
+                id: "3".into(),
+                parent: "99".into()
+            },
+            Problem::UnknownParent {
+                record: 4,
+                id: "5".into(),
+                parent: "".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn cycles_list_every_member_of_every_cycle() {
+    let got = problems(vec![
+        rec("root", None),
+        rec("x", Some("z")),
+        rec("y", Some("x")),
+        rec("z", Some("y")),
+        rec("hanging", Some("y")), // under a cycle, not on it
+        rec("p", Some("q")),
+        rec("q", Some("p")),
+        rec("ok", Some("root")),
+    ]);
+    assert_eq!(
+        got,
+        [
+            Problem::Cycle {
+                members: vec!["x".into(), "z".into(), "y".into()]
+            },
+            Problem::Cycle {
+                members: vec!["p".into(), "q".into()]
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_parent_equal_to_the_own_id_is_a_root_not_a_cycle() {
+    let snap = Snapshot::build([rec("1", Some("1")), rec("2", Some("1"))]).unwrap();
+    assert_eq!(snap.root_count(), 1);
+    assert!(snap.get(&"1".into()).unwrap().parent().is_none());
+}
+
+#[test]
+fn every_problem_is_reported_at_once_and_nothing_is_built() {
+    let mut b = Builder::new();
+    b.push(rec("1", None));
+    b.push_malformed("line 2: expected value");
+    b.push(rec("1", None));
+    b.push(rec("3", Some("404")));
+    b.push(rec("4", Some("5")));
+    b.push(rec("5", Some("4")));
+    let err = b.build().unwrap_err();
+    assert_eq!(err.http_status(), 400);
+    assert_eq!(
+        err.problems(),
+        [
+            Problem::Malformed {
+                record: 1,
+                message: "line 2: expected value".into()
+            },
+            Problem::DuplicateId {
+                id: "1".into(),
+                records: vec![0, 2]
+            },
+            Problem::UnknownParent {
+                record: 3,
+                id: "3".into(),
+                parent: "404".into()
+            },
+            Problem::Cycle {
+                members: vec!["4".into(), "5".into()]
+            },
+        ]
+    );
+    let text = err.to_string();
+    assert!(text.contains("4 problem(s)"), "{text}");
+    assert!(text.contains("\"404\""), "{text}");
+}
+
+#[cfg(feature = "serde")]
+mod json {
+    use super::*;
+
+    fn from_ndjson(text: &str) -> Result<Snapshot, Vec<Problem>> {
+        let mut b = Builder::new();
+        b.read_ndjson(text.as_bytes()).unwrap();
+        b.build().map_err(|e| e.into_problems())
+    }
+
+    #[test]
+    fn unknown_capability_names_the_record_id_and_name() {
+        let got = from_ndjson(
+            r#"{"id": "1"}
+{"id": "2", "parent": "1", "capabilities": ["iptv", "fax", "tv"]}
+"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            got,
+            [
+                Problem::UnknownCapability {
+                    record: 1,
+                    id: "2".into(),
+                    name: "fax".into()
+                },
+                Problem::UnknownCapability {
+                    record: 1,
+                    id: "2".into(),
+                    name: "tv".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_named_by_line_and_the_rest_still_checked() {
+        let got = from_ndjson(
+            "{\"id\": \"1\"}\n\n{\"id\": \n{\"name\": \"no id\"}\n{\"id\": 2.5}\n{\"id\": \"3\", \"parent\": \"9\"}\n",
+        )
+        .unwrap_err();
+        assert_eq!(got.len(), 4, "{got:#?}");
+        let msg = |i: usize| match &got[i] {
+            Problem::Malformed { message, .. } => message.clone(),
+            other => panic!("expected malformed, got {other:?}"),
+        };
+        assert!(msg(0).starts_with("line 3:"), "{}", msg(0));
+        assert!(
+            msg(1).starts_with("line 4:") && msg(1).contains("id"),
+            "{}",
+            msg(1)
+        );
+        assert!(msg(2).starts_with("line 5:"), "{}", msg(2));
+        assert_eq!(
+            got[3],
+            Problem::UnknownParent {
+                record: 4,
+                id: "3".into(),
+                parent: "9".into()
+            }
+        );
+    }
+
+    #[test]
+    fn integer_and_string_ids_are_the_same_reseller() {
+        let snap = from_ndjson(
+            r#"{"id": 1, "name": "Company 1"}
+{"id": "2", "parent": 1}
+{"id": 3, "parent": "2", "parent_unknown_member_is_ignored": true}
+"#,
+        )
+        .unwrap();
+        let three = snap.get(&ResellerId::from(3u64)).unwrap();
+        let up: Vec<&str> = snap
+            .upline(three.id())
+            .unwrap()
+            .map(|r| r.id().as_str())
+            .collect();
+        assert_eq!(up, ["2", "1"]);
+        // ... and a duplicate when both spellings are used.
+        let dup = from_ndjson("{\"id\": 7}\n{\"id\": \"7\"}\n").unwrap_err();
+        assert_eq!(
+            dup,
+            [Problem::DuplicateId {
+                id: "7".into(),
+                records: vec![0, 1]
+            }]
+        );
+    }
+
+    #[test]
+    fn json_array_reports_bad_elements_and_truncation() {
+        let mut b = Builder::new();
+        b.read_json_array(r#"[{"id": "a"}, 17, {"id": "b", "parent": "a"}, {"id": "#.as_bytes())
+            .unwrap();
+        let got = b.build().unwrap_err().into_problems();
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            matches!(&got[0], Problem::Malformed { record: 1, message } if message.starts_with("element 1"))
+        );
+        assert!(
+            matches!(&got[1], Problem::Malformed { record: 3, message } if message.starts_with("element 3"))
+        );
+    }
+
+    #[test]
+    fn empty_inputs_build_empty_hierarchies() {
+        let snap = from_ndjson("").unwrap();
+        assert!(snap.is_empty());
+        let mut b = Builder::new();
+        b.read_json_array("[]".as_bytes()).unwrap();
+        assert!(b.build().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_million_deep_chain_builds_and_answers() {
+    let n = 1_000_000;
+    let records = Generator::new(Shape::Chain, n).seed(3).generate();
+    let top = records[0].id.clone();
+    let bottom = records[n - 1].id.clone();
+    let snap = Snapshot::build(records).unwrap();
+    assert_eq!(snap.downline_count(&top).unwrap(), n - 1);
+    assert_eq!(snap.upline(&bottom).unwrap().count(), n - 1);
+    assert!(snap.is_in_downline(&bottom, &top).unwrap());
+    let last = PageRequest::new(20_000, 50).unwrap();
+    for order in [Order::PreOrder, Order::LevelOrder] {
+        let page = snap.downline(&top, order, last).unwrap();
+        assert_eq!(page.len(), 49);
+        assert_eq!(page.iter().last().unwrap().id(), &bottom);
+    }
+    let me = Principal::new(Role::Reseller, bottom.clone());
+    let page = snap
+        .eligible_parents(
+            &me,
+            Default::default(),
+            Order::PreOrder,
+            PageRequest::default(),
+        )
+        .unwrap();
+    assert_eq!(page.total(), 1);
+    drop(page);
+    drop(snap); // dropping a deep hierarchy must not recurse either
+}
+
+#[test]
+fn a_cycle_through_a_million_resellers_is_reported_whole() {
+    let n = 1_000_000u64;
+    let records = (0..n).map(|i| Record::new(i, Some((i + 1) % n)));
+    let got = problems(records.collect());
+    assert_eq!(got.len(), 1);
+    match &got[0] {
+        Problem::Cycle { members } => {
+            assert_eq!(members.len(), n as usize);
+            assert_eq!(members[0], ResellerId::from(0u64));
+            assert_eq!(members[1], ResellerId::from(1u64));
+            assert_eq!(members[members.len() - 1], ResellerId::from(n - 1));
+        }
+        other => panic!("expected a cycle, got {other:?}"),
+    }
+}
