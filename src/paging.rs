@@ -337,13 +337,17 @@ impl<'s> Page<'s> {
     }
 }
 
+/// Positions gathered for one page; pages of up to 64 (the default is 50) need no
+/// heap allocation.
+pub(crate) type Gathered = smallvec::SmallVec<[u32; 64]>;
+
 /// The positions on a page: a run of consecutive positions, a slice of a precomputed
-/// order, or (level order within a subtree) positions gathered for the page.
+/// order, or (level order within a subtree, upline) positions gathered for the page.
 #[derive(Clone, Debug)]
 pub(crate) enum Items<'s> {
     Range(Range<u32>),
     Slice(&'s [u32]),
-    Owned(Vec<u32>),
+    Owned(Gathered),
 }
 
 impl Items<'_> {

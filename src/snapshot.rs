@@ -10,7 +10,7 @@ use crate::builder::{BuildError, Builder, Parts, Payload};
 use crate::capability::{Capabilities, Filter, FilterFlags};
 use crate::id::{ResellerId, NONE};
 use crate::lookup::IdTable;
-use crate::paging::{Items, Order, Page, PageRequest};
+use crate::paging::{Gathered, Items, Order, Page, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::wavelet::WaveletMatrix;
 
@@ -431,7 +431,7 @@ impl Snapshot {
         let window = page.window(total);
         Ok(Page {
             snapshot: self,
-            items: Items::Owned(chain[window].to_vec()),
+            items: Items::Owned(chain[window].iter().copied().collect()),
             total,
             request: page,
         })
@@ -592,7 +592,7 @@ impl Snapshot {
         span: Range<usize>,
         scope: Range<usize>,
         window: Range<usize>,
-    ) -> Vec<u32> {
+    ) -> Gathered {
         let position_of = |rank: u32| -> u32 {
             match matches {
                 None => bfs[rank as usize],
@@ -601,7 +601,7 @@ impl Snapshot {
         };
         let ranks = matches.map_or(bfs.len(), <[u32]>::len);
         let in_scope = |p: u32| scope.contains(&(p as usize));
-        let mut items = Vec::with_capacity(window.len());
+        let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<u32> = None;
         for k in window {
             let next = last
