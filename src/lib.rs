@@ -103,14 +103,18 @@ mod snapshot;
 #[cfg(feature = "proptest")]
 pub mod testing;
 mod wavelet;
+#[cfg(feature = "serde")]
+pub mod wire;
 
+#[cfg(feature = "serde")]
+pub use crate::serde::InputFormat;
 pub use access::{AccessError, Principal, Role};
 pub use builder::{BuildError, Builder, Problem};
 pub use capability::{Capabilities, Capability, Filter, FilterFlags, UnknownCapability};
 pub use id::ResellerId;
 pub use paging::{Order, Page, PageError, PageRequest};
 pub use record::{Attributes, Record};
-pub use snapshot::{InvariantError, QueryError, Reseller, Snapshot, Upline};
+pub use snapshot::{InvariantError, QueryError, Reseller, Snapshot, Summary, Upline};
 
 /// The README's examples, run as doctests.
 #[cfg(doctest)]

@@ -343,6 +343,9 @@ pub(crate) type Gathered = smallvec::SmallVec<[u32; 64]>;
 
 /// The positions on a page: a run of consecutive positions, a slice of a precomputed
 /// order, or (level order within a subtree, upline) positions gathered for the page.
+// The inline buffer is the point: a page lives on the caller's stack, and a level-order
+// page of up to 64 needs no allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Items<'s> {
     Range(Range<u32>),

@@ -14,7 +14,7 @@
 //! members are ignored.
 
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -300,5 +300,264 @@ impl Builder {
                 Ok(())
             }
         }
+    }
+}
+
+/// One resource of an ActivePlatform document, before conversion.
+#[derive(Deserialize)]
+struct ResourceIn {
+    id: ResellerId,
+    #[serde(default)]
+    attributes: Option<Map<String, Value>>,
+}
+
+impl ResourceIn {
+    /// `attributes.parent-id` as the parent, `attributes.general.name` as the name, the
+    /// rest of the attributes as payload.
+    fn into_record(self) -> Result<Record, String> {
+        let mut attributes = self.attributes.unwrap_or_default();
+        let parent = match attributes.remove("parent-id") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(ResellerId::deserialize(v).map_err(|e| format!("parent-id: {e}"))?),
+        };
+        let name = attributes
+            .get("general")
+            .and_then(|g| g.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Record {
+            id: self.id,
+            parent,
+            name,
+            capabilities: Capabilities::NONE,
+            economic_enabled: false,
+            attributes: if attributes.is_empty() {
+                Attributes::none()
+            } else {
+                Attributes::from_map(attributes)
+            },
+        })
+    }
+}
+
+/// Which input format [`Builder::read_any`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFormat {
+    /// One JSON record a line.
+    Ndjson,
+    /// One JSON array of records.
+    JsonArray,
+    /// An ActivePlatform JSON:API document, `{"data": [...]}`.
+    ActivePlatform,
+}
+
+impl Builder {
+    fn push_resource(&mut self, value: Value, i: usize) {
+        match ResourceIn::deserialize(value)
+            .map_err(|e| e.to_string())
+            .and_then(ResourceIn::into_record)
+        {
+            Ok(record) => self.push(record),
+            Err(e) => self.push_malformed(format!("data[{i}]: {e}")),
+        }
+    }
+
+    /// Reads an ActivePlatform `GET /resellers` document, `{"data": [...]}`, resource by
+    /// resource: `id` (string or integer), `attributes.parent-id` as the parent (equal
+    /// to the own id for the top reseller, which makes it a root),
+    /// `attributes.general.name` as the name, and the other attributes as payload.
+    /// Members beside `data` (`links`, `meta`) are skipped.
+    ///
+    /// # Errors
+    ///
+    /// Only I/O errors of `reader`; bad resources show up in [`Builder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::Builder;
+    ///
+    /// let doc = r#"{"data": [
+    ///   {"id": "1", "type": "resellers", "attributes": {"parent-id": 1, "general": {"name": "Company 1"}}},
+    ///   {"id": "2", "type": "resellers", "attributes": {"parent-id": 1, "general": {"name": "Company 2"}}}
+    /// ], "links": {}}"#;
+    /// let mut b = Builder::new();
+    /// b.read_activeplatform(doc.as_bytes()).unwrap();
+    /// let snap = b.build().unwrap();
+    /// assert_eq!(snap.root_count(), 1);
+    /// assert_eq!(snap.get(&"2".into()).unwrap().name(), "Company 2");
+    /// ```
+    pub fn read_activeplatform(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
+        use serde::de::MapAccess;
+        use std::cell::Cell;
+
+        struct Data<'b>(&'b mut Builder, &'b Cell<Option<usize>>);
+        impl<'de> serde::de::DeserializeSeed<'de> for Data<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_seq(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Data<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of reseller resources")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                let mut i = 0usize;
+                loop {
+                    self.1.set(Some(i));
+                    match seq.next_element::<Value>()? {
+                        Some(v) => self.0.push_resource(v, i),
+                        None => {
+                            self.1.set(None);
+                            return Ok(());
+                        }
+                    }
+                    i += 1;
+                }
+            }
+        }
+        struct Doc<'b>(&'b mut Builder, &'b Cell<Option<usize>>);
+        impl<'de> Visitor<'de> for Doc<'_> {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a JSON:API document {"data": [...]}"#)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+                let mut found = false;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "data" && !found {
+                        found = true;
+                        map.next_value_seed(Data(&mut *self.0, self.1))?;
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(found)
+            }
+        }
+        let at = Cell::new(None);
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let result = de
+            .deserialize_map(Doc(self, &at))
+            .and_then(|found| de.end().map(|()| found));
+        match result {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.push_malformed(r#"no "data" member: not an ActivePlatform document"#);
+                Ok(())
+            }
+            Err(e) if e.is_io() => Err(std::io::Error::other(e)),
+            Err(e) => {
+                match at.get() {
+                    Some(i) => self.push_malformed(format!("data[{i}]: {e}")),
+                    None => self.push_malformed(format!("not an ActivePlatform document: {e}")),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads records in whichever format `reader` holds: a JSON array (`[` first), an
+    /// ActivePlatform document (`{` first and the first line is not one complete JSON
+    /// object with an `id`, or it has a `data` member), or NDJSON. Streams in each case.
+    ///
+    /// # Errors
+    ///
+    /// Only I/O errors of `reader`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Builder, InputFormat};
+    ///
+    /// let mut b = Builder::new();
+    /// assert_eq!(b.read_any(&b"{\"id\": 1}\n{\"id\": 2, \"parent\": 1}\n"[..]).unwrap(), InputFormat::Ndjson);
+    /// assert_eq!(b.build().unwrap().len(), 2);
+    /// ```
+    pub fn read_any(&mut self, mut reader: impl BufRead) -> std::io::Result<InputFormat> {
+        // Skip leading white space, then look at the first line.
+        loop {
+            let buf = reader.fill_buf()?;
+            let skip = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let done = skip < buf.len() || buf.is_empty();
+            reader.consume(skip);
+            if done {
+                break;
+            }
+        }
+        let first = reader.fill_buf()?.first().copied();
+        match first {
+            Some(b'[') => {
+                self.read_json_array(reader)?;
+                Ok(InputFormat::JsonArray)
+            }
+            Some(b'{') => {
+                let mut line = String::new();
+                reader.read_line(&mut line)?;
+                let is_record = matches!(
+                    serde_json::from_str::<Value>(&line),
+                    Ok(Value::Object(ref m)) if m.contains_key("id") && !m.contains_key("data")
+                );
+                let rest = std::io::Cursor::new(line).chain(reader);
+                if is_record {
+                    self.read_ndjson(rest)?;
+                    Ok(InputFormat::Ndjson)
+                } else {
+                    self.read_activeplatform(rest)?;
+                    Ok(InputFormat::ActivePlatform)
+                }
+            }
+            _ => {
+                self.read_ndjson(reader)?;
+                Ok(InputFormat::Ndjson)
+            }
+        }
+    }
+}
+
+/// A problem as JSON: `{"kind", "message", ...fields}` with `kind` one of
+/// `malformed`, `unknown_capability`, `duplicate_id`, `unknown_parent`, `cycle`,
+/// `too_many`, and the fields of the variant (`record`, `id`, `name`, `records`,
+/// `parent`, `members`, `count`, `limit`).
+impl Serialize for crate::builder::Problem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use crate::builder::Problem;
+        let mut m = s.serialize_map(None)?;
+        let kind = match self {
+            Problem::Malformed { .. } => "malformed",
+            Problem::UnknownCapability { .. } => "unknown_capability",
+            Problem::DuplicateId { .. } => "duplicate_id",
+            Problem::UnknownParent { .. } => "unknown_parent",
+            Problem::Cycle { .. } => "cycle",
+            Problem::TooMany { .. } => "too_many",
+        };
+        m.serialize_entry("kind", kind)?;
+        m.serialize_entry("message", &self.to_string())?;
+        match self {
+            Problem::Malformed { record, message: _ } => m.serialize_entry("record", record)?,
+            Problem::UnknownCapability { record, id, name } => {
+                m.serialize_entry("record", record)?;
+                m.serialize_entry("id", id)?;
+                m.serialize_entry("name", name)?;
+            }
+            Problem::DuplicateId { id, records } => {
+                m.serialize_entry("id", id)?;
+                m.serialize_entry("records", records)?;
+            }
+            Problem::UnknownParent { record, id, parent } => {
+                m.serialize_entry("record", record)?;
+                m.serialize_entry("id", id)?;
+                m.serialize_entry("parent", parent)?;
+            }
+            Problem::Cycle { members } => m.serialize_entry("members", members)?,
+            Problem::TooMany { count, limit } => {
+                m.serialize_entry("count", count)?;
+                m.serialize_entry("limit", limit)?;
+            }
+        }
+        m.end()
     }
 }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::access::{authorize, AccessError, Principal, Scope};
 use crate::builder::{BuildError, Builder, Parts, Payload};
-use crate::capability::{Capabilities, Filter, FilterFlags};
+use crate::capability::{Capabilities, Capability, Filter, FilterFlags};
 use crate::id::{ResellerId, NONE};
 use crate::lookup::IdTable;
 use crate::paging::{Gathered, Items, Order, Page, PageRequest};
@@ -617,6 +617,49 @@ impl Snapshot {
         items
     }
 
+    /// Facts about the whole hierarchy, in `O(n)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Capability, Record, Snapshot};
+    /// let snap = Snapshot::build([
+    ///     Record::new("1", None::<&str>),
+    ///     Record::new("2", Some("1")).capability(Capability::Sip),
+    ///     Record::new("3", Some("1")),
+    ///     Record::new("4", Some("3")),
+    /// ]).unwrap();
+    /// let s = snap.summary();
+    /// assert_eq!((s.resellers, s.roots, s.max_depth, s.widest_fan_out), (4, 1, 2, 2));
+    /// assert_eq!(s.capability_counts[Capability::Sip as usize], (Capability::Sip, 1));
+    /// ```
+    pub fn summary(&self) -> Summary {
+        let n = self.len();
+        let mut depth = vec![0u32; n];
+        let mut children = vec![0u32; n];
+        for p in 0..n {
+            let q = self.parent[p];
+            if q != NONE {
+                depth[p] = depth[q as usize] + 1;
+                children[q as usize] += 1;
+            }
+        }
+        let mut capability_counts = Capability::ALL.map(|c| (c, 0usize));
+        for caps in &self.caps {
+            for (c, count) in capability_counts.iter_mut() {
+                *count += usize::from(caps.contains(*c));
+            }
+        }
+        Summary {
+            resellers: n,
+            roots: self.roots,
+            max_depth: depth.iter().max().map_or(0, |&d| d as usize),
+            widest_fan_out: children.iter().max().map_or(0, |&c| c as usize),
+            capability_counts,
+            index_bytes: self.index_bytes(),
+        }
+    }
+
     /// Bytes of the index beyond the payload (ids, names, attributes): parent and
     /// subtree arrays, capability bits, level order, the per-filter indexes and the id
     /// hash table.
@@ -642,6 +685,24 @@ impl fmt::Debug for Snapshot {
             .field("roots", &self.roots)
             .finish_non_exhaustive()
     }
+}
+
+/// Facts about a whole hierarchy; see [`Snapshot::summary`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Number of resellers.
+    pub resellers: usize,
+    /// Number of roots.
+    pub roots: usize,
+    /// The largest depth (a root is at 0).
+    pub max_depth: usize,
+    /// The largest number of children of one reseller.
+    pub widest_fan_out: usize,
+    /// How many resellers have each capability, in the order of [`Capability::ALL`].
+    pub capability_counts: [(Capability, usize); 5],
+    /// [`Snapshot::index_bytes`].
+    pub index_bytes: usize,
 }
 
 /// A reseller of a [`Snapshot`]: a cheap view (a reference and an index).

@@ -1,0 +1,347 @@
+//! `resellers`: the engine on the command line (feature `cli`). All output is JSON on
+//! stdout; every error is a non-zero exit and one JSON object on stderr,
+//! `{"error": "bad_request" | "access_denied" | "not_found" | "invalid_hierarchy",
+//! "message": "..."}`. Without `--data`, the demo's default hierarchy is used.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reseller_hierarchy::generate::demo_dataset;
+use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
+use reseller_hierarchy::{
+    Builder, FilterFlags, Order, Page, PageRequest, Principal, ResellerId, Role, Snapshot,
+};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(
+    name = "resellers",
+    version,
+    about = "Query a reseller hierarchy; JSON out."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The resellers a user may set as a customer's parent (TelecomX customer/resellers/list).
+    EligibleParents {
+        /// ADMIN, RESELLER_ADMIN or RESELLER; any other role is denied.
+        #[arg(long)]
+        role: String,
+        /// The user's own reseller (required for RESELLER and RESELLER_ADMIN).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only resellers that provide IPTV.
+        #[arg(long)]
+        iptv: bool,
+        /// Only resellers that provide private IPTV.
+        #[arg(long)]
+        iptvprivate: bool,
+        /// Only resellers that provide Flexcare.
+        #[arg(long)]
+        flexcare: bool,
+        /// Only resellers that provide SIP and MVNO.
+        #[arg(long)]
+        voip: bool,
+        #[command(flatten)]
+        list: ListArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Telecomx)]
+        format: Format,
+    },
+    /// The downline of a reseller, all levels (ActivePlatform GET /resellers).
+    Downline {
+        /// The reseller.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        list: ListArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Jsonapi)]
+        format: Format,
+    },
+    /// The ancestors of a reseller, nearest first.
+    Upline {
+        /// The reseller.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        list: ListArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Jsonapi)]
+        format: Format,
+    },
+    /// Prints true if A is in the downline of B.
+    IsInDownline {
+        /// The reseller that may be below.
+        #[arg(long)]
+        id: String,
+        /// The reseller that may be above.
+        #[arg(long)]
+        of: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Checks a file: every problem, or a summary of the hierarchy.
+    Validate {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Args)]
+struct DataArg {
+    /// NDJSON, a JSON array of records, or an ActivePlatform document (default: the
+    /// built-in demo hierarchy of 100,000 resellers).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Page number, from 1.
+    #[arg(long, allow_hyphen_values = true)]
+    page: Option<String>,
+    /// Items per page, 1 to 1000.
+    #[arg(long, allow_hyphen_values = true)]
+    per_page: Option<String>,
+    /// Listing order.
+    #[arg(long, value_enum, default_value_t = OrderArg::Pre)]
+    order: OrderArg,
+    /// Base URL of the JSON:API links (default: the endpoint's path,
+    /// /customer/resellers/list or /api/v3/customer_store/resellers).
+    #[arg(long)]
+    base_url: Option<String>,
+    #[command(flatten)]
+    data: DataArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A JSON array of {"_id", "name", "integrations"}.
+    Telecomx,
+    /// A JSON:API document with links and meta.total.
+    Jsonapi,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrderArg {
+    /// Depth-first pre-order.
+    Pre,
+    /// Level order.
+    Level,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's message up to its usage line, on one line.
+            let message = e.to_string();
+            let text: Vec<&str> = message
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let text = text.join(" ");
+            return fail("bad_request", text.trim_start_matches("error: "));
+        }
+    };
+    match run(cli.command) {
+        Ok(text) => {
+            let mut stdout = std::io::stdout().lock();
+            match writeln!(stdout, "{text}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            }
+        }
+        Err(Failure::Api(e)) => fail(e.code(), &e.to_string()),
+        Err(Failure::Io(message)) => fail("bad_request", &message),
+        Err(Failure::Invalid(problems)) => {
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&json!({"valid": false, "problems": problems}))
+                    .unwrap_or_default()
+            );
+            let n = problems.as_array().map_or(0, Vec::len);
+            fail("invalid_hierarchy", &format!("{n} problem(s) in the data"))
+        }
+    }
+}
+
+fn fail(code: &str, message: &str) -> ExitCode {
+    let body = json!({"error": code, "message": message});
+    let _ = writeln!(std::io::stderr().lock(), "{body}");
+    ExitCode::from(if code == "invalid_hierarchy" { 3 } else { 2 })
+}
+
+enum Failure {
+    Api(ApiError),
+    Io(String),
+    /// `validate` found problems: the list goes to stdout.
+    Invalid(Value),
+}
+
+impl<E: Into<ApiError>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Api(e.into())
+    }
+}
+
+fn load(data: &DataArg) -> Result<Snapshot, Failure> {
+    let Some(path) = &data.data else {
+        return Ok(Snapshot::build(demo_dataset())?);
+    };
+    Ok(read_file(path)?.build()?)
+}
+
+fn read_file(path: &Path) -> Result<Builder, Failure> {
+    let io = |e: std::io::Error| Failure::Io(format!("cannot read {}: {e}", path.display()));
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut builder = Builder::new();
+    // A progress bar only for a person watching a large file.
+    if std::io::stderr().is_terminal() && len > 16 << 20 {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} reading {bytes}/{total_bytes} {wide_bar} {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        builder
+            .read_any(BufReader::with_capacity(1 << 20, bar.wrap_read(file)))
+            .map_err(io)?;
+        bar.finish_and_clear();
+    } else {
+        builder
+            .read_any(BufReader::with_capacity(1 << 20, file))
+            .map_err(io)?;
+    }
+    Ok(builder)
+}
+
+const DOWNLINE_URL: &str = "/api/v3/customer_store/resellers";
+
+fn order(o: OrderArg) -> Order {
+    match o {
+        OrderArg::Pre => Order::PreOrder,
+        OrderArg::Level => Order::LevelOrder,
+    }
+}
+
+fn render(page: &Page<'_>, format: Format, base_url: &str) -> Result<String, Failure> {
+    match format {
+        Format::Telecomx => to_json(&telecomx::list(page)),
+        Format::Jsonapi => to_json(&jsonapi::document(page, base_url)),
+    }
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String, Failure> {
+    serde_json::to_string_pretty(v).map_err(|e| Failure::Api(ApiError::Internal(e.to_string())))
+}
+
+fn run(command: Command) -> Result<String, Failure> {
+    match command {
+        Command::EligibleParents {
+            role,
+            principal,
+            iptv,
+            iptvprivate,
+            flexcare,
+            voip,
+            list,
+            format,
+        } => {
+            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
+            let role: Role = role.parse().unwrap_or_else(|e| match e {});
+            let principal = Principal {
+                role,
+                reseller: principal.map(ResellerId::from),
+            };
+            let flags = FilterFlags {
+                iptv,
+                iptvprivate,
+                flexcare,
+                voip,
+            };
+            let snap = load(&list.data)?;
+            let page = snap.eligible_parents(&principal, flags, order(list.order), req)?;
+            let base = list
+                .base_url
+                .as_deref()
+                .unwrap_or("/customer/resellers/list");
+            render(&page, format, base)
+        }
+        Command::Downline { id, list, format } => {
+            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
+            let snap = load(&list.data)?;
+            let page = snap.downline(&ResellerId::from(id), order(list.order), req)?;
+            render(
+                &page,
+                format,
+                list.base_url.as_deref().unwrap_or(DOWNLINE_URL),
+            )
+        }
+        Command::Upline { id, list, format } => {
+            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
+            let snap = load(&list.data)?;
+            let page = snap.upline_page(&ResellerId::from(id), req)?;
+            render(
+                &page,
+                format,
+                list.base_url.as_deref().unwrap_or(DOWNLINE_URL),
+            )
+        }
+        Command::IsInDownline { id, of, data } => {
+            let snap = load(&data)?;
+            let yes = snap.is_in_downline(&ResellerId::from(id), &ResellerId::from(of))?;
+            Ok(yes.to_string())
+        }
+        Command::Validate { data } => {
+            let builder = match &data.data {
+                Some(path) => read_file(path)?,
+                None => {
+                    let mut b = Builder::new();
+                    demo_dataset().into_iter().for_each(|r| b.push(r));
+                    b
+                }
+            };
+            match builder.build() {
+                Ok(snap) => {
+                    let s = snap.summary();
+                    let caps: serde_json::Map<String, Value> = s
+                        .capability_counts
+                        .iter()
+                        .map(|(c, n)| (c.name().to_owned(), json!(n)))
+                        .collect();
+                    to_json(&json!({
+                        "valid": true,
+                        "resellers": s.resellers,
+                        "roots": s.roots,
+                        "max_depth": s.max_depth,
+                        "widest_fan_out": s.widest_fan_out,
+                        "capabilities": caps,
+                        "index_bytes": s.index_bytes,
+                    }))
+                }
+                Err(e) => Err(Failure::Invalid(
+                    serde_json::to_value(e.problems()).unwrap_or_default(),
+                )),
+            }
+        }
+    }
+}

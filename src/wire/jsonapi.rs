@@ -1,0 +1,182 @@
+//! ActivePlatform `GET /resellers`: a JSON:API document.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::ApiError;
+use crate::paging::Page;
+use crate::snapshot::Reseller;
+
+/// The JSON:API resource type of a reseller.
+pub const RESOURCE_TYPE: &str = "resellers";
+
+/// A downline page: `data`, `links`, and `meta.total`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The resellers of the page.
+    pub data: Vec<Resource>,
+    /// Paging links.
+    pub links: Links,
+    /// The listing's size.
+    pub meta: Meta,
+}
+
+/// `meta`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Size of the whole listing.
+    pub total: usize,
+}
+
+/// `links`: `self`, `first`, `last` always; `prev` except on the first page; `next`
+/// except on the last. Each carries `page%5Bnumber%5D` and `page%5Bsize%5D`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    /// This page.
+    #[serde(rename = "self")]
+    pub this: String,
+    /// Page 1.
+    pub first: String,
+    /// The page before, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub prev: Option<String>,
+    /// The page after, absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next: Option<String>,
+    /// The last page, `max(1, ceil(total / per_page))`.
+    pub last: String,
+}
+
+/// One reseller: `{"id", "type": "resellers", "attributes": {…}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// The reseller id.
+    pub id: String,
+    /// Always `resellers`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `parent-id`, `created-at`, `updated-at`, `general`, `company`, `contacts`,
+    /// `custom-attributes`, and any other attribute the record carried.
+    pub attributes: Map<String, Value>,
+}
+
+impl From<Reseller<'_>> for Resource {
+    /// The attributes are the record's payload with `parent-id` set to the parent's id
+    /// (for a root, its own id, as ActivePlatform writes its top reseller) and
+    /// `general.name` set to the name.
+    fn from(r: Reseller<'_>) -> Self {
+        let mut attributes = r.attributes().to_map();
+        let parent = r.parent().unwrap_or(r.id());
+        attributes.insert("parent-id".into(), Value::String(parent.to_string()));
+        let general = attributes
+            .entry("general")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(g) = general {
+            g.insert("name".into(), Value::String(r.name().to_owned()));
+        } else {
+            let mut g = Map::new();
+            g.insert("name".into(), Value::String(r.name().to_owned()));
+            *general = Value::Object(g);
+        }
+        Resource {
+            id: r.id().to_string(),
+            kind: RESOURCE_TYPE.to_owned(),
+            attributes,
+        }
+    }
+}
+
+/// The link to page `number` of size `size` under `base_url`.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::wire::jsonapi::page_link;
+///
+/// assert_eq!(
+///     page_link("http://h/api/v3/customer_store/resellers", 2, 50),
+///     "http://h/api/v3/customer_store/resellers?page%5Bnumber%5D=2&page%5Bsize%5D=50"
+/// );
+/// assert_eq!(page_link("/r?x=1", 1, 5), "/r?x=1&page%5Bnumber%5D=1&page%5Bsize%5D=5");
+/// ```
+pub fn page_link(base_url: &str, number: u64, size: u32) -> String {
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    format!("{base_url}{sep}page%5Bnumber%5D={number}&page%5Bsize%5D={size}")
+}
+
+/// The document for one page, links under `base_url` (the endpoint's URL without
+/// paging parameters).
+pub fn document(page: &Page<'_>, base_url: &str) -> Document {
+    let (n, size, last) = (page.number(), page.per_page(), page.last_page());
+    let link = |k: u64| page_link(base_url, k, size);
+    Document {
+        data: page.iter().map(Resource::from).collect(),
+        links: Links {
+            this: link(n),
+            first: link(1),
+            prev: (n > 1).then(|| link((n - 1).min(last))),
+            next: (n < last).then(|| link(n + 1)),
+            last: link(last),
+        },
+        meta: Meta {
+            total: page.total(),
+        },
+    }
+}
+
+/// A JSON:API error document: `{"errors": [{"status", "code", "title", "detail"}]}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDocument {
+    /// One error object.
+    pub errors: Vec<ErrorObject>,
+}
+
+/// A JSON:API error object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorObject {
+    /// The HTTP status, as a string.
+    pub status: String,
+    /// `bad_request`, `access_denied`, `not_found`, `invalid_hierarchy` or
+    /// `internal_error`.
+    pub code: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// For a bad parameter: `{"parameter": "page[number]"}` or `page[size]`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub source: Option<ErrorSource>,
+}
+
+/// `source` of an error object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorSource {
+    /// The query parameter at fault.
+    pub parameter: String,
+}
+
+impl From<&ApiError> for ErrorDocument {
+    fn from(e: &ApiError) -> Self {
+        let source = match e {
+            ApiError::BadRequest(p) => Some(ErrorSource {
+                parameter: match p.parameter() {
+                    "page" => "page[number]".to_owned(),
+                    _ => "page[size]".to_owned(),
+                },
+            }),
+            ApiError::BadParameter { parameter, .. } => Some(ErrorSource {
+                parameter: parameter.clone(),
+            }),
+            _ => None,
+        };
+        ErrorDocument {
+            errors: vec![ErrorObject {
+                status: e.http_status().to_string(),
+                code: e.code().to_owned(),
+                title: e.title().to_owned(),
+                detail: e.to_string(),
+                source,
+            }],
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Starts the HTTP example on 127.0.0.1 and drives both endpoints with a real HTTP
+//! client (ureq): success bodies checked against the naive model, paging links followed
+//! to the end, 400 and 403.
+
+#[path = "../examples/server.rs"]
+#[allow(dead_code)]
+mod server;
+
+use std::sync::Arc;
+
+use reseller_hierarchy::generate::{Generator, Shape};
+use reseller_hierarchy::{Record, ResellerId, Snapshot};
+use serde_json::Value;
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.call().expect("the server answers");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let text = resp.body_mut().read_to_string().expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    Reply {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Starts the server on an ephemeral loopback port; returns its base URL.
+fn start(records: Vec<Record>) -> String {
+    let snapshot = Arc::new(Snapshot::build(records).unwrap());
+    let state = server::AppState {
+        snapshot,
+        tokens: Arc::new(server::demo_tokens()),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, server::app(state)).await.unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    format!("http://{addr}")
+}
+
+/// Ids of the strict downline of `root` in pre-order, walking children naively.
+fn naive_downline(records: &[Record], root: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(v) = stack.pop() {
+        let kids: Vec<String> = records
+            .iter()
+            .filter(|r| {
+                r.parent.as_ref().map(|p| p.as_str()) == Some(v.as_str()) && r.id.as_str() != v
+            })
+            .map(|r| r.id.to_string())
+            .collect();
+        stack.extend(kids.into_iter().rev());
+        if v != root {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[test]
+fn both_endpoints_over_real_http() {
+    let records = Generator::new(Shape::Random, 300)
+        .seed(11)
+        .attributes(true)
+        .generate();
+    let base = start(records.clone());
+
+    // ActivePlatform: follow `next` from the first page to the end.
+    let token = [("X-Api-Token", "G2dYuBK44dgYu90id1122e")];
+    let mut url =
+        format!("{base}/api/v3/customer_store/resellers?page%5Bnumber%5D=1&page%5Bsize%5D=40");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let expected = naive_downline(&records, "1");
+    loop {
+        let r = get(&url, &token);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.content_type, "application/vnd.api+json");
+        assert_eq!(r.body["meta"]["total"], expected.len());
+        for item in r.body["data"].as_array().unwrap() {
+            assert_eq!(item["type"], "resellers");
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+        let links = &r.body["links"];
+        assert_eq!(links["self"].as_str().unwrap(), url);
+        match links["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => {
+                assert_eq!(links["last"].as_str().unwrap(), url);
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, expected);
+    assert_eq!(pages, expected.len().div_ceil(40));
+
+    // page/per_page spelling, trailing slash.
+    let r = get(
+        &format!("{base}/api/v3/customer_store/resellers/?page=2&per_page=5"),
+        &token,
+    );
+    assert_eq!(r.status, 200);
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        expected[5..10]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+
+    // 400: JSON:API error naming the parameter.
+    let r = get(
+        &format!("{base}/api/v3/customer_store/resellers?page%5Bsize%5D=1001"),
+        &token,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"][0]["status"], "400");
+    assert_eq!(r.body["errors"][0]["source"]["parameter"], "page[size]");
+    // 403: unknown token.
+    let r = get(
+        &format!("{base}/api/v3/customer_store/resellers"),
+        &[("X-Api-Token", "nope")],
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["errors"][0]["code"], "access_denied");
+
+    // TelecomX: a RESELLER_ADMIN of "2" with voip=true.
+    let caps = |id: &str| {
+        records
+            .iter()
+            .find(|r| r.id.as_str() == id)
+            .unwrap()
+            .capabilities
+    };
+    let voip = |id: &str| {
+        let c = caps(id);
+        c.contains(reseller_hierarchy::Capability::Sip)
+            && c.contains(reseller_hierarchy::Capability::Mvno)
+    };
+    let mut own_and_down = vec!["2".to_owned()];
+    own_and_down.extend(naive_downline(&records, "2"));
+    let want: Vec<String> = own_and_down.into_iter().filter(|id| voip(id)).collect();
+    let who = [("X-Role", "RESELLER_ADMIN"), ("X-Reseller-Id", "2")];
+    let r = get(
+        &format!("{base}/customer/resellers/list?voip=true&per_page=1000"),
+        &who,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.content_type, "application/json");
+    let got: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, want.iter().map(String::as_str).collect::<Vec<_>>());
+    for item in r.body.as_array().unwrap() {
+        assert!(item["integrations"]["billing"]["economic"]["enabled"].is_boolean());
+    }
+
+    // 403: a RESELLER with a flag; an unknown role; an unknown reseller.
+    for headers in [
+        vec![("X-Role", "RESELLER"), ("X-Reseller-Id", "2")],
+        vec![("X-Role", "SUPPORT"), ("X-Reseller-Id", "2")],
+        vec![("X-Role", "RESELLER_ADMIN"), ("X-Reseller-Id", "999999")],
+    ] {
+        let r = get(
+            &format!("{base}/customer/resellers/list?iptv=true"),
+            &headers,
+        );
+        assert_eq!(r.status, 403, "{headers:?}");
+        assert_eq!(r.body["error"], "access_denied");
+    }
+    // 400: bad paging or flag values.
+    for q in ["page=0", "page=abc", "per_page=1001", "iptv=maybe"] {
+        let r = get(
+            &format!("{base}/customer/resellers/list?{q}"),
+            &[("X-Role", "ADMIN")],
+        );
+        assert_eq!(r.status, 400, "{q}");
+        assert_eq!(r.body["error"], "bad_request");
+    }
+    // ADMIN: everything, no reseller needed.
+    let r = get(
+        &format!("{base}/customer/resellers/list?per_page=1000"),
+        &[("X-Role", "ADMIN")],
+    );
+    assert_eq!(r.body.as_array().unwrap().len(), records.len());
+    let _ = ResellerId::from("unused");
+}
