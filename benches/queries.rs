@@ -193,9 +193,21 @@ fn is_in_downline(c: &mut Criterion) {
         .zip(ids.iter().rev())
         .map(|(a, b)| (a.clone(), b.clone()))
         .collect();
+    let resolved: Vec<_> = pairs
+        .iter()
+        .map(|(a, r)| (snap.get(a).unwrap(), snap.get(r).unwrap()))
+        .collect();
     let mut g = c.benchmark_group("is_in_downline");
     g.throughput(Throughput::Elements(pairs.len() as u64));
-    g.bench_function("snapshot/1000000", |b| {
+    g.bench_function("resolved/1000000", |b| {
+        b.iter(|| {
+            resolved
+                .iter()
+                .filter(|(a, r)| black_box(a).is_in_downline_of(r))
+                .count()
+        })
+    });
+    g.bench_function("by_id/1000000", |b| {
         b.iter(|| {
             pairs
                 .iter()

@@ -199,7 +199,8 @@ impl Builder {
                 *p = NONE;
             }
         }
-        drop(parent_ids);
+        // Freeing a million small strings takes a while; nothing waits for it.
+        rayon::spawn(move || drop(parent_ids));
 
         let forest = Forest::new(&parent);
         if forest.order.len() < n {

@@ -128,7 +128,7 @@ impl Generator {
 
     /// The parent index of each reseller (`None` for a root), parents first.
     pub fn parents(&self) -> Vec<Option<usize>> {
-        let mut rng = SplitMix64::new(self.seed);
+        let mut rng = SplitMix::new(self.seed);
         let n = self.n;
         let roots = self.roots.min(n);
         let mut parents = Vec::with_capacity(n);
@@ -162,7 +162,7 @@ impl Generator {
     pub fn generate(&self) -> Vec<Record> {
         let parents = self.parents();
         let n = parents.len();
-        let mut rng = SplitMix64::new(self.seed ^ 0xA5A5_5A5A_DEAD_BEEF);
+        let mut rng = SplitMix::new(self.seed ^ 0xA5A5_5A5A_DEAD_BEEF);
         let ids: Vec<ResellerId> = (0..n).map(|i| self.id(i)).collect();
         let mut records: Vec<Record> = parents
             .iter()
@@ -208,7 +208,7 @@ impl Generator {
         match self.ids {
             IdStyle::Decimal => ResellerId::from(i as u64 + 1),
             IdStyle::ObjectId => {
-                let mut h = SplitMix64::new(self.seed.wrapping_add(i as u64));
+                let mut h = SplitMix::new(self.seed.wrapping_add(i as u64));
                 let (a, b) = (h.next(), h.next());
                 ResellerId::from(format!("{:016x}{:08x}", a, b as u32))
             }
@@ -271,7 +271,7 @@ const SECOND: [&str; 8] = [
 ];
 const SUFFIX: [&str; 6] = ["H.M.B.G", "& Co", "ApS", "A/S", "Ltd", "LLC"];
 
-fn company_name(rng: &mut SplitMix64, i: usize) -> String {
+fn company_name(rng: &mut SplitMix, i: usize) -> String {
     format!(
         "{} {} {} {}",
         FIRST[rng.below(FIRST.len())],
@@ -282,7 +282,7 @@ fn company_name(rng: &mut SplitMix64, i: usize) -> String {
 }
 
 #[cfg(feature = "serde")]
-fn attributes_for(rng: &mut SplitMix64, i: usize, name: &str) -> crate::record::Attributes {
+fn attributes_for(rng: &mut SplitMix, i: usize, name: &str) -> crate::record::Attributes {
     let n = i + 1;
     let day = 1 + rng.below(28);
     let value = serde_json::json!({
@@ -325,21 +325,36 @@ fn attributes_for(rng: &mut SplitMix64, i: usize, name: &str) -> crate::record::
 }
 
 #[cfg(not(feature = "serde"))]
-fn attributes_for(_: &mut SplitMix64, _: usize, _: &str) -> crate::record::Attributes {
+fn attributes_for(_: &mut SplitMix, _: usize, _: &str) -> crate::record::Attributes {
     crate::record::Attributes::none()
 }
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): small, fast, and fixed forever, so that
-/// seeds reproduce.
+/// seeds reproduce. The generators' random source, public for benches and tests that
+/// need the same stream.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::generate::SplitMix;
+///
+/// let mut a = SplitMix::new(1);
+/// let mut b = SplitMix::new(1);
+/// assert_eq!(a.next(), b.next());
+/// assert!(a.below(10) < 10);
+/// ```
 #[derive(Clone, Debug)]
-pub(crate) struct SplitMix64(u64);
+pub struct SplitMix(u64);
 
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
+impl SplitMix {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed)
     }
 
-    pub(crate) fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -347,8 +362,8 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    /// Uniform in `0..bound` (`bound > 0`), by Lemire's multiply-shift.
-    pub(crate) fn below(&mut self, bound: usize) -> usize {
+    /// Uniform in `0..bound`, by Lemire's multiply-shift (0 when `bound` is 0).
+    pub fn below(&mut self, bound: usize) -> usize {
         ((u128::from(self.next()) * bound as u128) >> 64) as usize
     }
 }

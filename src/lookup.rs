@@ -66,7 +66,10 @@ impl IdTable {
 
     /// Bytes of the table itself (slots and control bytes), not of the ids.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let buckets = self.table.capacity() * 8 / 7 + 1;
+        // hashbrown keeps a power-of-two number of buckets, at most 7/8 full (all but
+        // one full below 8 buckets), and one control byte per bucket.
+        let cap = self.table.capacity();
+        let buckets = if cap < 8 { cap + 1 } else { cap * 8 / 7 };
         buckets.next_power_of_two() * (std::mem::size_of::<u32>() + 1)
     }
 }

@@ -12,7 +12,7 @@ use crate::id::{ResellerId, NONE};
 use crate::lookup::IdTable;
 use crate::paging::{Gathered, Items, Order, Page, PageRequest};
 use crate::record::{Attributes, Record};
-use crate::wavelet::WaveletMatrix;
+use crate::wavelet::{RankBits, WaveletMatrix};
 
 mod validate;
 
@@ -75,42 +75,38 @@ pub struct Snapshot {
     roots: usize,
 }
 
-/// The positions matching one filter, in both orders.
+/// The positions matching one filter, in both orders, as bit vectors (about 1/8 byte a
+/// reseller each) and a wavelet matrix over the matches.
 #[derive(Default)]
 struct FilterIndex {
-    /// Matching positions, ascending.
-    pre: Vec<u32>,
-    /// Level-order indices of the matches, ascending.
-    bfs: Vec<u32>,
-    /// The `i`-th match in `pre` -> index into `bfs` of its level-order index.
+    /// Bit `p` set when position `p` matches.
+    pre: RankBits,
+    /// Bit `b` set when the reseller of level-order rank `b` matches.
+    bfs: RankBits,
+    /// The `i`-th match in pre-order -> its index among the matches in level order.
     level: WaveletMatrix,
 }
 
 impl FilterIndex {
     fn build(filter: Filter, caps: &[Capabilities], bfs: &[u32], bfs_of: &[u32]) -> FilterIndex {
-        let pre: Vec<u32> = (0..caps.len() as u32)
-            .filter(|&p| filter.matches(caps[p as usize]))
+        let n = caps.len();
+        let pre = RankBits::from_ones(n, (0..n).filter(|&p| filter.matches(caps[p])));
+        let by_level =
+            RankBits::from_ones(n, (0..n).filter(|&b| filter.matches(caps[bfs[b] as usize])));
+        let values: Vec<u32> = (0..n)
+            .filter(|&p| pre.get(p))
+            .map(|p| by_level.rank1(bfs_of[p] as usize) as u32)
             .collect();
-        let matches_bfs: Vec<u32> = (0..bfs.len() as u32)
-            .filter(|&b| filter.matches(caps[bfs[b as usize] as usize]))
-            .collect();
-        let values: Vec<u32> = pre
-            .iter()
-            .map(|&p| {
-                let b = bfs_of[p as usize];
-                matches_bfs.partition_point(|&x| x < b) as u32
-            })
-            .collect();
-        let level = WaveletMatrix::new(&values, matches_bfs.len() as u32);
+        let level = WaveletMatrix::new(&values, by_level.ones() as u32);
         FilterIndex {
             pre,
-            bfs: matches_bfs,
+            bfs: by_level,
             level,
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        self.pre.capacity() * 4 + self.bfs.capacity() * 4 + self.level.heap_bytes()
+        self.pre.heap_bytes() + self.bfs.heap_bytes() + self.level.heap_bytes()
     }
 }
 
@@ -211,29 +207,29 @@ impl Snapshot {
             pre[p as usize] = i as u32;
         }
 
-        // Renumber everything by position.
-        let parent: Vec<u32> = pre
-            .par_iter()
-            .with_min_len(4096)
-            .map(|&i| match in_parent[i as usize] {
-                NONE => NONE,
-                p => pos[p as usize],
-            })
-            .collect();
-        let end: Vec<u32> = pre
-            .par_iter()
-            .with_min_len(4096)
-            .map(|&i| pos[i as usize] + size[i as usize])
-            .collect();
-        let caps: Vec<Capabilities> = pre.iter().map(|&i| in_caps[i as usize]).collect();
-        let ids_by_pos: Vec<ResellerId> = pre
-            .iter()
-            .map(|&i| std::mem::take(&mut ids[i as usize]))
-            .collect();
-        let payload_by_pos: Vec<Payload> = pre
-            .iter()
-            .map(|&i| std::mem::take(&mut payload[i as usize]))
-            .collect();
+        // Renumber everything by position; the payload moves and the arrays are
+        // independent, so they run side by side.
+        let ((parent, end, caps), (ids_by_pos, payload_by_pos)) = rayon::join(
+            || {
+                let parent: Vec<u32> = pre
+                    .par_iter()
+                    .with_min_len(4096)
+                    .map(|&i| match in_parent[i as usize] {
+                        NONE => NONE,
+                        p => pos[p as usize],
+                    })
+                    .collect();
+                let end: Vec<u32> = pre
+                    .par_iter()
+                    .with_min_len(4096)
+                    .map(|&i| pos[i as usize] + size[i as usize])
+                    .collect();
+                let caps: Vec<Capabilities> = pre.iter().map(|&i| in_caps[i as usize]).collect();
+                (parent, end, caps)
+            },
+            || rayon::join(|| permute(&pre, &mut ids), || permute(&pre, &mut payload)),
+        );
+        drop((ids, payload));
         lookup.remap(|i| pos[i as usize]);
         let bfs: Vec<u32> = order.iter().map(|&v| pos[v as usize]).collect();
         let mut bfs_of = vec![0u32; n];
@@ -517,12 +513,10 @@ impl Snapshot {
         Ok((range, filter))
     }
 
-    /// Indices into `filters[f].pre` of the matches within the positions `range`.
+    /// Pre-order match indices of the matches of `f` within the positions `range`.
     fn filter_span(&self, f: Filter, range: &Range<usize>) -> Range<usize> {
         let pre = &self.filters[f.slot()].pre;
-        let lo = pre.partition_point(|&p| (p as usize) < range.start);
-        let hi = lo + pre[lo..].partition_point(|&p| (p as usize) < range.end);
-        lo..hi
+        pre.rank1(range.start)..pre.rank1(range.end)
     }
 
     /// The page of the resellers at positions `range` (a subtree, or a subtree and its
@@ -547,8 +541,7 @@ impl Snapshot {
                 if range.start == 0 && range.end == self.len() {
                     (total, Items::Slice(&self.bfs[w]))
                 } else {
-                    let items =
-                        self.level_page(&self.level, &self.bfs, None, range.clone(), range, w);
+                    let items = self.level_page(range, w);
                     (total, Items::Owned(items))
                 }
             }
@@ -556,15 +549,19 @@ impl Snapshot {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
                 let pre = &self.filters[f.slot()].pre;
-                let items = &pre[span.start + w.start..span.start + w.end];
-                (span.len(), Items::Slice(items))
+                let mut items = Gathered::with_capacity(w.len());
+                let mut next = pre.select1(span.start + w.start);
+                while let Some(p) = next.filter(|_| items.len() < w.len()) {
+                    items.push(p as u32);
+                    next = pre.next_one(p + 1);
+                }
+                (span.len(), Items::Owned(items))
             }
             (Some(f), Order::LevelOrder) => {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
-                let fi = &self.filters[f.slot()];
                 let items =
-                    self.level_page(&fi.level, &self.bfs, Some(&fi.bfs), span.clone(), range, w);
+                    self.filtered_level_page(&self.filters[f.slot()], span.clone(), range, w);
                 (span.len(), Items::Owned(items))
             }
         };
@@ -576,42 +573,59 @@ impl Snapshot {
         }
     }
 
-    /// Items `window` (ranks within the listing) of a level-order listing.
+    /// Items `window` of the level-order listing of the positions `scope`.
     ///
-    /// `wm` holds, for each entry of the listing's pre-order sequence, its rank in
-    /// level order: positions directly (`matches == None`, ranks are `bfs` indices) or
-    /// indices into `matches` (filtered). `span` is the listing's slice of that
-    /// sequence, `scope` the positions it covers. The `k`-th item is a quantile of
-    /// `span`; the next one is very often the next entry of the level order, which is
-    /// taken without a quantile when it still lies in `scope`.
-    fn level_page(
+    /// The `k`-th item is the reseller of the `k`-th smallest level-order rank among
+    /// the positions in `scope`: a quantile of the level-order wavelet matrix. The next
+    /// item is very often the next entry of the global level order, taken without a
+    /// quantile when it still lies in `scope`.
+    fn level_page(&self, scope: Range<usize>, window: Range<usize>) -> Gathered {
+        let in_scope = |p: u32| scope.contains(&(p as usize));
+        let mut items = Gathered::with_capacity(window.len());
+        let mut last: Option<usize> = None;
+        for k in window {
+            let next = last
+                .map(|r| r + 1)
+                .filter(|&r| r < self.bfs.len() && in_scope(self.bfs[r]));
+            let quantile = || {
+                self.level
+                    .quantile(scope.start, scope.end, k)
+                    .map(|r| r as usize)
+            };
+            let Some(rank) = next.or_else(quantile) else {
+                break;
+            };
+            items.push(self.bfs[rank]);
+            last = Some(rank);
+        }
+        items
+    }
+
+    /// The same for the matches of one filter: `span` is the scope's range of
+    /// pre-order match indices; the wavelet matrix yields indices among the matches in
+    /// level order, which select turns into level-order ranks.
+    fn filtered_level_page(
         &self,
-        wm: &WaveletMatrix,
-        bfs: &[u32],
-        matches: Option<&[u32]>,
+        fi: &FilterIndex,
         span: Range<usize>,
         scope: Range<usize>,
         window: Range<usize>,
     ) -> Gathered {
-        let position_of = |rank: u32| -> u32 {
-            match matches {
-                None => bfs[rank as usize],
-                Some(m) => bfs[m[rank as usize] as usize],
-            }
-        };
-        let ranks = matches.map_or(bfs.len(), <[u32]>::len);
         let in_scope = |p: u32| scope.contains(&(p as usize));
         let mut items = Gathered::with_capacity(window.len());
-        let mut last: Option<u32> = None;
+        let mut last: Option<usize> = None; // level-order rank of the last item
         for k in window {
             let next = last
-                .map(|r| r + 1)
-                .filter(|&r| (r as usize) < ranks && in_scope(position_of(r)));
-            let rank = match next.or_else(|| wm.quantile(span.start, span.end, k)) {
-                Some(r) => r,
-                None => break,
+                .and_then(|r| fi.bfs.next_one(r + 1))
+                .filter(|&r| in_scope(self.bfs[r]));
+            let quantile = || {
+                let j = fi.level.quantile(span.start, span.end, k)?;
+                fi.bfs.select1(j as usize)
             };
-            items.push(position_of(rank));
+            let Some(rank) = next.or_else(quantile) else {
+                break;
+            };
+            items.push(self.bfs[rank]);
             last = Some(rank);
         }
         items
@@ -687,6 +701,13 @@ impl fmt::Debug for Snapshot {
     }
 }
 
+/// `pre[p]`-th element of `items` at index `p`, moved out.
+fn permute<T: Default>(pre: &[u32], items: &mut [T]) -> Vec<T> {
+    pre.iter()
+        .map(|&i| std::mem::take(&mut items[i as usize]))
+        .collect()
+}
+
 /// Facts about a whole hierarchy; see [`Snapshot::summary`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -744,6 +765,31 @@ impl<'s> Reseller<'s> {
     /// The payload attributes.
     pub fn attributes(&self) -> &'s Attributes {
         &self.snap.payload[self.p as usize].attributes
+    }
+
+    /// Whether this reseller is a strict descendant of `of`: two comparisons when both
+    /// come from the same snapshot (resolve ids once with [`Snapshot::get`], then ask
+    /// as often as needed); `of` is looked up by id otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))]).unwrap();
+    /// let (one, two) = (snap.get(&"1".into()).unwrap(), snap.get(&"2".into()).unwrap());
+    /// assert!(two.is_in_downline_of(&one));
+    /// assert!(!one.is_in_downline_of(&two));
+    /// assert!(!one.is_in_downline_of(&one));
+    /// ```
+    #[inline]
+    pub fn is_in_downline_of(&self, of: &Reseller<'_>) -> bool {
+        if std::ptr::eq(self.snap, of.snap) {
+            self.snap.contains(of.p, self.p)
+        } else {
+            self.snap
+                .position(of.id())
+                .is_some_and(|r| self.snap.contains(r, self.p))
+        }
     }
 
     /// Size of its downline, in `O(1)`.

@@ -360,7 +360,7 @@ fn caps_from_bits(bits: u8) -> Capabilities {
 }
 
 fn shuffle<T>(v: &mut [T], seed: u64) {
-    let mut rng = crate::generate::SplitMix64::new(seed);
+    let mut rng = crate::generate::SplitMix::new(seed);
     for i in (1..v.len()).rev() {
         v.swap(i, rng.below(i + 1));
     }

@@ -2,42 +2,119 @@
 //! in `O(log σ)`, which is what makes level-order pages independent of the downline's
 //! size (see ARCHITECTURE.md, "Level order").
 
-/// A bit vector with constant-time rank.
+/// Words per rank block: 512 bits, one cache line.
+const BLOCK_WORDS: usize = 8;
+
+/// A bit vector with constant-time rank and logarithmic-time select, at 1/16 bit of
+/// directory per bit (one `u32` count per 512-bit block).
 #[derive(Clone, Debug, Default)]
-struct RankBits {
+pub(crate) struct RankBits {
+    len: usize,
     words: Vec<u64>,
-    /// `ones_before[w]`: number of one bits in `words[..w]`.
-    ones_before: Vec<u32>,
+    /// `blocks[b]`: number of one bits in `words[..b * BLOCK_WORDS]`; one extra entry
+    /// at the end holds the total.
+    blocks: Vec<u32>,
 }
 
 impl RankBits {
-    fn from_words(mut words: Vec<u64>) -> RankBits {
-        // One spare word so that `rank1(len)` never reads past the end.
-        words.push(0);
-        let mut ones_before = Vec::with_capacity(words.len());
-        let mut acc = 0u32;
-        for w in &words {
-            ones_before.push(acc);
-            acc += w.count_ones();
+    /// The bit vector of `len` bits whose ones are at the given ascending positions.
+    pub(crate) fn from_ones(len: usize, ones: impl IntoIterator<Item = usize>) -> RankBits {
+        let mut words = vec![0u64; RankBits::words_for(len)];
+        for i in ones {
+            words[i / 64] |= 1 << (i % 64);
         }
-        RankBits { words, ones_before }
+        RankBits::from_words(len, words)
     }
 
-    /// Number of one bits in positions `0..i`.
+    /// Whole blocks, with at least one spare word so that `rank1(len)` reads in bounds.
+    fn words_for(len: usize) -> usize {
+        (len / 64 + 1).div_ceil(BLOCK_WORDS) * BLOCK_WORDS
+    }
+
+    fn from_words(len: usize, words: Vec<u64>) -> RankBits {
+        debug_assert_eq!(words.len(), RankBits::words_for(len));
+        let mut blocks = Vec::with_capacity(words.len() / BLOCK_WORDS + 1);
+        let mut acc = 0u32;
+        for chunk in words.chunks(BLOCK_WORDS) {
+            blocks.push(acc);
+            acc += chunk.iter().map(|w| w.count_ones()).sum::<u32>();
+        }
+        blocks.push(acc);
+        RankBits { len, words, blocks }
+    }
+
+    /// Number of bits.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Number of one bits.
+    pub(crate) fn ones(&self) -> usize {
+        self.blocks.last().copied().unwrap_or(0) as usize
+    }
+
+    /// Number of one bits in positions `0..i` (`i <= len`).
     #[inline]
-    fn rank1(&self, i: usize) -> usize {
+    pub(crate) fn rank1(&self, i: usize) -> usize {
         let (w, b) = (i / 64, i % 64);
-        let mask = (1u64 << b) - 1;
-        self.ones_before[w] as usize + (self.words[w] & mask).count_ones() as usize
+        let block = w / BLOCK_WORDS;
+        let mut r = self.blocks[block] as usize;
+        for word in &self.words[block * BLOCK_WORDS..w] {
+            r += word.count_ones() as usize;
+        }
+        r + (self.words[w] & ((1u64 << b) - 1)).count_ones() as usize
     }
 
     #[inline]
-    fn get(&self, i: usize) -> bool {
+    pub(crate) fn get(&self, i: usize) -> bool {
         self.words[i / 64] >> (i % 64) & 1 == 1
     }
 
-    fn heap_bytes(&self) -> usize {
-        self.words.capacity() * 8 + self.ones_before.capacity() * 4
+    /// Position of the `k`-th (0-based) one bit, or `None` if there are `k` or fewer.
+    pub(crate) fn select1(&self, k: usize) -> Option<usize> {
+        if k >= self.ones() {
+            return None;
+        }
+        // The last block whose count before it is <= k.
+        let block = self.blocks.partition_point(|&c| c as usize <= k) - 1;
+        let mut left = k - self.blocks[block] as usize;
+        for w in block * BLOCK_WORDS..(block + 1) * BLOCK_WORDS {
+            let mut word = self.words[w];
+            let ones = word.count_ones() as usize;
+            if left < ones {
+                for _ in 0..left {
+                    word &= word - 1;
+                }
+                return Some(w * 64 + word.trailing_zeros() as usize);
+            }
+            left -= ones;
+        }
+        None
+    }
+
+    /// Position of the first one bit at or after `i`, or `None`. Scans at most the rest
+    /// of `i`'s block, then jumps with select.
+    #[inline]
+    pub(crate) fn next_one(&self, i: usize) -> Option<usize> {
+        if i >= self.len {
+            return None;
+        }
+        let w = i / 64;
+        let word = self.words[w] & (u64::MAX << (i % 64));
+        if word != 0 {
+            return Some(w * 64 + word.trailing_zeros() as usize);
+        }
+        let block_end = (w / BLOCK_WORDS + 1) * BLOCK_WORDS;
+        for (j, &word) in self.words[w + 1..block_end].iter().enumerate() {
+            if word != 0 {
+                return Some((w + 1 + j) * 64 + word.trailing_zeros() as usize);
+            }
+        }
+        self.select1(self.blocks[block_end / BLOCK_WORDS] as usize)
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 8 + self.blocks.capacity() * 4
     }
 }
 
@@ -63,7 +140,7 @@ impl WaveletMatrix {
         let mut zeros = Vec::with_capacity(bits);
         for level in 0..bits {
             let shift = bits - 1 - level;
-            let mut words = vec![0u64; len.div_ceil(64)];
+            let mut words = vec![0u64; RankBits::words_for(len)];
             let mut z = 0usize;
             for (i, &v) in cur.iter().enumerate() {
                 if (v >> shift) & 1 == 1 {
@@ -84,7 +161,7 @@ impl WaveletMatrix {
                 }
             }
             std::mem::swap(&mut cur, &mut next);
-            levels.push(RankBits::from_words(words));
+            levels.push(RankBits::from_words(len, words));
             zeros.push(z);
         }
         WaveletMatrix { len, levels, zeros }
@@ -141,7 +218,46 @@ impl WaveletMatrix {
 
 #[cfg(test)]
 mod tests {
-    use super::WaveletMatrix;
+    use super::{RankBits, WaveletMatrix};
+
+    #[test]
+    fn rank_select_and_next_match_a_scan() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for (len, density) in [
+            (0usize, 2u64),
+            (1, 2),
+            (64, 2),
+            (511, 3),
+            (512, 2),
+            (513, 5),
+            (3000, 97),
+            (5000, 2),
+        ] {
+            let bits: Vec<bool> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.is_multiple_of(density)
+                })
+                .collect();
+            let rb = RankBits::from_ones(len, (0..len).filter(|&i| bits[i]));
+            let ones: Vec<usize> = (0..len).filter(|&i| bits[i]).collect();
+            assert_eq!(rb.len(), len);
+            assert_eq!(rb.ones(), ones.len());
+            for i in 0..=len {
+                assert_eq!(rb.rank1(i), ones.iter().filter(|&&o| o < i).count());
+                assert_eq!(rb.next_one(i), ones.iter().copied().find(|&o| o >= i));
+            }
+            for (i, &bit) in bits.iter().enumerate() {
+                assert_eq!(rb.get(i), bit);
+            }
+            for (k, &o) in ones.iter().enumerate() {
+                assert_eq!(rb.select1(k), Some(o));
+            }
+            assert_eq!(rb.select1(ones.len()), None);
+        }
+    }
 
     #[test]
     fn quantile_matches_sorting() {

@@ -143,13 +143,31 @@ impl Snapshot {
 
         for f in Filter::ALL {
             let fi = &self.filters[f.slot()];
-            let pre: Vec<u32> = (0..n as u32)
-                .filter(|&p| f.matches(self.caps[p as usize]))
-                .collect();
-            ensure!(fi.pre == pre, "{f:?} positions are wrong");
-            let mut bfs: Vec<u32> = pre.iter().map(|&p| bfs_of[p as usize]).collect();
-            bfs.sort_unstable();
-            ensure!(fi.bfs == bfs, "{f:?} level-order indices are wrong");
+            ensure!(
+                fi.pre.len() == n && fi.bfs.len() == n,
+                "{f:?} bit vectors have the wrong length"
+            );
+            let pre: Vec<usize> = (0..n).filter(|&p| f.matches(self.caps[p])).collect();
+            ensure!(
+                fi.pre.ones() == pre.len(),
+                "{f:?} counts {} matches",
+                fi.pre.ones()
+            );
+            for &p in &pre {
+                ensure!(fi.pre.get(p), "{f:?} misses position {p}");
+            }
+            let mut ranks: Vec<u32> = pre.iter().map(|&p| bfs_of[p]).collect();
+            ranks.sort_unstable();
+            ensure!(
+                fi.bfs.ones() == ranks.len(),
+                "{f:?} level-order bits are wrong"
+            );
+            for (j, &r) in ranks.iter().enumerate() {
+                ensure!(
+                    fi.bfs.select1(j) == Some(r as usize),
+                    "{f:?} level-order bit {r} is wrong"
+                );
+            }
             ensure!(
                 fi.level.len() == pre.len(),
                 "{f:?} level index has the wrong length"
@@ -157,7 +175,7 @@ impl Snapshot {
             for (i, &p) in pre.iter().enumerate() {
                 let j = fi.level.get(i) as usize;
                 ensure!(
-                    fi.bfs.get(j) == Some(&bfs_of[p as usize]),
+                    ranks.get(j) == Some(&bfs_of[p]),
                     "{f:?} level index of match {i} is wrong"
                 );
             }

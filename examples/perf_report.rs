@@ -1,0 +1,253 @@
+//! `cargo run --release --example perf_report`: the key figures, one JSON object a line,
+//! `{"metric", "shape", "n", "subtree", "value", "unit"}`, measured in one run (so that
+//! ratios compare like with like on a shared, noisy machine). Takes about a minute on
+//! two cores.
+//!
+//! Timings of sub-microsecond operations are medians over samples, each sample the mean
+//! of a batch of calls (the clock is too coarse for one call).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::Dfs;
+use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
+use reseller_hierarchy::{
+    Filter, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
+};
+use serde_json::json;
+
+const N: usize = 1_000_000;
+const SEED: u64 = 42;
+
+fn emit(metric: &str, shape: &str, n: usize, subtree: Option<usize>, value: f64, unit: &str) {
+    let v = json!({"metric": metric, "shape": shape, "n": n, "subtree": subtree,
+                   "value": (value * 10.0).round() / 10.0, "unit": unit});
+    println!("{v}");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Median over `samples` of the mean time of one call, calls batched `batch` at a time.
+fn per_call_ns(samples: usize, batch: usize, mut f: impl FnMut(usize)) -> f64 {
+    let mut out = Vec::with_capacity(samples);
+    for s in 0..samples {
+        let t = Instant::now();
+        for i in 0..batch {
+            f(s * batch + i);
+        }
+        out.push(t.elapsed().as_nanos() as f64 / batch as f64);
+    }
+    median(out)
+}
+
+fn time_once(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+/// The naive baseline: a petgraph graph walked depth-first on every query.
+struct Naive {
+    graph: DiGraph<(), ()>,
+    index: HashMap<ResellerId, NodeIndex>,
+}
+
+impl Naive {
+    fn new(records: &[Record]) -> Naive {
+        let mut graph = DiGraph::with_capacity(records.len(), records.len());
+        let index: HashMap<ResellerId, NodeIndex> = records
+            .iter()
+            .map(|r| (r.id.clone(), graph.add_node(())))
+            .collect();
+        for r in records {
+            if let Some(p) = &r.parent {
+                graph.add_edge(index[p], index[&r.id], ());
+            }
+        }
+        Naive { graph, index }
+    }
+
+    fn downline_page(&self, id: &ResellerId, req: PageRequest) -> Vec<NodeIndex> {
+        let start = self.index[id];
+        let mut dfs = Dfs::new(&self.graph, start);
+        let mut all = Vec::new();
+        while let Some(v) = dfs.next(&self.graph) {
+            if v != start {
+                all.push(v);
+            }
+        }
+        let from = req.offset().min(all.len());
+        let to = (from + req.per_page() as usize).min(all.len());
+        all[from..to].to_vec()
+    }
+}
+
+fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) -> usize {
+    let page = snap.downline(id, order, req).unwrap();
+    page.iter().map(|r| r.id().as_str().len()).sum()
+}
+
+fn main() {
+    let started = Instant::now();
+    let shape = Shape::Random;
+    let name = shape.name();
+    let records = Generator::new(shape, N).seed(SEED).generate();
+
+    // Build from records in memory: all cores, then one thread, alternating; median of
+    // 5 each. Dropping the snapshot is not timed.
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let (mut all, mut single) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        for (pool, out) in [(None, &mut all), (Some(&one), &mut single)] {
+            let input = records.clone();
+            let mut built = None;
+            let t = match pool {
+                None => time_once(|| built = Some(Snapshot::build(input).unwrap())),
+                Some(p) => {
+                    p.install(|| time_once(|| built = Some(Snapshot::build(input).unwrap())))
+                }
+            };
+            out.push(t.as_nanos() as f64);
+            drop(black_box(built));
+        }
+    }
+    emit("build", name, N, None, median(all), "ns");
+    emit("build_1thread", name, N, None, median(single), "ns");
+    let naive = Naive::new(&records);
+    let snap = Snapshot::build(records).unwrap();
+
+    // Downline pages.
+    let near = |target: usize| {
+        snap.iter()
+            .min_by_key(|r| r.downline_len().abs_diff(target))
+            .map(|r| r.id().clone())
+            .unwrap()
+    };
+    let small = near(1_000);
+    let root = ResellerId::from("1");
+    let first = PageRequest::default();
+    for (id, metric_order) in [(&small, Order::PreOrder), (&root, Order::PreOrder)] {
+        let k = snap.downline_count(id).unwrap();
+        let ns = per_call_ns(201, 1000, |_| {
+            black_box(page_ids(&snap, black_box(id), metric_order, first));
+        });
+        emit("downline_page_first", name, N, Some(k), ns, "ns");
+    }
+    let k = snap.downline_count(&root).unwrap();
+    let last = PageRequest::new(first.last_page(k), 50).unwrap();
+    let ns = per_call_ns(201, 1000, |_| {
+        black_box(page_ids(&snap, black_box(&root), Order::PreOrder, last));
+    });
+    emit("downline_page_last", name, N, Some(k), ns, "ns");
+    for (id, metric) in [
+        (&small, "downline_page_first_level_order"),
+        (&root, "downline_page_first_level_order"),
+    ] {
+        let k = snap.downline_count(id).unwrap();
+        let ns = per_call_ns(201, 1000, |_| {
+            black_box(page_ids(&snap, black_box(id), Order::LevelOrder, first));
+        });
+        emit(metric, name, N, Some(k), ns, "ns");
+    }
+    let ns = per_call_ns(201, 1000, |_| {
+        black_box(page_ids(&snap, black_box(&root), Order::LevelOrder, last));
+    });
+    emit("downline_page_last_level_order", name, N, Some(k), ns, "ns");
+    let naive_ns = per_call_ns(7, 1, |_| {
+        black_box(naive.downline_page(black_box(&root), first));
+    });
+    emit(
+        "naive_downline_page_first",
+        name,
+        N,
+        Some(k),
+        naive_ns,
+        "ns",
+    );
+
+    // Filtered eligible parents: RESELLER_ADMIN of the root with a flag, at random
+    // offsets through the whole listing.
+    let me = Principal::new(Role::ResellerAdmin, root.clone());
+    let mut rng = SplitMix::new(7);
+    for (order, metric) in [
+        (Order::PreOrder, "eligible_filtered_page"),
+        (Order::LevelOrder, "eligible_filtered_page_level_order"),
+    ] {
+        let mut all = Vec::new();
+        for filter in Filter::ALL {
+            let flags = FilterFlags::from(filter);
+            let total = snap.eligible_count(&me, flags).unwrap();
+            let last = first.last_page(total);
+            let pages: Vec<PageRequest> = (0..1000)
+                .map(|_| PageRequest::new(1 + rng.below(last as usize) as u64, 50).unwrap())
+                .collect();
+            let ns = per_call_ns(101, 1000, |i| {
+                let page = snap
+                    .eligible_parents(&me, flags, order, pages[i % 1000])
+                    .unwrap();
+                black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
+            });
+            all.push(ns);
+        }
+        emit(
+            metric,
+            name,
+            N,
+            Some(N),
+            all.iter().copied().fold(0.0, f64::max),
+            "ns",
+        );
+    }
+    let voip = FilterFlags::from(Filter::Voip);
+    let ns = per_call_ns(201, 1000, |_| {
+        black_box(snap.eligible_count(&me, black_box(voip)).unwrap());
+    });
+    emit("eligible_filtered_count", name, N, Some(N), ns, "ns");
+
+    // is_in_downline over random pairs: of resellers resolved once (the O(1) check),
+    // and of ids (two hash lookups each time).
+    let ids: Vec<ResellerId> = (0..4096)
+        .map(|_| ResellerId::from(1 + rng.below(N) as u64))
+        .collect();
+    let resolved: Vec<_> = ids.iter().map(|id| snap.get(id).unwrap()).collect();
+    let ns = per_call_ns(201, 4096, |i| {
+        black_box(resolved[i % 4096].is_in_downline_of(&resolved[(i * 7 + 1) % 4096]));
+    });
+    emit("is_in_downline", name, N, None, ns, "ns");
+    let ns = per_call_ns(201, 4096, |i| {
+        black_box(
+            snap.is_in_downline(&ids[i % 4096], &ids[(i * 7 + 1) % 4096])
+                .unwrap(),
+        );
+    });
+    emit("is_in_downline_by_id", name, N, None, ns, "ns");
+
+    let deepest = snap
+        .iter()
+        .max_by_key(|r| r.depth())
+        .map(|r| r.id().clone())
+        .unwrap();
+    let depth = snap.upline(&deepest).unwrap().count();
+    let ns = per_call_ns(201, 1000, |_| {
+        black_box(snap.upline(black_box(&deepest)).unwrap().count());
+    });
+    emit("upline", name, N, Some(depth), ns, "ns");
+
+    emit(
+        "index_bytes_per_reseller",
+        name,
+        N,
+        None,
+        snap.index_bytes() as f64 / N as f64,
+        "bytes",
+    );
+    eprintln!("perf_report took {:.1?}", started.elapsed());
+}
