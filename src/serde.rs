@@ -226,18 +226,23 @@ impl Builder {
     /// let snap = b.build().unwrap();
     /// assert_eq!(snap.get(&ResellerId::from("2")).unwrap().parent().unwrap().as_str(), "1");
     /// ```
-    pub fn read_ndjson(&mut self, reader: impl BufRead) -> std::io::Result<()> {
-        for (n, line) in reader.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
+    pub fn read_ndjson(&mut self, mut reader: impl BufRead) -> std::io::Result<()> {
+        let mut line = Vec::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            n += 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_str::<Value>(&line) {
-                Ok(v) => self.push_value(v, || format!("line {}", n + 1)),
-                Err(e) => self.push_malformed(format!("line {}: {e}", n + 1)),
+            match serde_json::from_slice::<Value>(&line) {
+                Ok(v) => self.push_value(v, || format!("line {n}")),
+                Err(e) => self.push_malformed(format!("line {n}: {e}")),
             }
         }
-        Ok(())
     }
 
     /// Reads records from one JSON array, element by element (the array is never held
@@ -495,10 +500,10 @@ impl Builder {
                 Ok(InputFormat::JsonArray)
             }
             Some(b'{') => {
-                let mut line = String::new();
-                reader.read_line(&mut line)?;
+                let mut line = Vec::new();
+                reader.read_until(b'\n', &mut line)?;
                 let is_record = matches!(
-                    serde_json::from_str::<Value>(&line),
+                    serde_json::from_slice::<Value>(&line),
                     Ok(Value::Object(ref m)) if m.contains_key("id") && !m.contains_key("data")
                 );
                 let rest = std::io::Cursor::new(line).chain(reader);

@@ -22,6 +22,9 @@
 //! });
 //! ```
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use proptest::prelude::*;

@@ -198,6 +198,19 @@ mod json {
     }
 
     #[test]
+    fn a_line_that_is_not_utf8_is_reported_by_line_not_as_io_error() {
+        let mut b = Builder::new();
+        b.read_ndjson(&b"{\"id\": 1}\n{\"id\": \"\xff\xfe\"}\n{\"id\": 2}\n"[..])
+            .unwrap();
+        let got = b.build().unwrap_err().into_problems();
+        assert_eq!(got.len(), 1);
+        assert!(
+            matches!(&got[0], Problem::Malformed { record: 1, message } if message.starts_with("line 2:")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn integer_and_string_ids_are_the_same_reseller() {
         let snap = from_ndjson(
             r#"{"id": 1, "name": "Company 1"}

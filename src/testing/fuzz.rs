@@ -1,0 +1,279 @@
+//! The checks behind the fuzz targets (feature `fuzzing`). Each takes the fuzzer's
+//! bytes and panics only on a bug: a wrong answer against the naive [`Model`], a broken
+//! invariant, or a panic inside the crate. The targets in `fuzz/` are one line each,
+//! and `tests/fuzz_replay.rs` runs every kept crasher through the same functions.
+
+use arbitrary::{Arbitrary, Unstructured};
+use serde_json::{Map, Value};
+
+use super::Model;
+use crate::access::{Principal, Role};
+use crate::builder::Builder;
+use crate::capability::{Capabilities, Capability, FilterFlags};
+use crate::id::ResellerId;
+use crate::paging::{Order, PageRequest};
+use crate::record::{Attributes, Record};
+use crate::snapshot::Snapshot;
+use crate::wire::{jsonapi, page_request_from_query, telecomx};
+
+/// Arbitrary bytes read as NDJSON, as a JSON array, as an ActivePlatform document and
+/// sniffed: a snapshot that validates, or a build error; never a panic.
+pub fn import(data: &[u8]) {
+    type Reader = fn(&mut Builder, &[u8]) -> std::io::Result<()>;
+    let readers: [Reader; 4] = [
+        |b, d| b.read_ndjson(d),
+        |b, d| b.read_json_array(d),
+        |b, d| b.read_activeplatform(d),
+        |b, d| b.read_any(d).map(drop),
+    ];
+    for read in readers {
+        let mut b = Builder::new();
+        read(&mut b, data).expect("reading from memory cannot fail");
+        if let Ok(snap) = b.build() {
+            snap.validate().expect("a built snapshot is valid");
+        }
+    }
+}
+
+/// One query of [`forest_ops`].
+#[derive(Arbitrary, Debug)]
+enum Query {
+    Downline(u8, bool, u8, u8),
+    Upline(u8),
+    IsInDownline(u8, u8),
+    Eligible(u8, u8, u8, bool, u8, u8),
+}
+
+/// Records over a small id space (so duplicates, cycles and unknown parents are
+/// common), built and compared with the model: the same problems, or a snapshot that
+/// validates and answers every query like the model.
+pub fn forest_ops(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(raw) = Vec::<(u8, Option<u8>, u8)>::arbitrary(&mut u) else {
+        return;
+    };
+    let records: Vec<Record> = raw
+        .iter()
+        .map(|&(id, parent, caps)| Record {
+            id: ResellerId::from(u64::from(id % 64)),
+            parent: parent.map(|p| ResellerId::from(u64::from(p % 66))),
+            capabilities: caps_of(caps),
+            ..Record::default()
+        })
+        .collect();
+    let model = Model::new(&records);
+    let snap = match (Snapshot::build(records), model) {
+        (Err(err), Err(problems)) => {
+            assert_eq!(err.problems(), problems.as_slice());
+            return;
+        }
+        (Ok(snap), Ok(model)) => {
+            snap.validate().expect("valid");
+            (snap, model)
+        }
+        (got, want) => panic!(
+            "engine {:?}, model {:?}",
+            got.map(|s| s.len()),
+            want.map(|_| ())
+        ),
+    };
+    let (snap, model) = snap;
+    let id = |i: u8| ResellerId::from(u64::from(i % 66));
+    let ids = |it: &mut dyn Iterator<Item = crate::snapshot::Reseller<'_>>| -> Vec<ResellerId> {
+        it.map(|r| r.id().clone()).collect()
+    };
+    let order = |b: bool| {
+        if b {
+            Order::LevelOrder
+        } else {
+            Order::PreOrder
+        }
+    };
+    let req = |page: u8, per: u8| {
+        PageRequest::new(u64::from(page % 40) + 1, u64::from(per % 12) + 1).expect("in range")
+    };
+    let Ok(queries) = Vec::<Query>::arbitrary(&mut u) else {
+        return;
+    };
+    for q in queries {
+        match q {
+            Query::Downline(r, lvl, page, per) => {
+                let (r, req) = (id(r), req(page, per));
+                match (
+                    snap.downline(&r, order(lvl), req),
+                    model.downline(&r, order(lvl)),
+                ) {
+                    (Ok(p), Some(all)) => {
+                        assert_eq!(p.total(), all.len());
+                        assert_eq!(ids(&mut p.iter()), Model::page(&all, req));
+                    }
+                    (Err(_), None) => {}
+                    (got, want) => {
+                        panic!("downline {r:?}: {:?} vs {want:?}", got.map(|p| p.total()))
+                    }
+                }
+            }
+            Query::Upline(r) => {
+                let r = id(r);
+                let got = snap.upline(&r).ok().map(|u| ids(&mut u.into_iter()));
+                assert_eq!(got, model.upline(&r));
+            }
+            Query::IsInDownline(a, r) => {
+                let (a, r) = (id(a), id(r));
+                assert_eq!(
+                    snap.is_in_downline(&a, &r).ok(),
+                    model.is_in_downline(&a, &r)
+                );
+            }
+            Query::Eligible(role, who, flags, lvl, page, per) => {
+                let role = match role % 5 {
+                    0 => Role::Admin,
+                    1 | 2 => Role::ResellerAdmin,
+                    3 => Role::Reseller,
+                    _ => Role::Other("SUPPORT".into()),
+                };
+                let principal = Principal {
+                    role,
+                    reseller: (who != 255).then(|| id(who)),
+                };
+                let flags = FilterFlags {
+                    iptv: flags & 1 != 0,
+                    iptvprivate: flags & 2 != 0,
+                    flexcare: flags & 4 != 0,
+                    voip: flags & 8 != 0,
+                };
+                let req = req(page, per);
+                let got = snap.eligible_parents(&principal, flags, order(lvl), req);
+                match (got, model.eligible_parents(&principal, flags, order(lvl))) {
+                    (Ok(p), Some(all)) => {
+                        assert_eq!(p.total(), all.len());
+                        assert_eq!(ids(&mut p.iter()), Model::page(&all, req));
+                    }
+                    (Err(_), None) => {}
+                    (got, want) => panic!("eligible: {:?} vs {want:?}", got.map(|p| p.total())),
+                }
+            }
+        }
+    }
+}
+
+fn caps_of(bits: u8) -> Capabilities {
+    Capability::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bits >> i & 1 == 1)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// The contract's paging rule, written out plainly: `Some(n)` for a plain decimal
+/// number that fits in 64 bits.
+fn naive_number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in s.bytes() {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Paging parameters and query strings from arbitrary strings: accepted exactly when
+/// the contract says, with the values it says; a refusal names a parameter.
+pub fn paging(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let (Ok(page), Ok(per)) = (
+        Option::<String>::arbitrary(&mut u),
+        Option::<String>::arbitrary(&mut u),
+    ) else {
+        return;
+    };
+    let got = PageRequest::parse(page.as_deref(), per.as_deref());
+    let want_page = page
+        .as_deref()
+        .map_or(Some(1), naive_number)
+        .filter(|&n| n >= 1);
+    let want_per = per
+        .as_deref()
+        .map_or(Some(50), naive_number)
+        .filter(|&n| (1..=1000).contains(&n));
+    match (&got, want_page, want_per) {
+        (Ok(req), Some(p), Some(q)) => {
+            assert_eq!((req.page(), u64::from(req.per_page())), (p, q));
+            let last = req.last_page(usize::from(u16::MAX));
+            assert!(last >= 1);
+        }
+        (Err(e), None, _) => assert_eq!(e.parameter(), "page"),
+        (Err(e), Some(_), None) => assert_eq!(e.parameter(), "per_page"),
+        _ => panic!("{page:?} {per:?} gave {got:?}"),
+    }
+    if let Err(e) = &got {
+        assert!(e.to_string().len() < 300, "messages stay small");
+    }
+    // The same bytes as a whole query string: never a panic, and a success is in range.
+    let query = String::from_utf8_lossy(data);
+    if let Ok(req) = page_request_from_query(&query) {
+        assert!(req.page() >= 1 && (1..=1000).contains(&req.per_page()));
+    }
+    let _ = telecomx::flags_from_query(&query);
+}
+
+/// A valid forest with arbitrary names and attributes, rendered in both wire formats,
+/// written as JSON and read back: the same documents, and the JSON:API document
+/// imports back to the same forest.
+pub fn wire(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(raw) = Vec::<(Option<u16>, String, bool, Vec<(String, String)>)>::arbitrary(&mut u)
+    else {
+        return;
+    };
+    let records: Vec<Record> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, (parent, name, economic, attrs))| {
+            let mut map = Map::new();
+            for (k, v) in attrs {
+                if k != "parent-id" && k != "general" {
+                    map.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+            Record {
+                id: ResellerId::from(i as u64),
+                parent: parent
+                    .filter(|_| i > 0)
+                    .map(|p| ResellerId::from(u64::from(p) % i as u64)),
+                name: name.clone(),
+                capabilities: Capabilities::NONE,
+                economic_enabled: *economic,
+                attributes: if map.is_empty() {
+                    Attributes::none()
+                } else {
+                    Attributes::from_map(map)
+                },
+            }
+        })
+        .collect();
+    let snap = Snapshot::build(records.clone()).expect("parents precede children");
+    let all = PageRequest::new(1, 1000).expect("in range");
+    let page = snap
+        .eligible_parents(&Principal::admin(), FilterFlags::NONE, Order::PreOrder, all)
+        .expect("admin");
+    let doc = jsonapi::document(&page, "http://h/r?x=\u{e9}");
+    let text = serde_json::to_string(&doc).expect("serializes");
+    let back: jsonapi::Document = serde_json::from_str(&text).expect("parses back");
+    assert_eq!(back, doc);
+    let list = telecomx::list(&page);
+    let back: Vec<telecomx::ResellerItem> =
+        serde_json::from_str(&serde_json::to_string(&list).expect("serializes")).expect("parses");
+    assert_eq!(back, list);
+    let mut b = Builder::new();
+    b.read_activeplatform(text.as_bytes()).expect("in memory");
+    let again = b.build().expect("a rendered document imports");
+    assert_eq!(again.len(), records.len());
+    for r in &records {
+        let g = again.get(&r.id).expect("every reseller comes back");
+        assert_eq!(g.parent(), r.parent.as_ref());
+        assert_eq!(g.name(), r.name);
+    }
+}
