@@ -241,6 +241,50 @@ fn main() {
     });
     emit("upline", name, N, Some(depth), ns, "ns");
 
+    // Mutations through a Hierarchy: until a visible change (the next version
+    // published). Today a batch rebuilds the snapshot, so these are O(n).
+    let h = reseller_hierarchy::Hierarchy::new(snap);
+    let mut add = Vec::new();
+    let mut mv = Vec::new();
+    for i in 0..3u64 {
+        let parent = ResellerId::from(1 + rng.below(N) as u64);
+        let batch = [reseller_hierarchy::Mutation::Add(Record::new(
+            format!("new{i}"),
+            Some(parent),
+        ))];
+        add.push(
+            time_once(|| {
+                black_box(h.apply(&batch).unwrap());
+            })
+            .as_nanos() as f64,
+        );
+        let who = ResellerId::from(2 + i);
+        let batch = [reseller_hierarchy::Mutation::Move {
+            id: who,
+            parent: Some(ResellerId::from(1u64)),
+        }];
+        mv.push(
+            time_once(|| {
+                black_box(h.apply(&batch).unwrap());
+            })
+            .as_nanos() as f64,
+        );
+    }
+    emit("mutation_leaf_add", name, N, None, median(add), "ns");
+    emit("mutation_move", name, N, None, median(mv), "ns");
+    let snap = h.snapshot();
+    let records: Vec<Record> = snap.iter().map(|r| r.to_record()).collect();
+    let rebuild: Vec<f64> = (0..3)
+        .map(|_| {
+            let input = records.clone();
+            let mut built = None;
+            let t = time_once(|| built = Some(Snapshot::build(input).unwrap()));
+            drop(black_box(built));
+            t.as_nanos() as f64
+        })
+        .collect();
+    emit("rebuild", name, N, None, median(rebuild), "ns");
+
     emit(
         "index_bytes_per_reseller",
         name,

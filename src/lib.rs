@@ -92,9 +92,12 @@
 mod access;
 mod builder;
 mod capability;
+mod cursor;
 pub mod generate;
+mod hierarchy;
 mod id;
 mod lookup;
+mod mutation;
 mod paging;
 mod record;
 #[cfg(feature = "serde")]
@@ -111,7 +114,10 @@ pub use crate::serde::InputFormat;
 pub use access::{AccessError, Principal, Role};
 pub use builder::{BuildError, Builder, Problem};
 pub use capability::{Capabilities, Capability, Filter, FilterFlags, UnknownCapability};
+pub use cursor::CursorError;
+pub use hierarchy::{CursorPage, Hierarchy, ListError, Start};
 pub use id::ResellerId;
+pub use mutation::{Mutation, MutationError, Removal};
 pub use paging::{Order, Page, PageError, PageRequest};
 pub use record::{Attributes, Record};
 pub use snapshot::{InvariantError, QueryError, Reseller, Snapshot, Summary, Upline};

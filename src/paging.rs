@@ -331,6 +331,11 @@ impl<'s> Page<'s> {
         self.request.last_page(self.total)
     }
 
+    /// The version of the hierarchy this page came from ([`Snapshot::version`]).
+    pub fn version(&self) -> u64 {
+        self.snapshot.version()
+    }
+
     /// Whether a page follows this one.
     pub fn has_next(&self) -> bool {
         self.request.page < self.last_page()

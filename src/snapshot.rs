@@ -73,6 +73,8 @@ pub struct Snapshot {
     level: WaveletMatrix,
     filters: [FilterIndex; 4],
     roots: usize,
+    /// Which version of a [`Hierarchy`](crate::Hierarchy) this is; 0 for a plain build.
+    version: u64,
 }
 
 /// The positions matching one filter, in both orders, as bit vectors (about 1/8 byte a
@@ -260,6 +262,7 @@ impl Snapshot {
             level,
             filters,
             roots,
+            version: 0,
         };
         debug_assert_eq!(snapshot.validate(), Ok(()));
         snapshot
@@ -268,6 +271,54 @@ impl Snapshot {
     /// Number of resellers.
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Which version of a [`Hierarchy`](crate::Hierarchy) this snapshot is: 0 for a
+    /// snapshot built directly, then 1, 2, … for each batch applied.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub(crate) fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
+    pub(crate) fn position_of(&self, id: &ResellerId) -> Option<u32> {
+        self.position(id)
+    }
+
+    pub(crate) fn parent_at(&self, p: u32) -> u32 {
+        self.parent[p as usize]
+    }
+
+    pub(crate) fn id_at(&self, p: u32) -> &ResellerId {
+        &self.ids[p as usize]
+    }
+
+    pub(crate) fn record_at(&self, p: u32) -> Record {
+        self.reseller(p).to_record()
+    }
+
+    /// Positions of the children of `p`, in order.
+    pub(crate) fn children_at(&self, p: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut c = p + 1;
+        while c < self.end[p as usize] {
+            out.push(c);
+            c = self.end[c as usize];
+        }
+        out
+    }
+
+    /// Positions of the roots, in order.
+    pub(crate) fn root_positions(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.roots);
+        let mut r = 0;
+        while (r as usize) < self.len() {
+            out.push(r);
+            r = self.end[r as usize];
+        }
+        out
     }
 
     /// Whether there are no resellers.

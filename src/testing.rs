@@ -34,17 +34,21 @@ use crate::access::{Principal, Role};
 use crate::builder::Problem;
 use crate::capability::{Capabilities, Capability, FilterFlags};
 use crate::id::ResellerId;
+use crate::mutation::{Mutation, Removal};
 use crate::paging::{Order, PageRequest};
 use crate::record::Record;
 
 /// A naive reference model of a valid hierarchy: a parent map, walked on every query.
 #[derive(Clone, Debug)]
 pub struct Model {
+    /// Every id, in the order it was added.
     order: Vec<ResellerId>,
     parent: HashMap<ResellerId, Option<ResellerId>>,
-    caps: HashMap<ResellerId, Capabilities>,
-    /// Children in input order, from one scan of the records.
+    records: HashMap<ResellerId, Record>,
+    /// Children of each reseller, in sibling order.
     kids: HashMap<ResellerId, Vec<ResellerId>>,
+    /// Roots, in order.
+    roots: Vec<ResellerId>,
 }
 
 impl Model {
@@ -129,19 +133,19 @@ impl Model {
             })
             .collect();
         let mut kids: HashMap<ResellerId, Vec<ResellerId>> = HashMap::new();
+        let mut roots = Vec::new();
         for r in records {
-            if let Some(p) = &parent[&r.id] {
-                kids.entry(p.clone()).or_default().push(r.id.clone());
+            match &parent[&r.id] {
+                Some(p) => kids.entry(p.clone()).or_default().push(r.id.clone()),
+                None => roots.push(r.id.clone()),
             }
         }
         Ok(Model {
             order: records.iter().map(|r| r.id.clone()).collect(),
             parent,
             kids,
-            caps: records
-                .iter()
-                .map(|r| (r.id.clone(), r.capabilities))
-                .collect(),
+            roots,
+            records: records.iter().map(|r| (r.id.clone(), r.clone())).collect(),
         })
     }
 
@@ -161,11 +165,117 @@ impl Model {
     }
 
     fn roots(&self) -> Vec<ResellerId> {
-        self.order
-            .iter()
-            .filter(|c| self.parent[*c].is_none())
-            .cloned()
-            .collect()
+        self.roots.clone()
+    }
+
+    /// The record of `id` as it stands (its `parent` as given when added).
+    pub fn record(&self, id: &ResellerId) -> Option<&Record> {
+        self.records.get(id)
+    }
+
+    /// The parent of `id`; `None` for a root or an unknown id.
+    pub fn parent(&self, id: &ResellerId) -> Option<&ResellerId> {
+        self.parent.get(id).and_then(Option::as_ref)
+    }
+
+    /// Applies a batch all or nothing, straight from the contract; on refusal, the
+    /// index of the first mutation refused, and the model unchanged.
+    ///
+    /// # Errors
+    ///
+    /// The index of the first mutation the contract refuses.
+    pub fn apply(&mut self, batch: &[Mutation]) -> Result<(), usize> {
+        let mut next = self.clone();
+        for (i, m) in batch.iter().enumerate() {
+            if !next.apply_one(m) {
+                return Err(i);
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn list_of(&mut self, parent: Option<&ResellerId>) -> &mut Vec<ResellerId> {
+        match parent {
+            None => &mut self.roots,
+            Some(p) => self.kids.entry(p.clone()).or_default(),
+        }
+    }
+
+    fn apply_one(&mut self, m: &Mutation) -> bool {
+        match m {
+            Mutation::Add(r) => {
+                if self.contains(&r.id) {
+                    return false;
+                }
+                let parent = r.parent.clone().filter(|p| *p != r.id);
+                if parent.as_ref().is_some_and(|p| !self.contains(p)) {
+                    return false;
+                }
+                self.list_of(parent.as_ref()).push(r.id.clone());
+                self.parent.insert(r.id.clone(), parent);
+                self.records.insert(r.id.clone(), r.clone());
+                self.order.push(r.id.clone());
+            }
+            Mutation::Move { id, parent } => {
+                if !self.contains(id) || parent.as_ref() == Some(id) {
+                    return false;
+                }
+                if let Some(p) = parent {
+                    if !self.contains(p) || self.is_in_downline(p, id) == Some(true) {
+                        return false;
+                    }
+                }
+                let old = self.parent[id].clone();
+                self.list_of(old.as_ref()).retain(|c| c != id);
+                self.list_of(parent.as_ref()).push(id.clone());
+                self.parent.insert(id.clone(), parent.clone());
+            }
+            Mutation::Remove { id, removal } => {
+                if !self.contains(id) {
+                    return false;
+                }
+                let kids = self.children(id);
+                if *removal == Removal::LeafOnly && !kids.is_empty() {
+                    return false;
+                }
+                let p = self.parent[id].clone();
+                for c in &kids {
+                    self.parent.insert(c.clone(), p.clone());
+                }
+                let list = self.list_of(p.as_ref());
+                let at = list.iter().position(|c| c == id).unwrap_or(list.len());
+                list.splice(at..(at + 1).min(list.len()), kids);
+                self.kids.remove(id);
+                self.parent.remove(id);
+                self.records.remove(id);
+                self.order.retain(|x| x != id);
+            }
+            Mutation::Update {
+                id,
+                name,
+                capabilities,
+                economic_enabled,
+                attributes,
+            } => {
+                let Some(r) = self.records.get_mut(id) else {
+                    return false;
+                };
+                if let Some(n) = name {
+                    r.name = n.clone();
+                }
+                if let Some(c) = capabilities {
+                    r.capabilities = *c;
+                }
+                if let Some(e) = economic_enabled {
+                    r.economic_enabled = *e;
+                }
+                if let Some(a) = attributes {
+                    r.attributes = a.clone();
+                }
+            }
+        }
+        true
     }
 
     /// Ancestors of `id`, nearest first; `None` if `id` does not exist.
@@ -261,7 +371,7 @@ impl Model {
         Some(
             listing
                 .into_iter()
-                .filter(|id| keep(self.caps[id]))
+                .filter(|id| keep(self.records[id].capabilities))
                 .collect(),
         )
     }

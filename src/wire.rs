@@ -62,6 +62,10 @@ pub enum ApiError {
     AccessDenied(AccessError),
     /// An id that names no reseller: 404 `not_found`.
     NotFound(QueryError),
+    /// A cursor that cannot be followed: 400 `bad_request`, or 410 `cursor_expired`.
+    Cursor(crate::cursor::CursorError),
+    /// A refused batch of mutations: 400 `bad_request`.
+    Mutation(crate::mutation::MutationError),
     /// The data is not a valid hierarchy: 500 `invalid_hierarchy` at a service (the
     /// service's own data is wrong), reported as such by the command-line tool.
     InvalidHierarchy(BuildError),
@@ -75,6 +79,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(e) => e.http_status(),
             ApiError::BadParameter { .. } => 400,
+            ApiError::Cursor(e) => e.http_status(),
+            ApiError::Mutation(e) => e.http_status(),
             ApiError::AccessDenied(e) => e.http_status(),
             ApiError::NotFound(e) => e.http_status(),
             ApiError::InvalidHierarchy(_) | ApiError::Internal(_) => 500,
@@ -82,10 +88,14 @@ impl ApiError {
     }
 
     /// The machine-readable code: `bad_request`, `access_denied`, `not_found`,
-    /// `invalid_hierarchy` or `internal_error`.
+    /// `cursor_expired`, `invalid_hierarchy` or `internal_error`.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) | ApiError::BadParameter { .. } => "bad_request",
+            ApiError::Cursor(crate::cursor::CursorError::Expired { .. }) => "cursor_expired",
+            ApiError::BadRequest(_)
+            | ApiError::BadParameter { .. }
+            | ApiError::Cursor(_)
+            | ApiError::Mutation(_) => "bad_request",
             ApiError::AccessDenied(_) => "access_denied",
             ApiError::NotFound(_) => "not_found",
             ApiError::InvalidHierarchy(_) => "invalid_hierarchy",
@@ -98,6 +108,7 @@ impl ApiError {
         match self.http_status() {
             400 => "Bad Request",
             403 => "Forbidden",
+            410 => "Gone",
             404 => "Not Found",
             _ => "Internal Server Error",
         }
@@ -113,6 +124,8 @@ impl fmt::Display for ApiError {
             }
             ApiError::AccessDenied(e) => e.fmt(f),
             ApiError::NotFound(e) => e.fmt(f),
+            ApiError::Cursor(e) => e.fmt(f),
+            ApiError::Mutation(e) => e.fmt(f),
             ApiError::InvalidHierarchy(e) => e.fmt(f),
             ApiError::Internal(m) => f.write_str(m),
         }
@@ -136,6 +149,23 @@ impl From<AccessError> for ApiError {
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         ApiError::NotFound(e)
+    }
+}
+
+impl From<crate::hierarchy::ListError> for ApiError {
+    fn from(e: crate::hierarchy::ListError) -> Self {
+        use crate::hierarchy::ListError;
+        match e {
+            ListError::NotFound(e) => ApiError::NotFound(e),
+            ListError::Access(e) => ApiError::AccessDenied(e),
+            ListError::Cursor(e) => ApiError::Cursor(e),
+        }
+    }
+}
+
+impl From<crate::mutation::MutationError> for ApiError {
+    fn from(e: crate::mutation::MutationError) -> Self {
+        ApiError::Mutation(e)
     }
 }
 

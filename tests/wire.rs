@@ -254,3 +254,35 @@ fn exports_in_every_format_load_the_same_hierarchy() {
         }
     }
 }
+
+#[test]
+fn cursor_and_mutation_errors_map_to_their_statuses() {
+    use reseller_hierarchy::{CursorError, Hierarchy, Mutation, Start};
+    let v = validator("jsonapi-1.0/schema.json");
+    let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
+    let bad: ApiError = h
+        .downline(&"1".into(), Order::PreOrder, Start::Cursor("zz"))
+        .unwrap_err()
+        .into();
+    let moved: ApiError = h
+        .apply(&[Mutation::Move {
+            id: "9".into(),
+            parent: None,
+        }])
+        .unwrap_err()
+        .into();
+    let gone = ApiError::Cursor(CursorError::Expired {
+        version: 1,
+        oldest: 5,
+    });
+    for (e, status, code) in [
+        (bad, 400, "bad_request"),
+        (moved, 400, "bad_request"),
+        (gone, 410, "cursor_expired"),
+    ] {
+        assert_eq!((e.http_status(), e.code()), (status, code));
+        let doc = serde_json::to_value(jsonapi::ErrorDocument::from(&e)).unwrap();
+        assert!(v.is_valid(&doc), "{doc}");
+        assert_eq!(doc["errors"][0]["status"], status.to_string());
+    }
+}

@@ -10,7 +10,9 @@ use super::Model;
 use crate::access::{Principal, Role};
 use crate::builder::Builder;
 use crate::capability::{Capabilities, Capability, FilterFlags};
+use crate::hierarchy::{Hierarchy, Start};
 use crate::id::ResellerId;
+use crate::mutation::{Mutation, Removal};
 use crate::paging::{Order, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::snapshot::Snapshot;
@@ -35,18 +37,63 @@ pub fn import(data: &[u8]) {
     }
 }
 
-/// One query of [`forest_ops`].
+/// One step of [`forest_ops`]: a query, or a batch of mutations.
 #[derive(Arbitrary, Debug)]
 enum Query {
     Downline(u8, bool, u8, u8),
     Upline(u8),
     IsInDownline(u8, u8),
     Eligible(u8, u8, u8, bool, u8, u8),
+    Apply(Vec<Op>),
+}
+
+/// A mutation over the small id space.
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Add(u8, Option<u8>, u8),
+    Move(u8, Option<u8>),
+    Remove(u8, bool),
+    Update(u8, u8),
+}
+
+impl Op {
+    fn mutation(&self) -> Mutation {
+        let id = |i: u8| ResellerId::from(u64::from(i % 80));
+        match *self {
+            Op::Add(i, p, c) => Mutation::Add(Record {
+                id: id(i),
+                parent: p.map(id),
+                capabilities: caps_of(c),
+                ..Record::default()
+            }),
+            Op::Move(i, p) => Mutation::Move {
+                id: id(i),
+                parent: p.map(id),
+            },
+            Op::Remove(i, reattach) => Mutation::Remove {
+                id: id(i),
+                removal: if reattach {
+                    Removal::ReattachDownline
+                } else {
+                    Removal::LeafOnly
+                },
+            },
+            Op::Update(i, c) => Mutation::Update {
+                id: id(i),
+                name: Some(format!("n{c}")),
+                capabilities: Some(caps_of(c)),
+                economic_enabled: Some(c & 1 == 1),
+                attributes: None,
+            },
+        }
+    }
 }
 
 /// Records over a small id space (so duplicates, cycles and unknown parents are
-/// common), built and compared with the model: the same problems, or a snapshot that
-/// validates and answers every query like the model.
+/// common), built and compared with the model: the same problems, or a hierarchy that
+/// then takes a sequence of queries and mutation batches, each compared with the model
+/// (a refused batch refused by both at the same mutation), `validate()` after each
+/// batch.
 pub fn forest_ops(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(raw) = Vec::<(u8, Option<u8>, u8)>::arbitrary(&mut u) else {
@@ -77,7 +124,8 @@ pub fn forest_ops(data: &[u8]) {
             want.map(|_| ())
         ),
     };
-    let (snap, model) = snap;
+    let (snap, mut model) = snap;
+    let hierarchy = Hierarchy::new(snap);
     let id = |i: u8| ResellerId::from(u64::from(i % 66));
     let ids = |it: &mut dyn Iterator<Item = crate::snapshot::Reseller<'_>>| -> Vec<ResellerId> {
         it.map(|r| r.id().clone()).collect()
@@ -96,7 +144,22 @@ pub fn forest_ops(data: &[u8]) {
         return;
     };
     for q in queries {
+        let snap = hierarchy.snapshot();
         match q {
+            Query::Apply(ops) => {
+                let batch: Vec<Mutation> = ops.iter().map(Op::mutation).collect();
+                match (hierarchy.apply(&batch), model.apply(&batch)) {
+                    (Ok(_), Ok(())) => hierarchy.snapshot().validate().expect("valid"),
+                    (Err(e), Err(i)) => assert_eq!(e.index(), i, "{e}"),
+                    (got, want) => panic!("apply {batch:?}: {got:?} vs {want:?}"),
+                }
+                let all = PageRequest::new(1, 1000).expect("in range");
+                let now = hierarchy.snapshot();
+                let page = now
+                    .eligible_parents(&Principal::admin(), FilterFlags::NONE, Order::PreOrder, all)
+                    .expect("admin");
+                assert_eq!(ids(&mut page.iter()), model.all(Order::PreOrder));
+            }
             Query::Downline(r, lvl, page, per) => {
                 let (r, req) = (id(r), req(page, per));
                 match (
@@ -210,6 +273,42 @@ pub fn paging(data: &[u8]) {
     }
     if let Err(e) = &got {
         assert!(e.to_string().len() < 300, "messages stay small");
+    }
+    // The same bytes as a cursor: never a panic; a refusal is a 400 or a 410.
+    let h = Hierarchy::with_options(
+        Snapshot::build((0..5u64).map(|i| Record::new(i, (i > 0).then_some(0u64)))).expect("valid"),
+        2,
+        [9; 32],
+    );
+    let text = String::from_utf8_lossy(data);
+    if let Err(e) = h.downline(
+        &ResellerId::from(0u64),
+        Order::PreOrder,
+        Start::Cursor(&text),
+    ) {
+        assert!(matches!(e.http_status(), 400 | 410), "{e}");
+    }
+    // A real cursor with one byte changed is refused.
+    let first = h
+        .downline(
+            &ResellerId::from(0u64),
+            Order::PreOrder,
+            Start::first(1).expect("valid"),
+        )
+        .expect("exists");
+    if let (Some(c), Some(&b)) = (first.next_cursor(), data.first()) {
+        let mut bytes = c.as_bytes().to_vec();
+        let at = usize::from(b) % bytes.len();
+        let flipped = bytes[at] ^ (data.get(1).copied().unwrap_or(1) | 1);
+        bytes[at] = flipped;
+        if let Ok(altered) = String::from_utf8(bytes) {
+            let r = h.downline(
+                &ResellerId::from(0u64),
+                Order::PreOrder,
+                Start::Cursor(&altered),
+            );
+            assert!(r.is_err(), "an altered cursor {altered:?} was accepted");
+        }
     }
     // The same bytes as a whole query string: never a panic, and a success is in range.
     let query = String::from_utf8_lossy(data);

@@ -1,0 +1,484 @@
+//! Mutations, versions and cursors: random batches against the naive model with every
+//! query checked after each step; cursors that are forged, cut, altered, reused for
+//! another query or expired; and readers paging with cursors while a writer applies
+//! batches.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+use reseller_hierarchy::testing::{self, Model};
+use reseller_hierarchy::{
+    Capabilities, Capability, CursorError, FilterFlags, Hierarchy, ListError, Mutation, Order,
+    PageRequest, Principal, Record, Removal, ResellerId, Role, Snapshot, Start,
+};
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// A mutation chosen against whatever ids exist when it is applied.
+#[derive(Clone, Debug)]
+enum Op {
+    Add {
+        parent: Option<Index>,
+        caps: u8,
+        reuse: Option<Index>,
+    },
+    Move {
+        who: Index,
+        to: Option<Index>,
+    },
+    Remove {
+        who: Index,
+        reattach: bool,
+    },
+    Update {
+        who: Index,
+        caps: u8,
+    },
+    Unknown,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (prop::option::weighted(0.9, any::<Index>()), any::<u8>(), prop::option::weighted(0.05, any::<Index>()))
+            .prop_map(|(parent, caps, reuse)| Op::Add { parent, caps, reuse }),
+        4 => (any::<Index>(), prop::option::weighted(0.9, any::<Index>())).prop_map(|(who, to)| Op::Move { who, to }),
+        2 => (any::<Index>(), any::<bool>()).prop_map(|(who, reattach)| Op::Remove { who, reattach }),
+        2 => (any::<Index>(), any::<u8>()).prop_map(|(who, caps)| Op::Update { who, caps }),
+        1 => Just(Op::Unknown),
+    ]
+}
+
+fn caps(bits: u8) -> Capabilities {
+    Capability::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| bits >> i & 1 == 1)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+fn resolve(op: &Op, ids: &[ResellerId], fresh: &mut u64) -> Mutation {
+    let pick = |i: &Index| -> ResellerId {
+        if ids.is_empty() {
+            ResellerId::from("none")
+        } else {
+            ids[i.index(ids.len())].clone()
+        }
+    };
+    match op {
+        Op::Add {
+            parent,
+            caps: c,
+            reuse,
+        } => {
+            *fresh += 1;
+            let id = match reuse {
+                Some(i) => pick(i),
+                None => ResellerId::from(format!("n{fresh}")),
+            };
+            let parent = parent.as_ref().map(pick);
+            Mutation::Add(
+                Record::new(id, parent)
+                    .capabilities(caps(*c))
+                    .name(format!("new {fresh}")),
+            )
+        }
+        Op::Move { who, to } => Mutation::Move {
+            id: pick(who),
+            parent: to.as_ref().map(pick),
+        },
+        Op::Remove { who, reattach } => Mutation::Remove {
+            id: pick(who),
+            removal: if *reattach {
+                Removal::ReattachDownline
+            } else {
+                Removal::LeafOnly
+            },
+        },
+        Op::Update { who, caps: c } => Mutation::Update {
+            id: pick(who),
+            name: Some(format!("renamed {}", c)),
+            capabilities: Some(caps(*c)),
+            economic_enabled: Some(c % 2 == 0),
+            attributes: None,
+        },
+        Op::Unknown => Mutation::Move {
+            id: ResellerId::from("ghost"),
+            parent: None,
+        },
+    }
+}
+
+fn ids_of(page: &reseller_hierarchy::Page<'_>) -> Vec<ResellerId> {
+    page.iter().map(|r| r.id().clone()).collect()
+}
+
+/// Every query of `snap` against `model`.
+fn check(snap: &Snapshot, model: &Model, principals: &[Principal]) -> Result<(), TestCaseError> {
+    prop_assert_eq!(snap.validate(), Ok(()));
+    let all = PageRequest::new(1, 1000).unwrap();
+    for order in [Order::PreOrder, Order::LevelOrder] {
+        let page = snap
+            .eligible_parents(&Principal::admin(), FilterFlags::NONE, order, all)
+            .unwrap();
+        prop_assert_eq!(ids_of(&page), model.all(order));
+    }
+    for id in model.ids() {
+        let r = snap.get(id).unwrap();
+        prop_assert_eq!(r.parent(), model.parent(id));
+        let rec = model.record(id).unwrap();
+        prop_assert_eq!(r.name(), rec.name.as_str());
+        prop_assert_eq!(r.capabilities(), rec.capabilities);
+        prop_assert_eq!(r.economic_enabled(), rec.economic_enabled);
+        prop_assert_eq!(
+            snap.downline_count(id).unwrap(),
+            model.downline(id, Order::PreOrder).unwrap().len()
+        );
+    }
+    for p in principals {
+        for flags in [
+            FilterFlags::NONE,
+            FilterFlags {
+                voip: true,
+                ..FilterFlags::NONE
+            },
+        ] {
+            for order in [Order::PreOrder, Order::LevelOrder] {
+                let got = snap
+                    .eligible_parents(p, flags, order, all)
+                    .ok()
+                    .map(|pg| ids_of(&pg));
+                prop_assert_eq!(got, model.eligible_parents(p, flags, order));
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// Random batches: accepted exactly when the model accepts them (refusals name the
+    /// same mutation and change nothing), and after each step every query agrees with
+    /// the model and the snapshot validates.
+    #[test]
+    fn random_batches_match_the_model(
+        records in testing::forest(60),
+        batches in prop::collection::vec(prop::collection::vec(op(), 1..5), 1..8),
+        who in prop::collection::vec(testing::principal(60), 3),
+    ) {
+        let mut model = Model::new(&records).unwrap();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        let mut fresh = 0;
+        for batch in &batches {
+            let ids: Vec<ResellerId> = model.ids().cloned().collect();
+            let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
+            let before = h.snapshot().version();
+            match (h.apply(&batch), model.apply(&batch)) {
+                (Ok(v), Ok(())) => prop_assert_eq!(v, before + 1),
+                (Err(e), Err(i)) => {
+                    prop_assert_eq!(e.index(), i, "{}", e);
+                    prop_assert_eq!(h.snapshot().version(), before);
+                }
+                (got, want) => prop_assert!(false, "engine {:?}, model {:?} for {:?}", got, want, batch),
+            }
+            check(&h.snapshot(), &model, &who)?;
+        }
+    }
+
+    /// A client following cursors sees every reseller of its version exactly once,
+    /// whatever is applied between its pages.
+    #[test]
+    fn cursors_see_their_version_exactly_once(
+        records in testing::forest(80),
+        per in 1u64..6,
+        ops in prop::collection::vec(op(), 0..20),
+        order in testing::order(),
+    ) {
+        let model = Model::new(&records).unwrap();
+        // Keeps more versions than the test applies batches, so no cursor expires.
+        let h = Hierarchy::with_options(Snapshot::build(records).unwrap(), 32, [3; 32]);
+        let want = model.all(order);
+        let mut got = Vec::new();
+        let mut page = h.eligible_parents(&Principal::admin(), FilterFlags::NONE, order, Start::first(per).unwrap()).unwrap();
+        let version = page.version();
+        let mut fresh = 0;
+        let mut ops = ops.into_iter();
+        loop {
+            prop_assert_eq!(page.version(), version);
+            got.extend(ids_of(&page.page()));
+            // Change the hierarchy between pages (refused batches are fine too).
+            if let Some(o) = ops.next() {
+                let ids: Vec<ResellerId> = h.snapshot().iter().map(|r| r.id().clone()).collect();
+                let _ = h.apply(&[resolve(&o, &ids, &mut fresh)]);
+            }
+            let Some(next) = page.next_cursor().map(str::to_owned) else { break };
+            page = h.eligible_parents(&Principal::admin(), FilterFlags::NONE, order, Start::Cursor(&next)).unwrap();
+        }
+        prop_assert_eq!(got, want);
+    }
+}
+
+fn small() -> Hierarchy {
+    Hierarchy::with_options(
+        Snapshot::build((1..=10u64).map(|i| Record::new(i, (i > 1).then_some(1u64)))).unwrap(),
+        2,
+        [7; 32],
+    )
+}
+
+#[test]
+fn refused_mutations_name_the_problem_and_change_nothing() {
+    let h = small();
+    let cases: Vec<(Vec<Mutation>, &str)> = vec![
+        (
+            vec![Mutation::Move {
+                id: "99".into(),
+                parent: None,
+            }],
+            "no reseller has id \"99\"",
+        ),
+        (
+            vec![Mutation::Add(Record::new("3", None::<&str>))],
+            "already taken",
+        ),
+        (
+            vec![Mutation::Add(Record::new("x", Some("nope")))],
+            "\"nope\" of \"x\"",
+        ),
+        (
+            vec![Mutation::Move {
+                id: "2".into(),
+                parent: Some("2".into()),
+            }],
+            "its own parent",
+        ),
+        (
+            vec![
+                Mutation::Add(Record::new("c", Some("2"))),
+                Mutation::Move {
+                    id: "2".into(),
+                    parent: Some("c".into()),
+                },
+            ],
+            "in its own downline",
+        ),
+        (
+            vec![Mutation::Remove {
+                id: "1".into(),
+                removal: Removal::LeafOnly,
+            }],
+            "has 9 children",
+        ),
+    ];
+    for (batch, needle) in cases {
+        let err = h.apply(&batch).unwrap_err();
+        assert_eq!(err.http_status(), 400);
+        assert!(err.to_string().contains(needle), "{err}");
+        assert!(err.to_string().contains("nothing applied"), "{err}");
+        assert_eq!(h.snapshot().version(), 1);
+        assert_eq!(h.snapshot().len(), 10);
+    }
+    // A batch whose second mutation is refused leaves the first unapplied too.
+    let err = h
+        .apply(&[
+            Mutation::Add(Record::new("11", Some("1"))),
+            Mutation::Move {
+                id: "zz".into(),
+                parent: None,
+            },
+        ])
+        .unwrap_err();
+    assert_eq!(err.index(), 1);
+    assert!(h.snapshot().get(&"11".into()).is_none());
+}
+
+#[test]
+fn readers_keep_their_version() {
+    let h = small();
+    let held = h.snapshot();
+    h.apply(&[Mutation::Remove {
+        id: "5".into(),
+        removal: Removal::LeafOnly,
+    }])
+    .unwrap();
+    assert_eq!(held.version(), 1);
+    assert!(held.get(&"5".into()).is_some());
+    assert!(h.snapshot().get(&"5".into()).is_none());
+    let page = held
+        .downline(&"1".into(), Order::PreOrder, PageRequest::default())
+        .unwrap();
+    assert_eq!((page.version(), page.total()), (1, 9));
+}
+
+#[test]
+fn bad_cursors_are_bad_requests_never_panics() {
+    let h = small();
+    let first = h
+        .downline(&"1".into(), Order::PreOrder, Start::first(2).unwrap())
+        .unwrap();
+    let good = first.next_cursor().unwrap().to_owned();
+    let follow = |c: &str| h.downline(&"1".into(), Order::PreOrder, Start::Cursor(c));
+    assert!(follow(&good).is_ok());
+    // Truncated, extended, altered in every position, garbage, empty, huge.
+    let mut bad: Vec<String> = vec![
+        good[..good.len() - 1].to_owned(),
+        good[..10].to_owned(),
+        format!("{good}A"),
+        String::new(),
+        "not a cursor!".into(),
+        "é".repeat(100),
+        "A".repeat(1 << 20),
+    ];
+    for i in 0..good.len() {
+        let mut bytes = good.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        bad.push(String::from_utf8(bytes).unwrap());
+    }
+    for c in &bad {
+        match follow(c) {
+            Err(ListError::Cursor(e @ (CursorError::Malformed { .. } | CursorError::Forged))) => {
+                assert_eq!(e.http_status(), 400)
+            }
+            other => panic!("{c:?} gave {other:?}"),
+        }
+    }
+    // A cursor of another query, and of another hierarchy's key.
+    let other = h.downline(&"2".into(), Order::PreOrder, Start::Cursor(&good));
+    assert_eq!(
+        other.unwrap_err(),
+        ListError::Cursor(CursorError::OtherQuery)
+    );
+    let level = h.downline(&"1".into(), Order::LevelOrder, Start::Cursor(&good));
+    assert_eq!(
+        level.unwrap_err(),
+        ListError::Cursor(CursorError::OtherQuery)
+    );
+    let stranger = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
+    let forged = stranger.downline(&"1".into(), Order::PreOrder, Start::Cursor(&good));
+    assert_eq!(forged.unwrap_err(), ListError::Cursor(CursorError::Forged));
+    // Principal-bound: an eligible-parents cursor does not serve another principal.
+    let me = Principal::new(Role::ResellerAdmin, "1");
+    let page = h
+        .eligible_parents(
+            &me,
+            FilterFlags::NONE,
+            Order::PreOrder,
+            Start::first(3).unwrap(),
+        )
+        .unwrap();
+    let c = page.next_cursor().unwrap();
+    let you = Principal::new(Role::ResellerAdmin, "2");
+    assert_eq!(
+        h.eligible_parents(&you, FilterFlags::NONE, Order::PreOrder, Start::Cursor(c))
+            .unwrap_err(),
+        ListError::Cursor(CursorError::OtherQuery)
+    );
+}
+
+#[test]
+fn an_expired_cursor_says_so() {
+    let h = small(); // keeps 2 versions
+    let first = h
+        .downline(&"1".into(), Order::PreOrder, Start::first(2).unwrap())
+        .unwrap();
+    let c = first.next_cursor().unwrap().to_owned();
+    for i in 0..2 {
+        h.apply(&[Mutation::Add(Record::new(format!("a{i}"), Some("1")))])
+            .unwrap();
+    }
+    let err = h
+        .downline(&"1".into(), Order::PreOrder, Start::Cursor(&c))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ListError::Cursor(CursorError::Expired {
+            version: 1,
+            oldest: 2
+        })
+    );
+    assert_eq!(err.http_status(), 410);
+    assert!(err.to_string().contains("start again"), "{err}");
+}
+
+/// Readers page with cursors on their own threads while a writer applies batches;
+/// every completed listing equals the model of the version it pinned.
+#[test]
+fn readers_paging_while_a_writer_applies_batches() {
+    let records = reseller_hierarchy::generate::Generator::new(
+        reseller_hierarchy::generate::Shape::Random,
+        2000,
+    )
+    .seed(5)
+    .generate();
+    let h = Arc::new(Hierarchy::with_options(
+        Snapshot::build(records).unwrap(),
+        64,
+        [1; 32],
+    ));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (h, stop) = (h.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 200 {
+                i += 1;
+                let p = ResellerId::from(1 + i % 500);
+                let batch = vec![
+                    Mutation::Add(Record::new(format!("w{i}"), Some(p.clone()))),
+                    Mutation::Move {
+                        id: ResellerId::from(600 + i % 700),
+                        parent: Some(ResellerId::from(1 + (i * 7) % 300)),
+                    },
+                ];
+                let _ = h.apply(&batch);
+            }
+            i
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|t| {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut checked = 0;
+                for round in 0..6 {
+                    let order = if (t + round) % 2 == 0 {
+                        Order::PreOrder
+                    } else {
+                        Order::LevelOrder
+                    };
+                    let mut page = h
+                        .downline(&"1".into(), order, Start::first(97).unwrap())
+                        .unwrap();
+                    let version = page.snapshot().clone();
+                    let mut got = Vec::new();
+                    loop {
+                        assert_eq!(page.version(), version.version());
+                        got.extend(page.page().iter().map(|r| r.id().clone()));
+                        let Some(c) = page.next_cursor().map(str::to_owned) else {
+                            break;
+                        };
+                        page = h.downline(&"1".into(), order, Start::Cursor(&c)).unwrap();
+                    }
+                    let records: Vec<Record> = version.iter().map(|r| r.to_record()).collect();
+                    let model = Model::new(&records).unwrap();
+                    assert_eq!(got, model.downline(&"1".into(), order).unwrap());
+                    checked += 1;
+                }
+                checked
+            })
+        })
+        .collect();
+    let checked: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let batches = writer.join().unwrap();
+    assert_eq!(checked, 12);
+    assert!(batches > 0);
+    assert!(h.snapshot().version() > 1);
+}
