@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! cargo run --release --example server                 # the demo hierarchy, port 8080
-//! cargo run --release --example server -- FILE 127.0.0.1:9000
+//! cargo run --release --example server -- FILE 127.0.0.1:9000 https://api.example.com
 //! curl -H 'X-Role: RESELLER_ADMIN' -H 'X-Reseller-Id: 2' \
 //!      'http://127.0.0.1:8080/customer/resellers/list?voip=true&per_page=2'
 //! curl -H 'X-Api-Token: G2dYuBK44dgYu90id1122e' \
@@ -34,6 +34,9 @@ pub(crate) struct AppState {
     pub(crate) snapshot: Arc<Snapshot>,
     /// `X-Api-Token` → the manager's reseller.
     pub(crate) tokens: Arc<HashMap<String, ResellerId>>,
+    /// The public URL of the service, for JSON:API links: configuration, never taken
+    /// from the request's `Host` header (which the client controls).
+    pub(crate) base_url: Arc<str>,
 }
 
 /// The service's routes.
@@ -93,8 +96,7 @@ async fn downline(
 ) -> Response {
     const JSONAPI: &str = "application/vnd.api+json";
     let query = query.unwrap_or_default();
-    let host = header(&headers, "host").unwrap_or("localhost");
-    let base = format!("http://{host}/api/v3/customer_store/resellers");
+    let base = format!("{}/api/v3/customer_store/resellers", state.base_url);
     let answer = (|| -> Result<String, ApiError> {
         let req = page_request_from_query(&query)?;
         let token = header(&headers, "x-api-token").unwrap_or("");
@@ -137,11 +139,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Snapshot::build(reseller_hierarchy::generate::demo_dataset())?,
     };
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let base_url = args.next().unwrap_or_else(|| format!("http://{addr}"));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("serving {} resellers on http://{addr}", snapshot.len());
+    eprintln!(
+        "serving {} resellers on http://{addr} as {base_url}",
+        snapshot.len()
+    );
     let state = AppState {
         snapshot: Arc::new(snapshot),
         tokens: Arc::new(demo_tokens()),
+        base_url: base_url.into(),
     };
     axum::serve(listener, app(state)).await?;
     Ok(())

@@ -131,17 +131,15 @@ impl Builder {
             malformed_at,
             mut early,
         } = self;
-        let input_index = |i: usize| {
-            let mut p = i;
-            for &m in &malformed_at {
-                if m <= p {
-                    p += 1;
-                } else {
-                    break;
-                }
-            }
-            p
-        };
+        // The input position of the `i`-th well-formed record: `i` plus the number of
+        // malformed records before it. The `k`-th malformed record (at `m_k`) comes
+        // before it exactly when `m_k - k <= i`, which grows with `k`: a binary search.
+        let shifted: Vec<usize> = malformed_at
+            .iter()
+            .enumerate()
+            .map(|(k, &m)| m - k)
+            .collect();
+        let input_index = |i: usize| i + shifted.partition_point(|&s| s <= i);
         let n = records.len();
         if n > LIMIT {
             early.push(Problem::TooMany {

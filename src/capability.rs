@@ -110,6 +110,26 @@ impl Capabilities {
     /// No capability.
     pub const NONE: Capabilities = Capabilities(0);
 
+    /// The set whose bit `i` stands for `Capability::ALL[i]`; bits beyond the five are
+    /// ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Capabilities, Capability};
+    /// let caps = Capabilities::from_bits(0b1_1001);
+    /// assert_eq!(caps.iter().collect::<Vec<_>>(), [Capability::Iptv, Capability::Sip, Capability::Mvno]);
+    /// assert_eq!(Capabilities::from_bits(0xff).bits(), 0b1_1111);
+    /// ```
+    pub const fn from_bits(bits: u8) -> Capabilities {
+        Capabilities(bits & 0b1_1111)
+    }
+
+    /// The set as bits, bit `i` for `Capability::ALL[i]`.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
     /// Whether `c` is in the set.
     pub const fn contains(self, c: Capability) -> bool {
         self.0 & c.bit() != 0

@@ -203,13 +203,18 @@ impl Hierarchy {
     /// Versions kept for cursors by default.
     pub const DEFAULT_RETENTION: usize = 16;
 
-    /// A hierarchy whose first version is `snapshot` (numbered 1), with a random cursor
-    /// key and the default retention.
+    /// A hierarchy whose first version is `snapshot` (numbered 1), with a cursor key
+    /// from the operating system's random source and the default retention.
     pub fn new(snapshot: Snapshot) -> Hierarchy {
-        let rs = RandomState::new();
         let mut key = [0u8; 32];
-        for (i, chunk) in key.chunks_mut(8).enumerate() {
-            chunk.copy_from_slice(&rs.hash_one(i).to_le_bytes());
+        if getrandom::fill(&mut key).is_err() {
+            // No OS randomness at all (practically never): fall back to the standard
+            // library's per-process random hash keys, so that cursors still cannot be
+            // forged by anyone who does not see this process's memory.
+            let rs = RandomState::new();
+            for (i, chunk) in key.chunks_mut(8).enumerate() {
+                chunk.copy_from_slice(&rs.hash_one(i).to_le_bytes());
+            }
         }
         Hierarchy::with_options(snapshot, Hierarchy::DEFAULT_RETENTION, key)
     }

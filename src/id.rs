@@ -8,8 +8,8 @@ use std::fmt;
 /// Ids are case-sensitive strings: TelecomX uses 24-hex object ids, ActivePlatform
 /// decimal strings. An integer id is the same reseller as its decimal string, so
 /// `ResellerId::from(1u64)` equals `ResellerId::from("1")`. With the `serde` feature an
-/// id deserializes from a JSON string or a JSON integer (of any size: digits are kept
-/// as written) and serializes as a string.
+/// id deserializes from a non-empty JSON string or a JSON integer of at most 64 bits
+/// (larger integers are refused, not rounded) and serializes as a string.
 ///
 /// # Examples
 ///

@@ -59,7 +59,7 @@
 //! | operation | cost |
 //! | --- | --- |
 //! | build `n` resellers | `O(n)` plus `O(n log n)` for the level-order index, parallel where independent |
-//! | a downline or eligible-parents page, pre-order, filtered or not | `O(log n + per_page)` |
+//! | a downline or eligible-parents page, pre-order | `O(log n + per_page)`; filtered, up to `O(log n)` per item when matches are sparser than 1 in 512 |
 //! | the same in level order | `O((1 + L) log n + per_page)`, `L` = levels the page crosses |
 //! | a listing's total (every page carries it) | `O(log n)` |
 //! | `is_in_downline` | `O(1)` after the id lookups |

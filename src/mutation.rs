@@ -44,14 +44,24 @@ pub enum Removal {
 /// # Examples
 ///
 /// ```
-/// use reseller_hierarchy::{Mutation, Record, Removal};
+/// use reseller_hierarchy::{Hierarchy, Mutation, Record, Removal, Snapshot};
 ///
-/// let batch = vec![
+/// let h = Hierarchy::new(Snapshot::build([
+///     Record::new("1", None::<&str>),
+///     Record::new("2", Some("1")),
+///     Record::new("3", Some("1")),
+///     Record::new("4", Some("3")),
+/// ])?);
+/// h.apply(&[
 ///     Mutation::Add(Record::new("9", Some("1")).name("New reseller")),
 ///     Mutation::Move { id: "9".into(), parent: Some("2".into()) },
 ///     Mutation::Remove { id: "3".into(), removal: Removal::ReattachDownline },
-/// ];
-/// # let _ = batch;
+/// ])?;
+/// let snap = h.snapshot();
+/// let kids: Vec<&str> = snap.get(&"1".into()).unwrap().children().map(|r| r.id().as_str()).collect();
+/// assert_eq!(kids, ["2", "4"]); // "4" took the place of "3"
+/// assert_eq!(snap.get(&"9".into()).unwrap().parent().unwrap().as_str(), "2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mutation {
@@ -241,7 +251,7 @@ impl<'s> Work<'s> {
         if let Some(&x) = self.ids.get(id) {
             return (!self.removed.contains(&x)).then_some(x);
         }
-        let p = self.snap.position_of(id)?;
+        let p = self.snap.position(id)?;
         (!self.removed.contains(&p)).then_some(p)
     }
 

@@ -209,6 +209,8 @@ pub struct PageError {
     param: Param,
     value: String,
     reason: Reason,
+    /// The parameter's name as the client wrote it, when that differs.
+    sent_as: Option<&'static str>,
 }
 
 impl PageError {
@@ -217,7 +219,22 @@ impl PageError {
             param,
             value,
             reason,
+            sent_as: None,
         }
+    }
+
+    /// The same error, naming the parameter as the client wrote it (for example
+    /// `page[size]` for `per_page`).
+    #[must_use]
+    pub fn sent_as(mut self, name: &'static str) -> PageError {
+        self.sent_as = Some(name);
+        self
+    }
+
+    /// The parameter's name as the client wrote it: the name given to
+    /// [`sent_as`](PageError::sent_as), else [`parameter`](PageError::parameter).
+    pub fn parameter_as_sent(&self) -> &'static str {
+        self.sent_as.unwrap_or_else(|| self.parameter())
     }
 
     /// The parameter at fault: `"page"` or `"per_page"`.
@@ -255,7 +272,7 @@ impl fmt::Display for PageError {
         write!(
             f,
             "bad {} {:?}: {why}; expected {expected}",
-            self.parameter(),
+            self.parameter_as_sent(),
             self.value
         )
     }

@@ -466,8 +466,9 @@ impl Builder {
     }
 
     /// Reads records in whichever format `reader` holds: a JSON array (`[` first), an
-    /// ActivePlatform document (`{` first and the first line is not one complete JSON
-    /// object with an `id`, or it has a `data` member), or NDJSON. Streams in each case.
+    /// ActivePlatform document (`{` first, and the first line is either a whole object
+    /// with a `data` member, or `{` alone, or `{"data"` and more), or NDJSON (anything
+    /// else, so that every bad line is reported by its number). Streams in each case.
     ///
     /// # Errors
     ///
@@ -502,12 +503,20 @@ impl Builder {
             Some(b'{') => {
                 let mut line = Vec::new();
                 reader.read_until(b'\n', &mut line)?;
-                let is_record = matches!(
-                    serde_json::from_slice::<Value>(&line),
-                    Ok(Value::Object(ref m)) if m.contains_key("id") && !m.contains_key("data")
-                );
+                // A document when the first line is one whole object with `data`, or
+                // opens an object that goes on (a pretty-printed document, or one
+                // whose first member is `data`); NDJSON otherwise, so that each bad
+                // line is reported on its own.
+                let is_document = match serde_json::from_slice::<Value>(&line) {
+                    Ok(Value::Object(m)) => m.contains_key("data"),
+                    Ok(_) => false,
+                    Err(_) => {
+                        let rest = line[1..].trim_ascii_start();
+                        rest.is_empty() || rest.starts_with(b"\"data\"")
+                    }
+                };
                 let rest = std::io::Cursor::new(line).chain(reader);
-                if is_record {
+                if !is_document {
                     self.read_ndjson(rest)?;
                     Ok(InputFormat::Ndjson)
                 } else {

@@ -21,8 +21,8 @@ pub use validate::InvariantError;
 /// A validated reseller hierarchy with every traversal order precomputed.
 ///
 /// A snapshot is immutable, `Send + Sync`, and meant to be shared behind an
-/// [`Arc`](std::sync::Arc): every query takes `&self`, never blocks and never
-/// allocates more than its page.
+/// [`Arc`](std::sync::Arc): every query takes `&self`, never blocks, and allocates at
+/// most its page (none for pages of up to 64).
 ///
 /// # Invariants
 ///
@@ -274,17 +274,14 @@ impl Snapshot {
     }
 
     /// Which version of a [`Hierarchy`](crate::Hierarchy) this snapshot is: 0 for a
-    /// snapshot built directly, then 1, 2, … for each batch applied.
+    /// snapshot built directly; a hierarchy numbers its first version 1 and each
+    /// accepted batch the next number.
     pub fn version(&self) -> u64 {
         self.version
     }
 
     pub(crate) fn set_version(&mut self, version: u64) {
         self.version = version;
-    }
-
-    pub(crate) fn position_of(&self, id: &ResellerId) -> Option<u32> {
-        self.position(id)
     }
 
     pub(crate) fn parent_at(&self, p: u32) -> u32 {
@@ -299,26 +296,27 @@ impl Snapshot {
         self.reseller(p).to_record()
     }
 
+    /// The positions `from`, `end[from]`, `end[end[from]]`, … below `to`: the children
+    /// of `p` for `p + 1 .. end[p]`, the roots for `0 .. n`.
+    pub(crate) fn hops(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut next = from;
+        std::iter::from_fn(move || {
+            (next < to).then(|| {
+                let c = next;
+                next = self.end[c as usize];
+                c
+            })
+        })
+    }
+
     /// Positions of the children of `p`, in order.
     pub(crate) fn children_at(&self, p: u32) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut c = p + 1;
-        while c < self.end[p as usize] {
-            out.push(c);
-            c = self.end[c as usize];
-        }
-        out
+        self.hops(p + 1, self.end[p as usize]).collect()
     }
 
     /// Positions of the roots, in order.
     pub(crate) fn root_positions(&self) -> Vec<u32> {
-        let mut out = Vec::with_capacity(self.roots);
-        let mut r = 0;
-        while (r as usize) < self.len() {
-            out.push(r);
-            r = self.end[r as usize];
-        }
-        out
+        self.hops(0, self.len() as u32).collect()
     }
 
     /// Whether there are no resellers.
@@ -350,7 +348,7 @@ impl Snapshot {
         (0..self.len() as u32).map(|p| self.reseller(p))
     }
 
-    fn position(&self, id: &ResellerId) -> Option<u32> {
+    pub(crate) fn position(&self, id: &ResellerId) -> Option<u32> {
         self.lookup.get(&self.ids, id.as_str())
     }
 
@@ -472,13 +470,12 @@ impl Snapshot {
     ///
     /// [`QueryError::NotFound`] when no reseller has this id.
     pub fn upline_page(&self, id: &ResellerId, page: PageRequest) -> Result<Page<'_>, QueryError> {
-        let up = self.upline(id)?;
-        let chain: Vec<u32> = up.map(|r| r.p).collect();
-        let total = chain.len();
+        let total = self.upline(id)?.count();
         let window = page.window(total);
+        let items = self.upline(id)?.skip(window.start).take(window.len());
         Ok(Page {
             snapshot: self,
-            items: Items::Owned(chain[window].iter().copied().collect()),
+            items: Items::Owned(items.map(|r| r.p).collect()),
             total,
             request: page,
         })
@@ -486,15 +483,19 @@ impl Snapshot {
 
     /// One page of the resellers `principal` may set as a customer's parent.
     ///
-    /// - `ADMIN`: every reseller (roots in input order, each tree in `order`).
+    /// - `ADMIN`: every reseller: in pre-order, roots in input order, each tree
+    ///   depth-first; in level order, the whole forest level by level (all roots,
+    ///   then all their children, …).
     /// - `RESELLER_ADMIN`, `RESELLER`: the principal's own reseller first, then its
     ///   downline.
     /// - `flags`: only the first true one of `iptv`, `iptvprivate`, `flexcare`, `voip`
     ///   counts ([`FilterFlags::effective`]); it applies to every listed reseller, the
     ///   principal's own included. A `RESELLER` may set none.
     ///
-    /// Costs `O(log n + per_page)` in pre-order, filtered or not, whatever the size of
-    /// the listing; the page's [`total`](Page::total) comes in the same bound.
+    /// Costs `O(log n + per_page)` in pre-order whatever the size of the listing,
+    /// unfiltered or with a filter that matches at least one reseller in 512 along
+    /// the listing; with sparser matches, up to `O(log n)` per item. The page's
+    /// [`total`](Page::total) costs `O(1)` more.
     ///
     /// # Errors
     ///
@@ -857,18 +858,11 @@ impl<'s> Reseller<'s> {
         .count()
     }
 
-    /// Its children, in the order they were added, in `O(children)`.
+    /// Its children, in sibling order, in `O(children)`.
     pub fn children(&self) -> impl Iterator<Item = Reseller<'s>> + 's {
         let snap = self.snap;
-        let end = snap.end[self.p as usize];
-        let mut next = self.p + 1;
-        std::iter::from_fn(move || {
-            (next < end).then(|| {
-                let c = next;
-                next = snap.end[c as usize];
-                snap.reseller(c)
-            })
-        })
+        snap.hops(self.p + 1, snap.end[self.p as usize])
+            .map(move |c| snap.reseller(c))
     }
 
     /// The record this reseller was built from.

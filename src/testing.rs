@@ -436,7 +436,7 @@ pub fn forest(max: usize) -> impl Strategy<Value = Vec<Record>> {
                 id: ResellerId::from(format!("{}", i + 1)),
                 parent: parents[i].map(|p| ResellerId::from(format!("{}", p + 1))),
                 name: format!("Reseller {}", i + 1),
-                capabilities: caps_from_bits(nodes[i].1),
+                capabilities: Capabilities::from_bits(nodes[i].1),
                 economic_enabled: nodes[i].3,
                 attributes: crate::record::Attributes::none(),
             })
@@ -456,20 +456,11 @@ pub fn records(max: usize) -> impl Strategy<Value = Vec<Record>> {
             .map(|(id, parent, caps)| Record {
                 id: ResellerId::from(id as u64),
                 parent: parent.map(|p| ResellerId::from(p as u64)),
-                capabilities: caps_from_bits(caps),
+                capabilities: Capabilities::from_bits(caps),
                 ..Record::default()
             })
             .collect()
     })
-}
-
-fn caps_from_bits(bits: u8) -> Capabilities {
-    Capability::ALL
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| bits >> i & 1 == 1)
-        .map(|(_, c)| c)
-        .collect()
 }
 
 fn shuffle<T>(v: &mut [T], seed: u64) {

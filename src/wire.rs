@@ -182,7 +182,8 @@ impl From<BuildError> for ApiError {
 ///
 /// # Errors
 ///
-/// [`PageError`] naming the bad parameter (as `page` or `per_page`).
+/// [`PageError`] naming the bad parameter: [`PageError::parameter`] gives `page` or
+/// `per_page`, [`PageError::parameter_as_sent`] the spelling the query used.
 ///
 /// # Examples
 ///
@@ -207,5 +208,22 @@ pub fn page_request_from_query(query: &str) -> Result<PageRequest, PageError> {
             _ => {}
         }
     }
-    PageRequest::parse(number.or(page).as_deref(), size.or(per_page).as_deref())
+    let page_name = if number.is_some() {
+        "page[number]"
+    } else {
+        "page"
+    };
+    let size_name = if size.is_some() {
+        "page[size]"
+    } else {
+        "per_page"
+    };
+    PageRequest::parse(number.or(page).as_deref(), size.or(per_page).as_deref()).map_err(|e| {
+        let name = if e.parameter() == "page" {
+            page_name
+        } else {
+            size_name
+        };
+        e.sent_as(name)
+    })
 }

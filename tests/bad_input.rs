@@ -211,6 +211,40 @@ mod json {
     }
 
     #[test]
+    fn sniffing_keeps_reporting_every_bad_line() {
+        // A first line without `id` (or broken) is still NDJSON: every line is checked.
+        for first in ["{\"Id\": 1}", "{\"id\": 1", "{}"] {
+            let text =
+                format!("{first}\n{{\"id\": 2, \"parent\": 9}}\n{{\"id\": 3}}\n{{\"id\": 3}}\n");
+            let mut b = Builder::new();
+            assert_eq!(
+                b.read_any(text.as_bytes()).unwrap(),
+                reseller_hierarchy::InputFormat::Ndjson,
+                "{first}"
+            );
+            let problems = b.build().unwrap_err().into_problems();
+            assert_eq!(problems.len(), 3, "{first}: {problems:#?}");
+            assert!(matches!(&problems[0], Problem::Malformed { record: 0, .. }));
+            assert!(matches!(&problems[1], Problem::DuplicateId { .. }));
+            assert!(matches!(&problems[2], Problem::UnknownParent { .. }));
+        }
+        // Pretty-printed and one-line documents are documents.
+        for doc in [
+            "{\n  \"data\": [{\"id\": 1}]\n}\n",
+            "{\"data\": [{\"id\": 1}], \"links\": {}}\n",
+            "{ \"data\": [\n{\"id\": 1}]}",
+        ] {
+            let mut b = Builder::new();
+            assert_eq!(
+                b.read_any(doc.as_bytes()).unwrap(),
+                reseller_hierarchy::InputFormat::ActivePlatform,
+                "{doc}"
+            );
+            assert_eq!(b.build().unwrap().len(), 1);
+        }
+    }
+
+    #[test]
     fn integer_and_string_ids_are_the_same_reseller() {
         let snap = from_ndjson(
             r#"{"id": 1, "name": "Company 1"}

@@ -107,6 +107,34 @@ fn listings_from_a_file() {
     assert_eq!(ids, ["2", "4", "3"]);
     assert_eq!(v[0]["integrations"]["billing"]["economic"]["enabled"], true);
 
+    let r = run(&[
+        "eligible-parents",
+        "--role",
+        "ADMIN",
+        "--voip",
+        "--order",
+        "level",
+        "--per-page",
+        "1",
+        "--format",
+        "jsonapi",
+        "--data",
+        f,
+    ]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["links"]["next"],
+        "/customer/resellers/list?voip=true&order=level&page%5Bnumber%5D=2&page%5Bsize%5D=1"
+    );
+    assert_eq!(v["data"][0]["id"], "1");
+    assert_eq!(v["meta"]["total"], 2);
+    let r = run(&["upline", "--id", "3", "--per-page", "1", "--data", f]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["links"]["next"],
+        "/api/v3/customer_store/resellers/3/upline?page%5Bnumber%5D=2&page%5Bsize%5D=1"
+    );
+
     let r = run(&["upline", "--id", "3", "--format", "telecomx", "--data", f]);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     let ids: Vec<&str> = v

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use reseller_hierarchy::testing::{self, Model};
 use reseller_hierarchy::{
-    Capabilities, Capability, CursorError, FilterFlags, Hierarchy, ListError, Mutation, Order,
-    PageRequest, Principal, Record, Removal, ResellerId, Role, Snapshot, Start,
+    Capabilities, CursorError, FilterFlags, Hierarchy, ListError, Mutation, Order, PageRequest,
+    Principal, Record, Removal, ResellerId, Role, Snapshot, Start,
 };
 
 fn cases() -> u32 {
@@ -54,15 +54,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn caps(bits: u8) -> Capabilities {
-    Capability::ALL
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| bits >> i & 1 == 1)
-        .map(|(_, c)| c)
-        .collect()
-}
-
 fn resolve(op: &Op, ids: &[ResellerId], fresh: &mut u64) -> Mutation {
     let pick = |i: &Index| -> ResellerId {
         if ids.is_empty() {
@@ -85,7 +76,7 @@ fn resolve(op: &Op, ids: &[ResellerId], fresh: &mut u64) -> Mutation {
             let parent = parent.as_ref().map(pick);
             Mutation::Add(
                 Record::new(id, parent)
-                    .capabilities(caps(*c))
+                    .capabilities(Capabilities::from_bits(*c))
                     .name(format!("new {fresh}")),
             )
         }
@@ -104,7 +95,7 @@ fn resolve(op: &Op, ids: &[ResellerId], fresh: &mut u64) -> Mutation {
         Op::Update { who, caps: c } => Mutation::Update {
             id: pick(who),
             name: Some(format!("renamed {}", c)),
-            capabilities: Some(caps(*c)),
+            capabilities: Some(Capabilities::from_bits(*c)),
             economic_enabled: Some(c % 2 == 0),
             attributes: None,
         },
@@ -466,6 +457,10 @@ fn readers_paging_while_a_writer_applies_batches() {
                         };
                         page = h.downline(&"1".into(), order, Start::Cursor(&c)).unwrap();
                     }
+                    // The model of the pinned version comes from that version's records: this
+                    // checks that paging under concurrent changes is consistent with the
+                    // version; that versions themselves are right is what
+                    // `random_batches_match_the_model` checks.
                     let records: Vec<Record> = version.iter().map(|r| r.to_record()).collect();
                     let model = Model::new(&records).unwrap();
                     assert_eq!(got, model.downline(&"1".into(), order).unwrap());

@@ -47,10 +47,6 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
 /// Starts the server on an ephemeral loopback port; returns its base URL.
 fn start(records: Vec<Record>) -> String {
     let snapshot = Arc::new(Snapshot::build(records).unwrap());
-    let state = server::AppState {
-        snapshot,
-        tokens: Arc::new(server::demo_tokens()),
-    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -60,7 +56,13 @@ fn start(records: Vec<Record>) -> String {
             .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            tx.send(addr).unwrap();
+            let state = server::AppState {
+                snapshot,
+                tokens: Arc::new(server::demo_tokens()),
+                base_url: format!("http://{addr}").into(),
+            };
             axum::serve(listener, server::app(state)).await.unwrap();
         });
     });
@@ -144,6 +146,14 @@ fn both_endpoints_over_real_http() {
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>()
+    );
+
+    // Links come from configuration, not from the client's Host header.
+    let r = get(&url, &[token[0], ("Host", "evil.example")]);
+    assert!(
+        r.body["links"]["self"].as_str().unwrap().starts_with(&base),
+        "{}",
+        r.body["links"]
     );
 
     // 400: JSON:API error naming the parameter.

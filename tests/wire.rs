@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use reseller_hierarchy::generate::{Generator, Shape};
-use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
+use reseller_hierarchy::wire::{jsonapi, page_request_from_query, telecomx, ApiError};
 use reseller_hierarchy::{
     Builder, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
 };
@@ -192,13 +192,23 @@ fn error_documents_validate_and_carry_their_status() {
             .unwrap_err()
             .into(),
         ApiError::Internal("boom".into()),
+        page_request_from_query("page%5Bnumber%5D=0")
+            .unwrap_err()
+            .into(),
+        page_request_from_query("per_page=2&page[size]=x")
+            .unwrap_err()
+            .into(),
+        page_request_from_query("per_page=0").unwrap_err().into(),
     ];
     let want = [
-        (400, "bad_request", Some("page[number]")),
-        (400, "bad_request", Some("page[size]")),
+        (400, "bad_request", Some("page")),
+        (400, "bad_request", Some("per_page")),
         (403, "access_denied", None),
         (404, "not_found", None),
         (500, "internal_error", None),
+        (400, "bad_request", Some("page[number]")),
+        (400, "bad_request", Some("page[size]")),
+        (400, "bad_request", Some("per_page")),
     ];
     for (e, (status, code, param)) in errors.iter().zip(want) {
         assert_eq!(e.http_status(), status);
@@ -207,6 +217,12 @@ fn error_documents_validate_and_carry_their_status() {
         assert_eq!(doc["errors"][0]["status"], status.to_string());
         assert_eq!(doc["errors"][0]["code"], code);
         assert_eq!(doc["errors"][0]["source"]["parameter"].as_str(), param);
+        if let Some(param) = param {
+            assert!(
+                doc["errors"][0]["detail"].as_str().unwrap().contains(param),
+                "{doc}"
+            );
+        }
         let body = serde_json::to_value(telecomx::ErrorBody::from(e)).unwrap();
         assert_eq!(body["error"], code);
         assert!(!body["message"].as_str().unwrap().is_empty());
@@ -285,4 +301,43 @@ fn cursor_and_mutation_errors_map_to_their_statuses() {
         assert!(v.is_valid(&doc), "{doc}");
         assert_eq!(doc["errors"][0]["status"], status.to_string());
     }
+}
+
+#[test]
+fn links_of_a_middle_page_spelled_out() {
+    let snap =
+        Snapshot::build((1..=11u64).map(|i| Record::new(i, (i > 1).then_some(1u64)))).unwrap();
+    let page = snap
+        .downline(
+            &"1".into(),
+            Order::PreOrder,
+            PageRequest::new(2, 4).unwrap(),
+        )
+        .unwrap();
+    let doc = serde_json::to_value(jsonapi::document(&page, "https://h/r")).unwrap();
+    assert_eq!(
+        doc["links"],
+        json!({
+            "self": "https://h/r?page%5Bnumber%5D=2&page%5Bsize%5D=4",
+            "first": "https://h/r?page%5Bnumber%5D=1&page%5Bsize%5D=4",
+            "prev": "https://h/r?page%5Bnumber%5D=1&page%5Bsize%5D=4",
+            "next": "https://h/r?page%5Bnumber%5D=3&page%5Bsize%5D=4",
+            "last": "https://h/r?page%5Bnumber%5D=3&page%5Bsize%5D=4"
+        })
+    );
+    // Past the end: prev points at the last page, no next.
+    let page = snap
+        .downline(
+            &"1".into(),
+            Order::PreOrder,
+            PageRequest::new(9, 4).unwrap(),
+        )
+        .unwrap();
+    let doc = serde_json::to_value(jsonapi::document(&page, "https://h/r?x=1")).unwrap();
+    assert_eq!(
+        doc["links"]["prev"],
+        "https://h/r?x=1&page%5Bnumber%5D=3&page%5Bsize%5D=4"
+    );
+    assert!(doc["links"].get("next").is_none());
+    assert_eq!(doc["data"], json!([]));
 }

@@ -115,7 +115,9 @@ struct ListArgs {
     #[arg(long, value_enum, default_value_t = OrderArg::Pre)]
     order: OrderArg,
     /// Base URL of the JSON:API links (default: the endpoint's path,
-    /// /customer/resellers/list or /api/v3/customer_store/resellers).
+    /// /customer/resellers/list, /api/v3/customer_store/resellers, or
+    /// /api/v3/customer_store/resellers/ID/upline); the listing's own parameters
+    /// (flags, order) are kept in the links.
     #[arg(long)]
     base_url: Option<String>,
     #[command(flatten)]
@@ -236,6 +238,15 @@ fn read_file(path: &Path) -> Result<Builder, Failure> {
 
 const DOWNLINE_URL: &str = "/api/v3/customer_store/resellers";
 
+/// `base` with `params` appended to its query string.
+fn with_params(base: &str, params: &[&str]) -> String {
+    if params.is_empty() {
+        return base.to_owned();
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}", params.join("&"))
+}
+
 fn order(o: OrderArg) -> Order {
     match o {
         OrderArg::Pre => Order::PreOrder,
@@ -280,31 +291,40 @@ fn run(command: Command) -> Result<String, Failure> {
             };
             let snap = load(&list.data)?;
             let page = snap.eligible_parents(&principal, flags, order(list.order), req)?;
+            // Links keep the listing's own parameters, so that they page this listing.
+            let params: Vec<&str> = [
+                (iptv, "iptv=true"),
+                (iptvprivate, "iptvprivate=true"),
+                (flexcare, "flexcare=true"),
+                (voip, "voip=true"),
+                (matches!(list.order, OrderArg::Level), "order=level"),
+            ]
+            .into_iter()
+            .filter_map(|(on, p)| on.then_some(p))
+            .collect();
             let base = list
                 .base_url
                 .as_deref()
                 .unwrap_or("/customer/resellers/list");
-            render(&page, format, base)
+            render(&page, format, &with_params(base, &params))
         }
         Command::Downline { id, list, format } => {
             let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
             let snap = load(&list.data)?;
             let page = snap.downline(&ResellerId::from(id), order(list.order), req)?;
-            render(
-                &page,
-                format,
-                list.base_url.as_deref().unwrap_or(DOWNLINE_URL),
-            )
+            let params: &[&str] = match list.order {
+                OrderArg::Level => &["order=level"],
+                OrderArg::Pre => &[],
+            };
+            let base = list.base_url.as_deref().unwrap_or(DOWNLINE_URL);
+            render(&page, format, &with_params(base, params))
         }
         Command::Upline { id, list, format } => {
             let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
             let snap = load(&list.data)?;
-            let page = snap.upline_page(&ResellerId::from(id), req)?;
-            render(
-                &page,
-                format,
-                list.base_url.as_deref().unwrap_or(DOWNLINE_URL),
-            )
+            let page = snap.upline_page(&ResellerId::from(id.as_str()), req)?;
+            let default = format!("{DOWNLINE_URL}/{id}/upline");
+            render(&page, format, list.base_url.as_deref().unwrap_or(&default))
         }
         Command::IsInDownline { id, of, data } => {
             let snap = load(&data)?;

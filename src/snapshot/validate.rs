@@ -90,11 +90,12 @@ impl Snapshot {
             }
         }
         let mut roots = 0;
-        let mut r = 0usize;
-        while r < n {
-            ensure!(self.parent[r] == NONE, "position {r} should be a root");
+        for r in self.hops(0, n as u32) {
+            ensure!(
+                self.parent[r as usize] == NONE,
+                "position {r} should be a root"
+            );
             roots += 1;
-            r = self.end[r] as usize;
         }
         ensure!(
             roots == self.roots,
@@ -108,11 +109,13 @@ impl Snapshot {
                 self.end[p],
                 size[p]
             );
-            let (mut c, mut count) = (p + 1, 0);
-            while c < self.end[p] as usize {
-                ensure!(self.parent[c] as usize == p, "{c} should be a child of {p}");
+            let mut count = 0;
+            for c in self.hops(p as u32 + 1, self.end[p]) {
+                ensure!(
+                    self.parent[c as usize] as usize == p,
+                    "{c} should be a child of {p}"
+                );
                 count += 1;
-                c = self.end[c] as usize;
             }
             ensure!(
                 count == children[p],

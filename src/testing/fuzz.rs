@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::Model;
 use crate::access::{Principal, Role};
 use crate::builder::Builder;
-use crate::capability::{Capabilities, Capability, FilterFlags};
+use crate::capability::{Capabilities, FilterFlags};
 use crate::hierarchy::{Hierarchy, Start};
 use crate::id::ResellerId;
 use crate::mutation::{Mutation, Removal};
@@ -63,7 +63,7 @@ impl Op {
             Op::Add(i, p, c) => Mutation::Add(Record {
                 id: id(i),
                 parent: p.map(id),
-                capabilities: caps_of(c),
+                capabilities: Capabilities::from_bits(c),
                 ..Record::default()
             }),
             Op::Move(i, p) => Mutation::Move {
@@ -81,7 +81,7 @@ impl Op {
             Op::Update(i, c) => Mutation::Update {
                 id: id(i),
                 name: Some(format!("n{c}")),
-                capabilities: Some(caps_of(c)),
+                capabilities: Some(Capabilities::from_bits(c)),
                 economic_enabled: Some(c & 1 == 1),
                 attributes: None,
             },
@@ -104,7 +104,7 @@ pub fn forest_ops(data: &[u8]) {
         .map(|&(id, parent, caps)| Record {
             id: ResellerId::from(u64::from(id % 64)),
             parent: parent.map(|p| ResellerId::from(u64::from(p % 66))),
-            capabilities: caps_of(caps),
+            capabilities: Capabilities::from_bits(caps),
             ..Record::default()
         })
         .collect();
@@ -220,15 +220,6 @@ pub fn forest_ops(data: &[u8]) {
     }
 }
 
-fn caps_of(bits: u8) -> Capabilities {
-    Capability::ALL
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| bits >> i & 1 == 1)
-        .map(|(_, c)| c)
-        .collect()
-}
-
 /// The contract's paging rule, written out plainly: `Some(n)` for a plain decimal
 /// number that fits in 64 bits.
 fn naive_number(s: &str) -> Option<u64> {
@@ -327,8 +318,10 @@ pub fn wire(data: &[u8]) {
     else {
         return;
     };
+    // One page of at most 1000 holds them all.
     let records: Vec<Record> = raw
         .iter()
+        .take(1000)
         .enumerate()
         .map(|(i, (parent, name, economic, attrs))| {
             let mut map = Map::new();

@@ -143,7 +143,7 @@ pub struct ErrorObject {
     pub title: String,
     /// What went wrong, for a person.
     pub detail: String,
-    /// For a bad parameter: `{"parameter": "page[number]"}` or `page[size]`.
+    /// For a bad parameter: `{"parameter": ...}`, named as the request spelled it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub source: Option<ErrorSource>,
 }
@@ -159,10 +159,7 @@ impl From<&ApiError> for ErrorDocument {
     fn from(e: &ApiError) -> Self {
         let source = match e {
             ApiError::BadRequest(p) => Some(ErrorSource {
-                parameter: match p.parameter() {
-                    "page" => "page[number]".to_owned(),
-                    _ => "page[size]".to_owned(),
-                },
+                parameter: p.parameter_as_sent().to_owned(),
             }),
             ApiError::BadParameter { parameter, .. } => Some(ErrorSource {
                 parameter: parameter.clone(),
