@@ -102,6 +102,10 @@ impl PageRequest {
             None => 1,
             Some(s) => parse_number(Param::Page, s)?,
         };
+        if page == 0 {
+            // Checked before `per_page` is read, so that `page` is reported first.
+            return Err(PageError::new(Param::Page, "0".into(), Reason::Zero));
+        }
         let per_page = match per_page {
             None => u64::from(PageRequest::DEFAULT_PER_PAGE),
             Some(s) => parse_number(Param::PerPage, s)?,
