@@ -273,11 +273,18 @@ impl fmt::Display for PageError {
             Param::Page => "an integer from 1".to_owned(),
             Param::PerPage => format!("an integer from 1 to {}", PageRequest::MAX_PER_PAGE),
         };
+        // Quoted and escaped, then cut: control characters escape to several
+        // characters each, and the message must stay short whatever was sent.
+        let quoted = format!("{:?}", self.value);
+        let shown: String = if quoted.chars().count() > 80 {
+            quoted.chars().take(79).chain("…\"".chars()).collect()
+        } else {
+            quoted
+        };
         write!(
             f,
-            "bad {} {:?}: {why}; expected {expected}",
+            "bad {} {shown}: {why}; expected {expected}",
             self.parameter_as_sent(),
-            self.value
         )
     }
 }
