@@ -6,59 +6,23 @@
 //! `cargo bench --bench queries` runs everything (several minutes);
 //! `cargo bench --bench queries -- downline_page` one group.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::Dfs;
 use reseller_hierarchy::generate::{Generator, Shape};
 use reseller_hierarchy::{
     Filter, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
 };
 
+#[path = "common/naive.rs"]
+mod naive;
+use naive::Naive;
+
 const SEED: u64 = 42;
 
 fn records(shape: Shape, n: usize) -> Vec<Record> {
     Generator::new(shape, n).seed(SEED).generate()
-}
-
-/// The naive baseline: the hierarchy as a petgraph graph, parent -> child edges.
-struct Naive {
-    graph: DiGraph<(), ()>,
-    index: HashMap<ResellerId, NodeIndex>,
-}
-
-impl Naive {
-    fn new(records: &[Record]) -> Naive {
-        let mut graph = DiGraph::with_capacity(records.len(), records.len());
-        let index: HashMap<ResellerId, NodeIndex> = records
-            .iter()
-            .map(|r| (r.id.clone(), graph.add_node(())))
-            .collect();
-        for r in records {
-            if let Some(p) = &r.parent {
-                graph.add_edge(index[p], index[&r.id], ());
-            }
-        }
-        Naive { graph, index }
-    }
-
-    /// Walks the whole downline, then slices the page.
-    fn downline_page(&self, id: &ResellerId, req: PageRequest) -> Vec<NodeIndex> {
-        let start = self.index[id];
-        let mut dfs = Dfs::new(&self.graph, start);
-        let mut all = Vec::new();
-        while let Some(v) = dfs.next(&self.graph) {
-            if v != start {
-                all.push(v);
-            }
-        }
-        let from = req.offset().min(all.len());
-        let to = (from + req.per_page() as usize).min(all.len());
-        all[from..to].to_vec()
-    }
 }
 
 /// The reseller whose downline size is nearest `target`.

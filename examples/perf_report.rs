@@ -6,17 +6,18 @@
 //! Timings of sub-microsecond operations are medians over samples, each sample the mean
 //! of a batch of calls (the clock is too coarse for one call).
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::Dfs;
 use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
 use reseller_hierarchy::{
     Filter, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
 };
 use serde_json::json;
+
+#[path = "../benches/common/naive.rs"]
+mod naive;
+use naive::Naive;
 
 const N: usize = 1_000_000;
 const SEED: u64 = 42;
@@ -49,42 +50,6 @@ fn time_once(f: impl FnOnce()) -> Duration {
     let t = Instant::now();
     f();
     t.elapsed()
-}
-
-/// The naive baseline: a petgraph graph walked depth-first on every query.
-struct Naive {
-    graph: DiGraph<(), ()>,
-    index: HashMap<ResellerId, NodeIndex>,
-}
-
-impl Naive {
-    fn new(records: &[Record]) -> Naive {
-        let mut graph = DiGraph::with_capacity(records.len(), records.len());
-        let index: HashMap<ResellerId, NodeIndex> = records
-            .iter()
-            .map(|r| (r.id.clone(), graph.add_node(())))
-            .collect();
-        for r in records {
-            if let Some(p) = &r.parent {
-                graph.add_edge(index[p], index[&r.id], ());
-            }
-        }
-        Naive { graph, index }
-    }
-
-    fn downline_page(&self, id: &ResellerId, req: PageRequest) -> Vec<NodeIndex> {
-        let start = self.index[id];
-        let mut dfs = Dfs::new(&self.graph, start);
-        let mut all = Vec::new();
-        while let Some(v) = dfs.next(&self.graph) {
-            if v != start {
-                all.push(v);
-            }
-        }
-        let from = req.offset().min(all.len());
-        let to = (from + req.per_page() as usize).min(all.len());
-        all[from..to].to_vec()
-    }
 }
 
 fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) -> usize {
