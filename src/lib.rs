@@ -51,6 +51,8 @@
 //! | `page` / `per_page` query strings | a checked request, or a 400 | [`PageRequest::parse`] |
 //! | a user's role and reseller | eligible parents, or a 403 | [`Principal`], [`FilterFlags`], [`Snapshot::eligible_parents`] |
 //! | an id | its downline, upline, or a 404 | [`Snapshot::downline`], [`Snapshot::upline`], [`Snapshot::is_in_downline`] |
+//! | a hierarchy that changes while served | atomic batches, versions, cursors that pin a version | [`Hierarchy`], [`Mutation`], [`Start`] |
+//! | either API's JSON bodies (feature `serde`) | rendered pages and errors | `wire::telecomx`, `wire::jsonapi`, `wire::ApiError` |
 //! | test data | realistic hierarchies from a seed | [`generate`] |
 //! | property tests of your rules (feature `proptest`) | strategies and a naive model | `testing` |
 //!
@@ -73,7 +75,10 @@
 //! - **Determinism.** Siblings and roots are listed in the order they were added;
 //!   every listing is the same on every run.
 //! - **Every error maps to an HTTP status** (`http_status()`): [`PageError`] 400,
-//!   [`BuildError`] 400, [`AccessError`] 403, [`QueryError`] 404.
+//!   [`BuildError`] 400, [`MutationError`] 400, [`CursorError`] 400 (410 when expired),
+//!   [`AccessError`] 403, [`QueryError`] 404.
+//! - **Versions** ([`Hierarchy`]): batches apply atomically; readers never block and
+//!   keep the version they hold; cursors pin theirs. A batch costs a rebuild today.
 //!
 //! ## Features
 //!
@@ -81,6 +86,8 @@
 //!   same reseller), NDJSON and JSON-array readers, JSON attributes payload.
 //! - `proptest`: the `testing` module — strategies and a naive reference model for
 //!   your own property tests.
+//! - `fuzzing`: `testing::fuzz`, the checks the fuzz targets run.
+//! - `cli`: the `resellers` command-line tool.
 //!
 //! ## Minimum Rust version
 //!
