@@ -188,6 +188,44 @@ impl<'de> Deserialize<'de> for Record {
     }
 }
 
+/// Streams the elements of one JSON array into a builder, one `Value` at a time,
+/// recording in `at` the index of the element being read (so that a syntax error can
+/// be reported at its element), and `None` once the array is complete.
+struct Elements<'b> {
+    builder: &'b mut Builder,
+    at: &'b std::cell::Cell<Option<usize>>,
+    what: &'static str,
+    push: fn(&mut Builder, Value, usize),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Elements<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elements<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0usize;
+        loop {
+            self.at.set(Some(i));
+            match seq.next_element::<Value>()? {
+                Some(v) => (self.push)(self.builder, v, i),
+                None => {
+                    self.at.set(None);
+                    return Ok(());
+                }
+            }
+            i += 1;
+        }
+    }
+}
+
 impl Builder {
     fn push_value(&mut self, value: Value, place: impl FnOnce() -> String) {
         match RecordIn::deserialize(value) {
@@ -267,32 +305,15 @@ impl Builder {
     /// assert!(matches!(&err.problems()[0], Problem::UnknownCapability { record: 1, name, .. } if name == "fax"));
     /// ```
     pub fn read_json_array(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
-        struct ArrayVisitor<'b>(&'b mut Builder, &'b std::cell::Cell<Option<usize>>);
-        impl<'de> Visitor<'de> for ArrayVisitor<'_> {
-            type Value = ();
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON array of reseller records")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-                let mut i = 0usize;
-                loop {
-                    // Where a syntax error lands, if one does.
-                    self.1.set(Some(i));
-                    match seq.next_element::<Value>()? {
-                        Some(v) => self.0.push_value(v, || format!("element {i}")),
-                        None => {
-                            self.1.set(None);
-                            return Ok(());
-                        }
-                    }
-                    i += 1;
-                }
-            }
-        }
         let at = std::cell::Cell::new(None);
         let mut de = serde_json::Deserializer::from_reader(reader);
         let result = de
-            .deserialize_seq(ArrayVisitor(self, &at))
+            .deserialize_seq(Elements {
+                builder: self,
+                at: &at,
+                what: "a JSON array of reseller records",
+                push: |b, v, i| b.push_value(v, || format!("element {i}")),
+            })
             .and_then(|()| de.end());
         match result {
             Ok(()) => Ok(()),
@@ -397,33 +418,6 @@ impl Builder {
         use serde::de::MapAccess;
         use std::cell::Cell;
 
-        struct Data<'b>(&'b mut Builder, &'b Cell<Option<usize>>);
-        impl<'de> serde::de::DeserializeSeed<'de> for Data<'_> {
-            type Value = ();
-            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-                d.deserialize_seq(self)
-            }
-        }
-        impl<'de> Visitor<'de> for Data<'_> {
-            type Value = ();
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of reseller resources")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-                let mut i = 0usize;
-                loop {
-                    self.1.set(Some(i));
-                    match seq.next_element::<Value>()? {
-                        Some(v) => self.0.push_resource(v, i),
-                        None => {
-                            self.1.set(None);
-                            return Ok(());
-                        }
-                    }
-                    i += 1;
-                }
-            }
-        }
         struct Doc<'b>(&'b mut Builder, &'b Cell<Option<usize>>);
         impl<'de> Visitor<'de> for Doc<'_> {
             type Value = bool;
@@ -435,7 +429,12 @@ impl Builder {
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     if key == "data" && !found {
                         found = true;
-                        map.next_value_seed(Data(&mut *self.0, self.1))?;
+                        map.next_value_seed(Elements {
+                            builder: &mut *self.0,
+                            at: self.1,
+                            what: "an array of reseller resources",
+                            push: |b, v, i| b.push_resource(v, i),
+                        })?;
                     } else {
                         map.next_value::<de::IgnoredAny>()?;
                     }
