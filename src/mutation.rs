@@ -255,6 +255,14 @@ impl<'s> Work<'s> {
         (!self.removed.contains(&p)).then_some(p)
     }
 
+    /// `find`, or the error that mutation `index` names an id that does not exist.
+    fn existing(&self, index: usize, id: &ResellerId) -> Result<u32, MutationError> {
+        self.find(id).ok_or_else(|| MutationError::UnknownId {
+            index,
+            id: id.clone(),
+        })
+    }
+
     fn parent_of(&self, x: u32) -> u32 {
         match self.parent.get(&x) {
             Some(&p) => p,
@@ -334,10 +342,7 @@ impl<'s> Work<'s> {
                 self.kids_mut(parent).push(x);
             }
             Mutation::Move { id, parent } => {
-                let x = self.find(id).ok_or_else(|| MutationError::UnknownId {
-                    index,
-                    id: id.clone(),
-                })?;
+                let x = self.existing(index, id)?;
                 let q = match parent {
                     None => NONE,
                     Some(p) if p == id => {
@@ -369,10 +374,7 @@ impl<'s> Work<'s> {
                 self.kids_mut(q).push(x);
             }
             Mutation::Remove { id, removal } => {
-                let x = self.find(id).ok_or_else(|| MutationError::UnknownId {
-                    index,
-                    id: id.clone(),
-                })?;
+                let x = self.existing(index, id)?;
                 let count = self.kid_count(x);
                 if *removal == Removal::LeafOnly && count > 0 {
                     return Err(MutationError::HasDownline {
@@ -400,10 +402,7 @@ impl<'s> Work<'s> {
                 economic_enabled,
                 attributes,
             } => {
-                let x = self.find(id).ok_or_else(|| MutationError::UnknownId {
-                    index,
-                    id: id.clone(),
-                })?;
+                let x = self.existing(index, id)?;
                 let mut r = self.record(x);
                 if let Some(name) = name {
                     r.name = name.clone();

@@ -227,6 +227,29 @@ impl<'de> Visitor<'de> for Elements<'_> {
 }
 
 impl Builder {
+    /// How a streamed read ends: an I/O error is returned; any other error is a
+    /// malformed record, at the element being read (`element 3`, `data[3]`) when there
+    /// was one, else about the whole input.
+    fn end_stream(
+        &mut self,
+        result: Result<(), serde_json::Error>,
+        at: Option<usize>,
+        element: impl Fn(usize) -> String,
+        whole: &str,
+    ) -> std::io::Result<()> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_io() => Err(std::io::Error::other(e)),
+            Err(e) => {
+                match at {
+                    Some(i) => self.push_malformed(format!("{}: {e}", element(i))),
+                    None => self.push_malformed(format!("{whole}: {e}")),
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn push_value(&mut self, value: Value, place: impl FnOnce() -> String) {
         match RecordIn::deserialize(value) {
             Ok(r) => {
@@ -315,17 +338,12 @@ impl Builder {
                 push: |b, v, i| b.push_value(v, || format!("element {i}")),
             })
             .and_then(|()| de.end());
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_io() => Err(std::io::Error::other(e)),
-            Err(e) => {
-                match at.get() {
-                    Some(i) => self.push_malformed(format!("element {i}: {e}")),
-                    None => self.push_malformed(format!("not a JSON array of records: {e}")),
-                }
-                Ok(())
-            }
-        }
+        self.end_stream(
+            result,
+            at.get(),
+            |i| format!("element {i}"),
+            "not a JSON array of records",
+        )
     }
 }
 
@@ -447,21 +465,17 @@ impl Builder {
         let result = de
             .deserialize_map(Doc(self, &at))
             .and_then(|found| de.end().map(|()| found));
-        match result {
-            Ok(true) => Ok(()),
-            Ok(false) => {
+        let result = result.map(|found| {
+            if !found {
                 self.push_malformed(r#"no "data" member: not an ActivePlatform document"#);
-                Ok(())
             }
-            Err(e) if e.is_io() => Err(std::io::Error::other(e)),
-            Err(e) => {
-                match at.get() {
-                    Some(i) => self.push_malformed(format!("data[{i}]: {e}")),
-                    None => self.push_malformed(format!("not an ActivePlatform document: {e}")),
-                }
-                Ok(())
-            }
-        }
+        });
+        self.end_stream(
+            result,
+            at.get(),
+            |i| format!("data[{i}]"),
+            "not an ActivePlatform document",
+        )
     }
 
     /// Reads records in whichever format `reader` holds: a JSON array (`[` first), an
