@@ -10,9 +10,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use reseller_hierarchy::generate::{Generator, Shape};
+use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
 use reseller_hierarchy::{
-    Filter, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
+    Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId,
+    Role, Snapshot,
 };
 
 #[path = "common/naive.rs"]
@@ -251,6 +252,96 @@ fn materialize(c: &mut Criterion) {
     g.finish();
 }
 
+/// A move of a random reseller under a random parent outside its downline.
+fn random_move(h: &Hierarchy, n: usize, rng: &mut SplitMix) -> Mutation {
+    let cur = h.snapshot();
+    loop {
+        let who = ResellerId::from(2 + rng.below(n - 1) as u64);
+        let to = ResellerId::from(1 + rng.below(n) as u64);
+        if who != to && !cur.is_in_downline(&to, &who).unwrap() {
+            return Mutation::Move {
+                id: who,
+                parent: Some(to),
+            };
+        }
+    }
+}
+
+/// One mutation applied through a `Hierarchy` until its version is published, against
+/// a rebuild of the same forest. Only `apply` is timed; every 256 mutations the changes
+/// are folded into a new base, untimed (the steady state of a service whose background
+/// folds keep up with its writes; `examples/perf_report.rs` times mutations with real
+/// background folds).
+fn mutation(c: &mut Criterion) {
+    let n = 1_000_000;
+    let input = records(Shape::Random, n);
+    let h = Hierarchy::new(Snapshot::build(input.clone()).unwrap());
+    h.set_fold_threshold(usize::MAX);
+    let mut rng = SplitMix::new(11);
+    let mut g = c.benchmark_group("mutation");
+    g.sample_size(20);
+    let mut fresh = 0u64;
+    let mut timed = |h: &Hierarchy, rng: &mut SplitMix, iters: u64, add: bool| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            fresh += 1;
+            if fresh.is_multiple_of(256) {
+                h.compact();
+            }
+            let batch = if add {
+                let parent = ResellerId::from(1 + rng.below(n) as u64);
+                [Mutation::Add(Record::new(
+                    format!("b{fresh}"),
+                    Some(parent),
+                ))]
+            } else {
+                [random_move(h, n, rng)]
+            };
+            let t = std::time::Instant::now();
+            black_box(h.apply(&batch).unwrap());
+            total += t.elapsed();
+        }
+        total
+    };
+    g.bench_function(BenchmarkId::new("leaf_add", n), |b| {
+        b.iter_custom(|iters| timed(&h, &mut rng, iters, true))
+    });
+    g.bench_function(BenchmarkId::new("move", n), |b| {
+        b.iter_custom(|iters| timed(&h, &mut rng, iters, false))
+    });
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.bench_with_input(BenchmarkId::new("rebuild", n), &input, |b, input| {
+        b.iter_batched(
+            || input.clone(),
+            |r| Snapshot::build(r).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    // First pages of a version 128 mutations past its base (none folded yet).
+    h.compact();
+    for i in 0..64u64 {
+        let parent = ResellerId::from(1 + rng.below(n) as u64);
+        h.apply(&[Mutation::Add(Record::new(format!("c{i}"), Some(parent)))])
+            .unwrap();
+        h.apply(&[random_move(&h, n, &mut rng)]).unwrap();
+    }
+    let snap = h.snapshot();
+    let root = ResellerId::from("1");
+    let mut g = c.benchmark_group("changed_version_page");
+    for order in [Order::PreOrder, Order::LevelOrder] {
+        g.bench_function(BenchmarkId::new(format!("{order:?}"), n), |b| {
+            b.iter(|| {
+                snap.downline(black_box(&root), order, PageRequest::default())
+                    .unwrap()
+                    .len()
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     build,
@@ -259,6 +350,7 @@ criterion_group!(
     counts,
     is_in_downline,
     upline,
-    materialize
+    materialize,
+    mutation
 );
 criterion_main!(benches);

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
 use reseller_hierarchy::{
-    Filter, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
+    Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId,
+    Role, Snapshot,
 };
 use serde_json::json;
 
@@ -44,6 +45,27 @@ fn per_call_ns(samples: usize, batch: usize, mut f: impl FnMut(usize)) -> f64 {
         out.push(t.elapsed().as_nanos() as f64 / batch as f64);
     }
     median(out)
+}
+
+/// The value below which a fraction `q` of the samples fall.
+fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// A move of a random reseller under a random new parent outside its downline.
+fn random_move(h: &Hierarchy, rng: &mut SplitMix) -> Mutation {
+    let cur = h.snapshot();
+    loop {
+        let who = ResellerId::from(2 + rng.below(N - 1) as u64);
+        let to = ResellerId::from(1 + rng.below(N) as u64);
+        if who != to && !cur.is_in_downline(&to, &who).unwrap() {
+            return Mutation::Move {
+                id: who,
+                parent: Some(to),
+            };
+        }
+    }
 }
 
 fn time_once(f: impl FnOnce()) -> Duration {
@@ -206,28 +228,22 @@ fn main() {
     });
     emit("upline", name, N, Some(depth), ns, "ns");
 
-    // Mutations through a Hierarchy: until a visible change (the next version
-    // published). Today a batch rebuilds the snapshot, so these are O(n).
-    let h = reseller_hierarchy::Hierarchy::new(snap);
-    let mut add = Vec::new();
-    let mut mv = Vec::new();
-    for i in 0..3u64 {
+    // Mutations through a Hierarchy, each timed until its version is published (then
+    // visible to readers). The default fold threshold applies: folds into a new base
+    // run in the background during the run, as they would in a service.
+    let index_bytes = snap.index_bytes();
+    let h = Hierarchy::new(snap);
+    let (mut add, mut mv) = (Vec::new(), Vec::new());
+    for i in 0..401u64 {
         let parent = ResellerId::from(1 + rng.below(N) as u64);
-        let batch = [reseller_hierarchy::Mutation::Add(Record::new(
-            format!("new{i}"),
-            Some(parent),
-        ))];
+        let batch = [Mutation::Add(Record::new(format!("new{i}"), Some(parent)))];
         add.push(
             time_once(|| {
                 black_box(h.apply(&batch).unwrap());
             })
             .as_nanos() as f64,
         );
-        let who = ResellerId::from(2 + i);
-        let batch = [reseller_hierarchy::Mutation::Move {
-            id: who,
-            parent: Some(ResellerId::from(1u64)),
-        }];
+        let batch = [random_move(&h, &mut rng)];
         mv.push(
             time_once(|| {
                 black_box(h.apply(&batch).unwrap());
@@ -235,8 +251,72 @@ fn main() {
             .as_nanos() as f64,
         );
     }
-    emit("mutation_leaf_add", name, N, None, median(add), "ns");
-    emit("mutation_move", name, N, None, median(mv), "ns");
+    emit(
+        "mutation_leaf_add",
+        name,
+        N,
+        None,
+        median(add.clone()),
+        "ns",
+    );
+    emit(
+        "mutation_leaf_add_p99",
+        name,
+        N,
+        None,
+        quantile(add, 0.99),
+        "ns",
+    );
+    emit("mutation_move", name, N, None, median(mv.clone()), "ns");
+    emit("mutation_move_p99", name, N, None, quantile(mv, 0.99), "ns");
+    // A large subtree moved back and forth between two children of the root.
+    let cur = h.snapshot();
+    let mut kids = cur.get(&root).unwrap().children();
+    let (a, b) = (
+        kids.next().unwrap().id().clone(),
+        kids.next().unwrap().id().clone(),
+    );
+    let big = cur
+        .get(&a)
+        .unwrap()
+        .children()
+        .max_by_key(|r| r.downline_len())
+        .unwrap();
+    let (big, size) = (big.id().clone(), big.downline_len() + 1);
+    drop(kids);
+    let large: Vec<f64> = (0..41)
+        .map(|i| {
+            let to = if i % 2 == 0 { &b } else { &a };
+            let batch = [Mutation::Move {
+                id: big.clone(),
+                parent: Some(to.clone()),
+            }];
+            time_once(|| {
+                black_box(h.apply(&batch).unwrap());
+            })
+            .as_nanos() as f64
+        })
+        .collect();
+    emit(
+        "mutation_move_large",
+        name,
+        N,
+        Some(size),
+        median(large),
+        "ns",
+    );
+    drop(cur);
+
+    // What a fold costs: the changed forest built into a new base (as a background
+    // fold does), and a build from records.
+    h.set_fold_threshold(usize::MAX);
+    let fold: Vec<f64> = (0..3)
+        .map(|_| {
+            h.apply(&[random_move(&h, &mut rng)]).unwrap();
+            time_once(|| h.compact()).as_nanos() as f64
+        })
+        .collect();
+    emit("fold", name, N, None, median(fold), "ns");
     let snap = h.snapshot();
     let records: Vec<Record> = snap.iter().map(|r| r.to_record()).collect();
     let rebuild: Vec<f64> = (0..3)
@@ -249,13 +329,72 @@ fn main() {
         })
         .collect();
     emit("rebuild", name, N, None, median(rebuild), "ns");
+    drop((snap, records));
+
+    // Queries of a changed version: 128 mutations (64 leaf adds, 64 moves) over its
+    // base, none folded yet.
+    for i in 0..64u64 {
+        let parent = ResellerId::from(1 + rng.below(N) as u64);
+        h.apply(&[Mutation::Add(Record::new(format!("late{i}"), Some(parent)))])
+            .unwrap();
+        h.apply(&[random_move(&h, &mut rng)]).unwrap();
+    }
+    let snap = h.snapshot();
+    for (id, order, metric) in [
+        (&small, Order::PreOrder, "changed_downline_page_first"),
+        (&root, Order::PreOrder, "changed_downline_page_first"),
+        (
+            &small,
+            Order::LevelOrder,
+            "changed_downline_page_first_level_order",
+        ),
+        (
+            &root,
+            Order::LevelOrder,
+            "changed_downline_page_first_level_order",
+        ),
+    ] {
+        let k = snap.downline_count(id).unwrap();
+        let ns = per_call_ns(101, 100, |_| {
+            black_box(page_ids(&snap, black_box(id), order, first));
+        });
+        emit(metric, name, N, Some(k), ns, "ns");
+    }
+    for (order, metric) in [
+        (Order::PreOrder, "changed_eligible_filtered_page"),
+        (
+            Order::LevelOrder,
+            "changed_eligible_filtered_page_level_order",
+        ),
+    ] {
+        let flags = FilterFlags::from(Filter::Voip);
+        let total = snap.eligible_count(&me, flags).unwrap();
+        let last = first.last_page(total);
+        let pages: Vec<PageRequest> = (0..100)
+            .map(|_| PageRequest::new(1 + rng.below(last as usize) as u64, 50).unwrap())
+            .collect();
+        let ns = per_call_ns(101, 100, |i| {
+            let page = snap
+                .eligible_parents(&me, flags, order, pages[i % 100])
+                .unwrap();
+            black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
+        });
+        emit(metric, name, N, Some(total), ns, "ns");
+    }
+    let ns = per_call_ns(101, 1000, |i| {
+        black_box(
+            snap.is_in_downline(&ids[i % 4096], &ids[(i * 7 + 1) % 4096])
+                .unwrap(),
+        );
+    });
+    emit("changed_is_in_downline_by_id", name, N, None, ns, "ns");
 
     emit(
         "index_bytes_per_reseller",
         name,
         N,
         None,
-        snap.index_bytes() as f64 / N as f64,
+        index_bytes as f64 / N as f64,
         "bytes",
     );
     eprintln!("perf_report took {:.1?}", started.elapsed());

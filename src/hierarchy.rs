@@ -30,6 +30,12 @@ use crate::snapshot::{QueryError, Snapshot};
 /// last [`retention`](Hierarchy::retention) versions are kept for cursors (16 by
 /// default); a cursor of an older version gets [`CursorError::Expired`].
 ///
+/// A batch costs `O(k log n)` for `k` pieces of change not yet folded, never `O(n)`: the
+/// new version is the previous one's indexed forest plus an overlay of the changes. A
+/// background thread folds the overlay into a new indexed forest once it reaches the
+/// [fold threshold](Hierarchy::set_fold_threshold), and publishes that in place of the
+/// same version (see ARCHITECTURE.md).
+///
 /// # Examples
 ///
 /// ```
@@ -54,19 +60,33 @@ use crate::snapshot::{QueryError, Snapshot};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Hierarchy {
+    shared: Arc<Shared>,
+}
+
+/// What the writer, the readers and a background fold share.
+struct Shared {
     current: ArcSwap<Snapshot>,
-    /// The most recent versions, oldest first; the current one is the last.
     kept: Mutex<VecDeque<Arc<Snapshot>>>,
-    writer: Mutex<()>,
+    writer: Mutex<Writer>,
     retention: usize,
     key: [u8; 32],
+}
+
+/// The writer's state.
+struct Writer {
+    /// While a fold runs: the batches applied since the version it folds.
+    since_fold: Option<Vec<Vec<Mutation>>>,
+    /// The change weight at which a fold starts.
+    fold_at: usize,
+    /// Counts the bases published; a fold whose base was overtaken is dropped.
+    generation: u64,
 }
 
 impl fmt::Debug for Hierarchy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hierarchy")
-            .field("version", &self.current.load().version())
-            .field("retention", &self.retention)
+            .field("version", &self.shared.current.load().version())
+            .field("retention", &self.shared.retention)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +213,66 @@ impl CursorPage {
     }
 }
 
+impl Shared {
+    /// Makes `next` the current version and keeps it for cursors.
+    fn publish(&self, next: Arc<Snapshot>) {
+        let mut evicted = Vec::new();
+        {
+            let mut kept = lock(&self.kept);
+            kept.push_back(next.clone());
+            while kept.len() > self.retention {
+                evicted.extend(kept.pop_front());
+            }
+        }
+        self.current.store(next);
+        // Freeing a large version takes a while: not on the writer's path. (Readers
+        // still holding it keep it alive anyway.)
+        if !evicted.is_empty() {
+            rayon::spawn(move || drop(evicted));
+        }
+    }
+
+    /// Publishes `folded` in place of the current version, which has the same number
+    /// and the same contents, under the writer lock; a fold still running is dropped.
+    fn replace(&self, writer: &mut Writer, folded: Arc<Snapshot>) {
+        writer.generation += 1;
+        writer.since_fold = None;
+        let old = {
+            let mut kept = lock(&self.kept);
+            let slot = kept.iter_mut().find(|s| s.version() == folded.version());
+            slot.map(|s| std::mem::replace(s, folded.clone()))
+        };
+        let previous = self.current.swap(folded);
+        rayon::spawn(move || drop((old, previous)));
+    }
+
+    /// The background fold of `snap`: build its new base without any lock, then, under
+    /// the writer lock, replay the batches applied meanwhile onto it and publish the
+    /// result in place of the current version.
+    fn fold(&self, snap: &Arc<Snapshot>, generation: u64) {
+        let mut folded = snap.compacted();
+        let mut writer = lock(&self.writer);
+        if writer.generation != generation {
+            return; // a newer base was published meanwhile
+        }
+        let log = writer.since_fold.take().unwrap_or_default();
+        for batch in &log {
+            // Every batch was accepted on the same contents, so it is accepted again;
+            // if it were not, the current version simply stays as it is.
+            match folded.with_changes(batch) {
+                Ok(mut next) => {
+                    next.set_version(folded.version() + 1);
+                    folded = Arc::new(next);
+                }
+                Err(_) => return,
+            }
+        }
+        if folded.version() == self.current.load().version() {
+            self.replace(&mut writer, folded);
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the data half-changed (every change
     // is one push or pop), so a poisoned lock is still usable.
@@ -226,27 +306,84 @@ impl Hierarchy {
         snapshot.set_version(1);
         let first = Arc::new(snapshot);
         Hierarchy {
-            current: ArcSwap::new(first.clone()),
-            kept: Mutex::new(VecDeque::from([first])),
-            writer: Mutex::new(()),
-            retention: retention.max(1),
-            key,
+            shared: Arc::new(Shared {
+                current: ArcSwap::new(first.clone()),
+                kept: Mutex::new(VecDeque::from([first])),
+                writer: Mutex::new(Writer {
+                    since_fold: None,
+                    fold_at: Hierarchy::DEFAULT_FOLD_AT,
+                    generation: 0,
+                }),
+                retention: retention.max(1),
+                key,
+            }),
         }
     }
 
     /// How many versions are kept for cursors.
     pub fn retention(&self) -> usize {
-        self.retention
+        self.shared.retention
     }
+
+    /// The change weight at which a background fold starts by default: see
+    /// [`set_fold_threshold`](Hierarchy::set_fold_threshold).
+    pub const DEFAULT_FOLD_AT: usize = 256;
+
+    /// Sets when the changes of the current version are folded into a new indexed
+    /// base, on a background thread: once their weight (pieces of the changed
+    /// pre-order, plus resellers added, removed or updated) reaches `weight` (at least
+    /// 1). A lower value keeps queries of changed versions nearer the speed of a fresh
+    /// build and folds more often (each fold costs about one build, off the writer's
+    /// path); a higher one the opposite.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Hierarchy, Record, Snapshot};
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// h.set_fold_threshold(1024);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_fold_threshold(&self, weight: usize) {
+        lock(&self.shared.writer).fold_at = weight.max(1);
+    }
+
+    /// Folds the changes of the current version into a new indexed base now, on this
+    /// thread (`O(n)`, about one build), and publishes it in place of the current
+    /// version: the same version number and the same contents, only faster to query.
+    /// Writers wait meanwhile; readers do not. [`apply`](Hierarchy::apply) does this
+    /// by itself in the background; calling it is only useful before a burst of reads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Hierarchy, Mutation, Record, Snapshot};
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// h.apply(&[Mutation::Add(Record::new("2", Some("1")))])?;
+    /// h.compact();
+    /// assert_eq!(h.snapshot().version(), 2);
+    /// assert_eq!(h.snapshot().downline_count(&"1".into())?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compact(&self) {
+        let mut writer = lock(&self.shared.writer);
+        let folded = self.shared.current.load_full().compacted();
+        self.shared.replace(&mut writer, folded);
+    }
+
+    /// How far past the fold threshold changes may grow while a background fold runs
+    /// (writes faster than folds): then the writer folds them itself, which bounds what
+    /// a change and a query of a changed version cost.
+    const OVERLOAD: usize = 16;
 
     /// The current version. Never blocks.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.load_full()
+        self.shared.current.load_full()
     }
 
     /// A kept version by number.
     pub fn version(&self, version: u64) -> Option<Arc<Snapshot>> {
-        lock(&self.kept)
+        lock(&self.shared.kept)
             .iter()
             .find(|s| s.version() == version)
             .cloned()
@@ -259,25 +396,27 @@ impl Hierarchy {
     ///
     /// [`MutationError`] naming the first mutation refused; nothing is applied then.
     pub fn apply(&self, batch: &[Mutation]) -> Result<u64, MutationError> {
-        let _writer = lock(&self.writer);
-        let base = self.current.load_full();
+        let mut writer = lock(&self.shared.writer);
+        let base = self.shared.current.load_full();
         let mut next = mutation::apply(&base, batch)?;
         let version = base.version() + 1;
         next.set_version(version);
         let next = Arc::new(next);
-        let mut evicted = Vec::new();
-        {
-            let mut kept = lock(&self.kept);
-            kept.push_back(next.clone());
-            while kept.len() > self.retention {
-                evicted.extend(kept.pop_front());
+        self.shared.publish(next.clone());
+        let fold_at = writer.fold_at;
+        let weight = next.change_weight();
+        match &mut writer.since_fold {
+            Some(_) if weight >= fold_at.saturating_mul(Hierarchy::OVERLOAD) => {
+                let folded = next.compacted();
+                self.shared.replace(&mut writer, folded);
             }
-        }
-        self.current.store(next);
-        // Freeing a large version takes a while: not on the writer's path. (Readers
-        // still holding it keep it alive anyway.)
-        if !evicted.is_empty() {
-            rayon::spawn(move || drop(evicted));
+            Some(log) => log.push(batch.to_vec()),
+            None if weight >= fold_at => {
+                writer.since_fold = Some(Vec::new());
+                let (shared, generation) = (self.shared.clone(), writer.generation);
+                std::thread::spawn(move || shared.fold(&next, generation));
+            }
+            None => {}
         }
         Ok(version)
     }
@@ -291,7 +430,7 @@ impl Hierarchy {
         match start {
             Start::Page(req) => Ok((self.snapshot(), req)),
             Start::Cursor(text) => {
-                let d = cursor::decode(&self.key, text)?;
+                let d = cursor::decode(&self.shared.key, text)?;
                 if d.query != digest {
                     return Err(CursorError::OtherQuery);
                 }
@@ -300,7 +439,7 @@ impl Hierarchy {
                 match self.version(d.version) {
                     Some(s) => Ok((s, req)),
                     None => {
-                        let oldest = lock(&self.kept).front().map_or(0, |s| s.version());
+                        let oldest = lock(&self.shared.kept).front().map_or(0, |s| s.version());
                         Err(CursorError::Expired {
                             version: d.version,
                             oldest,
@@ -315,7 +454,7 @@ impl Hierarchy {
         let request = page.request();
         let next = page.has_next().then(|| {
             cursor::encode(
-                &self.key,
+                &self.shared.key,
                 &CursorData {
                     version: snapshot.version(),
                     page: request.page() + 1,

@@ -78,7 +78,9 @@
 //!   [`BuildError`] 400, [`MutationError`] 400, [`CursorError`] 400 (410 when expired),
 //!   [`AccessError`] 403, [`QueryError`] 404.
 //! - **Versions** ([`Hierarchy`]): batches apply atomically; readers never block and
-//!   keep the version they hold; cursors pin theirs. A batch costs a rebuild today.
+//!   keep the version they hold; cursors pin theirs. A batch is an overlay on the
+//!   previous version's indexes (tens of microseconds at a million resellers), folded
+//!   into new indexes in the background.
 //!
 //! ## Features
 //!

@@ -330,8 +330,8 @@ impl<'s> Page<'s> {
 
     /// The resellers on this page, in listing order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'s>> + '_ {
-        let snapshot = self.snapshot;
-        (0..self.items.len()).map(move |i| snapshot.reseller(self.items.get(i)))
+        let reseller = self.snapshot.resolver();
+        (0..self.items.len()).map(move |i| reseller(self.items.get(i)))
     }
 
     /// Size of the whole listing.

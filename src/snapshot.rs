@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -10,11 +11,15 @@ use crate::builder::{BuildError, Builder, Parts, Payload};
 use crate::capability::{Capabilities, Capability, Filter, FilterFlags};
 use crate::id::{ResellerId, NONE};
 use crate::lookup::IdTable;
+use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Gathered, Items, Order, Page, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
+mod overlay;
 mod validate;
+
+use overlay::Overlay;
 
 pub use validate::InvariantError;
 
@@ -58,6 +63,28 @@ pub use validate::InvariantError;
 /// assert!(snap.is_in_downline(&"3".into(), &one).unwrap());
 /// ```
 pub struct Snapshot {
+    repr: Repr,
+    /// Which version of a [`Hierarchy`](crate::Hierarchy) this is; 0 for a plain build.
+    version: u64,
+}
+
+/// A snapshot is an indexed forest, or changes over one (shared by every version
+/// changing it). The plain case keeps its indexes inline: no indirection on the
+/// queries of a built or folded snapshot.
+// Inline on purpose: boxing `Core` would put one more load on every plain query.
+#[allow(clippy::large_enum_variant)]
+enum Repr {
+    Plain(Core),
+    Changed {
+        /// A plain snapshot.
+        base: Arc<Snapshot>,
+        delta: Arc<Overlay>,
+    },
+}
+
+/// The indexed forest, immutable once built: positions in pre-order and every index
+/// over them.
+pub(crate) struct Core {
     /// By position.
     ids: Vec<ResellerId>,
     lookup: IdTable,
@@ -71,10 +98,11 @@ pub struct Snapshot {
     bfs: Vec<u32>,
     /// Position -> level-order index.
     level: WaveletMatrix,
+    /// `level_start[d]`: the level-order index of the first reseller at depth `d`;
+    /// the last entry is `n`.
+    level_start: Vec<u32>,
     filters: [FilterIndex; 4],
     roots: usize,
-    /// Which version of a [`Hierarchy`](crate::Hierarchy) this is; 0 for a plain build.
-    version: u64,
 }
 
 /// The positions matching one filter, in both orders, as bit vectors (about 1/8 byte a
@@ -251,7 +279,8 @@ impl Snapshot {
             },
         );
         let roots = parent.iter().filter(|&&p| p == NONE).count();
-        let snapshot = Snapshot {
+        let level_start = level_starts(&parent, &bfs);
+        let core = Core {
             ids: ids_by_pos,
             lookup,
             parent,
@@ -260,8 +289,12 @@ impl Snapshot {
             payload: payload_by_pos,
             bfs,
             level,
+            level_start,
             filters,
             roots,
+        };
+        let snapshot = Snapshot {
+            repr: Repr::Plain(core),
             version: 0,
         };
         debug_assert_eq!(snapshot.validate(), Ok(()));
@@ -270,7 +303,10 @@ impl Snapshot {
 
     /// Number of resellers.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        match self.delta() {
+            None => self.core().ids.len(),
+            Some(o) => o.len() as usize,
+        }
     }
 
     /// Which version of a [`Hierarchy`](crate::Hierarchy) this snapshot is: 0 for a
@@ -284,49 +320,123 @@ impl Snapshot {
         self.version = version;
     }
 
-    pub(crate) fn parent_at(&self, p: u32) -> u32 {
-        self.parent[p as usize]
+    /// The indexed forest: this snapshot's, or the one its changes are over.
+    #[inline]
+    pub(crate) fn core(&self) -> &Core {
+        match &self.repr {
+            Repr::Plain(core) => core,
+            Repr::Changed { base, .. } => match &base.repr {
+                Repr::Plain(core) => core,
+                // A base is always plain; this arm only keeps the match total.
+                Repr::Changed { base, .. } => base.core(),
+            },
+        }
     }
 
-    pub(crate) fn id_at(&self, p: u32) -> &ResellerId {
-        &self.ids[p as usize]
+    /// The changes over the base, if any.
+    #[inline]
+    pub(crate) fn delta(&self) -> Option<&Overlay> {
+        match &self.repr {
+            Repr::Plain(_) => None,
+            Repr::Changed { delta, .. } => Some(delta),
+        }
     }
 
-    pub(crate) fn record_at(&self, p: u32) -> Record {
-        self.reseller(p).to_record()
+    /// The plain snapshot this one's indexes come from.
+    fn base(self: &Arc<Self>) -> Arc<Snapshot> {
+        match &self.repr {
+            Repr::Plain(_) => self.clone(),
+            Repr::Changed { base, .. } => base.clone(),
+        }
+    }
+
+    /// This version with `batch` applied on top, sharing the base: `O(k log n)` a
+    /// mutation for `k` pieces of change (see ARCHITECTURE.md), none of it `O(n)`.
+    pub(crate) fn with_changes(
+        self: &Arc<Self>,
+        batch: &[Mutation],
+    ) -> Result<Snapshot, MutationError> {
+        let base = self.base();
+        let core = base.core();
+        let mut delta = match self.delta() {
+            Some(o) => o.clone(),
+            None => Overlay::new(core),
+        };
+        for (i, m) in batch.iter().enumerate() {
+            delta.apply(core, i, m)?;
+        }
+        Ok(Snapshot {
+            repr: Repr::Changed {
+                base: base.clone(),
+                delta: Arc::new(delta),
+            },
+            version: self.version,
+        })
+    }
+
+    /// The same forest with its changes built into a new base: `O(n)`, like a build.
+    pub(crate) fn compacted(self: &Arc<Self>) -> Arc<Snapshot> {
+        let Some(o) = self.delta() else {
+            return self.clone();
+        };
+        // The records come from a valid forest, so the build cannot fail; if it ever
+        // did, keeping the changes as they are would still be correct.
+        match Snapshot::build(o.records(self.core())) {
+            Ok(mut built) => {
+                built.version = self.version;
+                Arc::new(built)
+            }
+            Err(_) => self.clone(),
+        }
+    }
+
+    /// How much is changed over the base (0 when nothing is).
+    pub(crate) fn change_weight(&self) -> usize {
+        self.delta().map_or(0, |o| o.weight())
+    }
+
+    /// Parent of reseller `p`, or `NONE`.
+    #[inline]
+    fn parent_of(&self, p: u32) -> u32 {
+        match &self.repr {
+            Repr::Plain(core) => core.parent[p as usize],
+            Repr::Changed { delta, .. } => delta.parent(self.core(), p),
+        }
+    }
+
+    /// The position of reseller `p` and one past the end of its downline.
+    #[inline]
+    fn extent(&self, p: u32) -> (u32, u32) {
+        match &self.repr {
+            Repr::Plain(core) => (p, core.end[p as usize]),
+            Repr::Changed { delta, .. } => (delta.pos(p), delta.end(self.core(), p)),
+        }
     }
 
     /// The positions `from`, `end[from]`, `end[end[from]]`, … below `to`: the children
     /// of `p` for `p + 1 .. end[p]`, the roots for `0 .. n`.
-    pub(crate) fn hops(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
+    fn hops(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
         let mut next = from;
         std::iter::from_fn(move || {
             (next < to).then(|| {
                 let c = next;
-                next = self.end[c as usize];
+                next = self.core().end[c as usize];
                 c
             })
         })
     }
 
-    /// Positions of the children of `p`, in order.
-    pub(crate) fn children_at(&self, p: u32) -> Vec<u32> {
-        self.hops(p + 1, self.end[p as usize]).collect()
-    }
-
-    /// Positions of the roots, in order.
-    pub(crate) fn root_positions(&self) -> Vec<u32> {
-        self.hops(0, self.len() as u32).collect()
-    }
-
     /// Whether there are no resellers.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
 
     /// Number of roots.
     pub fn root_count(&self) -> usize {
-        self.roots
+        match self.delta() {
+            None => self.core().roots,
+            Some(o) => o.count_at_depth(self.core(), 0..o.len(), 0),
+        }
     }
 
     /// The reseller with this id.
@@ -345,11 +455,19 @@ impl Snapshot {
 
     /// Every reseller in pre-order: roots in input order, each tree depth-first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'_>> + '_ {
-        (0..self.len() as u32).map(|p| self.reseller(p))
+        (0..self.len() as u32).map(|l| match self.delta() {
+            None => self.reseller(l),
+            Some(o) => self.reseller(o.node_at(l)),
+        })
     }
 
+    /// The reseller with this id: its position, or with changes, its number in the
+    /// overlay.
     pub(crate) fn position(&self, id: &ResellerId) -> Option<u32> {
-        self.lookup.get(&self.ids, id.as_str())
+        match self.delta() {
+            None => self.core().lookup.get(&self.core().ids, id.as_str()),
+            Some(o) => o.find(self.core(), id),
+        }
     }
 
     fn find(&self, id: &ResellerId) -> Result<u32, QueryError> {
@@ -357,8 +475,23 @@ impl Snapshot {
             .ok_or_else(|| QueryError::NotFound { id: id.clone() })
     }
 
+    #[inline]
     pub(crate) fn reseller(&self, p: u32) -> Reseller<'_> {
-        Reseller { snap: self, p }
+        self.resolver()(p)
+    }
+
+    /// [`reseller`](Snapshot::reseller) with the base and the changes looked up once,
+    /// for a page's worth of resellers.
+    #[inline]
+    pub(crate) fn resolver<'s>(&'s self) -> impl Fn(u32) -> Reseller<'s> + Copy + 's {
+        let core = self.core();
+        let delta = self.delta();
+        move |p| Reseller {
+            snap: self,
+            core,
+            changed: delta.and_then(|o| o.changed(core, p)),
+            p,
+        }
     }
 
     /// One page of the downline of `id`: every strict descendant, all levels, in
@@ -392,13 +525,8 @@ impl Snapshot {
         order: Order,
         page: PageRequest,
     ) -> Result<Page<'_>, QueryError> {
-        let p = self.find(id)?;
-        Ok(self.listing(
-            p as usize + 1..self.end[p as usize] as usize,
-            None,
-            order,
-            page,
-        ))
+        let (pos, end) = self.extent(self.find(id)?);
+        Ok(self.listing(pos as usize + 1..end as usize, None, order, page))
     }
 
     /// Size of the downline of `id`, in `O(1)`.
@@ -407,8 +535,8 @@ impl Snapshot {
     ///
     /// [`QueryError::NotFound`] when no reseller has this id.
     pub fn downline_count(&self, id: &ResellerId) -> Result<usize, QueryError> {
-        let p = self.find(id)?;
-        Ok((self.end[p as usize] - p - 1) as usize)
+        let (pos, end) = self.extent(self.find(id)?);
+        Ok((end - pos - 1) as usize)
     }
 
     /// Whether `a` is a strict descendant of `of`, in `O(1)` after the two id lookups.
@@ -435,7 +563,13 @@ impl Snapshot {
     /// Whether position `a` lies in the strict downline of position `r`.
     #[inline]
     fn contains(&self, r: u32, a: u32) -> bool {
-        r < a && a < self.end[r as usize]
+        match &self.repr {
+            Repr::Plain(core) => r < a && a < core.end[r as usize],
+            Repr::Changed { delta: o, .. } => {
+                let (pos, end) = (o.pos(r), o.end(self.core(), r));
+                (pos + 1..end).contains(&o.pos(a))
+            }
+        }
     }
 
     /// The ancestors of `id`, nearest first, in `O(depth)`.
@@ -460,7 +594,7 @@ impl Snapshot {
         let p = self.find(id)?;
         Ok(Upline {
             snap: self,
-            next: self.parent[p as usize],
+            next: self.parent_of(p),
         })
     }
 
@@ -541,9 +675,10 @@ impl Snapshot {
         flags: FilterFlags,
     ) -> Result<usize, AccessError> {
         let (range, filter) = self.eligible_scope(principal, flags)?;
-        Ok(match filter {
-            None => range.len(),
-            Some(f) => self.filter_span(f, &range).len(),
+        Ok(match (self.delta(), filter) {
+            (Some(o), _) => o.count(self.core(), range.start as u32..range.end as u32, filter),
+            (None, None) => range.len(),
+            (None, Some(f)) => self.filter_span(f, &range).len(),
         })
     }
 
@@ -559,7 +694,8 @@ impl Snapshot {
                 let p = self
                     .position(id)
                     .ok_or_else(|| AccessError::UnknownReseller { id: id.clone() })?;
-                p as usize..self.end[p as usize] as usize
+                let (pos, end) = self.extent(p);
+                pos as usize..end as usize
             }
         };
         Ok((range, filter))
@@ -567,7 +703,7 @@ impl Snapshot {
 
     /// Pre-order match indices of the matches of `f` within the positions `range`.
     fn filter_span(&self, f: Filter, range: &Range<usize>) -> Range<usize> {
-        let pre = &self.filters[f.slot()].pre;
+        let pre = &self.core().filters[f.slot()].pre;
         pre.rank1(range.start)..pre.rank1(range.end)
     }
 
@@ -580,6 +716,16 @@ impl Snapshot {
         order: Order,
         request: PageRequest,
     ) -> Page<'_> {
+        if let Some(o) = self.delta() {
+            let range = range.start as u32..range.end as u32;
+            let (total, items) = o.listing(self.core(), range, filter, order, request);
+            return Page {
+                snapshot: self,
+                items: Items::Owned(items),
+                total,
+                request,
+            };
+        }
         let (total, items) = match (filter, order) {
             (None, Order::PreOrder) => {
                 let w = request.window(range.len());
@@ -591,7 +737,7 @@ impl Snapshot {
                 let total = range.len();
                 let w = request.window(total);
                 if range.start == 0 && range.end == self.len() {
-                    (total, Items::Slice(&self.bfs[w]))
+                    (total, Items::Slice(&self.core().bfs[w]))
                 } else {
                     let items = self.level_page(range, w);
                     (total, Items::Owned(items))
@@ -600,7 +746,7 @@ impl Snapshot {
             (Some(f), Order::PreOrder) => {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
-                let pre = &self.filters[f.slot()].pre;
+                let pre = &self.core().filters[f.slot()].pre;
                 let mut items = Gathered::with_capacity(w.len());
                 let mut next = pre.select1(span.start + w.start);
                 while let Some(p) = next.filter(|_| items.len() < w.len()) {
@@ -612,8 +758,12 @@ impl Snapshot {
             (Some(f), Order::LevelOrder) => {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
-                let items =
-                    self.filtered_level_page(&self.filters[f.slot()], span.clone(), range, w);
+                let items = self.filtered_level_page(
+                    &self.core().filters[f.slot()],
+                    span.clone(),
+                    range,
+                    w,
+                );
                 (span.len(), Items::Owned(items))
             }
         };
@@ -638,16 +788,17 @@ impl Snapshot {
         for k in window {
             let next = last
                 .map(|r| r + 1)
-                .filter(|&r| r < self.bfs.len() && in_scope(self.bfs[r]));
+                .filter(|&r| r < self.core().bfs.len() && in_scope(self.core().bfs[r]));
             let quantile = || {
-                self.level
+                self.core()
+                    .level
                     .quantile(scope.start, scope.end, k)
                     .map(|r| r as usize)
             };
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(self.bfs[rank]);
+            items.push(self.core().bfs[rank]);
             last = Some(rank);
         }
         items
@@ -669,7 +820,7 @@ impl Snapshot {
         for k in window {
             let next = last
                 .and_then(|r| fi.bfs.next_one(r + 1))
-                .filter(|&r| in_scope(self.bfs[r]));
+                .filter(|&r| in_scope(self.core().bfs[r]));
             let quantile = || {
                 let j = fi.level.quantile(span.start, span.end, k)?;
                 fi.bfs.select1(j as usize)
@@ -677,7 +828,7 @@ impl Snapshot {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(self.bfs[rank]);
+            items.push(self.core().bfs[rank]);
             last = Some(rank);
         }
         items
@@ -700,27 +851,47 @@ impl Snapshot {
     /// assert_eq!(s.capability_counts[Capability::Sip as usize], (Capability::Sip, 1));
     /// ```
     pub fn summary(&self) -> Summary {
-        let n = self.len();
-        let mut depth = vec![0u32; n];
-        let mut children = vec![0u32; n];
-        for p in 0..n {
-            let q = self.parent[p];
-            if q != NONE {
-                depth[p] = depth[q as usize] + 1;
-                children[q as usize] += 1;
-            }
-        }
         let mut capability_counts = Capability::ALL.map(|c| (c, 0usize));
-        for caps in &self.caps {
+        let mut count = |caps: Capabilities| {
             for (c, count) in capability_counts.iter_mut() {
                 *count += usize::from(caps.contains(*c));
             }
+        };
+        let (max_depth, widest_fan_out);
+        match self.delta() {
+            None => {
+                let n = self.len();
+                let mut depth = vec![0u32; n];
+                let mut children = vec![0u32; n];
+                for p in 0..n {
+                    let q = self.core().parent[p];
+                    if q != NONE {
+                        depth[p] = depth[q as usize] + 1;
+                        children[q as usize] += 1;
+                    }
+                }
+                self.core().caps.iter().for_each(|&c| count(c));
+                max_depth = depth.iter().max().map_or(0, |&d| d as usize);
+                widest_fan_out = children.iter().max().map_or(0, |&c| c as usize);
+            }
+            Some(o) => {
+                let mut children: std::collections::HashMap<u32, usize> = Default::default();
+                let mut deepest = 0;
+                o.walk(self.core(), |x, parent, d| {
+                    count(o.caps(self.core(), x));
+                    deepest = deepest.max(d as usize);
+                    *children.entry(parent).or_default() += 1;
+                });
+                children.remove(&NONE);
+                max_depth = deepest;
+                widest_fan_out = children.values().copied().max().unwrap_or(0);
+            }
         }
         Summary {
-            resellers: n,
-            roots: self.roots,
-            max_depth: depth.iter().max().map_or(0, |&d| d as usize),
-            widest_fan_out: children.iter().max().map_or(0, |&c| c as usize),
+            resellers: self.len(),
+            roots: self.root_count(),
+            max_depth,
+            widest_fan_out,
             capability_counts,
             index_bytes: self.index_bytes(),
         }
@@ -730,17 +901,20 @@ impl Snapshot {
     /// subtree arrays, capability bits, level order, the per-filter indexes and the id
     /// hash table.
     pub fn index_bytes(&self) -> usize {
-        self.parent.capacity() * 4
-            + self.end.capacity() * 4
-            + self.caps.capacity()
-            + self.bfs.capacity() * 4
-            + self.level.heap_bytes()
+        self.core().parent.capacity() * 4
+            + self.core().end.capacity() * 4
+            + self.core().caps.capacity()
+            + self.core().bfs.capacity() * 4
+            + self.core().level.heap_bytes()
             + self
+                .core()
                 .filters
                 .iter()
                 .map(FilterIndex::heap_bytes)
                 .sum::<usize>()
-            + self.lookup.heap_bytes()
+            + self.core().lookup.heap_bytes()
+            + self.core().level_start.capacity() * 4
+            + self.delta().map_or(0, |o| o.heap_bytes())
     }
 }
 
@@ -748,9 +922,30 @@ impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
             .field("len", &self.len())
-            .field("roots", &self.roots)
+            .field("roots", &self.root_count())
             .finish_non_exhaustive()
     }
+}
+
+/// The level-order index of the first reseller of each depth, then `n`.
+fn level_starts(parent: &[u32], bfs: &[u32]) -> Vec<u32> {
+    let mut depth = vec![0u32; parent.len()];
+    for p in 0..parent.len() {
+        if parent[p] != NONE {
+            depth[p] = depth[parent[p] as usize] + 1;
+        }
+    }
+    let mut starts = vec![0u32];
+    for (b, &p) in bfs.iter().enumerate() {
+        if depth[p as usize] as usize == starts.len() {
+            starts.push(b as u32);
+        }
+    }
+    starts.push(bfs.len() as u32);
+    if bfs.is_empty() {
+        starts.truncate(1);
+    }
+    starts
 }
 
 /// `pre[p]`-th element of `items` at index `p`, moved out.
@@ -778,45 +973,72 @@ pub struct Summary {
     pub index_bytes: usize,
 }
 
-/// A reseller of a [`Snapshot`]: a cheap view (a reference and an index).
+/// A reseller of a [`Snapshot`]: a cheap view (references and an index).
 #[derive(Clone, Copy)]
 pub struct Reseller<'s> {
     snap: &'s Snapshot,
+    /// `snap`'s indexed forest.
+    core: &'s Core,
+    /// The record of an added or changed reseller (`None`: the base describes it).
+    changed: Option<&'s Record>,
     p: u32,
+}
+
+/// What a reseller carries: from the base's arrays, or its changed record.
+macro_rules! carried {
+    ($self:ident, $core:ident => $plain:expr, $r:ident => $changed:expr) => {
+        match $self.changed {
+            None => {
+                let $core = $self.core;
+                $plain
+            }
+            Some($r) => $changed,
+        }
+    };
 }
 
 impl<'s> Reseller<'s> {
     /// Its id.
+    #[inline]
     pub fn id(&self) -> &'s ResellerId {
-        &self.snap.ids[self.p as usize]
+        carried!(self, core => &core.ids[self.p as usize], r => &r.id)
     }
 
     /// Its parent's id; `None` for a root.
+    #[inline]
     pub fn parent(&self) -> Option<&'s ResellerId> {
-        match self.snap.parent[self.p as usize] {
+        match self.snap.parent_of(self.p) {
             NONE => None,
-            q => Some(&self.snap.ids[q as usize]),
+            q => Some(self.snap.reseller(q).id()),
         }
     }
 
     /// Its name.
+    #[inline]
     pub fn name(&self) -> &'s str {
-        &self.snap.payload[self.p as usize].name
+        carried!(self, core => &core.payload[self.p as usize].name, r => &r.name)
     }
 
     /// Its capabilities.
+    #[inline]
     pub fn capabilities(&self) -> Capabilities {
-        self.snap.caps[self.p as usize]
+        carried!(self, core => core.caps[self.p as usize], r => r.capabilities)
     }
 
     /// TelecomX `integrations.billing.economic.enabled`.
+    #[inline]
     pub fn economic_enabled(&self) -> bool {
-        self.snap.payload[self.p as usize].economic_enabled
+        carried!(
+            self,
+            core => core.payload[self.p as usize].economic_enabled,
+            r => r.economic_enabled
+        )
     }
 
     /// The payload attributes.
+    #[inline]
     pub fn attributes(&self) -> &'s Attributes {
-        &self.snap.payload[self.p as usize].attributes
+        carried!(self, core => &core.payload[self.p as usize].attributes, r => &r.attributes)
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both
@@ -844,37 +1066,50 @@ impl<'s> Reseller<'s> {
         }
     }
 
-    /// Size of its downline, in `O(1)`.
+    /// Size of its downline, in `O(1)` (`O(k log n)` on a version with `k` pieces of
+    /// change).
     pub fn downline_len(&self) -> usize {
-        (self.snap.end[self.p as usize] - self.p - 1) as usize
+        let (pos, end) = self.snap.extent(self.p);
+        (end - pos - 1) as usize
     }
 
-    /// Its depth (a root is at 0), in `O(depth)`.
+    /// Its depth (a root is at 0), in `O(depth)` (`O(log n)` on a changed version).
     pub fn depth(&self) -> usize {
-        Upline {
-            snap: self.snap,
-            next: self.snap.parent[self.p as usize],
+        match self.snap.delta() {
+            None => Upline {
+                snap: self.snap,
+                next: self.snap.core().parent[self.p as usize],
+            }
+            .count(),
+            Some(o) => o.depth(self.snap.core(), self.p) as usize,
         }
-        .count()
     }
 
     /// Its children, in sibling order, in `O(children)`.
     pub fn children(&self) -> impl Iterator<Item = Reseller<'s>> + 's {
         let snap = self.snap;
-        snap.hops(self.p + 1, snap.end[self.p as usize])
+        let (base, changed) = match snap.delta() {
+            None => (
+                Some(snap.hops(self.p + 1, snap.core().end[self.p as usize])),
+                None,
+            ),
+            Some(o) => (None, Some(o.children(snap.core(), self.p).into_iter())),
+        };
+        base.into_iter()
+            .flatten()
+            .chain(changed.into_iter().flatten())
             .map(move |c| snap.reseller(c))
     }
 
-    /// The record this reseller was built from.
+    /// The record this reseller was built from (or changed to).
     pub fn to_record(&self) -> Record {
-        let payload = &self.snap.payload[self.p as usize];
         Record {
             id: self.id().clone(),
             parent: self.parent().cloned(),
-            name: payload.name.to_string(),
+            name: self.name().to_string(),
             capabilities: self.capabilities(),
-            economic_enabled: payload.economic_enabled,
-            attributes: payload.attributes.clone(),
+            economic_enabled: self.economic_enabled(),
+            attributes: self.attributes().clone(),
         }
     }
 }
@@ -908,12 +1143,13 @@ pub struct Upline<'s> {
 impl<'s> Iterator for Upline<'s> {
     type Item = Reseller<'s>;
 
+    #[inline]
     fn next(&mut self) -> Option<Reseller<'s>> {
-        if self.next == NONE {
+        let p = self.next;
+        if p == NONE {
             return None;
         }
-        let p = self.next;
-        self.next = self.snap.parent[p as usize];
+        self.next = self.snap.parent_of(p);
         Some(self.snap.reseller(p))
     }
 }

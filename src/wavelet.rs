@@ -211,6 +211,30 @@ impl WaveletMatrix {
         Some(v)
     }
 
+    /// How many of the values at positions `lo..hi` are below `bound`.
+    pub(crate) fn count_less(&self, mut lo: usize, mut hi: usize, bound: usize) -> usize {
+        let bits = self.levels.len();
+        if hi > self.len || lo >= hi || bound == 0 {
+            return 0;
+        }
+        if bits < usize::BITS as usize && bound >= 1 << bits {
+            return hi - lo;
+        }
+        let mut below = 0;
+        for (level, rank) in self.levels.iter().enumerate() {
+            let (ones_lo, ones_hi) = (rank.rank1(lo), rank.rank1(hi));
+            if (bound >> (bits - 1 - level)) & 1 == 1 {
+                below += (hi - lo) - (ones_hi - ones_lo);
+                lo = self.zeros[level] + ones_lo;
+                hi = self.zeros[level] + ones_hi;
+            } else {
+                lo -= ones_lo;
+                hi -= ones_hi;
+            }
+        }
+        below
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.levels.iter().map(RankBits::heap_bytes).sum::<usize>() + self.zeros.capacity() * 8
     }
@@ -256,6 +280,21 @@ mod tests {
                 assert_eq!(rb.select1(k), Some(o));
             }
             assert_eq!(rb.select1(ones.len()), None);
+        }
+    }
+
+    #[test]
+    fn count_less_matches_a_scan() {
+        let values: Vec<u32> = (0..700u32).map(|i| (i * 7919 + 13) % 301).collect();
+        let wm = WaveletMatrix::new(&values, 301);
+        for (lo, hi) in [(0, 700), (3, 9), (100, 650), (699, 700), (5, 5)] {
+            for bound in [0usize, 1, 2, 150, 300, 301, 512, 100_000] {
+                let want = values[lo..hi]
+                    .iter()
+                    .filter(|&&v| (v as usize) < bound)
+                    .count();
+                assert_eq!(wm.count_less(lo, hi, bound), want, "{lo}..{hi} < {bound}");
+            }
         }
     }
 

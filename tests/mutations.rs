@@ -131,21 +131,72 @@ fn check(snap: &Snapshot, model: &Model, principals: &[Principal]) -> Result<(),
             snap.downline_count(id).unwrap(),
             model.downline(id, Order::PreOrder).unwrap().len()
         );
+        let up: Vec<ResellerId> = snap.upline(id).unwrap().map(|r| r.id().clone()).collect();
+        prop_assert_eq!(&up, &model.upline(id).unwrap());
+        prop_assert_eq!(r.depth(), up.len());
+        let kids: Vec<ResellerId> = r.children().map(|c| c.id().clone()).collect();
+        prop_assert_eq!(kids, model.children(id));
+        // Every page of every downline, in pages of 3: offsets inside pieces.
+        for order in [Order::PreOrder, Order::LevelOrder] {
+            let want = model.downline(id, order).unwrap();
+            for number in 1..=want.len().div_ceil(3).max(1) as u64 + 1 {
+                let req = PageRequest::new(number, 3).unwrap();
+                let page = snap.downline(id, order, req).unwrap();
+                prop_assert_eq!(page.total(), want.len());
+                prop_assert_eq!(ids_of(&page), Model::page(&want, req).to_vec());
+            }
+        }
     }
-    for p in principals {
-        for flags in [
-            FilterFlags::NONE,
-            FilterFlags {
-                voip: true,
-                ..FilterFlags::NONE
-            },
-        ] {
+    let ids: Vec<&ResellerId> = model.ids().collect();
+    for a in &ids {
+        for b in ids.iter().step_by(3) {
+            prop_assert_eq!(
+                snap.is_in_downline(a, b).unwrap(),
+                model.is_in_downline(a, b).unwrap()
+            );
+            let (ra, rb) = (snap.get(a).unwrap(), snap.get(b).unwrap());
+            prop_assert_eq!(
+                ra.is_in_downline_of(&rb),
+                model.is_in_downline(a, b).unwrap()
+            );
+        }
+    }
+    let roots = ids.iter().filter(|id| model.parent(id).is_none()).count();
+    prop_assert_eq!(snap.root_count(), roots);
+    prop_assert_eq!(snap.summary().resellers, ids.len());
+    let flag_sets = [
+        FilterFlags::NONE,
+        FilterFlags {
+            iptv: true,
+            ..FilterFlags::NONE
+        },
+        FilterFlags {
+            iptvprivate: true,
+            ..FilterFlags::NONE
+        },
+        FilterFlags {
+            flexcare: true,
+            ..FilterFlags::NONE
+        },
+        FilterFlags {
+            voip: true,
+            ..FilterFlags::NONE
+        },
+    ];
+    for p in principals.iter().chain([&Principal::admin()]) {
+        for flags in flag_sets {
             for order in [Order::PreOrder, Order::LevelOrder] {
+                let want = model.eligible_parents(p, flags, order);
                 let got = snap
                     .eligible_parents(p, flags, order, all)
                     .ok()
                     .map(|pg| ids_of(&pg));
-                prop_assert_eq!(got, model.eligible_parents(p, flags, order));
+                prop_assert_eq!(&got, &want);
+                let Some(want) = want else { continue };
+                prop_assert_eq!(snap.eligible_count(p, flags).unwrap(), want.len());
+                let req = PageRequest::new(2, 2).unwrap();
+                let page = snap.eligible_parents(p, flags, order, req).unwrap();
+                prop_assert_eq!(ids_of(&page), Model::page(&want, req).to_vec());
             }
         }
     }
@@ -163,11 +214,22 @@ proptest! {
         records in testing::forest(60),
         batches in prop::collection::vec(prop::collection::vec(op(), 1..5), 1..8),
         who in prop::collection::vec(testing::principal(60), 3),
+        fold_at in 1usize..40,
+        compact_at in 0usize..4,
     ) {
         let mut model = Model::new(&records).unwrap();
         let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        // Small thresholds: background folds (and the replay of the batches applied
+        // while they run) happen between the steps, at whatever moment.
+        h.set_fold_threshold(fold_at);
         let mut fresh = 0;
-        for batch in &batches {
+        for (step, batch) in batches.iter().enumerate() {
+            if step == compact_at {
+                let before = h.snapshot().version();
+                h.compact();
+                prop_assert_eq!(h.snapshot().version(), before);
+                check(&h.snapshot(), &model, &who)?;
+            }
             let ids: Vec<ResellerId> = model.ids().cloned().collect();
             let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
             let before = h.snapshot().version();
@@ -410,7 +472,10 @@ fn readers_paging_while_a_writer_applies_batches() {
     .generate();
     let h = Arc::new(Hierarchy::with_options(
         Snapshot::build(records).unwrap(),
-        64,
+        // More than the writer's 200 batches: a batch takes microseconds, so a smaller
+        // bound could expire a reader's version mid-listing (a correct 410, which
+        // `an_expired_cursor_says_so` covers; here every listing must complete).
+        256,
         [1; 32],
     ));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

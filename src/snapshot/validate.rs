@@ -47,24 +47,24 @@ impl Snapshot {
     /// assert_eq!(snap.validate(), Ok(()));
     /// ```
     pub fn validate(&self) -> Result<(), InvariantError> {
-        let n = self.len();
+        let n = self.core().ids.len();
         for (name, len) in [
-            ("parent", self.parent.len()),
-            ("end", self.end.len()),
-            ("caps", self.caps.len()),
-            ("payload", self.payload.len()),
-            ("bfs", self.bfs.len()),
-            ("level", self.level.len()),
+            ("parent", self.core().parent.len()),
+            ("end", self.core().end.len()),
+            ("caps", self.core().caps.len()),
+            ("payload", self.core().payload.len()),
+            ("bfs", self.core().bfs.len()),
+            ("level", self.core().level.len()),
         ] {
             ensure!(len == n, "{name} has {len} entries for {n} resellers");
         }
         ensure!(
-            self.lookup.len() == n,
+            self.core().lookup.len() == n,
             "id table holds {} of {n}",
-            self.lookup.len()
+            self.core().lookup.len()
         );
-        for (p, id) in self.ids.iter().enumerate() {
-            let found = self.lookup.get(&self.ids, id.as_str());
+        for (p, id) in self.core().ids.iter().enumerate() {
+            let found = self.core().lookup.get(&self.core().ids, id.as_str());
             ensure!(
                 found == Some(p as u32),
                 "id {id:?} at {p} looks up as {found:?}"
@@ -75,7 +75,7 @@ impl Snapshot {
         let mut depth = vec![0u32; n];
         let mut children = vec![0u32; n];
         for p in 0..n {
-            let q = self.parent[p];
+            let q = self.core().parent[p];
             if q != NONE {
                 ensure!((q as usize) < p, "parent {q} of {p} does not precede it");
                 depth[p] = depth[q as usize] + 1;
@@ -84,7 +84,7 @@ impl Snapshot {
         }
         let mut size = vec![1u32; n];
         for p in (0..n).rev() {
-            let q = self.parent[p];
+            let q = self.core().parent[p];
             if q != NONE {
                 size[q as usize] += size[p];
             }
@@ -92,27 +92,27 @@ impl Snapshot {
         let mut roots = 0;
         for r in self.hops(0, n as u32) {
             ensure!(
-                self.parent[r as usize] == NONE,
+                self.core().parent[r as usize] == NONE,
                 "position {r} should be a root"
             );
             roots += 1;
         }
         ensure!(
-            roots == self.roots,
+            roots == self.core().roots,
             "{roots} roots counted, {} recorded",
-            self.roots
+            self.core().roots
         );
         for p in 0..n {
             ensure!(
-                self.end[p] as usize == p + size[p] as usize,
+                self.core().end[p] as usize == p + size[p] as usize,
                 "end of {p} is {}, its subtree has {}",
-                self.end[p],
+                self.core().end[p],
                 size[p]
             );
             let mut count = 0;
-            for c in self.hops(p as u32 + 1, self.end[p]) {
+            for c in self.hops(p as u32 + 1, self.core().end[p]) {
                 ensure!(
-                    self.parent[c as usize] as usize == p,
+                    self.core().parent[c as usize] as usize == p,
                     "{c} should be a child of {p}"
                 );
                 count += 1;
@@ -126,14 +126,14 @@ impl Snapshot {
 
         // Level order: a permutation sorted by (depth, position).
         let mut bfs_of = vec![u32::MAX; n];
-        for (b, &p) in self.bfs.iter().enumerate() {
+        for (b, &p) in self.core().bfs.iter().enumerate() {
             ensure!(
                 (p as usize) < n && bfs_of[p as usize] == u32::MAX,
                 "bfs repeats {p}"
             );
             bfs_of[p as usize] = b as u32;
         }
-        for w in self.bfs.windows(2) {
+        for w in self.core().bfs.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             ensure!(
                 (depth[a], a) < (depth[b], b),
@@ -141,16 +141,30 @@ impl Snapshot {
             );
         }
         for (p, &b) in bfs_of.iter().enumerate() {
-            ensure!(self.level.get(p) == b, "level index of {p} is wrong");
+            ensure!(self.core().level.get(p) == b, "level index of {p} is wrong");
+        }
+        let levels = depth.iter().max().map_or(0, |&d| d as usize + 1);
+        let ls = &self.core().level_start;
+        ensure!(
+            ls.len() == levels + 1 && ls.last() == Some(&(n as u32)),
+            "{} level starts for {levels} levels",
+            ls.len()
+        );
+        for (b, &p) in self.core().bfs.iter().enumerate() {
+            let d = depth[p as usize] as usize;
+            ensure!(
+                ls[d] as usize <= b && b < ls[d + 1] as usize,
+                "level order rank {b} is outside depth {d}"
+            );
         }
 
         for f in Filter::ALL {
-            let fi = &self.filters[f.slot()];
+            let fi = &self.core().filters[f.slot()];
             ensure!(
                 fi.pre.len() == n && fi.bfs.len() == n,
                 "{f:?} bit vectors have the wrong length"
             );
-            let pre: Vec<usize> = (0..n).filter(|&p| f.matches(self.caps[p])).collect();
+            let pre: Vec<usize> = (0..n).filter(|&p| f.matches(self.core().caps[p])).collect();
             ensure!(
                 fi.pre.ones() == pre.len(),
                 "{f:?} counts {} matches",
@@ -182,6 +196,11 @@ impl Snapshot {
                     "{f:?} level index of match {i} is wrong"
                 );
             }
+        }
+        if let Some(delta) = self.delta() {
+            delta.check(self.core()).map_err(|e| InvariantError {
+                message: format!("changes: {e}"),
+            })?;
         }
         Ok(())
     }

@@ -1,0 +1,1081 @@
+//! The changes of a version over the indexed forest it is based on: what makes one
+//! mutation cost `O(k log n)` (for `k` pieces of change) instead of a rebuild.
+//!
+//! A changed forest is still listed in depth-first pre-order, so a downline is still a
+//! contiguous range, now of *logical* positions. The overlay keeps that order as a
+//! piece table over the base's pre-order:
+//!
+//! - [`Piece::Run`]: base positions `s..e`, consecutive in the base and still
+//!   consecutive, each at its base depth plus `shift` (a moved subtree keeps its
+//!   internal order and changes depth by one amount);
+//! - [`Piece::Node`]: one reseller the base cannot describe: an added one, or a base
+//!   reseller whose capabilities changed (so a run's filter bits stay true).
+//!
+//! Every question reduces to the base's indexes applied piece by piece:
+//!
+//! - the end of a downline is the first later logical position at most as deep: pieces
+//!   whose smallest depth is deeper are skipped whole, and inside a run the base answers
+//!   with one level-ancestor query (the wavelet matrix over level-order ranks);
+//! - a parent is the last earlier reseller one level up, found the same way backwards;
+//! - a page in pre-order walks the pieces of the range; in level order, a binary search
+//!   over depths (per piece, counting the base's level-order ranks below a depth)
+//!   finds where the page starts, and quantiles give the items. Filters use the same
+//!   structures over the filter's matches.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::{Core, FilterIndex};
+use crate::capability::{Capabilities, Filter};
+use crate::id::{ResellerId, LIMIT, NONE};
+use crate::mutation::{Mutation, MutationError, Removal};
+use crate::paging::{Gathered, Order, PageRequest};
+use crate::record::Record;
+use crate::wavelet::WaveletMatrix;
+
+/// Hashes the overlay's `u32` reseller numbers with one multiplication: they are not
+/// attacker-chosen (ids are hashed with SipHash elsewhere), and the piece maps are
+/// rebuilt on every change, so hashing speed is the writer's speed.
+#[derive(Default)]
+struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Numbers<V> = HashMap<u32, V, BuildHasherDefault<NumberHasher>>;
+
+/// A stretch of the changed pre-order. See the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// Base positions `s..e` at their base depth plus `shift`; `min` and `max` are
+    /// the smallest and largest (shifted) depths among them.
+    Run {
+        s: u32,
+        e: u32,
+        shift: i64,
+        min: u32,
+        max: u32,
+    },
+    /// One reseller at `depth`.
+    Node { x: u32, depth: u32 },
+}
+
+impl Piece {
+    fn len(&self) -> u32 {
+        match *self {
+            Piece::Run { s, e, .. } => e - s,
+            Piece::Node { .. } => 1,
+        }
+    }
+
+    fn min_depth(&self) -> u32 {
+        match *self {
+            Piece::Run { min, .. } => min,
+            Piece::Node { depth, .. } => depth,
+        }
+    }
+
+    fn shifted(self, by: i64) -> Piece {
+        match self {
+            Piece::Run {
+                s,
+                e,
+                shift,
+                min,
+                max,
+            } => Piece::Run {
+                s,
+                e,
+                shift: shift + by,
+                min: (i64::from(min) + by) as u32,
+                max: (i64::from(max) + by) as u32,
+            },
+            Piece::Node { x, depth } => Piece::Node {
+                x,
+                depth: (i64::from(depth) + by) as u32,
+            },
+        }
+    }
+}
+
+/// The changes since the base was built. Resellers are numbered as in the base
+/// (positions `0..n`), added ones `n..`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Overlay {
+    pieces: Vec<Piece>,
+    /// The logical position where each piece starts, then the length.
+    starts: Vec<u32>,
+    /// `(s, piece)` for every run, by `s`.
+    runs: Vec<(u32, u32)>,
+    /// Reseller -> its `Node` piece.
+    singles: Numbers<u32>,
+    /// Ids of the added resellers still present.
+    ids: HashMap<ResellerId, u32>,
+    /// Base positions removed.
+    removed: HashSet<u32, BuildHasherDefault<NumberHasher>>,
+    /// Reseller `n + i` is `added[i]` (the record's `parent` is not used).
+    added: Vec<Arc<Record>>,
+    /// Base resellers whose name, capabilities or payload changed.
+    updated: Numbers<Arc<Record>>,
+}
+
+/// Which resellers a listing counts: all, or the matches of one filter. The base's
+/// indexes are read through it: positions or match indices, level-order ranks or
+/// ranks among the matches.
+#[derive(Clone, Copy)]
+enum Space<'c> {
+    All,
+    Match(Filter, &'c FilterIndex),
+}
+
+impl Space<'_> {
+    /// The indices of the resellers at base positions `s..e`.
+    fn span(&self, s: u32, e: u32) -> Range<usize> {
+        match self {
+            Space::All => s as usize..e as usize,
+            Space::Match(_, fi) => fi.pre.rank1(s as usize)..fi.pre.rank1(e as usize),
+        }
+    }
+
+    fn matrix<'a>(&'a self, core: &'a Core) -> &'a WaveletMatrix {
+        match self {
+            Space::All => &core.level,
+            Space::Match(_, fi) => &fi.level,
+        }
+    }
+
+    /// The matrix value below which base depths are below `depth`.
+    fn bound(&self, core: &Core, depth: i64) -> usize {
+        let rank = core.rank_bound(depth);
+        match self {
+            Space::All => rank,
+            Space::Match(_, fi) => fi.bfs.rank1(rank),
+        }
+    }
+
+    /// Level-order rank of a matrix value.
+    fn rank_of(&self, v: u32) -> usize {
+        match self {
+            Space::All => v as usize,
+            Space::Match(_, fi) => fi.bfs.select1(v as usize).unwrap_or(0),
+        }
+    }
+
+    /// Position of a pre-order index.
+    fn position_of(&self, i: usize) -> u32 {
+        match self {
+            Space::All => i as u32,
+            Space::Match(_, fi) => fi.pre.select1(i).unwrap_or(0) as u32,
+        }
+    }
+
+    fn matches(&self, caps: Capabilities) -> bool {
+        match self {
+            Space::All => true,
+            Space::Match(f, _) => f.matches(caps),
+        }
+    }
+}
+
+/// A piece clipped to a listing: a run's indices in a [`Space`], or one reseller.
+enum Seg {
+    /// `depths` bounds the depths of the span's resellers.
+    Run {
+        span: Range<usize>,
+        shift: i64,
+        depths: (u32, u32),
+    },
+    Node {
+        x: u32,
+        depth: u32,
+    },
+}
+
+impl Seg {
+    fn len(&self) -> usize {
+        match self {
+            Seg::Run { span, .. } => span.len(),
+            Seg::Node { .. } => 1,
+        }
+    }
+}
+
+impl Core {
+    pub(crate) fn n(&self) -> u32 {
+        self.ids.len() as u32
+    }
+
+    /// Depth of the reseller of level-order rank `b`.
+    fn depth_of_rank(&self, b: usize) -> u32 {
+        (self.level_start.partition_point(|&s| s as usize <= b) - 1) as u32
+    }
+
+    /// Depth of position `p`, in `O(log n)`.
+    pub(crate) fn depth_at(&self, p: u32) -> u32 {
+        self.depth_of_rank(self.level.get(p as usize) as usize)
+    }
+
+    /// The level-order rank below which resellers are shallower than `depth`.
+    fn rank_bound(&self, depth: i64) -> usize {
+        if depth <= 0 {
+            return 0;
+        }
+        usize::try_from(depth)
+            .ok()
+            .and_then(|d| self.level_start.get(d))
+            .map_or(self.ids.len(), |&s| s as usize)
+    }
+
+    /// The run of positions `s..e` (not empty) at their depth plus `shift`.
+    fn run(&self, s: u32, e: u32, shift: i64) -> Piece {
+        let depth = |k: usize| {
+            let v = self.level.quantile(s as usize, e as usize, k).unwrap_or(0);
+            (i64::from(self.depth_of_rank(v as usize)) + shift) as u32
+        };
+        Piece::Run {
+            s,
+            e,
+            shift,
+            min: depth(0),
+            max: depth((e - s) as usize - 1),
+        }
+    }
+
+    /// The first position from `s` on at depth `t` or less (`n` when none): `s`
+    /// itself, or the end of the downline of `s`'s ancestor at depth `t`, which is the
+    /// last position up to `s` at depth `t`: the largest level-order rank below
+    /// depth `t + 1` there.
+    fn first_at_most(&self, s: u32, t: u32) -> u32 {
+        if s >= self.n() || self.depth_at(s) <= t {
+            return s.min(self.n());
+        }
+        let upto = s as usize + 1;
+        let below = self
+            .level
+            .count_less(0, upto, self.rank_bound(i64::from(t) + 1));
+        match below
+            .checked_sub(1)
+            .and_then(|k| self.level.quantile(0, upto, k))
+        {
+            Some(v) => self.end[self.bfs[v as usize] as usize],
+            None => self.n(),
+        }
+    }
+
+    /// The record at position `p` (without its parent).
+    fn record(&self, p: u32) -> Record {
+        let payload = &self.payload[p as usize];
+        Record {
+            id: self.ids[p as usize].clone(),
+            parent: None,
+            name: payload.name.to_string(),
+            capabilities: self.caps[p as usize],
+            economic_enabled: payload.economic_enabled,
+            attributes: payload.attributes.clone(),
+        }
+    }
+}
+
+impl Overlay {
+    /// No changes yet: one run over the whole base.
+    pub(crate) fn new(core: &Core) -> Overlay {
+        let mut o = Overlay::default();
+        if core.n() > 0 {
+            o.pieces.push(core.run(0, core.n(), 0));
+        }
+        o.reindex();
+        o
+    }
+
+    fn reindex(&mut self) {
+        self.starts.clear();
+        self.runs.clear();
+        self.singles.clear();
+        let mut at = 0u32;
+        for (i, piece) in self.pieces.iter().enumerate() {
+            self.starts.push(at);
+            at += piece.len();
+            match *piece {
+                Piece::Run { s, .. } => self.runs.push((s, i as u32)),
+                Piece::Node { x, .. } => {
+                    self.singles.insert(x, i as u32);
+                }
+            }
+        }
+        self.starts.push(at);
+        self.runs.sort_unstable();
+    }
+
+    /// How much the overlay holds: what a version pays per change and per query.
+    pub(crate) fn weight(&self) -> usize {
+        self.pieces.len() + self.added.len() + self.updated.len() + self.removed.len()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.pieces.capacity() * std::mem::size_of::<Piece>()
+            + self.starts.capacity() * 4
+            + self.runs.capacity() * 8
+            + (self.singles.capacity() + self.removed.capacity()) * 16
+            + self.ids.capacity() * 40
+            + (self.added.len() + self.updated.len()) * 160
+    }
+
+    /// Number of resellers.
+    pub(crate) fn len(&self) -> u32 {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    fn piece_of(&self, l: u32) -> usize {
+        self.starts.partition_point(|&s| s <= l) - 1
+    }
+
+    /// The reseller at logical position `l < len`.
+    pub(crate) fn node_at(&self, l: u32) -> u32 {
+        let i = self.piece_of(l);
+        match self.pieces[i] {
+            Piece::Run { s, .. } => s + (l - self.starts[i]),
+            Piece::Node { x, .. } => x,
+        }
+    }
+
+    /// The piece and logical position of a present reseller.
+    fn locate(&self, x: u32) -> (usize, u32) {
+        if let Some(&i) = self.singles.get(&x) {
+            return (i as usize, self.starts[i as usize]);
+        }
+        let j = self
+            .runs
+            .partition_point(|&(s, _)| s <= x)
+            .saturating_sub(1);
+        let i = self.runs.get(j).map_or(0, |&(_, i)| i as usize);
+        match self.pieces.get(i) {
+            Some(&Piece::Run { s, .. }) => (i, self.starts[i] + (x - s)),
+            _ => (i, self.starts[i]),
+        }
+    }
+
+    /// Logical position of a present reseller.
+    pub(crate) fn pos(&self, x: u32) -> u32 {
+        self.locate(x).1
+    }
+
+    fn depth_in(&self, core: &Core, i: usize, x: u32) -> u32 {
+        match self.pieces[i] {
+            Piece::Run { shift, .. } => (i64::from(core.depth_at(x)) + shift) as u32,
+            Piece::Node { depth, .. } => depth,
+        }
+    }
+
+    /// Depth of a present reseller (a root is at 0).
+    pub(crate) fn depth(&self, core: &Core, x: u32) -> u32 {
+        self.depth_in(core, self.locate(x).0, x)
+    }
+
+    /// One past the last logical position of the downline of `x`.
+    pub(crate) fn end(&self, core: &Core, x: u32) -> u32 {
+        let (i, _) = self.locate(x);
+        if let Piece::Run { s, e, .. } = self.pieces[i] {
+            let q = core.end[x as usize];
+            if q < e {
+                return self.starts[i] + (q - s);
+            }
+        }
+        self.first_at_most(core, i + 1, self.depth_in(core, i, x))
+    }
+
+    /// The first logical position in pieces `from..` at depth `d` or less; the length
+    /// when there is none.
+    fn first_at_most(&self, core: &Core, from: usize, d: u32) -> u32 {
+        for j in from..self.pieces.len() {
+            let piece = self.pieces[j];
+            if piece.min_depth() > d {
+                continue;
+            }
+            return match piece {
+                Piece::Node { .. } => self.starts[j],
+                Piece::Run { s, e, shift, .. } => {
+                    // `min <= d`, so some base depth is at most `d - shift`.
+                    let t = (i64::from(d) - shift).max(0) as u32;
+                    self.starts[j] + (core.first_at_most(s, t).min(e - 1) - s)
+                }
+            };
+        }
+        self.len()
+    }
+
+    /// The parent of a present reseller; `NONE` for a root.
+    pub(crate) fn parent(&self, core: &Core, x: u32) -> u32 {
+        let (i, _) = self.locate(x);
+        let d = self.depth_in(core, i, x);
+        if d == 0 {
+            return NONE;
+        }
+        if let Piece::Run { s, .. } = self.pieces[i] {
+            let p = core.parent[x as usize];
+            if p != NONE && p >= s {
+                return p;
+            }
+        }
+        // The last reseller before `x` one level up: every reseller in between is
+        // deeper.
+        let up = d - 1;
+        for j in (0..i).rev() {
+            let piece = self.pieces[j];
+            if piece.min_depth() > up {
+                continue;
+            }
+            return match piece {
+                Piece::Node { x, .. } => x,
+                Piece::Run { s, e, shift, .. } => {
+                    let t = i64::from(up) - shift;
+                    let (s, e) = (s as usize, e as usize);
+                    let below = core.level.count_less(s, e, core.rank_bound(t + 1));
+                    match below
+                        .checked_sub(1)
+                        .and_then(|k| core.level.quantile(s, e, k))
+                    {
+                        Some(v) => core.bfs[v as usize],
+                        None => NONE,
+                    }
+                }
+            };
+        }
+        NONE
+    }
+
+    /// The children of a present reseller, in order.
+    pub(crate) fn children(&self, core: &Core, x: u32) -> Vec<u32> {
+        let end = self.end(core, x);
+        let mut out = Vec::new();
+        let mut l = self.pos(x) + 1;
+        while l < end {
+            let c = self.node_at(l);
+            out.push(c);
+            l = self.end(core, c).max(l + 1);
+        }
+        out
+    }
+
+    /// The reseller with this id, if present.
+    pub(crate) fn find(&self, core: &Core, id: &ResellerId) -> Option<u32> {
+        if let Some(&x) = self.ids.get(id) {
+            return Some(x);
+        }
+        let p = core.lookup.get(&core.ids, id.as_str())?;
+        (!self.removed.contains(&p)).then_some(p)
+    }
+
+    /// The record of an added or updated reseller; `None` for one the base describes.
+    pub(crate) fn changed(&self, core: &Core, x: u32) -> Option<&Record> {
+        match x.checked_sub(core.n()) {
+            Some(i) => self.added.get(i as usize).map(|r| &**r),
+            None => self.updated.get(&x).map(|r| &**r),
+        }
+    }
+
+    pub(crate) fn caps(&self, core: &Core, x: u32) -> Capabilities {
+        self.changed(core, x)
+            .map_or_else(|| core.caps[x as usize], |r| r.capabilities)
+    }
+
+    fn record(&self, core: &Core, x: u32) -> Record {
+        match self.changed(core, x) {
+            Some(r) => r.clone(),
+            None => core.record(x),
+        }
+    }
+
+    fn space<'c>(core: &'c Core, filter: Option<Filter>) -> Space<'c> {
+        match filter {
+            None => Space::All,
+            Some(f) => Space::Match(f, &core.filters[f.slot()]),
+        }
+    }
+
+    /// The pieces of logical range `range`, clipped, with the resellers of `space`.
+    fn segments(&self, core: &Core, space: Space<'_>, range: Range<u32>) -> Vec<Seg> {
+        let mut out = Vec::new();
+        if range.start >= range.end {
+            return out;
+        }
+        let mut j = self.piece_of(range.start);
+        while j < self.pieces.len() && self.starts[j] < range.end {
+            let at = self.starts[j];
+            let lo = range.start.max(at) - at;
+            let hi = range.end.min(self.starts[j + 1]) - at;
+            match self.pieces[j] {
+                Piece::Run {
+                    s, shift, min, max, ..
+                } => {
+                    let span = space.span(s + lo, s + hi);
+                    if !span.is_empty() {
+                        out.push(Seg::Run {
+                            span,
+                            shift,
+                            depths: (min, max),
+                        });
+                    }
+                }
+                Piece::Node { x, depth } => {
+                    if space.matches(self.caps(core, x)) {
+                        out.push(Seg::Node { x, depth });
+                    }
+                }
+            }
+            j += 1;
+        }
+        out
+    }
+
+    /// How many resellers of logical range `range` pass `filter`.
+    pub(crate) fn count(&self, core: &Core, range: Range<u32>, filter: Option<Filter>) -> usize {
+        let space = Overlay::space(core, filter);
+        self.segments(core, space, range).iter().map(Seg::len).sum()
+    }
+
+    /// How many resellers of logical range `range` are at depth `d`.
+    pub(crate) fn count_at_depth(&self, core: &Core, range: Range<u32>, d: u32) -> usize {
+        let segs = self.segments(core, Space::All, range);
+        let d = i64::from(d);
+        segs.iter()
+            .map(|seg| below(core, Space::All, seg, d + 1) - below(core, Space::All, seg, d))
+            .sum()
+    }
+
+    /// The page `request` of the resellers of logical range `range` that pass
+    /// `filter`, in `order`: the total and the resellers.
+    pub(crate) fn listing(
+        &self,
+        core: &Core,
+        range: Range<u32>,
+        filter: Option<Filter>,
+        order: Order,
+        request: PageRequest,
+    ) -> (usize, Gathered) {
+        if let (None, Order::PreOrder) = (filter, order) {
+            // Every reseller of the range: no need to look at the pieces off the page.
+            let total = range.len();
+            let window = request.window(total);
+            let (mut l, end) = (
+                range.start + window.start as u32,
+                range.start + window.end as u32,
+            );
+            let mut items = Gathered::with_capacity(window.len());
+            while l < end {
+                let i = self.piece_of(l);
+                let take = end.min(self.starts[i + 1]) - l;
+                match self.pieces[i] {
+                    Piece::Run { s, .. } => {
+                        let from = s + (l - self.starts[i]);
+                        items.extend(from..from + take);
+                    }
+                    Piece::Node { x, .. } => items.push(x),
+                }
+                l += take;
+            }
+            return (total, items);
+        }
+        let space = Overlay::space(core, filter);
+        let segs = self.segments(core, space, range);
+        let total = segs.iter().map(Seg::len).sum();
+        let window = request.window(total);
+        let items = match order {
+            Order::PreOrder => pre_items(space, &segs, window),
+            Order::LevelOrder => level_items(core, space, &segs, window),
+        };
+        (total, items)
+    }
+
+    /// Every reseller with its parent and depth, in logical pre-order, in `O(n)`: what
+    /// a rebuild, `summary` and `validate` start from.
+    pub(crate) fn walk(&self, core: &Core, mut visit: impl FnMut(u32, u32, u32)) {
+        let mut stack: Vec<u32> = Vec::new();
+        let mut depths: Vec<u32> = Vec::new();
+        for &piece in &self.pieces {
+            match piece {
+                Piece::Node { x, depth } => {
+                    stack.truncate(depth as usize);
+                    visit(x, stack.last().copied().unwrap_or(NONE), depth);
+                    stack.push(x);
+                }
+                Piece::Run { s, e, shift, .. } => {
+                    depths.clear();
+                    for p in s..e {
+                        let q = core.parent[p as usize];
+                        let d = if q != NONE && q >= s {
+                            depths[(q - s) as usize] + 1
+                        } else {
+                            (i64::from(core.depth_at(p)) + shift) as u32
+                        };
+                        depths.push(d);
+                        stack.truncate(d as usize);
+                        visit(p, stack.last().copied().unwrap_or(NONE), d);
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The records of every reseller in logical pre-order, each naming its parent.
+    pub(crate) fn records(&self, core: &Core) -> Vec<Record> {
+        let mut out = Vec::with_capacity(self.len() as usize);
+        let mut ids: Vec<ResellerId> = Vec::new();
+        self.walk(core, |x, _, d| {
+            let mut r = self.record(core, x);
+            ids.truncate(d as usize);
+            r.parent = ids.last().cloned();
+            ids.push(r.id.clone());
+            out.push(r);
+        });
+        out
+    }
+
+    /// Makes a boundary between pieces at logical position `l`.
+    fn split(&mut self, core: &Core, l: u32) {
+        if l == 0 || l >= self.len() {
+            return;
+        }
+        let i = self.piece_of(l);
+        if self.starts[i] == l {
+            return;
+        }
+        if let Piece::Run { s, e, shift, .. } = self.pieces[i] {
+            let m = s + (l - self.starts[i]);
+            self.pieces
+                .splice(i..=i, [core.run(s, m, shift), core.run(m, e, shift)]);
+            self.reindex();
+        }
+    }
+
+    /// The index of the piece starting at logical position `l` (a boundary).
+    fn index_at(&self, l: u32) -> usize {
+        self.starts
+            .partition_point(|&s| s < l)
+            .min(self.pieces.len())
+    }
+
+    /// Takes out logical positions `lo..hi`.
+    fn cut(&mut self, core: &Core, lo: u32, hi: u32) -> Vec<Piece> {
+        self.split(core, lo);
+        self.split(core, hi);
+        let (i, j) = (self.index_at(lo), self.index_at(hi));
+        let out = self.pieces.drain(i..j).collect();
+        self.reindex();
+        out
+    }
+
+    /// Puts `pieces` at logical position `l`.
+    fn insert(&mut self, core: &Core, l: u32, pieces: Vec<Piece>) {
+        self.split(core, l);
+        let i = self.index_at(l);
+        self.pieces.splice(i..i, pieces);
+        self.merge();
+        self.reindex();
+    }
+
+    /// Changes the depth of logical positions `lo..hi` by `by`.
+    fn shift(&mut self, core: &Core, lo: u32, hi: u32, by: i64) {
+        if lo >= hi || by == 0 {
+            return;
+        }
+        self.split(core, lo);
+        self.split(core, hi);
+        let (i, j) = (self.index_at(lo), self.index_at(hi));
+        for piece in &mut self.pieces[i..j] {
+            *piece = piece.shifted(by);
+        }
+        self.merge();
+        self.reindex();
+    }
+
+    /// Joins neighbouring runs that continue each other, so that moving a subtree back
+    /// does not leave the pieces split.
+    fn merge(&mut self) {
+        let mut out: Vec<Piece> = Vec::with_capacity(self.pieces.len());
+        for &piece in &self.pieces {
+            if let (
+                Some(Piece::Run {
+                    e: e0,
+                    shift: h0,
+                    min: min0,
+                    max: max0,
+                    ..
+                }),
+                Piece::Run {
+                    s,
+                    e,
+                    shift,
+                    min,
+                    max,
+                },
+            ) = (out.last_mut(), piece)
+            {
+                if *e0 == s && *h0 == shift {
+                    *e0 = e;
+                    *min0 = (*min0).min(min);
+                    *max0 = (*max0).max(max);
+                    continue;
+                }
+            }
+            out.push(piece);
+        }
+        self.pieces = out;
+    }
+
+    fn existing(&self, core: &Core, index: usize, id: &ResellerId) -> Result<u32, MutationError> {
+        self.find(core, id).ok_or_else(|| MutationError::UnknownId {
+            index,
+            id: id.clone(),
+        })
+    }
+
+    /// A new parent: `None`, or a present reseller.
+    fn new_parent(
+        &self,
+        core: &Core,
+        index: usize,
+        id: &ResellerId,
+        parent: Option<&ResellerId>,
+    ) -> Result<u32, MutationError> {
+        match parent {
+            None => Ok(NONE),
+            Some(p) => self
+                .find(core, p)
+                .ok_or_else(|| MutationError::UnknownParent {
+                    index,
+                    id: id.clone(),
+                    parent: p.clone(),
+                }),
+        }
+    }
+
+    /// Where a new last child of `q` goes (`NONE`: a new last root), and its depth.
+    fn slot_under(&self, core: &Core, q: u32) -> (u32, u32) {
+        if q == NONE {
+            (self.len(), 0)
+        } else {
+            (self.end(core, q), self.depth(core, q) + 1)
+        }
+    }
+
+    /// Applies mutation `index` of a batch. On an error the overlay may be half
+    /// changed: the caller drops it.
+    pub(crate) fn apply(
+        &mut self,
+        core: &Core,
+        index: usize,
+        m: &Mutation,
+    ) -> Result<(), MutationError> {
+        match m {
+            Mutation::Add(r) => {
+                if self.find(core, &r.id).is_some() {
+                    return Err(MutationError::DuplicateId {
+                        index,
+                        id: r.id.clone(),
+                    });
+                }
+                // A record naming itself as parent is a root, as when building.
+                let parent = r.parent.as_ref().filter(|&p| *p != r.id);
+                let q = self.new_parent(core, index, &r.id, parent)?;
+                let x = core.n() as usize + self.added.len();
+                if x >= LIMIT {
+                    return Err(MutationError::TooMany { index });
+                }
+                let x = x as u32;
+                self.added.push(Arc::new(r.clone()));
+                self.ids.insert(r.id.clone(), x);
+                let (l, depth) = self.slot_under(core, q);
+                self.insert(core, l, vec![Piece::Node { x, depth }]);
+            }
+            Mutation::Move { id, parent } => {
+                let x = self.existing(core, index, id)?;
+                if parent.as_ref() == Some(id) {
+                    return Err(MutationError::OwnParent {
+                        index,
+                        id: id.clone(),
+                    });
+                }
+                let q = self.new_parent(core, index, id, parent.as_ref())?;
+                let (lo, hi) = (self.pos(x), self.end(core, x));
+                if q != NONE && (lo..hi).contains(&self.pos(q)) {
+                    return Err(MutationError::MoveUnderOwnDownline {
+                        index,
+                        id: id.clone(),
+                        parent: parent.clone().unwrap_or_default(),
+                    });
+                }
+                let from = self.depth(core, x);
+                let moved = self.cut(core, lo, hi);
+                let (l, to) = self.slot_under(core, q);
+                let by = i64::from(to) - i64::from(from);
+                self.insert(core, l, moved.into_iter().map(|p| p.shifted(by)).collect());
+            }
+            Mutation::Remove { id, removal } => {
+                let x = self.existing(core, index, id)?;
+                let (lo, hi) = (self.pos(x), self.end(core, x));
+                if *removal == Removal::LeafOnly && hi > lo + 1 {
+                    let d = self.depth(core, x) + 1;
+                    return Err(MutationError::HasDownline {
+                        index,
+                        id: id.clone(),
+                        children: self.count_at_depth(core, lo + 1..hi, d),
+                    });
+                }
+                self.cut(core, lo, lo + 1);
+                // The children take its place, one level up.
+                self.shift(core, lo, hi - 1, -1);
+                match x.checked_sub(core.n()) {
+                    Some(_) => {
+                        self.ids.remove(id);
+                    }
+                    None => {
+                        self.removed.insert(x);
+                        self.updated.remove(&x);
+                    }
+                }
+            }
+            Mutation::Update {
+                id,
+                name,
+                capabilities,
+                economic_enabled,
+                attributes,
+            } => {
+                let x = self.existing(core, index, id)?;
+                let mut r = self.record(core, x);
+                let before = r.capabilities;
+                if let Some(name) = name {
+                    r.name = name.clone();
+                }
+                if let Some(c) = capabilities {
+                    r.capabilities = *c;
+                }
+                if let Some(e) = economic_enabled {
+                    r.economic_enabled = *e;
+                }
+                if let Some(a) = attributes {
+                    r.attributes = a.clone();
+                }
+                let caps_changed = r.capabilities != before;
+                match x.checked_sub(core.n()) {
+                    Some(i) => self.added[i as usize] = Arc::new(r),
+                    None => {
+                        self.updated.insert(x, Arc::new(r));
+                        // A run reads capabilities from the base: take `x` out of it.
+                        if caps_changed && !self.singles.contains_key(&x) {
+                            let (l, depth) = (self.pos(x), self.depth(core, x));
+                            self.cut(core, l, l + 1);
+                            self.insert(core, l, vec![Piece::Node { x, depth }]);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the overlay against a walk of its pieces. For [`Snapshot::validate`].
+    ///
+    /// [`Snapshot::validate`]: super::Snapshot::validate
+    pub(crate) fn check(&self, core: &Core) -> Result<(), String> {
+        let mut seen = HashSet::new();
+        let mut at = 0u32;
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if self.starts[i] != at || piece.len() == 0 {
+                return Err(format!(
+                    "piece {i} starts at {} or is empty",
+                    self.starts[i]
+                ));
+            }
+            at += piece.len();
+            if let Piece::Run { s, e, shift, .. } = *piece {
+                if *piece != core.run(s, e, shift) {
+                    return Err(format!("piece {i}: wrong depth bounds"));
+                }
+                if let Some(p) = (s..e).find(|&p| self.caps(core, p) != core.caps[p as usize]) {
+                    return Err(format!("changed capabilities of {p} inside a run"));
+                }
+            }
+        }
+        if self.starts.last() != Some(&at) {
+            return Err("the length is not the sum of the pieces".into());
+        }
+        let live = core.n() as usize - self.removed.len() + self.ids.len();
+        if at as usize != live {
+            return Err(format!("{at} resellers listed, {live} present"));
+        }
+        // Depths, parents and downline ends against a plain walk.
+        let mut order: Vec<(u32, u32, u32)> = Vec::with_capacity(at as usize);
+        self.walk(core, |x, parent, d| order.push((x, parent, d)));
+        let mut ends = vec![at; order.len()];
+        let mut open: Vec<usize> = Vec::new();
+        for (l, &(x, parent, d)) in order.iter().enumerate() {
+            if !seen.insert(x) {
+                return Err(format!("reseller {x} listed twice"));
+            }
+            if x < core.n() && self.removed.contains(&x) {
+                return Err(format!("removed reseller {x} listed"));
+            }
+            if l == 0 && d != 0 || l > 0 && d > order[l - 1].2 + 1 {
+                return Err(format!("depth jumps to {d} at {l}"));
+            }
+            while open.last().is_some_and(|&o| order[o].2 >= d) {
+                ends[open.pop().unwrap_or(0)] = l as u32;
+            }
+            open.push(l);
+            if self.pos(x) != l as u32 || self.node_at(l as u32) != x {
+                return Err(format!("reseller {x} is not found at {l}"));
+            }
+            if self.depth(core, x) != d || self.parent(core, x) != parent {
+                return Err(format!("depth or parent of {x} is wrong"));
+            }
+        }
+        for (l, &(x, ..)) in order.iter().enumerate() {
+            if self.end(core, x) != ends[l] {
+                return Err(format!("downline of {x} should end at {}", ends[l]));
+            }
+        }
+        for (id, &x) in &self.ids {
+            if self.changed(core, x).map(|r| &r.id) != Some(id) {
+                return Err(format!("id {id:?} maps to the wrong reseller"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The items `window` of `segs` in logical (pre-)order.
+fn pre_items(space: Space<'_>, segs: &[Seg], window: Range<usize>) -> Gathered {
+    let mut items = Gathered::with_capacity(window.len());
+    let mut skip = window.start;
+    for seg in segs {
+        if items.len() == window.len() {
+            break;
+        }
+        let len = seg.len();
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let take = (len - skip).min(window.len() - items.len());
+        match seg {
+            Seg::Run { span, .. } => items.extend(
+                (span.start + skip..span.start + skip + take).map(|i| space.position_of(i)),
+            ),
+            Seg::Node { x, .. } => items.push(*x),
+        }
+        skip = 0;
+    }
+    items
+}
+
+/// How many resellers of `seg` are shallower than depth `d`.
+fn below(core: &Core, space: Space<'_>, seg: &Seg, d: i64) -> usize {
+    match seg {
+        Seg::Run {
+            span,
+            shift,
+            depths: (min, max),
+        } => {
+            if d <= i64::from(*min) {
+                0
+            } else if d > i64::from(*max) {
+                span.len()
+            } else {
+                let bound = space.bound(core, d - shift);
+                space.matrix(core).count_less(span.start, span.end, bound)
+            }
+        }
+        Seg::Node { depth, .. } => usize::from(i64::from(*depth) < d),
+    }
+}
+
+/// The same for every segment.
+fn below_each(core: &Core, space: Space<'_>, segs: &[Seg], d: i64) -> Vec<usize> {
+    segs.iter().map(|seg| below(core, space, seg, d)).collect()
+}
+
+/// The items `window` of `segs` ordered by (depth, logical position).
+///
+/// A binary search over depths finds the depth of the first item; then the items are
+/// taken level by level, segment by segment, each segment's resellers at one depth
+/// being a range of its level-order ranks (one quantile each). Counting a segment
+/// costs one wavelet rank query unless its depth bounds settle it.
+fn level_items(core: &Core, space: Space<'_>, segs: &[Seg], window: Range<usize>) -> Gathered {
+    let mut items = Gathered::with_capacity(window.len());
+    if window.is_empty() {
+        return items;
+    }
+    let m = space.matrix(core);
+    let total_below = |d: i64| -> usize { segs.iter().map(|seg| below(core, space, seg, d)).sum() };
+    let deepest = segs
+        .iter()
+        .map(|seg| match seg {
+            Seg::Run {
+                depths: (_, max), ..
+            } => i64::from(*max),
+            Seg::Node { depth, .. } => i64::from(*depth),
+        })
+        .max()
+        .unwrap_or(0);
+    // The depth of the first item: the smallest `d` with more than `window.start`
+    // items at depth `d` or above.
+    let (mut lo, mut hi) = (0i64, deepest);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if total_below(mid + 1) > window.start {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let mut d = lo;
+    let mut lower = below_each(core, space, segs, d);
+    let mut skip = window.start - lower.iter().sum::<usize>().min(window.start);
+    let mut k = window.start;
+    loop {
+        let upper = below_each(core, space, segs, d + 1);
+        for (j, seg) in segs.iter().enumerate() {
+            let at_d = upper[j] - lower[j];
+            if skip >= at_d {
+                skip -= at_d;
+                continue;
+            }
+            for i in skip..at_d {
+                if k == window.end {
+                    return items;
+                }
+                items.push(match seg {
+                    Seg::Run { span, .. } => {
+                        let v = m.quantile(span.start, span.end, lower[j] + i).unwrap_or(0);
+                        core.bfs[space.rank_of(v)]
+                    }
+                    Seg::Node { x, .. } => *x,
+                });
+                k += 1;
+            }
+            skip = 0;
+        }
+        if k == window.end || d >= deepest {
+            return items;
+        }
+        d += 1;
+        lower = upper;
+    }
+}
