@@ -323,13 +323,14 @@ impl Snapshot {
     /// The indexed forest: this snapshot's, or the one its changes are over.
     #[inline]
     pub(crate) fn core(&self) -> &Core {
-        match &self.repr {
-            Repr::Plain(core) => core,
-            Repr::Changed { base, .. } => match &base.repr {
-                Repr::Plain(core) => core,
-                // A base is always plain; this arm only keeps the match total.
-                Repr::Changed { base, .. } => base.core(),
-            },
+        // A loop, not recursion, so that this inlines; a base is always plain, so it
+        // turns at most once.
+        let mut s = self;
+        loop {
+            match &s.repr {
+                Repr::Plain(core) => return core,
+                Repr::Changed { base, .. } => s = base,
+            }
         }
     }
 
@@ -463,10 +464,11 @@ impl Snapshot {
 
     /// The reseller with this id: its position, or with changes, its number in the
     /// overlay.
+    #[inline]
     pub(crate) fn position(&self, id: &ResellerId) -> Option<u32> {
-        match self.delta() {
-            None => self.core().lookup.get(&self.core().ids, id.as_str()),
-            Some(o) => o.find(self.core(), id),
+        match &self.repr {
+            Repr::Plain(core) => core.lookup.get(&core.ids, id.as_str()),
+            Repr::Changed { delta, .. } => delta.find(self.core(), id),
         }
     }
 
@@ -489,7 +491,7 @@ impl Snapshot {
         move |p| Reseller {
             snap: self,
             core,
-            changed: delta.and_then(|o| o.changed(core, p)),
+            delta,
             p,
         }
     }
@@ -703,7 +705,8 @@ impl Snapshot {
 
     /// Pre-order match indices of the matches of `f` within the positions `range`.
     fn filter_span(&self, f: Filter, range: &Range<usize>) -> Range<usize> {
-        let pre = &self.core().filters[f.slot()].pre;
+        let core = self.core();
+        let pre = &core.filters[f.slot()].pre;
         pre.rank1(range.start)..pre.rank1(range.end)
     }
 
@@ -716,16 +719,12 @@ impl Snapshot {
         order: Order,
         request: PageRequest,
     ) -> Page<'_> {
-        if let Some(o) = self.delta() {
-            let range = range.start as u32..range.end as u32;
-            let (total, items) = o.listing(self.core(), range, filter, order, request);
-            return Page {
-                snapshot: self,
-                items: Items::Owned(items),
-                total,
-                request,
-            };
-        }
+        let core = match &self.repr {
+            Repr::Plain(core) => core,
+            Repr::Changed { delta, .. } => {
+                return self.changed_listing(delta, range, filter, order, request)
+            }
+        };
         let (total, items) = match (filter, order) {
             (None, Order::PreOrder) => {
                 let w = request.window(range.len());
@@ -737,7 +736,7 @@ impl Snapshot {
                 let total = range.len();
                 let w = request.window(total);
                 if range.start == 0 && range.end == self.len() {
-                    (total, Items::Slice(&self.core().bfs[w]))
+                    (total, Items::Slice(&core.bfs[w]))
                 } else {
                     let items = self.level_page(range, w);
                     (total, Items::Owned(items))
@@ -746,7 +745,7 @@ impl Snapshot {
             (Some(f), Order::PreOrder) => {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
-                let pre = &self.core().filters[f.slot()].pre;
+                let pre = &core.filters[f.slot()].pre;
                 let mut items = Gathered::with_capacity(w.len());
                 let mut next = pre.select1(span.start + w.start);
                 while let Some(p) = next.filter(|_| items.len() < w.len()) {
@@ -758,18 +757,35 @@ impl Snapshot {
             (Some(f), Order::LevelOrder) => {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
-                let items = self.filtered_level_page(
-                    &self.core().filters[f.slot()],
-                    span.clone(),
-                    range,
-                    w,
-                );
+                let items =
+                    self.filtered_level_page(&core.filters[f.slot()], span.clone(), range, w);
                 (span.len(), Items::Owned(items))
             }
         };
         Page {
             snapshot: self,
             items,
+            total,
+            request,
+        }
+    }
+
+    /// [`listing`](Snapshot::listing) of a changed version: `range` is of logical
+    /// positions. Kept out of line, off the plain path.
+    #[inline(never)]
+    fn changed_listing(
+        &self,
+        delta: &Overlay,
+        range: Range<usize>,
+        filter: Option<Filter>,
+        order: Order,
+        request: PageRequest,
+    ) -> Page<'_> {
+        let range = range.start as u32..range.end as u32;
+        let (total, items) = delta.listing(self.core(), range, filter, order, request);
+        Page {
+            snapshot: self,
+            items: Items::Owned(items),
             total,
             request,
         }
@@ -782,13 +798,14 @@ impl Snapshot {
     /// item is very often the next entry of the global level order, taken without a
     /// quantile when it still lies in `scope`.
     fn level_page(&self, scope: Range<usize>, window: Range<usize>) -> Gathered {
+        let core = self.core();
         let in_scope = |p: u32| scope.contains(&(p as usize));
         let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<usize> = None;
         for k in window {
             let next = last
                 .map(|r| r + 1)
-                .filter(|&r| r < self.core().bfs.len() && in_scope(self.core().bfs[r]));
+                .filter(|&r| r < core.bfs.len() && in_scope(core.bfs[r]));
             let quantile = || {
                 self.core()
                     .level
@@ -798,7 +815,7 @@ impl Snapshot {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(self.core().bfs[rank]);
+            items.push(core.bfs[rank]);
             last = Some(rank);
         }
         items
@@ -814,13 +831,14 @@ impl Snapshot {
         scope: Range<usize>,
         window: Range<usize>,
     ) -> Gathered {
+        let core = self.core();
         let in_scope = |p: u32| scope.contains(&(p as usize));
         let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<usize> = None; // level-order rank of the last item
         for k in window {
             let next = last
                 .and_then(|r| fi.bfs.next_one(r + 1))
-                .filter(|&r| in_scope(self.core().bfs[r]));
+                .filter(|&r| in_scope(core.bfs[r]));
             let quantile = || {
                 let j = fi.level.quantile(span.start, span.end, k)?;
                 fi.bfs.select1(j as usize)
@@ -828,7 +846,7 @@ impl Snapshot {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(self.core().bfs[rank]);
+            items.push(core.bfs[rank]);
             last = Some(rank);
         }
         items
@@ -979,15 +997,15 @@ pub struct Reseller<'s> {
     snap: &'s Snapshot,
     /// `snap`'s indexed forest.
     core: &'s Core,
-    /// The record of an added or changed reseller (`None`: the base describes it).
-    changed: Option<&'s Record>,
+    /// `snap`'s changes over it, if any.
+    delta: Option<&'s Overlay>,
     p: u32,
 }
 
 /// What a reseller carries: from the base's arrays, or its changed record.
 macro_rules! carried {
     ($self:ident, $core:ident => $plain:expr, $r:ident => $changed:expr) => {
-        match $self.changed {
+        match $self.delta.and_then(|o| o.changed($self.core, $self.p)) {
             None => {
                 let $core = $self.core;
                 $plain
@@ -1058,7 +1076,10 @@ impl<'s> Reseller<'s> {
     #[inline]
     pub fn is_in_downline_of(&self, of: &Reseller<'_>) -> bool {
         if std::ptr::eq(self.snap, of.snap) {
-            self.snap.contains(of.p, self.p)
+            match self.delta {
+                None => of.p < self.p && self.p < self.core.end[of.p as usize],
+                Some(_) => self.snap.contains(of.p, self.p),
+            }
         } else {
             self.snap
                 .position(of.id())
