@@ -103,6 +103,9 @@ pub(crate) struct Core {
     level_start: Vec<u32>,
     filters: [FilterIndex; 4],
     roots: usize,
+    /// Depth counts of the runs that changed versions over this base list in level
+    /// order, computed on first use (see `overlay.rs`).
+    depth_counts: std::sync::RwLock<overlay::DepthCounts>,
 }
 
 /// The positions matching one filter, in both orders, as bit vectors (about 1/8 byte a
@@ -292,6 +295,7 @@ impl Snapshot {
             level_start,
             filters,
             roots,
+            depth_counts: Default::default(),
         };
         let snapshot = Snapshot {
             repr: Repr::Plain(core),
@@ -738,7 +742,7 @@ impl Snapshot {
                 if range.start == 0 && range.end == self.len() {
                     (total, Items::Slice(&core.bfs[w]))
                 } else {
-                    let items = self.level_page(range, w);
+                    let items = core.level_page(range, w);
                     (total, Items::Owned(items))
                 }
             }
@@ -758,7 +762,7 @@ impl Snapshot {
                 let span = self.filter_span(f, &range);
                 let w = request.window(span.len());
                 let items =
-                    self.filtered_level_page(&core.filters[f.slot()], span.clone(), range, w);
+                    core.filtered_level_page(&core.filters[f.slot()], span.clone(), range, w);
                 (span.len(), Items::Owned(items))
             }
         };
@@ -789,67 +793,6 @@ impl Snapshot {
             total,
             request,
         }
-    }
-
-    /// Items `window` of the level-order listing of the positions `scope`.
-    ///
-    /// The `k`-th item is the reseller of the `k`-th smallest level-order rank among
-    /// the positions in `scope`: a quantile of the level-order wavelet matrix. The next
-    /// item is very often the next entry of the global level order, taken without a
-    /// quantile when it still lies in `scope`.
-    fn level_page(&self, scope: Range<usize>, window: Range<usize>) -> Gathered {
-        let core = self.core();
-        let in_scope = |p: u32| scope.contains(&(p as usize));
-        let mut items = Gathered::with_capacity(window.len());
-        let mut last: Option<usize> = None;
-        for k in window {
-            let next = last
-                .map(|r| r + 1)
-                .filter(|&r| r < core.bfs.len() && in_scope(core.bfs[r]));
-            let quantile = || {
-                self.core()
-                    .level
-                    .quantile(scope.start, scope.end, k)
-                    .map(|r| r as usize)
-            };
-            let Some(rank) = next.or_else(quantile) else {
-                break;
-            };
-            items.push(core.bfs[rank]);
-            last = Some(rank);
-        }
-        items
-    }
-
-    /// The same for the matches of one filter: `span` is the scope's range of
-    /// pre-order match indices; the wavelet matrix yields indices among the matches in
-    /// level order, which select turns into level-order ranks.
-    fn filtered_level_page(
-        &self,
-        fi: &FilterIndex,
-        span: Range<usize>,
-        scope: Range<usize>,
-        window: Range<usize>,
-    ) -> Gathered {
-        let core = self.core();
-        let in_scope = |p: u32| scope.contains(&(p as usize));
-        let mut items = Gathered::with_capacity(window.len());
-        let mut last: Option<usize> = None; // level-order rank of the last item
-        for k in window {
-            let next = last
-                .and_then(|r| fi.bfs.next_one(r + 1))
-                .filter(|&r| in_scope(core.bfs[r]));
-            let quantile = || {
-                let j = fi.level.quantile(span.start, span.end, k)?;
-                fi.bfs.select1(j as usize)
-            };
-            let Some(rank) = next.or_else(quantile) else {
-                break;
-            };
-            items.push(core.bfs[rank]);
-            last = Some(rank);
-        }
-        items
     }
 
     /// Facts about the whole hierarchy, in `O(n)`.
@@ -942,6 +885,68 @@ impl fmt::Debug for Snapshot {
             .field("len", &self.len())
             .field("roots", &self.root_count())
             .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Items `window` of the level-order listing of the positions `scope`.
+    ///
+    /// The `k`-th item is the reseller of the `k`-th smallest level-order rank among
+    /// the positions in `scope`: a quantile of the level-order wavelet matrix. The next
+    /// item is very often the next entry of the global level order, taken without a
+    /// quantile when it still lies in `scope`.
+    fn level_page(&self, scope: Range<usize>, window: Range<usize>) -> Gathered {
+        let core = self;
+        let in_scope = |p: u32| scope.contains(&(p as usize));
+        let mut items = Gathered::with_capacity(window.len());
+        let mut last: Option<usize> = None;
+        for k in window {
+            let next = last
+                .map(|r| r + 1)
+                .filter(|&r| r < core.bfs.len() && in_scope(core.bfs[r]));
+            let quantile = || {
+                self.level
+                    .quantile(scope.start, scope.end, k)
+                    .map(|r| r as usize)
+            };
+            let Some(rank) = next.or_else(quantile) else {
+                break;
+            };
+            items.push(core.bfs[rank]);
+            last = Some(rank);
+        }
+        items
+    }
+
+    /// The same for the matches of one filter: `span` is the scope's range of
+    /// pre-order match indices; the wavelet matrix yields indices among the matches in
+    /// level order, which select turns into level-order ranks.
+    fn filtered_level_page(
+        &self,
+        fi: &FilterIndex,
+        span: Range<usize>,
+        scope: Range<usize>,
+        window: Range<usize>,
+    ) -> Gathered {
+        let core = self;
+        let in_scope = |p: u32| scope.contains(&(p as usize));
+        let mut items = Gathered::with_capacity(window.len());
+        let mut last: Option<usize> = None; // level-order rank of the last item
+        for k in window {
+            let next = last
+                .and_then(|r| fi.bfs.next_one(r + 1))
+                .filter(|&r| in_scope(core.bfs[r]));
+            let quantile = || {
+                let j = fi.level.quantile(span.start, span.end, k)?;
+                fi.bfs.select1(j as usize)
+            };
+            let Some(rank) = next.or_else(quantile) else {
+                break;
+            };
+            items.push(core.bfs[rank]);
+            last = Some(rank);
+        }
+        items
     }
 }
 

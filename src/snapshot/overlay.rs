@@ -59,6 +59,10 @@ impl Hasher for NumberHasher {
 
 type Numbers<V> = HashMap<u32, V, BuildHasherDefault<NumberHasher>>;
 
+/// Depth counts of runs, by base positions and filter slot: see
+/// [`Core::depth_counts`].
+pub(crate) type DepthCounts = HashMap<(u32, u32, u8), Arc<[u32]>>;
+
 /// A stretch of the changed pre-order. See the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Piece {
@@ -194,11 +198,15 @@ impl Space<'_> {
 
 /// A piece clipped to a listing: a run's indices in a [`Space`], or one reseller.
 enum Seg {
-    /// `depths` bounds the depths of the span's resellers.
+    /// `depths` bounds the depths of the span's resellers; `whole` holds the base
+    /// positions of the piece when the listing takes all of it (what the cache of
+    /// depth counts is keyed by), and `counts` those counts once looked up.
     Run {
         span: Range<usize>,
         shift: i64,
         depths: (u32, u32),
+        whole: Option<(u32, u32)>,
+        counts: Option<Arc<[u32]>>,
     },
     Node {
         x: u32,
@@ -275,6 +283,33 @@ impl Core {
             Some(v) => self.end[self.bfs[v as usize] as usize],
             None => self.n(),
         }
+    }
+
+    /// For the resellers of `space` at base positions `s..e` (a whole run): how many are
+    /// shallower than each depth from the run's smallest to one past its largest
+    /// (`counts[i]` for depth `min + i`, the same whatever the run's shift). Computed
+    /// once per run and kept with the base, so that level-order pages of changed
+    /// versions cost one lookup per run and depth instead of a wavelet rank query.
+    fn depth_counts(&self, space: Space<'_>, s: u32, e: u32) -> Arc<[u32]> {
+        let slot = match space {
+            Space::All => 0,
+            Space::Match(f, _) => 1 + f.slot() as u8,
+        };
+        let key = (s, e, slot);
+        let cache = |c: &DepthCounts| c.get(&key).cloned();
+        if let Some(found) = cache(&self.depth_counts.read().unwrap_or_else(|p| p.into_inner())) {
+            return found;
+        }
+        let Piece::Run { min, max, .. } = self.run(s, e, 0) else {
+            return Arc::from([]);
+        };
+        let span = space.span(s, e);
+        let m = space.matrix(self);
+        let counts: Arc<[u32]> = (i64::from(min)..=i64::from(max) + 1)
+            .map(|d| m.count_less(span.start, span.end, space.bound(self, d)) as u32)
+            .collect();
+        let mut cache = self.depth_counts.write().unwrap_or_else(|p| p.into_inner());
+        cache.entry(key).or_insert(counts).clone()
     }
 
     /// The record at position `p` (without its parent).
@@ -520,7 +555,11 @@ impl Overlay {
             let hi = range.end.min(self.starts[j + 1]) - at;
             match self.pieces[j] {
                 Piece::Run {
-                    s, shift, min, max, ..
+                    s,
+                    e,
+                    shift,
+                    min,
+                    max,
                 } => {
                     let span = space.span(s + lo, s + hi);
                     if !span.is_empty() {
@@ -528,6 +567,8 @@ impl Overlay {
                             span,
                             shift,
                             depths: (min, max),
+                            whole: (hi - lo == e - s).then_some((s, e)),
+                            counts: None,
                         });
                     }
                 }
@@ -594,9 +635,32 @@ impl Overlay {
         let segs = self.segments(core, space, range);
         let total = segs.iter().map(Seg::len).sum();
         let window = request.window(total);
-        let items = match order {
-            Order::PreOrder => pre_items(space, &segs, window),
-            Order::LevelOrder => level_items(core, space, &segs, window),
+        let items = match (order, &segs[..]) {
+            (Order::PreOrder, _) => pre_items(space, &segs, window),
+            // Inside one run the depths shift together: the base's own level order.
+            (Order::LevelOrder, [Seg::Run { span, .. }]) => match space {
+                Space::All => core.level_page(span.clone(), window),
+                Space::Match(_, fi) => {
+                    // The run's base positions, from its first and last match.
+                    let first = fi.pre.select1(span.start).unwrap_or(0);
+                    let last = fi.pre.select1(span.end - 1).unwrap_or(0);
+                    core.filtered_level_page(fi, span.clone(), first..last + 1, window)
+                }
+            },
+            (Order::LevelOrder, _) => {
+                let mut segs = segs;
+                for seg in &mut segs {
+                    if let Seg::Run {
+                        whole: Some((s, e)),
+                        counts,
+                        ..
+                    } = seg
+                    {
+                        *counts = Some(core.depth_counts(space, *s, *e));
+                    }
+                }
+                level_items(core, space, &segs, window)
+            }
         };
         (total, items)
     }
@@ -992,11 +1056,15 @@ fn below(core: &Core, space: Space<'_>, seg: &Seg, d: i64) -> usize {
             span,
             shift,
             depths: (min, max),
+            counts,
+            ..
         } => {
             if d <= i64::from(*min) {
                 0
             } else if d > i64::from(*max) {
                 span.len()
+            } else if let Some(counts) = counts {
+                counts[(d - i64::from(*min)) as usize] as usize
             } else {
                 let bound = space.bound(core, d - shift);
                 space.matrix(core).count_less(span.start, span.end, bound)
