@@ -370,6 +370,7 @@ impl Snapshot {
         for (i, m) in batch.iter().enumerate() {
             delta.apply(core, i, m)?;
         }
+        delta.finish();
         Ok(Snapshot {
             repr: Repr::Changed {
                 base: base.clone(),

@@ -17,15 +17,17 @@
 //!   whose smallest depth is deeper are skipped whole, and inside a run the base answers
 //!   with one level-ancestor query (the wavelet matrix over level-order ranks);
 //! - a parent is the last earlier reseller one level up, found the same way backwards;
-//! - a page in pre-order walks the pieces of the range; in level order, a binary search
-//!   over depths (per piece, counting the base's level-order ranks below a depth)
-//!   finds where the page starts, and quantiles give the items. Filters use the same
-//!   structures over the filter's matches.
+//! - a page in pre-order walks the pieces of the range from the first one on the page;
+//!   filtered, per-piece match counts (prefix sums, one set per batch) find that piece;
+//! - in level order, a downline inside one run is the base's own level order; otherwise
+//!   a binary search over depths (per piece, counts of resellers above a depth, cached
+//!   with the base for whole runs) finds where the page starts, and quantiles give the
+//!   items. Filters use the same structures over the filter's matches.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{Core, FilterIndex};
 use crate::capability::{Capabilities, Filter};
@@ -128,6 +130,10 @@ pub(crate) struct Overlay {
     runs: Vec<(u32, u32)>,
     /// Reseller -> its `Node` piece.
     singles: Numbers<u32>,
+    /// For each filter, how many resellers of the pieces before each piece match it
+    /// (one more entry: all of them): computed by the first query that needs them,
+    /// cleared by [`Overlay::finish`] once a batch is in.
+    matches: [OnceLock<Vec<u32>>; 4],
     /// Ids of the added resellers still present.
     ids: HashMap<ResellerId, u32>,
     /// Base positions removed.
@@ -177,14 +183,6 @@ impl Space<'_> {
         match self {
             Space::All => v as usize,
             Space::Match(_, fi) => fi.bfs.select1(v as usize).unwrap_or(0),
-        }
-    }
-
-    /// Position of a pre-order index.
-    fn position_of(&self, i: usize) -> u32 {
-        match self {
-            Space::All => i as u32,
-            Space::Match(_, fi) => fi.pre.select1(i).unwrap_or(0) as u32,
         }
     }
 
@@ -583,10 +581,93 @@ impl Overlay {
         out
     }
 
+    /// Forgets the per-piece match counts of the version this overlay was copied from.
+    pub(crate) fn finish(&mut self) {
+        self.matches = Default::default();
+    }
+
+    /// The matches of `f` before each piece (then all of them), for `count` and
+    /// filtered pre-order pages in `O(log k)`: `O(k)` rank queries, once per version
+    /// and filter.
+    fn match_counts(&self, core: &Core, f: Filter) -> &[u32] {
+        self.matches[f.slot()].get_or_init(|| {
+            let pre = &core.filters[f.slot()].pre;
+            let mut before = 0u32;
+            let mut counts = Vec::with_capacity(self.pieces.len() + 1);
+            for piece in &self.pieces {
+                counts.push(before);
+                before += match *piece {
+                    Piece::Run { s, e, .. } => {
+                        (pre.rank1(e as usize) - pre.rank1(s as usize)) as u32
+                    }
+                    Piece::Node { x, .. } => u32::from(f.matches(self.caps(core, x))),
+                };
+            }
+            counts.push(before);
+            counts
+        })
+    }
+
+    /// How many resellers before logical position `l` match `f`.
+    fn matches_before(&self, core: &Core, f: Filter, l: u32) -> usize {
+        let counts = self.match_counts(core, f);
+        if l >= self.len() {
+            return counts.last().copied().unwrap_or(0) as usize;
+        }
+        let i = self.piece_of(l);
+        let inside = match self.pieces[i] {
+            Piece::Run { s, .. } => {
+                let pre = &core.filters[f.slot()].pre;
+                pre.rank1((s + (l - self.starts[i])) as usize) - pre.rank1(s as usize)
+            }
+            Piece::Node { .. } => 0,
+        };
+        counts[i] as usize + inside
+    }
+
     /// How many resellers of logical range `range` pass `filter`.
     pub(crate) fn count(&self, core: &Core, range: Range<u32>, filter: Option<Filter>) -> usize {
-        let space = Overlay::space(core, filter);
-        self.segments(core, space, range).iter().map(Seg::len).sum()
+        match filter {
+            None => range.len(),
+            Some(f) => {
+                self.matches_before(core, f, range.end) - self.matches_before(core, f, range.start)
+            }
+        }
+    }
+
+    /// Matches `from..from + n` of `f` (counted over all pieces), in order.
+    fn matches_from(&self, core: &Core, f: Filter, from: usize, n: usize) -> Gathered {
+        let counts = self.match_counts(core, f);
+        let pre = &core.filters[f.slot()].pre;
+        let mut items = Gathered::with_capacity(n);
+        let mut g = from;
+        let mut i = counts
+            .partition_point(|&c| c as usize <= g)
+            .saturating_sub(1);
+        while items.len() < n && i < self.pieces.len() {
+            let skip = g - counts[i] as usize;
+            let here = counts[i + 1] as usize - counts[i] as usize;
+            if skip < here {
+                match self.pieces[i] {
+                    Piece::Run { s, .. } => {
+                        let last = counts[i + 1] as usize;
+                        let mut next = pre.select1(pre.rank1(s as usize) + skip);
+                        while g < last && items.len() < n {
+                            let Some(p) = next else { break };
+                            items.push(p as u32);
+                            g += 1;
+                            next = pre.next_one(p + 1);
+                        }
+                    }
+                    Piece::Node { x, .. } => {
+                        items.push(x);
+                        g += 1;
+                    }
+                }
+            }
+            i += 1;
+        }
+        items
     }
 
     /// How many resellers of logical range `range` are at depth `d`.
@@ -631,14 +712,23 @@ impl Overlay {
             }
             return (total, items);
         }
+        if let (Some(f), Order::PreOrder) = (filter, order) {
+            let before = self.matches_before(core, f, range.start);
+            let total = self.matches_before(core, f, range.end) - before;
+            let window = request.window(total);
+            return (
+                total,
+                self.matches_from(core, f, before + window.start, window.len()),
+            );
+        }
         let space = Overlay::space(core, filter);
         let segs = self.segments(core, space, range);
         let total = segs.iter().map(Seg::len).sum();
         let window = request.window(total);
-        let items = match (order, &segs[..]) {
-            (Order::PreOrder, _) => pre_items(space, &segs, window),
+        // Level order (both pre-order cases returned above).
+        let items = match &segs[..] {
             // Inside one run the depths shift together: the base's own level order.
-            (Order::LevelOrder, [Seg::Run { span, .. }]) => match space {
+            [Seg::Run { span, .. }] => match space {
                 Space::All => core.level_page(span.clone(), window),
                 Space::Match(_, fi) => {
                     // The run's base positions, from its first and last match.
@@ -647,7 +737,7 @@ impl Overlay {
                     core.filtered_level_page(fi, span.clone(), first..last + 1, window)
                 }
             },
-            (Order::LevelOrder, _) => {
+            _ => {
                 let mut segs = segs;
                 for seg in &mut segs {
                     if let Seg::Run {
@@ -1022,31 +1112,6 @@ impl Overlay {
         }
         Ok(())
     }
-}
-
-/// The items `window` of `segs` in logical (pre-)order.
-fn pre_items(space: Space<'_>, segs: &[Seg], window: Range<usize>) -> Gathered {
-    let mut items = Gathered::with_capacity(window.len());
-    let mut skip = window.start;
-    for seg in segs {
-        if items.len() == window.len() {
-            break;
-        }
-        let len = seg.len();
-        if skip >= len {
-            skip -= len;
-            continue;
-        }
-        let take = (len - skip).min(window.len() - items.len());
-        match seg {
-            Seg::Run { span, .. } => items.extend(
-                (span.start + skip..span.start + skip + take).map(|i| space.position_of(i)),
-            ),
-            Seg::Node { x, .. } => items.push(*x),
-        }
-        skip = 0;
-    }
-    items
 }
 
 /// How many resellers of `seg` are shallower than depth `d`.
