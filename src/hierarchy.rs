@@ -12,7 +12,7 @@ use crate::access::{AccessError, Principal};
 use crate::capability::FilterFlags;
 use crate::cursor::{self, CursorData, CursorError};
 use crate::id::ResellerId;
-use crate::mutation::{self, Mutation, MutationError};
+use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Items, Order, Page, PageRequest};
 use crate::snapshot::{QueryError, Snapshot};
 
@@ -415,7 +415,7 @@ impl Hierarchy {
     pub fn apply(&self, batch: &[Mutation]) -> Result<u64, MutationError> {
         let mut writer = lock(&self.shared.writer);
         let base = self.shared.current.load_full();
-        let mut next = mutation::apply(&base, batch)?;
+        let mut next = base.with_changes(batch)?;
         let version = base.version() + 1;
         next.set_version(version);
         let next = Arc::new(next);

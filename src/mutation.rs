@@ -26,7 +26,6 @@ use std::fmt;
 use crate::capability::Capabilities;
 use crate::id::ResellerId;
 use crate::record::{Attributes, Record};
-use crate::snapshot::Snapshot;
 
 /// What to do with the downline of a removed reseller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -214,12 +213,3 @@ impl fmt::Display for MutationError {
 }
 
 impl std::error::Error for MutationError {}
-
-/// Applies `batch` to `snap`: the new version (sharing `snap`'s base), or the first
-/// mutation refused.
-pub(crate) fn apply(
-    snap: &std::sync::Arc<Snapshot>,
-    batch: &[Mutation],
-) -> Result<Snapshot, MutationError> {
-    snap.with_changes(batch)
-}

@@ -373,7 +373,7 @@ impl Snapshot {
         delta.finish();
         Ok(Snapshot {
             repr: Repr::Changed {
-                base: base.clone(),
+                base,
                 delta: Arc::new(delta),
             },
             version: self.version,
@@ -461,10 +461,9 @@ impl Snapshot {
 
     /// Every reseller in pre-order: roots in input order, each tree depth-first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'_>> + '_ {
-        (0..self.len() as u32).map(|l| match self.delta() {
-            None => self.reseller(l),
-            Some(o) => self.reseller(o.node_at(l)),
-        })
+        let reseller = self.resolver();
+        let delta = self.delta();
+        (0..self.len() as u32).map(move |l| reseller(delta.map_or(l, |o| o.node_at(l))))
     }
 
     /// The reseller with this id: its position, or with changes, its number in the
@@ -572,9 +571,9 @@ impl Snapshot {
     fn contains(&self, r: u32, a: u32) -> bool {
         match &self.repr {
             Repr::Plain(core) => r < a && a < core.end[r as usize],
-            Repr::Changed { delta: o, .. } => {
-                let (pos, end) = (o.pos(r), o.end(self.core(), r));
-                (pos + 1..end).contains(&o.pos(a))
+            Repr::Changed { delta, .. } => {
+                let (pos, end) = self.extent(r);
+                (pos + 1..end).contains(&delta.pos(a))
             }
         }
     }
@@ -822,25 +821,27 @@ impl Snapshot {
         let (max_depth, widest_fan_out);
         match self.delta() {
             None => {
+                let core = self.core();
                 let n = self.len();
                 let mut depth = vec![0u32; n];
                 let mut children = vec![0u32; n];
                 for p in 0..n {
-                    let q = self.core().parent[p];
+                    let q = core.parent[p];
                     if q != NONE {
                         depth[p] = depth[q as usize] + 1;
                         children[q as usize] += 1;
                     }
                 }
-                self.core().caps.iter().for_each(|&c| count(c));
+                core.caps.iter().for_each(|&c| count(c));
                 max_depth = depth.iter().max().map_or(0, |&d| d as usize);
                 widest_fan_out = children.iter().max().map_or(0, |&c| c as usize);
             }
             Some(o) => {
+                let core = self.core();
                 let mut children: std::collections::HashMap<u32, usize> = Default::default();
                 let mut deepest = 0;
-                o.walk(self.core(), |x, parent, d| {
-                    count(o.caps(self.core(), x));
+                o.walk(core, |x, parent, d| {
+                    count(o.caps(core, x));
                     deepest = deepest.max(d as usize);
                     *children.entry(parent).or_default() += 1;
                 });
@@ -863,19 +864,19 @@ impl Snapshot {
     /// subtree arrays, capability bits, level order, the per-filter indexes and the id
     /// hash table.
     pub fn index_bytes(&self) -> usize {
-        self.core().parent.capacity() * 4
-            + self.core().end.capacity() * 4
-            + self.core().caps.capacity()
-            + self.core().bfs.capacity() * 4
-            + self.core().level.heap_bytes()
-            + self
-                .core()
+        let core = self.core();
+        core.parent.capacity() * 4
+            + core.end.capacity() * 4
+            + core.caps.capacity()
+            + core.bfs.capacity() * 4
+            + core.level.heap_bytes()
+            + core
                 .filters
                 .iter()
                 .map(FilterIndex::heap_bytes)
                 .sum::<usize>()
-            + self.core().lookup.heap_bytes()
-            + self.core().level_start.capacity() * 4
+            + core.lookup.heap_bytes()
+            + core.level_start.capacity() * 4
             + self.delta().map_or(0, |o| o.heap_bytes())
     }
 }
@@ -897,14 +898,13 @@ impl Core {
     /// item is very often the next entry of the global level order, taken without a
     /// quantile when it still lies in `scope`.
     fn level_page(&self, scope: Range<usize>, window: Range<usize>) -> Gathered {
-        let core = self;
         let in_scope = |p: u32| scope.contains(&(p as usize));
         let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<usize> = None;
         for k in window {
             let next = last
                 .map(|r| r + 1)
-                .filter(|&r| r < core.bfs.len() && in_scope(core.bfs[r]));
+                .filter(|&r| r < self.bfs.len() && in_scope(self.bfs[r]));
             let quantile = || {
                 self.level
                     .quantile(scope.start, scope.end, k)
@@ -913,7 +913,7 @@ impl Core {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(core.bfs[rank]);
+            items.push(self.bfs[rank]);
             last = Some(rank);
         }
         items
@@ -929,14 +929,13 @@ impl Core {
         scope: Range<usize>,
         window: Range<usize>,
     ) -> Gathered {
-        let core = self;
         let in_scope = |p: u32| scope.contains(&(p as usize));
         let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<usize> = None; // level-order rank of the last item
         for k in window {
             let next = last
                 .and_then(|r| fi.bfs.next_one(r + 1))
-                .filter(|&r| in_scope(core.bfs[r]));
+                .filter(|&r| in_scope(self.bfs[r]));
             let quantile = || {
                 let j = fi.level.quantile(span.start, span.end, k)?;
                 fi.bfs.select1(j as usize)
@@ -944,7 +943,7 @@ impl Core {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(core.bfs[rank]);
+            items.push(self.bfs[rank]);
             last = Some(rank);
         }
         items

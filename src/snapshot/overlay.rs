@@ -270,17 +270,20 @@ impl Core {
         if s >= self.n() || self.depth_at(s) <= t {
             return s.min(self.n());
         }
-        let upto = s as usize + 1;
-        let below = self
-            .level
-            .count_less(0, upto, self.rank_bound(i64::from(t) + 1));
-        match below
-            .checked_sub(1)
-            .and_then(|k| self.level.quantile(0, upto, k))
-        {
-            Some(v) => self.end[self.bfs[v as usize] as usize],
+        match self.last_at_most(0, s + 1, i64::from(t)) {
+            Some(a) => self.end[a as usize],
             None => self.n(),
         }
+    }
+
+    /// The last position in `lo..hi` at depth `t` or less: the one with the largest
+    /// level-order rank below depth `t + 1` there (when depth `t` occurs in the range
+    /// and nothing shallower follows it, that is the last position at depth `t`).
+    fn last_at_most(&self, lo: u32, hi: u32, t: i64) -> Option<u32> {
+        let (lo, hi) = (lo as usize, hi as usize);
+        let below = self.level.count_less(lo, hi, self.rank_bound(t + 1));
+        let v = self.level.quantile(lo, hi, below.checked_sub(1)?)?;
+        Some(self.bfs[v as usize])
     }
 
     /// For the resellers of `space` at base positions `s..e` (a whole run): how many are
@@ -474,18 +477,9 @@ impl Overlay {
             }
             return match piece {
                 Piece::Node { x, .. } => x,
-                Piece::Run { s, e, shift, .. } => {
-                    let t = i64::from(up) - shift;
-                    let (s, e) = (s as usize, e as usize);
-                    let below = core.level.count_less(s, e, core.rank_bound(t + 1));
-                    match below
-                        .checked_sub(1)
-                        .and_then(|k| core.level.quantile(s, e, k))
-                    {
-                        Some(v) => core.bfs[v as usize],
-                        None => NONE,
-                    }
-                }
+                Piece::Run { s, e, shift, .. } => core
+                    .last_at_most(s, e, i64::from(up) - shift)
+                    .unwrap_or(NONE),
             };
         }
         NONE
