@@ -16,8 +16,11 @@ use reseller_hierarchy::{
     Role, Snapshot,
 };
 
+#[path = "common/moves.rs"]
+mod moves;
 #[path = "common/naive.rs"]
 mod naive;
+use moves::random_move;
 use naive::Naive;
 
 const SEED: u64 = 42;
@@ -250,21 +253,6 @@ fn materialize(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// A move of a random reseller under a random parent outside its downline.
-fn random_move(h: &Hierarchy, n: usize, rng: &mut SplitMix) -> Mutation {
-    let cur = h.snapshot();
-    loop {
-        let who = ResellerId::from(2 + rng.below(n - 1) as u64);
-        let to = ResellerId::from(1 + rng.below(n) as u64);
-        if who != to && !cur.is_in_downline(&to, &who).unwrap() {
-            return Mutation::Move {
-                id: who,
-                parent: Some(to),
-            };
-        }
-    }
 }
 
 /// One mutation applied through a `Hierarchy` until its version is published, against

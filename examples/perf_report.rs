@@ -16,8 +16,11 @@ use reseller_hierarchy::{
 };
 use serde_json::json;
 
+#[path = "../benches/common/moves.rs"]
+mod moves;
 #[path = "../benches/common/naive.rs"]
 mod naive;
+use moves::random_move;
 use naive::Naive;
 
 const N: usize = 1_000_000;
@@ -53,19 +56,28 @@ fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// A move of a random reseller under a random new parent outside its downline.
-fn random_move(h: &Hierarchy, rng: &mut SplitMix) -> Mutation {
-    let cur = h.snapshot();
-    loop {
-        let who = ResellerId::from(2 + rng.below(N - 1) as u64);
-        let to = ResellerId::from(1 + rng.below(N) as u64);
-        if who != to && !cur.is_in_downline(&to, &who).unwrap() {
-            return Mutation::Move {
-                id: who,
-                parent: Some(to),
-            };
-        }
-    }
+/// The listing size and the median time of an eligible-parents page of 50 for `me`
+/// with `flags` in `order`, over `count` random pages of the listing.
+fn eligible_page_ns(
+    snap: &Snapshot,
+    me: &Principal,
+    flags: FilterFlags,
+    order: Order,
+    rng: &mut SplitMix,
+    count: usize,
+) -> (usize, f64) {
+    let total = snap.eligible_count(me, flags).unwrap();
+    let last = PageRequest::default().last_page(total);
+    let pages: Vec<PageRequest> = (0..count)
+        .map(|_| PageRequest::new(1 + rng.below(last as usize) as u64, 50).unwrap())
+        .collect();
+    let ns = per_call_ns(101, count, |i| {
+        let page = snap
+            .eligible_parents(me, flags, order, pages[i % count])
+            .unwrap();
+        black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
+    });
+    (total, ns)
 }
 
 fn time_once(f: impl FnOnce()) -> Duration {
@@ -171,18 +183,7 @@ fn main() {
         let mut all = Vec::new();
         for filter in Filter::ALL {
             let flags = FilterFlags::from(filter);
-            let total = snap.eligible_count(&me, flags).unwrap();
-            let last = first.last_page(total);
-            let pages: Vec<PageRequest> = (0..1000)
-                .map(|_| PageRequest::new(1 + rng.below(last as usize) as u64, 50).unwrap())
-                .collect();
-            let ns = per_call_ns(101, 1000, |i| {
-                let page = snap
-                    .eligible_parents(&me, flags, order, pages[i % 1000])
-                    .unwrap();
-                black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
-            });
-            all.push(ns);
+            all.push(eligible_page_ns(&snap, &me, flags, order, &mut rng, 1000).1);
         }
         emit(
             metric,
@@ -243,7 +244,7 @@ fn main() {
             })
             .as_nanos() as f64,
         );
-        let batch = [random_move(&h, &mut rng)];
+        let batch = [random_move(&h, N, &mut rng)];
         mv.push(
             time_once(|| {
                 black_box(h.apply(&batch).unwrap());
@@ -312,7 +313,7 @@ fn main() {
     h.set_fold_threshold(usize::MAX);
     let fold: Vec<f64> = (0..3)
         .map(|_| {
-            h.apply(&[random_move(&h, &mut rng)]).unwrap();
+            h.apply(&[random_move(&h, N, &mut rng)]).unwrap();
             time_once(|| h.compact()).as_nanos() as f64
         })
         .collect();
@@ -337,7 +338,7 @@ fn main() {
         let parent = ResellerId::from(1 + rng.below(N) as u64);
         h.apply(&[Mutation::Add(Record::new(format!("late{i}"), Some(parent)))])
             .unwrap();
-        h.apply(&[random_move(&h, &mut rng)]).unwrap();
+        h.apply(&[random_move(&h, N, &mut rng)]).unwrap();
     }
     let snap = h.snapshot();
     for (id, order, metric) in [
@@ -368,17 +369,7 @@ fn main() {
         ),
     ] {
         let flags = FilterFlags::from(Filter::Voip);
-        let total = snap.eligible_count(&me, flags).unwrap();
-        let last = first.last_page(total);
-        let pages: Vec<PageRequest> = (0..100)
-            .map(|_| PageRequest::new(1 + rng.below(last as usize) as u64, 50).unwrap())
-            .collect();
-        let ns = per_call_ns(101, 100, |i| {
-            let page = snap
-                .eligible_parents(&me, flags, order, pages[i % 100])
-                .unwrap();
-            black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
-        });
+        let (total, ns) = eligible_page_ns(&snap, &me, flags, order, &mut rng, 100);
         emit(metric, name, N, Some(total), ns, "ns");
     }
     let ns = per_call_ns(101, 1000, |i| {
