@@ -1,9 +1,15 @@
-//! Testing support (feature `proptest`): proptest strategies for forests, principals,
-//! flags and page requests, and [`Model`], a deliberately naive reference model of the
+//! Testing support (feature `proptest`): proptest strategies for forests, queries and
+//! mutation batches, and [`Model`], a deliberately naive reference model of the
 //! contract, for property tests of your own access rules.
 //!
 //! The model shares no code with the engine: it keeps a parent map and walks it. It is
 //! slow (`O(n)` and worse per query) and obviously right, which is the point.
+//!
+//! | you want to test | draw | then |
+//! | --- | --- | --- |
+//! | a rule over queries | [`scenario`] (a forest and queries drawn from it, a [`Mix`] of them granted), or [`query`] for a forest you have | [`check`] each [`Query`] against the model, or [`Query::ask`] the engine and test your rule on the [`Answer`] |
+//! | a rule under change | [`evolving_forest`], or [`mutation_batches`] for a forest you have (valid batches, a [`Mix`] of invalid ones) | apply each batch to a [`Hierarchy`](crate::Hierarchy) and to the [`Model`] |
+//! | the engine on raw input | [`forest`], [`records`] (often invalid), [`principal`], [`flags`], [`order`], [`page_request`] | compare with [`Model::new`] |
 //!
 //! # Examples
 //!
@@ -24,6 +30,11 @@
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
+mod query;
+mod scenario;
+
+pub use query::{check, Answer, Difference, Query};
+pub use scenario::{evolving_forest, mutation_batches, query, scenario, Mix, Scenario};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -482,6 +493,10 @@ pub fn flags() -> impl Strategy<Value = FilterFlags> {
 
 /// Principals over the ids `1..=n`: every role (and an unknown one), with an existing
 /// reseller, a missing one, or none.
+///
+/// The ids are drawn independently of any forest, so many of the cases are refusals;
+/// to draw principals (and whole queries) from a forest, with the share of granted
+/// cases under control, use [`scenario`] or [`query`].
 pub fn principal(n: usize) -> impl Strategy<Value = Principal> {
     let role = prop_oneof![
         3 => Just(Role::Admin),
