@@ -5,15 +5,20 @@
 //!
 //! `cargo bench --bench queries` runs everything (several minutes);
 //! `cargo bench --bench queries -- downline_page` one group.
+//!
+//! Your own hierarchy: `RESELLER_HIERARCHY_DATA=path/to/file cargo bench --bench queries
+//! -- your_data` runs the group `your_data` on that file (NDJSON, a JSON array or an
+//! ActivePlatform document): pages of the largest and of a typical downline, filtered
+//! eligible-parents pages and counts for each flag, `is_in_downline` and upline.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
+use reseller_hierarchy::generate::{Generator, Shape, SplitMix, Workload};
 use reseller_hierarchy::{
-    Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId,
-    Role, Snapshot,
+    Builder, Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record,
+    ResellerId, Role, Snapshot,
 };
 
 #[path = "common/moves.rs"]
@@ -330,8 +335,91 @@ fn mutation(c: &mut Criterion) {
     g.finish();
 }
 
+/// The hierarchy in the file `RESELLER_HIERARCHY_DATA` names, if set.
+fn your_hierarchy() -> Option<(String, Snapshot)> {
+    let path = std::env::var("RESELLER_HIERARCHY_DATA").ok()?;
+    let fail = |e: &dyn std::fmt::Display| -> ! { panic!("RESELLER_HIERARCHY_DATA={path}: {e}") };
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| fail(&e));
+    let mut builder = Builder::new();
+    builder
+        .read_any(std::io::BufReader::with_capacity(1 << 20, file))
+        .unwrap_or_else(|e| fail(&e));
+    let snap = builder.build().unwrap_or_else(|e| fail(&e));
+    Some((path, snap))
+}
+
+fn your_data(c: &mut Criterion) {
+    let Some((path, snap)) = your_hierarchy() else {
+        return;
+    };
+    let Some(w) = Workload::of(&snap, 256, SEED) else {
+        panic!("RESELLER_HIERARCHY_DATA={path}: no resellers");
+    };
+    let mut g = c.benchmark_group("your_data");
+    for (of, id) in [("largest", &w.largest), ("typical", &w.typical)] {
+        let size = snap.downline_count(id).unwrap();
+        let last = PageRequest::default().last_page(size);
+        for (at, page) in [("first", 1), ("middle", last.div_ceil(2)), ("last", last)] {
+            let req = PageRequest::new(page, 50).unwrap();
+            for order in [Order::PreOrder, Order::LevelOrder] {
+                let name = format!("downline/{of}/{order:?}/{at}");
+                g.bench_function(BenchmarkId::new(name, size), |b| {
+                    b.iter(|| {
+                        let page = snap.downline(black_box(id), order, req).unwrap();
+                        page.iter().map(|r| r.id().as_str().len()).sum::<usize>()
+                    })
+                });
+            }
+        }
+    }
+    let me = Principal::new(Role::ResellerAdmin, w.largest.clone());
+    let mut rng = SplitMix::new(SEED);
+    for filter in Filter::ALL {
+        let flags = FilterFlags::from(filter);
+        let total = snap.eligible_count(&me, flags).unwrap();
+        let last = PageRequest::default().last_page(total) as usize;
+        let pages: Vec<PageRequest> = (0..64)
+            .map(|_| PageRequest::new(1 + rng.below(last) as u64, 50).unwrap())
+            .collect();
+        let name = format!("eligible_page/{}", filter.flag_name());
+        g.bench_function(BenchmarkId::new(name, total), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                let req = pages[i % pages.len()];
+                let page = snap
+                    .eligible_parents(&me, flags, Order::PreOrder, req)
+                    .unwrap();
+                page.iter().map(|r| r.id().as_str().len()).sum::<usize>()
+            })
+        });
+        let name = format!("eligible_count/{}", filter.flag_name());
+        g.bench_function(BenchmarkId::new(name, total), |b| {
+            b.iter(|| snap.eligible_count(black_box(&me), flags).unwrap())
+        });
+    }
+    let sample = &w.sample;
+    g.bench_function("is_in_downline_by_id", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            let a = &sample[i % sample.len()];
+            snap.is_in_downline(black_box(a), &w.largest).unwrap()
+        })
+    });
+    g.bench_function("upline", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            snap.upline(&sample[i % sample.len()]).unwrap().count()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    your_data,
     build,
     downline_page,
     eligible_filtered_page,

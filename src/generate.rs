@@ -17,6 +17,12 @@
 //! assert_eq!(snap.root_count(), 1);
 //! ```
 
+mod mutations;
+mod workload;
+
+pub use mutations::MutationStream;
+pub use workload::Workload;
+
 use crate::capability::{Capabilities, Capability};
 use crate::id::ResellerId;
 use crate::record::Record;
@@ -160,48 +166,65 @@ impl Generator {
 
     /// Generates the records.
     pub fn generate(&self) -> Vec<Record> {
-        let parents = self.parents();
-        let n = parents.len();
-        let mut rng = SplitMix::new(self.seed ^ 0xA5A5_5A5A_DEAD_BEEF);
-        let ids: Vec<ResellerId> = (0..n).map(|i| self.id(i)).collect();
-        let mut records: Vec<Record> = parents
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut caps = Capabilities::NONE;
-                for (c, percent) in [
-                    (Capability::Iptv, 30),
-                    (Capability::IptvPrivate, 10),
-                    (Capability::Flexcare, 20),
-                    (Capability::Sip, 50),
-                    (Capability::Mvno, 35),
-                ] {
-                    if rng.below(100) < percent {
-                        caps.insert(c);
-                    }
-                }
-                let name = company_name(&mut rng, i);
-                let mut r = Record {
-                    id: ids[i].clone(),
-                    parent: p.map(|p| ids[p].clone()),
-                    name,
-                    capabilities: caps,
-                    economic_enabled: rng.below(100) < 40,
-                    attributes: crate::record::Attributes::none(),
-                };
-                if self.attributes {
-                    r.attributes = attributes_for(&mut rng, i, &r.name);
-                }
-                r
-            })
-            .collect();
+        let mut stream = self.stream();
+        let mut records: Vec<Record> = stream.by_ref().collect();
         if self.shuffle {
             for i in (1..records.len()).rev() {
-                let j = rng.below(i + 1);
+                let j = stream.rng.below(i + 1);
                 records.swap(i, j);
             }
         }
         records
+    }
+
+    /// The same records as [`generate`](Generator::generate), parents first, one at a
+    /// time, without holding them all: for writing large files. Ignores
+    /// [`shuffled`](Generator::shuffled), which needs every record at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::generate::{Generator, Shape};
+    ///
+    /// let g = Generator::new(Shape::Random, 1_000).seed(3);
+    /// assert!(g.stream().eq(g.generate()));
+    /// ```
+    pub fn stream(&self) -> Records<'_> {
+        Records {
+            generator: self,
+            parents: self.parents(),
+            rng: SplitMix::new(self.seed ^ 0xA5A5_5A5A_DEAD_BEEF),
+            next: 0,
+        }
+    }
+
+    /// The record of reseller `i` under `parent`, drawing its payload from `rng`.
+    fn record(&self, i: usize, parent: Option<usize>, rng: &mut SplitMix) -> Record {
+        let mut caps = Capabilities::NONE;
+        for (c, percent) in [
+            (Capability::Iptv, 30),
+            (Capability::IptvPrivate, 10),
+            (Capability::Flexcare, 20),
+            (Capability::Sip, 50),
+            (Capability::Mvno, 35),
+        ] {
+            if rng.below(100) < percent {
+                caps.insert(c);
+            }
+        }
+        let name = company_name(rng, i);
+        let mut r = Record {
+            id: self.id(i),
+            parent: parent.map(|p| self.id(p)),
+            name,
+            capabilities: caps,
+            economic_enabled: rng.below(100) < 40,
+            attributes: crate::record::Attributes::none(),
+        };
+        if self.attributes {
+            r.attributes = attributes_for(rng, i, &r.name);
+        }
+        r
     }
 
     fn id(&self, i: usize) -> ResellerId {
@@ -215,6 +238,33 @@ impl Generator {
         }
     }
 }
+
+/// The records of a [`Generator`], one at a time ([`Generator::stream`]).
+#[derive(Debug)]
+pub struct Records<'g> {
+    generator: &'g Generator,
+    parents: Vec<Option<usize>>,
+    rng: SplitMix,
+    next: usize,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        let i = self.next;
+        let parent = *self.parents.get(i)?;
+        self.next += 1;
+        Some(self.generator.record(i, parent, &mut self.rng))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.parents.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Records<'_> {}
 
 /// The default hierarchy of the demo and the command-line tool: 100,000 resellers in a
 /// power-law shape under one distributor (id `"1"`), seed 2026, with attributes.

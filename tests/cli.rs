@@ -279,3 +279,272 @@ fn the_default_dataset_is_used_without_data() {
     assert_eq!(v["meta"]["total"], 99_999);
     assert_eq!(v["data"].as_array().unwrap().len(), 3);
 }
+
+/// `generate`'s output as parsed JSON lines.
+fn generated(args: &[&str]) -> (String, Vec<Value>) {
+    let mut all = vec!["generate"];
+    all.extend_from_slice(args);
+    let r = run(&all);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (r.stdout, lines)
+}
+
+/// Depth of every record, walking the parent links of the JSON lines.
+fn depths(lines: &[Value]) -> Vec<usize> {
+    let parent: std::collections::HashMap<&str, Option<&str>> = lines
+        .iter()
+        .map(|l| (l["id"].as_str().unwrap(), l["parent"].as_str()))
+        .collect();
+    lines
+        .iter()
+        .map(|l| {
+            let mut d = 0;
+            let mut at = parent[l["id"].as_str().unwrap()];
+            while let Some(p) = at {
+                d += 1;
+                at = parent[p];
+            }
+            d
+        })
+        .collect()
+}
+
+#[test]
+fn generate_writes_every_shape() {
+    for shape in ["random", "power-law", "chain", "star"] {
+        let (_, lines) = generated(&["--shape", shape, "--n", "300", "--seed", "5"]);
+        assert_eq!(lines.len(), 300, "{shape}");
+        let ids: std::collections::HashSet<&str> =
+            lines.iter().map(|l| l["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 300, "{shape}: duplicate ids");
+        // Parents first: every parent was listed before its child.
+        let mut seen = std::collections::HashSet::new();
+        for l in &lines {
+            if let Some(p) = l["parent"].as_str() {
+                assert!(seen.contains(p), "{shape}: {p} after its child");
+            }
+            seen.insert(l["id"].as_str().unwrap());
+        }
+        let roots = lines.iter().filter(|l| l["parent"].is_null()).count();
+        assert_eq!(roots, 1, "{shape}");
+        let d = depths(&lines);
+        let deepest = d.iter().copied().max().unwrap();
+        match shape {
+            "chain" => assert_eq!(deepest, 299),
+            "star" => assert_eq!(deepest, 1),
+            _ => assert!((2..60).contains(&deepest), "{shape}: depth {deepest}"),
+        }
+    }
+    // Several roots, each with its chain.
+    let (_, lines) = generated(&["--shape", "chain", "--n", "30", "--roots", "3"]);
+    assert_eq!(lines.iter().filter(|l| l["parent"].is_null()).count(), 3);
+    assert_eq!(depths(&lines).into_iter().max(), Some(9));
+}
+
+#[test]
+fn generate_is_reproducible_and_takes_options() {
+    let args = ["--shape", "power-law", "--n", "500", "--seed", "9"];
+    let (a, lines) = generated(&args);
+    let (b, _) = generated(&args);
+    assert_eq!(a, b, "the same seed gives the same file");
+    let (c, _) = generated(&["--shape", "power-law", "--n", "500", "--seed", "10"]);
+    assert_ne!(a, c);
+    // Shuffled: the same records in another order.
+    let (d, _) = generated(&[
+        "--shape",
+        "power-law",
+        "--n",
+        "500",
+        "--seed",
+        "9",
+        "--shuffled",
+    ]);
+    assert_ne!(a, d);
+    let mut x: Vec<&str> = a.lines().collect();
+    let mut y: Vec<&str> = d.lines().collect();
+    x.sort_unstable();
+    y.sort_unstable();
+    assert_eq!(x, y);
+    assert!(lines.iter().all(|l| l.get("attributes").is_none()));
+    // The ActivePlatform attribute set, and TelecomX-style ids.
+    let (_, lines) = generated(&["--n", "20", "--attributes", "--ids", "object-id"]);
+    for l in &lines {
+        let id = l["id"].as_str().unwrap();
+        assert!(
+            id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+        let attrs = &l["attributes"];
+        for key in [
+            "created-at",
+            "updated-at",
+            "general",
+            "company",
+            "contacts",
+            "custom-attributes",
+        ] {
+            assert!(!attrs[key].is_null(), "{key} missing in {l}");
+        }
+        assert_eq!(attrs["general"]["name"], l["name"]);
+    }
+    // To a file, which the tool then reads back as a valid hierarchy.
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generated.ndjson");
+    let p = path.to_str().unwrap();
+    let r = run(&["generate", "--shape", "star", "--n", "1000", "--out", p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["written"], 1000);
+    let r = run(&["validate", "--data", p]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (v["valid"].as_bool(), v["resellers"].as_u64()),
+        (Some(true), Some(1000))
+    );
+    assert_eq!(v["widest_fan_out"], 999);
+}
+
+#[test]
+fn generate_rejects_bad_arguments() {
+    for args in [
+        &["generate", "--n", "abc"][..],
+        &["generate", "--n", "10", "--shape", "tree"],
+        &["generate"],
+    ] {
+        let (code, message) = error_of(&run(args));
+        assert_eq!(code, "bad_request", "{args:?}: {message}");
+    }
+    let (code, message) = error_of(&run(&[
+        "generate",
+        "--n",
+        "10",
+        "--out",
+        "/nonexistent-dir/x.ndjson",
+    ]));
+    assert_eq!(code, "bad_request");
+    assert!(
+        message.contains("cannot write /nonexistent-dir/x.ndjson"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bench_measures_a_users_file() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench.ndjson");
+    let p = path.to_str().unwrap();
+    let r = run(&["generate", "--n", "2000", "--seed", "4", "--out", p]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let r = run(&[
+        "bench",
+        "--data",
+        p,
+        "--json",
+        "--samples",
+        "21",
+        "--mutations",
+        "300",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let row = |metric: &str, of: Option<&str>| -> &Value {
+        rows.iter()
+            .find(|v| v["metric"] == metric && of.is_none_or(|o| v["of"] == o))
+            .unwrap_or_else(|| panic!("no {metric} in {}", r.stdout))
+    };
+    for v in &rows {
+        assert_eq!(v["n"], 2000, "{v}");
+        assert_eq!(v["shape"], "bench.ndjson", "{v}");
+        assert!(v["value"].as_f64().unwrap() > 0.0, "{v}");
+        if let (Some(p50), Some(p99)) = (v["p50"].as_f64(), v["p99"].as_f64()) {
+            assert!(p50 <= p99, "{v}");
+        }
+    }
+    // The one root's downline is everyone else.
+    for at in ["first", "middle", "last"] {
+        assert_eq!(
+            row(&format!("downline_page_{at}"), Some("largest"))["subtree"],
+            1999
+        );
+    }
+    assert!(
+        row("downline_page_first", Some("typical"))["subtree"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    // Its RESELLER_ADMIN's eligible parents: every reseller with the flag's capability,
+    // counted here from the file.
+    let has = |l: &Value, c: &str| l["capabilities"].as_array().unwrap().iter().any(|x| x == c);
+    let expect = [
+        ("iptv", records.iter().filter(|l| has(l, "iptv")).count()),
+        (
+            "iptvprivate",
+            records.iter().filter(|l| has(l, "iptv_private")).count(),
+        ),
+        (
+            "flexcare",
+            records.iter().filter(|l| has(l, "flexcare")).count(),
+        ),
+        (
+            "voip",
+            records
+                .iter()
+                .filter(|l| has(l, "sip") && has(l, "mvno"))
+                .count(),
+        ),
+    ];
+    for (flag, count) in expect {
+        assert_eq!(
+            row(&format!("eligible_page_{flag}"), None)["subtree"],
+            count,
+            "{flag}"
+        );
+        assert_eq!(
+            row(&format!("eligible_count_{flag}"), None)["subtree"],
+            count,
+            "{flag}"
+        );
+    }
+    for metric in [
+        "downline_page_first_level_order",
+        "downline_count",
+        "is_in_downline_by_id",
+        "upline",
+        "body_jsonapi_page",
+        "body_telecomx_page",
+        "stream_mutations_per_s",
+        "load",
+        "machine",
+    ] {
+        row(metric, None);
+    }
+    assert_eq!(row("roots", None)["value"], 1);
+    let stream = row("stream_mutation", None);
+    assert_eq!(stream["count"], 300);
+    let q = |k: &str| stream[k].as_f64().unwrap();
+    assert!(q("p50") <= q("p99") && q("p99") <= q("p999") && q("p999") <= q("max"));
+    // The table, for a person.
+    let r = run(&["bench", "--data", p, "--samples", "5", "--mutations", "20"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for text in [
+        "machine:",
+        "hierarchy: bench.ndjson: 2000 resellers",
+        "eligible_page_voip",
+        "mutation stream: 20",
+    ] {
+        assert!(r.stdout.contains(text), "{text} not in {}", r.stdout);
+    }
+}

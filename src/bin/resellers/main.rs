@@ -1,6 +1,6 @@
 //! `resellers`: the engine on the command line (feature `cli`). All output is JSON on
-//! stdout; every error is a non-zero exit and one JSON object on stderr,
-//! `{"error": "bad_request" | "access_denied" | "not_found" | "invalid_hierarchy",
+//! stdout (NDJSON for `generate`; a table for `bench` unless `--json`); every error is
+//! a non-zero exit and one JSON object on stderr, `{"error": "bad_request" | "access_denied" | "not_found" | "invalid_hierarchy",
 //! "message": "..."}`. Without `--data`, the demo's default hierarchy is used.
 
 use std::fs::File;
@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use reseller_hierarchy::generate::demo_dataset;
+use reseller_hierarchy::generate::{demo_dataset, Generator, IdStyle, Shape};
 use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
 use reseller_hierarchy::{
     Builder, FilterFlags, Order, Page, PageRequest, Principal, ResellerId, Role, Snapshot,
 };
 use serde_json::{json, Value};
+
+mod bench;
+mod generate;
 
 #[derive(Parser)]
 #[command(
@@ -93,6 +96,74 @@ enum Command {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Measures the engine on your hierarchy: pages, filters, counts, is-in-downline,
+    /// upline, response bodies and a stream of mutations; p50 and p99 of each.
+    Bench {
+        #[command(flatten)]
+        data: DataArg,
+        /// Samples per query.
+        #[arg(long, default_value_t = 1001)]
+        samples: usize,
+        /// One-mutation batches in the mutation stream (0: none).
+        #[arg(long, default_value_t = 10_000)]
+        mutations: usize,
+        /// Seed of the random pages, resellers and mutations.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// One JSON object a line ({"metric", "shape", "n", "value", "unit", ...}) instead
+        /// of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes a synthetic hierarchy as NDJSON, from the crate's seeded generators.
+    Generate {
+        /// The hierarchy's shape.
+        #[arg(long, value_enum, default_value_t = ShapeArg::Random)]
+        shape: ShapeArg,
+        /// Number of resellers.
+        #[arg(long)]
+        n: usize,
+        /// Seed: the same seed gives the same file.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of roots (distributors); the shape hangs under them.
+        #[arg(long, default_value_t = 1)]
+        roots: usize,
+        /// How ids look.
+        #[arg(long, value_enum, default_value_t = IdsArg::Decimal)]
+        ids: IdsArg,
+        /// Give every reseller the ActivePlatform attribute set (created-at, updated-at,
+        /// general, company, contacts, custom-attributes).
+        #[arg(long)]
+        attributes: bool,
+        /// List records in a random order instead of parents first (holds them all in
+        /// memory).
+        #[arg(long)]
+        shuffled: bool,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ShapeArg {
+    /// Each reseller under a uniformly chosen earlier one (depth about ln n).
+    Random,
+    /// Preferential attachment: the power-law fan-out of multi-level sales networks.
+    PowerLaw,
+    /// Deep chains: each reseller under the previous one.
+    Chain,
+    /// Wide stars: every reseller directly under a root.
+    Star,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum IdsArg {
+    /// "1", "2", ... as ActivePlatform's.
+    Decimal,
+    /// 24 hex digits, as TelecomX's object ids.
+    ObjectId,
 }
 
 #[derive(Args)]
@@ -162,6 +233,7 @@ fn main() -> ExitCode {
         }
     };
     match run(cli.command) {
+        Ok(text) if text.is_empty() => ExitCode::SUCCESS,
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             match writeln!(stdout, "{text}") {
@@ -267,6 +339,75 @@ fn to_json(v: &impl serde::Serialize) -> Result<String, Failure> {
 
 fn run(command: Command) -> Result<String, Failure> {
     match command {
+        Command::Bench {
+            data,
+            samples,
+            mutations,
+            seed,
+            json,
+        } => {
+            let start = std::time::Instant::now();
+            let snap = load(&data)?;
+            let source = data.data.as_deref().map_or("demo".to_owned(), |p| {
+                p.file_name()
+                    .unwrap_or(p.as_os_str())
+                    .to_string_lossy()
+                    .into_owned()
+            });
+            let opts = bench::Options {
+                samples,
+                mutations,
+                seed,
+                json,
+                source,
+                load: start.elapsed(),
+            };
+            Ok(bench::run(snap, &opts).trim_end().to_owned())
+        }
+        Command::Generate {
+            shape,
+            n,
+            seed,
+            roots,
+            ids,
+            attributes,
+            shuffled,
+            out,
+        } => {
+            let shape = match shape {
+                ShapeArg::Random => Shape::Random,
+                ShapeArg::PowerLaw => Shape::PowerLaw,
+                ShapeArg::Chain => Shape::Chain,
+                ShapeArg::Star => Shape::Star,
+            };
+            let ids = match ids {
+                IdsArg::Decimal => IdStyle::Decimal,
+                IdsArg::ObjectId => IdStyle::ObjectId,
+            };
+            let g = Generator::new(shape, n)
+                .seed(seed)
+                .roots(roots)
+                .ids(ids)
+                .attributes(attributes);
+            let written = match &out {
+                Some(path) => {
+                    let io = |e: std::io::Error| {
+                        Failure::Io(format!("cannot write {}: {e}", path.display()))
+                    };
+                    let file = File::create(path).map_err(io)?;
+                    generate::write_ndjson(&g, shuffled, file).map_err(io)?
+                }
+                None => {
+                    let stdout = std::io::stdout().lock();
+                    generate::write_ndjson(&g, shuffled, stdout)
+                        .map_err(|e| Failure::Io(format!("cannot write to stdout: {e}")))?;
+                    // The records are the output; nothing follows them.
+                    return Ok(String::new());
+                }
+            };
+            let path = out.as_deref().map(Path::display).map(|d| d.to_string());
+            Ok(json!({"written": written, "out": path}).to_string())
+        }
         Command::EligibleParents {
             role,
             principal,
