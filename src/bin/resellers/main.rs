@@ -1,7 +1,8 @@
 //! `resellers`: the engine on the command line (feature `cli`). All output is JSON on
 //! stdout (NDJSON for `generate`; a table for `bench` unless `--json`); every error is
-//! a non-zero exit and one JSON object on stderr, `{"error": "bad_request" | "access_denied" | "not_found" | "invalid_hierarchy",
-//! "message": "..."}`. Without `--data`, the demo's default hierarchy is used.
+//! a non-zero exit and one JSON object on stderr, `{"error": "bad_request" |
+//! "access_denied" | "not_found" | "invalid_hierarchy", "message": "..."}`. Without
+//! `--data`, the demo's default hierarchy is used.
 
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
