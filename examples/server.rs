@@ -65,8 +65,6 @@ async fn eligible_parents(
     const JSON: &str = "application/json";
     let query = query.unwrap_or_default();
     let answer = (|| -> Result<String, ApiError> {
-        let req = page_request_from_query(&query)?;
-        let flags = telecomx::flags_from_query(&query)?;
         let role: Role = header(&headers, "x-role")
             .unwrap_or("")
             .parse()
@@ -75,9 +73,10 @@ async fn eligible_parents(
             role,
             reseller: header(&headers, "x-reseller-id").map(ResellerId::from),
         };
-        let page = state
-            .snapshot
-            .eligible_parents(&principal, flags, Order::PreOrder, req)?;
+        // Access is decided before paging is read: a refused caller gets 403 whatever
+        // its page parameters say.
+        let page =
+            telecomx::eligible_parents(&state.snapshot, &principal, &query, Order::PreOrder)?;
         serde_json::to_string(&telecomx::list(&page)).map_err(|e| ApiError::Internal(e.to_string()))
     })();
     match answer {
@@ -98,13 +97,14 @@ async fn downline(
     let query = query.unwrap_or_default();
     let base = format!("{}/api/v3/customer_store/resellers", state.base_url);
     let answer = (|| -> Result<String, ApiError> {
-        let req = page_request_from_query(&query)?;
         let token = header(&headers, "x-api-token").unwrap_or("");
-        // A missing or unknown token is a 403, as for any caller without access.
+        // A missing or unknown token is a 403, as for any caller without access; access
+        // is decided before paging is read.
         let reseller = state
             .tokens
             .get(token)
             .ok_or(ApiError::AccessDenied(AccessError::Unauthenticated))?;
+        let req = page_request_from_query(&query)?;
         let page = state.snapshot.downline(reseller, Order::PreOrder, req)?;
         serde_json::to_string(&jsonapi::document(&page, &base))
             .map_err(|e| ApiError::Internal(e.to_string()))

@@ -202,6 +202,39 @@ fn bad_values_are_json_errors_not_usage_text() {
             "access_denied",
             "SUPERUSER",
         ),
+        // Access is decided before paging: refused callers with bad paging get 403.
+        (
+            vec!["eligible-parents", "--role", "SUPERUSER", "--page", "abc"],
+            "access_denied",
+            "SUPERUSER",
+        ),
+        (
+            vec![
+                "eligible-parents",
+                "--role",
+                "RESELLER",
+                "--principal",
+                "2",
+                "--voip",
+                "--per-page",
+                "0",
+            ],
+            "access_denied",
+            "voip",
+        ),
+        (
+            vec![
+                "eligible-parents",
+                "--role",
+                "RESELLER_ADMIN",
+                "--principal",
+                "no-such",
+                "--page",
+                "-1",
+            ],
+            "access_denied",
+            "no-such",
+        ),
         (
             vec![
                 "eligible-parents",

@@ -220,6 +220,35 @@ fn both_endpoints_over_real_http() {
         assert_eq!(r.status, 403, "{headers:?}");
         assert_eq!(r.body["error"], "access_denied");
     }
+    // Access is decided before paging: a refused caller with bad paging is a 403 too,
+    // on both endpoints, and learns nothing about the listing.
+    for headers in [
+        vec![("X-Role", "RESELLER"), ("X-Reseller-Id", "2")],
+        vec![("X-Role", "SUPPORT"), ("X-Reseller-Id", "2")],
+        vec![("X-Role", "RESELLER_ADMIN"), ("X-Reseller-Id", "999999")],
+        vec![("X-Role", "RESELLER_ADMIN")],
+    ] {
+        for q in [
+            "iptv=true&page=0",
+            "iptv=true&per_page=abc",
+            "iptv=true&page%5Bsize%5D=5000",
+        ] {
+            let r = get(&format!("{base}/customer/resellers/list?{q}"), &headers);
+            assert_eq!(
+                (r.status, &r.body["error"]),
+                (403, &"access_denied".into()),
+                "{headers:?} {q}"
+            );
+        }
+    }
+    for q in ["page%5Bnumber%5D=0", "page%5Bsize%5D=1001", "page=abc"] {
+        let r = get(
+            &format!("{base}/api/v3/customer_store/resellers?{q}"),
+            &[("X-Api-Token", "nope")],
+        );
+        assert_eq!(r.status, 403, "{q}");
+        assert_eq!(r.body["errors"][0]["code"], "access_denied");
+    }
     // 400: bad paging or flag values.
     for q in ["page=0", "page=abc", "per_page=1001", "iptv=maybe"] {
         let r = get(

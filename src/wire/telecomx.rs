@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ApiError;
+use super::{page_request_from_query, ApiError};
+use crate::access::Principal;
 use crate::capability::FilterFlags;
-use crate::paging::Page;
-use crate::snapshot::Reseller;
+use crate::paging::{Order, Page};
+use crate::snapshot::{Reseller, Snapshot};
 
 /// One entry of the list: `{"_id", "name", "integrations": {"billing": {"economic":
 /// {"enabled"}}}}`.
@@ -123,4 +124,50 @@ pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
         };
     }
     Ok(flags)
+}
+
+/// The whole `customer/resellers/list` request, in the contract's order: the flags are
+/// read from `query`, then access is decided, and only then are `page`/`per_page` (or
+/// `page[number]`/`page[size]`) read. A caller refused access gets a 403 whatever its
+/// paging parameters say, so that a denied request learns nothing about the listing,
+/// not even whether its paging was well formed.
+///
+/// # Errors
+///
+/// [`ApiError::BadParameter`] for a flag that is not a boolean,
+/// [`ApiError::AccessDenied`] (403) when the rules refuse the principal, and
+/// [`ApiError::BadRequest`] (400) for bad paging from a principal who has access.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::wire::telecomx;
+/// use reseller_hierarchy::{Order, Principal, Record, Role, Snapshot};
+///
+/// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))])?;
+/// let admin = Principal::new(Role::ResellerAdmin, "1");
+/// let page = telecomx::eligible_parents(&snap, &admin, "per_page=1&page=2", Order::PreOrder)?;
+/// assert_eq!(page.iter().next().unwrap().id().as_str(), "2");
+///
+/// // Bad paging from a caller with access: 400.
+/// let e = telecomx::eligible_parents(&snap, &admin, "page=0", Order::PreOrder).unwrap_err();
+/// assert_eq!(e.http_status(), 400);
+///
+/// // The same bad paging from a caller without access: 403, as any refusal.
+/// let guest = Principal::new(Role::Other("GUEST".into()), "1");
+/// let e = telecomx::eligible_parents(&snap, &guest, "page=0", Order::PreOrder).unwrap_err();
+/// assert_eq!(e.http_status(), 403);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn eligible_parents<'s>(
+    snapshot: &'s Snapshot,
+    principal: &Principal,
+    query: &str,
+    order: Order,
+) -> Result<Page<'s>, ApiError> {
+    let flags = flags_from_query(query)?;
+    // Access first: O(log n), and the same checks eligible_parents makes.
+    snapshot.eligible_count(principal, flags)?;
+    let request = page_request_from_query(query)?;
+    Ok(snapshot.eligible_parents(principal, flags, order, request)?)
 }

@@ -419,7 +419,6 @@ fn run(command: Command) -> Result<String, Failure> {
             list,
             format,
         } => {
-            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
             let role: Role = role.parse().unwrap_or_else(|e| match e {});
             let principal = Principal {
                 role,
@@ -432,6 +431,10 @@ fn run(command: Command) -> Result<String, Failure> {
                 voip,
             };
             let snap = load(&list.data)?;
+            // Access is decided before paging is read: a refused caller gets 403
+            // whatever its page parameters say.
+            snap.eligible_count(&principal, flags)?;
+            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
             let page = snap.eligible_parents(&principal, flags, order(list.order), req)?;
             // Links keep the listing's own parameters, so that they page this listing.
             let params: Vec<&str> = [
