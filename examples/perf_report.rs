@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
+use reseller_hierarchy::wire::{jsonapi, telecomx};
 use reseller_hierarchy::{
     Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId,
     Role, Snapshot,
@@ -93,6 +94,12 @@ fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) ->
 
 fn main() {
     let started = Instant::now();
+    // `-- bodies` runs only the response-body section.
+    if std::env::args().any(|a| a == "bodies") {
+        bodies();
+        eprintln!("perf_report took {:.1?}", started.elapsed());
+        return;
+    }
     let shape = Shape::Random;
     let name = shape.name();
     let records = Generator::new(shape, N).seed(SEED).generate();
@@ -388,5 +395,181 @@ fn main() {
         index_bytes as f64 / N as f64,
         "bytes",
     );
+    drop((h, snap));
+    bodies();
     eprintln!("perf_report took {:.1?}", started.elapsed());
+}
+
+/// Response bodies at one million resellers carrying the ActivePlatform attribute set:
+/// the writers against the reference renderer (serde types through `serde_json`), and
+/// against copying the same bytes. Each figure is the median over samples cycling
+/// through 64 pages drawn at random from the root's downline (pre-order), rendered
+/// into a reused buffer as a server would.
+fn bodies() {
+    let name = "random_attributes";
+    let snap = Snapshot::build(
+        Generator::new(Shape::Random, N)
+            .seed(SEED)
+            .attributes(true)
+            .generate(),
+    )
+    .unwrap();
+    let root = ResellerId::from("1");
+    let base = "https://billing.example.com/api/v3/customer_store/resellers";
+    let mut rng = SplitMix::new(SEED);
+    let mut out = Vec::with_capacity(1 << 20);
+    for per in [50u64, 1000] {
+        let total = snap.downline_count(&root).unwrap();
+        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
+        let pages: Vec<_> = (0..64)
+            .map(|_| {
+                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
+                snap.downline(&root, Order::PreOrder, req).unwrap()
+            })
+            .collect();
+        let batch = if per == 50 { 64 } else { 8 };
+        let fast = per_call_ns(101, batch, |i| {
+            out.clear();
+            jsonapi::write_document(&pages[i % 64], base, &mut out);
+            black_box(out.len());
+        });
+        let reference = per_call_ns(21, batch.min(8), |i| {
+            let body = serde_json::to_vec(&jsonapi::document(&pages[i % 64], base)).unwrap();
+            black_box(body.len());
+        });
+        let rendered: Vec<Vec<u8>> = pages
+            .iter()
+            .map(|p| {
+                let mut b = Vec::new();
+                jsonapi::write_document(p, base, &mut b);
+                b
+            })
+            .collect();
+        let copy = per_call_ns(101, batch, |i| {
+            out.clear();
+            out.extend_from_slice(&rendered[i % 64]);
+            black_box(out.len());
+        });
+        let bytes = rendered.iter().map(Vec::len).sum::<usize>() as f64 / 64.0;
+        let suffix = if per == 50 { "" } else { "_1000" };
+        emit(
+            &format!("body_jsonapi_page{suffix}"),
+            name,
+            N,
+            Some(per as usize),
+            fast,
+            "ns",
+        );
+        emit(
+            &format!("body_jsonapi_page{suffix}_reference"),
+            name,
+            N,
+            Some(per as usize),
+            reference,
+            "ns",
+        );
+        emit(
+            &format!("body_copy_{per}"),
+            name,
+            N,
+            Some(per as usize),
+            copy,
+            "ns",
+        );
+        emit(
+            &format!("body_bytes_{per}"),
+            name,
+            N,
+            Some(per as usize),
+            bytes,
+            "bytes",
+        );
+        emit(
+            &format!("body_jsonapi_page{suffix}_vs_copy"),
+            name,
+            N,
+            Some(per as usize),
+            fast / copy,
+            "ratio",
+        );
+    }
+    // TelecomX: eligible parents (iptv) of the root's RESELLER_ADMIN.
+    let me = Principal::new(Role::ResellerAdmin, root.clone());
+    let iptv = FilterFlags::from(Filter::Iptv);
+    let total = snap.eligible_count(&me, iptv).unwrap();
+    for per in [50u64, 1000] {
+        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
+        let pages: Vec<_> = (0..64)
+            .map(|_| {
+                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
+                snap.eligible_parents(&me, iptv, Order::PreOrder, req)
+                    .unwrap()
+            })
+            .collect();
+        let batch = if per == 50 { 64 } else { 8 };
+        let fast = per_call_ns(101, batch, |i| {
+            out.clear();
+            telecomx::write_list(&pages[i % 64], &mut out);
+            black_box(out.len());
+        });
+        let reference = per_call_ns(21, batch, |i| {
+            let body = serde_json::to_vec(&telecomx::list(&pages[i % 64])).unwrap();
+            black_box(body.len());
+        });
+        let rendered: Vec<Vec<u8>> = pages
+            .iter()
+            .map(|p| {
+                let mut b = Vec::new();
+                telecomx::write_list(p, &mut b);
+                b
+            })
+            .collect();
+        let copy = per_call_ns(101, batch, |i| {
+            out.clear();
+            out.extend_from_slice(&rendered[i % 64]);
+            black_box(out.len());
+        });
+        let bytes = rendered.iter().map(Vec::len).sum::<usize>() as f64 / 64.0;
+        let suffix = if per == 50 { "" } else { "_1000" };
+        emit(
+            &format!("body_telecomx_page{suffix}"),
+            name,
+            N,
+            Some(per as usize),
+            fast,
+            "ns",
+        );
+        emit(
+            &format!("body_telecomx_page{suffix}_reference"),
+            name,
+            N,
+            Some(per as usize),
+            reference,
+            "ns",
+        );
+        emit(
+            &format!("body_telecomx_copy_{per}"),
+            name,
+            N,
+            Some(per as usize),
+            copy,
+            "ns",
+        );
+        emit(
+            &format!("body_telecomx_bytes_{per}"),
+            name,
+            N,
+            Some(per as usize),
+            bytes,
+            "bytes",
+        );
+        emit(
+            &format!("body_telecomx_page{suffix}_vs_copy"),
+            name,
+            N,
+            Some(per as usize),
+            fast / copy,
+            "ratio",
+        );
+    }
 }

@@ -48,7 +48,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn json(status: u16, content_type: &'static str, body: String) -> Response {
+fn json(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -64,7 +64,7 @@ async fn eligible_parents(
 ) -> Response {
     const JSON: &str = "application/json";
     let query = query.unwrap_or_default();
-    let answer = (|| -> Result<String, ApiError> {
+    let answer = (|| -> Result<Vec<u8>, ApiError> {
         let role: Role = header(&headers, "x-role")
             .unwrap_or("")
             .parse()
@@ -77,12 +77,14 @@ async fn eligible_parents(
         // its page parameters say.
         let page =
             telecomx::eligible_parents(&state.snapshot, &principal, &query, Order::PreOrder)?;
-        serde_json::to_string(&telecomx::list(&page)).map_err(|e| ApiError::Internal(e.to_string()))
+        let mut body = Vec::with_capacity(64 * page.len() + 2);
+        telecomx::write_list(&page, &mut body);
+        Ok(body)
     })();
     match answer {
         Ok(body) => json(200, JSON, body),
         Err(e) => {
-            let body = serde_json::to_string(&telecomx::ErrorBody::from(&e)).unwrap_or_default();
+            let body = serde_json::to_vec(&telecomx::ErrorBody::from(&e)).unwrap_or_default();
             json(e.http_status(), JSON, body)
         }
     }
@@ -96,7 +98,7 @@ async fn downline(
     const JSONAPI: &str = "application/vnd.api+json";
     let query = query.unwrap_or_default();
     let base = format!("{}/api/v3/customer_store/resellers", state.base_url);
-    let answer = (|| -> Result<String, ApiError> {
+    let answer = (|| -> Result<Vec<u8>, ApiError> {
         let token = header(&headers, "x-api-token").unwrap_or("");
         // A missing or unknown token is a 403, as for any caller without access; access
         // is decided before paging is read.
@@ -106,13 +108,14 @@ async fn downline(
             .ok_or(ApiError::AccessDenied(AccessError::Unauthenticated))?;
         let req = page_request_from_query(&query)?;
         let page = state.snapshot.downline(reseller, Order::PreOrder, req)?;
-        serde_json::to_string(&jsonapi::document(&page, &base))
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        let mut body = Vec::with_capacity(1024 * page.len() + 512);
+        jsonapi::write_document(&page, &base, &mut body);
+        Ok(body)
     })();
     match answer {
         Ok(body) => json(200, JSONAPI, body),
         Err(e) => {
-            let body = serde_json::to_string(&jsonapi::ErrorDocument::from(&e)).unwrap_or_default();
+            let body = serde_json::to_vec(&jsonapi::ErrorDocument::from(&e)).unwrap_or_default();
             json(e.http_status(), JSONAPI, body)
         }
     }

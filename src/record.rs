@@ -109,22 +109,90 @@ impl Record {
 /// assert!(Attributes::from_json("[1]").is_err());
 /// # }
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attributes(pub(crate) Option<Box<str>>);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    /// Compact JSON object text, keys sorted (as `serde_json` writes a `Map`).
+    pub(crate) text: Option<Box<str>>,
+    /// Where a rendered resource's `general.name` and `parent-id` go in `text`
+    /// (derived from `text`, so equality stays that of the text).
+    pub(crate) splices: Splices,
+}
+
+/// Where the per-request members of a JSON:API resource's attributes go in the stored
+/// attributes text, so that a body is written by copying the text around two short
+/// insertions instead of parsing and re-serializing it (see `wire::write`).
+///
+/// The rendered attributes are the stored object with `general.name` set to the
+/// reseller's name and `parent-id` set to its parent's id. Since `"general"` sorts
+/// before `"parent-id"`, the general splice always lies before the parent splice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Splices {
+    /// Where `general.name` goes.
+    pub(crate) general: Splice,
+    /// Where `parent-id` goes.
+    pub(crate) parent: Splice,
+}
+
+/// A span `start..end` of the stored text that a rendered member replaces (an empty
+/// span is an insertion point).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Splice {
+    /// First byte replaced.
+    pub(crate) start: u32,
+    /// One past the last byte replaced.
+    pub(crate) end: u32,
+    /// What is written in its place.
+    pub(crate) kind: SpliceKind,
+}
+
+/// What a [`Splice`] writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum SpliceKind {
+    /// Insert a member `"key":value` (with the commas its neighbours need).
+    #[default]
+    InsertMember,
+    /// Replace the member `"key":value` that the span covers.
+    ReplaceMember,
+    /// `general` is there but not an object: replace its value with `{"name":…}`.
+    ReplaceGeneralValue,
+    /// No `general`: insert the member `"general":{"name":…}`.
+    InsertGeneral,
+}
+
+impl Default for Attributes {
+    /// No attributes.
+    fn default() -> Attributes {
+        Attributes::none()
+    }
+}
 
 impl Attributes {
     /// No attributes.
     pub const fn none() -> Attributes {
-        Attributes(None)
+        Attributes {
+            text: None,
+            splices: Splices {
+                general: Splice {
+                    start: 1,
+                    end: 1,
+                    kind: SpliceKind::InsertGeneral,
+                },
+                parent: Splice {
+                    start: 1,
+                    end: 1,
+                    kind: SpliceKind::InsertMember,
+                },
+            },
+        }
     }
 
     /// Whether there are no attributes.
     pub const fn is_none(&self) -> bool {
-        self.0.is_none()
+        self.text.is_none()
     }
 
     /// The attributes as compact JSON object text, if any.
     pub fn as_json(&self) -> Option<&str> {
-        self.0.as_deref()
+        self.text.as_deref()
     }
 }

@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use crate::builder::Builder;
 use crate::capability::{Capabilities, Capability};
 use crate::id::ResellerId;
-use crate::record::{Attributes, Record};
+use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
 
 impl Serialize for ResellerId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -76,8 +76,11 @@ impl Attributes {
 
     /// Attributes from a JSON object.
     pub fn from_map(map: Map<String, Value>) -> Attributes {
-        // Serializing a `Map` of `Value`s cannot fail.
-        Attributes(Some(Value::Object(map).to_string().into_boxed_str()))
+        let (text, splices) = splice_text(&map);
+        Attributes {
+            text: Some(text.into_boxed_str()),
+            splices,
+        }
     }
 
     /// The attributes as a JSON object (empty when there are none).
@@ -86,6 +89,113 @@ impl Attributes {
             .and_then(|t| serde_json::from_str(t).ok())
             .unwrap_or_default()
     }
+}
+
+/// The compact text of `map` (exactly `Value::Object(map).to_string()`: keys sorted,
+/// as `serde_json` writes a `Map`), written member by member to note where a rendered
+/// resource's `general.name` and `parent-id` go.
+fn splice_text(map: &Map<String, Value>) -> (String, Splices) {
+    // Writing `Value`s and strings into a `Vec` cannot fail.
+    fn write(out: &mut Vec<u8>, v: &impl Serialize) {
+        let _ = serde_json::to_writer(&mut *out, v);
+    }
+    let at = |out: &Vec<u8>| out.len() as u32;
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    let mut general = None;
+    let mut parent = None;
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let start = at(&out);
+        // The first member sorting after a missing one is where it goes.
+        if general.is_none() && key.as_str() > "general" {
+            general = Some(Splice {
+                start,
+                end: start,
+                kind: SpliceKind::InsertGeneral,
+            });
+        }
+        if parent.is_none() && key.as_str() > "parent-id" {
+            parent = Some(Splice {
+                start,
+                end: start,
+                kind: SpliceKind::InsertMember,
+            });
+        }
+        write(&mut out, key);
+        out.push(b':');
+        match (key.as_str(), value) {
+            ("general", Value::Object(inner)) => {
+                out.push(b'{');
+                let mut name = None;
+                for (j, (k, v)) in inner.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    let s = at(&out);
+                    if name.is_none() && k.as_str() > "name" {
+                        name = Some(Splice {
+                            start: s,
+                            end: s,
+                            kind: SpliceKind::InsertMember,
+                        });
+                    }
+                    write(&mut out, k);
+                    out.push(b':');
+                    write(&mut out, v);
+                    if k == "name" {
+                        name = Some(Splice {
+                            start: s,
+                            end: at(&out),
+                            kind: SpliceKind::ReplaceMember,
+                        });
+                    }
+                }
+                let end = at(&out);
+                general = Some(name.unwrap_or(Splice {
+                    start: end,
+                    end,
+                    kind: SpliceKind::InsertMember,
+                }));
+                out.push(b'}');
+            }
+            ("general", other) => {
+                let s = at(&out);
+                write(&mut out, other);
+                general = Some(Splice {
+                    start: s,
+                    end: at(&out),
+                    kind: SpliceKind::ReplaceGeneralValue,
+                });
+            }
+            ("parent-id", v) => {
+                write(&mut out, v);
+                parent = Some(Splice {
+                    start,
+                    end: at(&out),
+                    kind: SpliceKind::ReplaceMember,
+                });
+            }
+            (_, v) => write(&mut out, v),
+        }
+    }
+    let end = at(&out);
+    out.push(b'}');
+    let general = general.unwrap_or(Splice {
+        start: end,
+        end,
+        kind: SpliceKind::InsertGeneral,
+    });
+    let parent = parent.unwrap_or(Splice {
+        start: end,
+        end,
+        kind: SpliceKind::InsertMember,
+    });
+    // serde_json writes valid UTF-8.
+    let text = String::from_utf8(out).unwrap_or_default();
+    (text, Splices { general, parent })
 }
 
 /// A record as it appears in JSON, before capability names are checked.

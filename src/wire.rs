@@ -44,6 +44,7 @@ use crate::snapshot::QueryError;
 
 pub mod jsonapi;
 pub mod telecomx;
+mod write;
 
 /// Every error an API edge answers with, with its HTTP status and machine code.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{page_request_from_query, ApiError};
+use super::{page_request_from_query, write, ApiError};
 use crate::access::Principal;
 use crate::capability::FilterFlags;
 use crate::paging::{Order, Page};
@@ -62,6 +62,49 @@ impl From<Reseller<'_>> for ResellerItem {
 /// The response body for one page: a JSON array of [`ResellerItem`].
 pub fn list(page: &Page<'_>) -> Vec<ResellerItem> {
     page.iter().map(ResellerItem::from).collect()
+}
+
+/// Writes the body of [`list`]`(page)` into `out`: the same bytes as
+/// `serde_json::to_vec(&list(page))`, without building the items (ids and names are
+/// copied between quotes unless they need escaping).
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::wire::telecomx::{list, write_list};
+/// use reseller_hierarchy::{Order, PageRequest, Record, Snapshot};
+///
+/// let snap = Snapshot::build([
+///     Record::new("1", None::<&str>),
+///     Record::new("2", Some("1")).name("Anders \"And\" & Co").economic_enabled(true),
+/// ])?;
+/// let page = snap.downline(&"1".into(), Order::PreOrder, PageRequest::default())?;
+/// let mut body = Vec::new();
+/// write_list(&page, &mut body);
+/// assert_eq!(body, serde_json::to_vec(&list(&page))?);
+/// assert_eq!(
+///     std::str::from_utf8(&body)?,
+///     r#"[{"_id":"2","name":"Anders \"And\" & Co","integrations":{"billing":{"economic":{"enabled":true}}}}]"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_list(page: &Page<'_>, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, r) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"_id\":");
+        write::string(out, r.id().as_str());
+        out.extend_from_slice(b",\"name\":");
+        write::string(out, r.name());
+        out.extend_from_slice(if r.economic_enabled() {
+            b",\"integrations\":{\"billing\":{\"economic\":{\"enabled\":true}}}}"
+        } else {
+            b",\"integrations\":{\"billing\":{\"economic\":{\"enabled\":false}}}}"
+        });
+    }
+    out.push(b']');
 }
 
 /// A TelecomX error body: `{"error": "access_denied", "message": "…"}`.

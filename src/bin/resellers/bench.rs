@@ -219,44 +219,57 @@ fn query_rows(snap: &Snapshot, w: &Workload, opts: &Options) -> Vec<Row> {
     rows
 }
 
-/// A page of 50 rendered to body bytes, query included: the JSON:API downline of the
-/// largest reseller, and the TelecomX eligible parents (iptv) of its RESELLER_ADMIN.
+/// A page of 50 rendered to body bytes into a reused buffer, query included: the
+/// JSON:API downline of the largest reseller, and the TelecomX eligible parents (iptv)
+/// of its RESELLER_ADMIN; each with the body writers and with the reference renderer
+/// (the serde types through `serde_json`).
 fn body_rows(snap: &Snapshot, w: &Workload, opts: &Options) -> Vec<Row> {
+    const BASE: &str = "/api/v3/customer_store/resellers";
     let size = snap.downline_count(&w.largest).unwrap_or(0);
-    let jsonapi = time_calls(opts.samples, 1, |_| {
-        let page = snap
-            .downline(&w.largest, Order::PreOrder, PageRequest::default())
-            .unwrap();
-        let doc = jsonapi::document(&page, "/api/v3/customer_store/resellers");
-        black_box(serde_json::to_vec(&doc).unwrap_or_default().len());
-    });
+    let downline = || {
+        snap.downline(&w.largest, Order::PreOrder, PageRequest::default())
+            .unwrap()
+    };
     let me = Principal::new(Role::ResellerAdmin, w.largest.clone());
     let iptv = FilterFlags::from(Filter::Iptv);
     let total = snap.eligible_count(&me, iptv).unwrap_or(0);
-    let telecomx = time_calls(opts.samples, 1, |_| {
-        let page = snap
-            .eligible_parents(&me, iptv, Order::PreOrder, PageRequest::default())
-            .unwrap();
-        black_box(
-            serde_json::to_vec(&telecomx::list(&page))
-                .unwrap_or_default()
-                .len(),
-        );
+    let eligible = || {
+        snap.eligible_parents(&me, iptv, Order::PreOrder, PageRequest::default())
+            .unwrap()
+    };
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut rows = Vec::new();
+    let mut row = |metric: &str, subtree: usize, stats: Stats| {
+        rows.push(Row {
+            metric: metric.into(),
+            of: "largest",
+            subtree: Some(subtree),
+            stats,
+        });
+    };
+    let stats = time_calls(opts.samples, 1, |_| {
+        out.clear();
+        jsonapi::write_document(&downline(), BASE, &mut out);
+        black_box(out.len());
     });
-    vec![
-        Row {
-            metric: "body_jsonapi_page".into(),
-            of: "largest",
-            subtree: Some(size),
-            stats: jsonapi,
-        },
-        Row {
-            metric: "body_telecomx_page".into(),
-            of: "largest",
-            subtree: Some(total),
-            stats: telecomx,
-        },
-    ]
+    row("body_jsonapi_page", size, stats);
+    let stats = time_calls(opts.samples, 1, |_| {
+        let body = serde_json::to_vec(&jsonapi::document(&downline(), BASE)).unwrap_or_default();
+        black_box(body.len());
+    });
+    row("body_jsonapi_page_reference", size, stats);
+    let stats = time_calls(opts.samples, 1, |_| {
+        out.clear();
+        telecomx::write_list(&eligible(), &mut out);
+        black_box(out.len());
+    });
+    row("body_telecomx_page", total, stats);
+    let stats = time_calls(opts.samples, 1, |_| {
+        let body = serde_json::to_vec(&telecomx::list(&eligible())).unwrap_or_default();
+        black_box(body.len());
+    });
+    row("body_telecomx_page_reference", total, stats);
+    rows
 }
 
 /// Applies `count` one-mutation batches from a [`MutationStream`], each timed alone;
