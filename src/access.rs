@@ -148,9 +148,6 @@ pub enum AccessError {
         /// The reseller id given.
         id: ResellerId,
     },
-    /// The embedding service could not tell who is asking (for example a missing or
-    /// unknown API token). The engine never returns this itself.
-    Unauthenticated,
 }
 
 impl AccessError {
@@ -177,9 +174,6 @@ impl fmt::Display for AccessError {
             ),
             AccessError::UnknownReseller { id } => {
                 write!(f, "access denied: the principal's reseller {id:?} does not exist")
-            }
-            AccessError::Unauthenticated => {
-                f.write_str("access denied: missing or unknown credentials")
             }
         }
     }

@@ -104,6 +104,8 @@ mod capability;
 mod cursor;
 pub mod generate;
 mod hierarchy;
+#[cfg(feature = "http")]
+pub mod http;
 mod id;
 mod lookup;
 mod mutation;

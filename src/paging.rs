@@ -194,6 +194,8 @@ enum Reason {
     NotANumber,
     Overflow,
     OverMax,
+    /// Given more than once (in either spelling).
+    Repeated,
 }
 
 /// A bad `page` or `per_page`: answer 400 Bad Request.
@@ -225,6 +227,17 @@ impl PageError {
             reason,
             sent_as: None,
         }
+    }
+
+    /// `page` (or `per_page` when `per_page` is true) given more than once, in either
+    /// spelling; `value` is the later one.
+    pub(crate) fn repeated(per_page: bool, value: &str) -> PageError {
+        let param = if per_page {
+            Param::PerPage
+        } else {
+            Param::Page
+        };
+        PageError::new(param, truncate(value), Reason::Repeated)
     }
 
     /// The same error, naming the parameter as the client wrote it (for example
@@ -268,10 +281,12 @@ impl fmt::Display for PageError {
             Reason::NotANumber => "not a whole number",
             Reason::Overflow => "too large",
             Reason::OverMax => "over the maximum",
+            Reason::Repeated => "given more than once (page and page[number], per_page and page[size] are one parameter each)",
         };
-        let expected = match self.param {
-            Param::Page => "an integer from 1".to_owned(),
-            Param::PerPage => format!("an integer from 1 to {}", PageRequest::MAX_PER_PAGE),
+        let expected = match (self.reason, self.param) {
+            (Reason::Repeated, _) => "it once".to_owned(),
+            (_, Param::Page) => "an integer from 1".to_owned(),
+            (_, Param::PerPage) => format!("an integer from 1 to {}", PageRequest::MAX_PER_PAGE),
         };
         // Quoted and escaped, then cut: control characters escape to several
         // characters each, and the message must stay short whatever was sent.

@@ -39,7 +39,7 @@ use std::fmt;
 
 use crate::access::AccessError;
 use crate::builder::BuildError;
-use crate::paging::{PageError, PageRequest};
+use crate::paging::{Order, PageError, PageRequest};
 use crate::snapshot::QueryError;
 
 pub mod jsonapi;
@@ -61,6 +61,14 @@ pub enum ApiError {
     },
     /// The access rules refuse: 403 `access_denied`.
     AccessDenied(AccessError),
+    /// 401: the request carries no credentials the service reads.
+    Unauthenticated(String),
+    /// 403: the request's credentials are unknown.
+    UnknownCredentials,
+    /// 404 `not_found`: no resource at this path.
+    UnknownPath(String),
+    /// 405 `method_not_allowed`: the path is there, the method is not.
+    MethodNotAllowed(String),
     /// An id that names no reseller: 404 `not_found`.
     NotFound(QueryError),
     /// A cursor that cannot be followed: 400 `bad_request`, or 410 `cursor_expired`.
@@ -83,6 +91,10 @@ impl ApiError {
             ApiError::Cursor(e) => e.http_status(),
             ApiError::Mutation(e) => e.http_status(),
             ApiError::AccessDenied(e) => e.http_status(),
+            ApiError::Unauthenticated(_) => 401,
+            ApiError::UnknownCredentials => 403,
+            ApiError::UnknownPath(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
             ApiError::NotFound(e) => e.http_status(),
             ApiError::InvalidHierarchy(_) | ApiError::Internal(_) => 500,
         }
@@ -97,7 +109,10 @@ impl ApiError {
             | ApiError::BadParameter { .. }
             | ApiError::Cursor(_)
             | ApiError::Mutation(_) => "bad_request",
-            ApiError::AccessDenied(_) => "access_denied",
+            ApiError::AccessDenied(_) | ApiError::UnknownCredentials => "access_denied",
+            ApiError::Unauthenticated(_) => "unauthorized",
+            ApiError::UnknownPath(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::NotFound(_) => "not_found",
             ApiError::InvalidHierarchy(_) => "invalid_hierarchy",
             ApiError::Internal(_) => "internal_error",
@@ -108,9 +123,11 @@ impl ApiError {
     pub fn title(&self) -> &'static str {
         match self.http_status() {
             400 => "Bad Request",
+            401 => "Unauthorized",
             403 => "Forbidden",
             410 => "Gone",
             404 => "Not Found",
+            405 => "Method Not Allowed",
             _ => "Internal Server Error",
         }
     }
@@ -124,6 +141,12 @@ impl fmt::Display for ApiError {
                 write!(f, "bad {parameter}: {message}")
             }
             ApiError::AccessDenied(e) => e.fmt(f),
+            ApiError::Unauthenticated(m) => write!(f, "unauthorized: {m}"),
+            ApiError::UnknownCredentials => f.write_str("access denied: unknown credentials"),
+            ApiError::UnknownPath(path) => write!(f, "no resource at {path:?}"),
+            ApiError::MethodNotAllowed(method) => {
+                write!(f, "method {method} is not allowed here; use GET")
+            }
             ApiError::NotFound(e) => e.fmt(f),
             ApiError::Cursor(e) => e.fmt(f),
             ApiError::Mutation(e) => e.fmt(f),
@@ -178,13 +201,14 @@ impl From<BuildError> for ApiError {
 
 /// Reads the page request from a URL query string (without the `?`), accepting
 /// `page` and `per_page` or their JSON:API spellings `page[number]` and `page[size]`,
-/// percent-encoded or not. Where both spellings of one parameter are given, the
-/// JSON:API one wins. Other parameters are ignored.
+/// percent-encoded or not. Other parameters are ignored.
 ///
 /// # Errors
 ///
 /// [`PageError`] naming the bad parameter: [`PageError::parameter`] gives `page` or
-/// `per_page`, [`PageError::parameter_as_sent`] the spelling the query used.
+/// `per_page`, [`PageError::parameter_as_sent`] the spelling the query used. A
+/// parameter given more than once, in one spelling or both (`page=2&page=3`,
+/// `page=2&page[number]=3`), is an error too: the request is ambiguous.
 ///
 /// # Examples
 ///
@@ -196,30 +220,34 @@ impl From<BuildError> for ApiError {
 /// let req = page_request_from_query("page%5Bnumber%5D=3&page[size]=5").unwrap();
 /// assert_eq!((req.page(), req.per_page()), (3, 5));
 /// assert_eq!(page_request_from_query("per_page=0").unwrap_err().parameter(), "per_page");
+/// let e = page_request_from_query("page=2&page%5Bnumber%5D=3").unwrap_err();
+/// assert_eq!(e.parameter_as_sent(), "page[number]");
+/// assert!(e.to_string().contains("more than once"));
 /// ```
 pub fn page_request_from_query(query: &str) -> Result<PageRequest, PageError> {
-    let (mut page, mut per_page) = (None, None);
-    let (mut number, mut size) = (None, None);
+    // The value of each parameter and the spelling it came in.
+    type Given = Option<(String, &'static str)>;
+    let (mut page, mut size): (Given, Given) = (None, None);
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        match &*k {
-            "page" => page = Some(v.into_owned()),
-            "per_page" => per_page = Some(v.into_owned()),
-            "page[number]" => number = Some(v.into_owned()),
-            "page[size]" => size = Some(v.into_owned()),
-            _ => {}
+        let (slot, name, per_page) = match &*k {
+            "page" => (&mut page, "page", false),
+            "page[number]" => (&mut page, "page[number]", false),
+            "per_page" => (&mut size, "per_page", true),
+            "page[size]" => (&mut size, "page[size]", true),
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(PageError::repeated(per_page, &v).sent_as(name));
         }
+        *slot = Some((v.into_owned(), name));
     }
-    let page_name = if number.is_some() {
-        "page[number]"
-    } else {
-        "page"
-    };
-    let size_name = if size.is_some() {
-        "page[size]"
-    } else {
-        "per_page"
-    };
-    PageRequest::parse(number.or(page).as_deref(), size.or(per_page).as_deref()).map_err(|e| {
+    let page_name = page.as_ref().map_or("page", |p| p.1);
+    let size_name = size.as_ref().map_or("per_page", |s| s.1);
+    PageRequest::parse(
+        page.as_ref().map(|p| p.0.as_str()),
+        size.as_ref().map(|s| s.0.as_str()),
+    )
+    .map_err(|e| {
         let name = if e.parameter() == "page" {
             page_name
         } else {
@@ -227,4 +255,49 @@ pub fn page_request_from_query(query: &str) -> Result<PageRequest, PageError> {
         };
         e.sent_as(name)
     })
+}
+
+/// Reads the listing order from a URL query string: `order=pre` (the default when
+/// absent) or `order=level`.
+///
+/// # Errors
+///
+/// [`ApiError::BadParameter`] naming `order` for any other value, or when it is given
+/// more than once.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::wire::order_from_query;
+/// use reseller_hierarchy::Order;
+///
+/// assert_eq!(order_from_query("page=2").unwrap(), Order::PreOrder);
+/// assert_eq!(order_from_query("order=level").unwrap(), Order::LevelOrder);
+/// assert!(order_from_query("order=bfs").is_err());
+/// ```
+pub fn order_from_query(query: &str) -> Result<Order, ApiError> {
+    let mut order = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != "order" {
+            continue;
+        }
+        let bad = |message: String| ApiError::BadParameter {
+            parameter: "order".into(),
+            message,
+        };
+        if order.is_some() {
+            return Err(bad("given more than once".into()));
+        }
+        order = Some(match &*v {
+            "pre" => Order::PreOrder,
+            "level" => Order::LevelOrder,
+            other => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(bad(format!(
+                    "{shown:?} is not an order; expected pre or level"
+                )));
+            }
+        });
+    }
+    Ok(order.unwrap_or(Order::PreOrder))
 }

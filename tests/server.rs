@@ -1,16 +1,24 @@
-//! Starts the HTTP example on 127.0.0.1 and drives both endpoints with a real HTTP
-//! client (ureq): success bodies checked against the naive model, paging links followed
-//! to the end, 400 and 403.
-
-#[path = "../examples/server.rs"]
-#[allow(dead_code)]
-mod server;
+//! Starts the HTTP service (`http::router`, what `resellers serve` and the example run)
+//! on 127.0.0.1 and drives both endpoints with a real HTTP client (ureq): success bodies
+//! checked against the naive model, paging links followed to the end, 400 and 403.
 
 use std::sync::Arc;
 
 use reseller_hierarchy::generate::{Generator, Shape};
-use reseller_hierarchy::{Record, ResellerId, Snapshot};
+use reseller_hierarchy::http::{router, ServeOptions, Tokens};
+use reseller_hierarchy::{Hierarchy, Record, ResellerId, Snapshot};
 use serde_json::Value;
+
+/// The test's callers: one token per principal the checks below need.
+const TOKENS: &str = r#"{"tokens": [
+  {"token": "G2dYuBK44dgYu90id1122e", "role": "RESELLER_ADMIN", "reseller": "1"},
+  {"token": "ra-2", "role": "RESELLER_ADMIN", "reseller": "2"},
+  {"token": "r-2", "role": "RESELLER", "reseller": "2"},
+  {"token": "support-2", "role": "SUPPORT", "reseller": "2"},
+  {"token": "ra-missing", "role": "RESELLER_ADMIN", "reseller": "999999"},
+  {"token": "ra-none", "role": "RESELLER_ADMIN"},
+  {"token": "admin", "role": "ADMIN"}
+]}"#;
 
 struct Reply {
     status: u16,
@@ -46,7 +54,7 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
 
 /// Starts the server on an ephemeral loopback port; returns its base URL.
 fn start(records: Vec<Record>) -> String {
-    let snapshot = Arc::new(Snapshot::build(records).unwrap());
+    let snapshot = Snapshot::build(records).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -58,12 +66,12 @@ fn start(records: Vec<Record>) -> String {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             tx.send(addr).unwrap();
-            let state = server::AppState {
-                snapshot,
-                tokens: Arc::new(server::demo_tokens()),
-                base_url: format!("http://{addr}").into(),
-            };
-            axum::serve(listener, server::app(state)).await.unwrap();
+            let app = router(
+                Arc::new(Hierarchy::new(snapshot)),
+                Arc::new(Tokens::from_json(TOKENS).unwrap()),
+                ServeOptions::new(format!("http://{addr}")),
+            );
+            axum::serve(listener, app).await.unwrap();
         });
     });
     let addr = rx.recv().unwrap();
@@ -188,7 +196,7 @@ fn both_endpoints_over_real_http() {
     let mut own_and_down = vec!["2".to_owned()];
     own_and_down.extend(naive_downline(&records, "2"));
     let want: Vec<String> = own_and_down.into_iter().filter(|id| voip(id)).collect();
-    let who = [("X-Role", "RESELLER_ADMIN"), ("X-Reseller-Id", "2")];
+    let who = [("X-Api-Token", "ra-2")];
     let r = get(
         &format!("{base}/customer/resellers/list?voip=true&per_page=1000"),
         &who,
@@ -209,9 +217,9 @@ fn both_endpoints_over_real_http() {
 
     // 403: a RESELLER with a flag; an unknown role; an unknown reseller.
     for headers in [
-        vec![("X-Role", "RESELLER"), ("X-Reseller-Id", "2")],
-        vec![("X-Role", "SUPPORT"), ("X-Reseller-Id", "2")],
-        vec![("X-Role", "RESELLER_ADMIN"), ("X-Reseller-Id", "999999")],
+        vec![("X-Api-Token", "r-2")],
+        vec![("X-Api-Token", "support-2")],
+        vec![("X-Api-Token", "ra-missing")],
     ] {
         let r = get(
             &format!("{base}/customer/resellers/list?iptv=true"),
@@ -223,10 +231,10 @@ fn both_endpoints_over_real_http() {
     // Access is decided before paging: a refused caller with bad paging is a 403 too,
     // on both endpoints, and learns nothing about the listing.
     for headers in [
-        vec![("X-Role", "RESELLER"), ("X-Reseller-Id", "2")],
-        vec![("X-Role", "SUPPORT"), ("X-Reseller-Id", "2")],
-        vec![("X-Role", "RESELLER_ADMIN"), ("X-Reseller-Id", "999999")],
-        vec![("X-Role", "RESELLER_ADMIN")],
+        vec![("X-Api-Token", "r-2")],
+        vec![("X-Api-Token", "support-2")],
+        vec![("X-Api-Token", "ra-missing")],
+        vec![("X-Api-Token", "ra-none")],
     ] {
         for q in [
             "iptv=true&page=0",
@@ -253,7 +261,7 @@ fn both_endpoints_over_real_http() {
     for q in ["page=0", "page=abc", "per_page=1001", "iptv=maybe"] {
         let r = get(
             &format!("{base}/customer/resellers/list?{q}"),
-            &[("X-Role", "ADMIN")],
+            &[("X-Api-Token", "admin")],
         );
         assert_eq!(r.status, 400, "{q}");
         assert_eq!(r.body["error"], "bad_request");
@@ -261,7 +269,7 @@ fn both_endpoints_over_real_http() {
     // ADMIN: everything, no reseller needed.
     let r = get(
         &format!("{base}/customer/resellers/list?per_page=1000"),
-        &[("X-Role", "ADMIN")],
+        &[("X-Api-Token", "admin")],
     );
     assert_eq!(r.body.as_array().unwrap().len(), records.len());
     let _ = ResellerId::from("unused");

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{write, ApiError};
+use super::{order_from_query, page_request_from_query, write, ApiError};
+use crate::id::ResellerId;
 use crate::paging::Page;
-use crate::snapshot::Reseller;
+use crate::snapshot::{Reseller, Snapshot};
 
 /// The JSON:API resource type of a reseller.
 pub const RESOURCE_TYPE: &str = "resellers";
@@ -84,6 +85,46 @@ impl From<Reseller<'_>> for Resource {
             attributes,
         }
     }
+}
+
+/// The whole `GET /resellers` request for the downline of `reseller` (the one behind
+/// the caller's token): the reseller is looked up first, then `order` (`pre` or
+/// `level`) and `page[number]`/`page[size]` (or `page`/`per_page`) are read from
+/// `query`.
+///
+/// # Errors
+///
+/// [`ApiError::NotFound`] when `reseller` does not exist, and
+/// [`ApiError::BadParameter`] or [`ApiError::BadRequest`] (400) for a bad order or bad
+/// paging.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::wire::jsonapi;
+/// use reseller_hierarchy::{Record, Snapshot};
+///
+/// let snap = Snapshot::build([
+///     Record::new("1", None::<&str>),
+///     Record::new("2", Some("1")),
+///     Record::new("3", Some("2")),
+///     Record::new("4", Some("1")),
+/// ])?;
+/// let page = jsonapi::downline(&snap, &"1".into(), "order=level&page%5Bsize%5D=2")?;
+/// let ids: Vec<&str> = page.iter().map(|r| r.id().as_str()).collect();
+/// assert_eq!(ids, ["2", "4"]);
+/// assert_eq!(jsonapi::downline(&snap, &"1".into(), "page=2&page=3").unwrap_err().http_status(), 400);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn downline<'s>(
+    snapshot: &'s Snapshot,
+    reseller: &ResellerId,
+    query: &str,
+) -> Result<Page<'s>, ApiError> {
+    snapshot.downline_count(reseller)?;
+    let order = order_from_query(query)?;
+    let request = page_request_from_query(query)?;
+    Ok(snapshot.downline(reseller, order, request)?)
 }
 
 /// The link to page `number` of size `size` under `base_url`.

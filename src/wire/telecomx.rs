@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{page_request_from_query, write, ApiError};
+use super::{order_from_query, page_request_from_query, write, ApiError};
 use crate::access::Principal;
 use crate::capability::FilterFlags;
-use crate::paging::{Order, Page};
+use crate::paging::Page;
 use crate::snapshot::{Reseller, Snapshot};
 
 /// One entry of the list: `{"_id", "name", "integrations": {"billing": {"economic":
@@ -127,12 +127,13 @@ impl From<&ApiError> for ErrorBody {
 }
 
 /// Reads the flags `iptv`, `iptvprivate`, `flexcare` and `voip` from a URL query string
-/// (without the `?`). Each is `true` or `false` (also `1`, `0`); absent is false. Other
-/// parameters are ignored.
+/// (without the `?`). Each is `true` or `false`; absent is false. Other parameters are
+/// ignored.
 ///
 /// # Errors
 ///
-/// [`ApiError::BadParameter`] naming a flag with any other value.
+/// [`ApiError::BadParameter`] naming a flag with any other value (`1`, `yes`, `TRUE`),
+/// or given more than once.
 ///
 /// # Examples
 ///
@@ -143,20 +144,29 @@ impl From<&ApiError> for ErrorBody {
 /// let flags = flags_from_query("voip=true&page=2").unwrap();
 /// assert_eq!(flags.effective(), Some(Filter::Voip));
 /// assert!(flags_from_query("iptv=yes").is_err());
+/// assert!(flags_from_query("voip=1").is_err());
+/// assert!(flags_from_query("voip=true&voip=false").is_err());
 /// ```
 pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
     let mut flags = FilterFlags::NONE;
+    let mut seen = [false; 4];
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let slot = match &*k {
-            "iptv" => &mut flags.iptv,
-            "iptvprivate" => &mut flags.iptvprivate,
-            "flexcare" => &mut flags.flexcare,
-            "voip" => &mut flags.voip,
+        let (slot, i) = match &*k {
+            "iptv" => (&mut flags.iptv, 0),
+            "iptvprivate" => (&mut flags.iptvprivate, 1),
+            "flexcare" => (&mut flags.flexcare, 2),
+            "voip" => (&mut flags.voip, 3),
             _ => continue,
         };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(ApiError::BadParameter {
+                parameter: k.into_owned(),
+                message: "given more than once".into(),
+            });
+        }
         *slot = match &*v {
-            "true" | "1" => true,
-            "false" | "0" => false,
+            "true" => true,
+            "false" => false,
             other => {
                 let shown: String = other.chars().take(64).collect();
                 return Err(ApiError::BadParameter {
@@ -170,8 +180,8 @@ pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
 }
 
 /// The whole `customer/resellers/list` request, in the contract's order: the flags are
-/// read from `query`, then access is decided, and only then are `page`/`per_page` (or
-/// `page[number]`/`page[size]`) read. A caller refused access gets a 403 whatever its
+/// read from `query`, then access is decided, and only then are `order` (`pre` or
+/// `level`) and `page`/`per_page` (or `page[number]`/`page[size]`) read. A caller refused access gets a 403 whatever its
 /// paging parameters say, so that a denied request learns nothing about the listing,
 /// not even whether its paging was well formed.
 ///
@@ -179,26 +189,27 @@ pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
 ///
 /// [`ApiError::BadParameter`] for a flag that is not a boolean,
 /// [`ApiError::AccessDenied`] (403) when the rules refuse the principal, and
-/// [`ApiError::BadRequest`] (400) for bad paging from a principal who has access.
+/// [`ApiError::BadParameter`] or [`ApiError::BadRequest`] (400) for a bad order or bad
+/// paging from a principal who has access.
 ///
 /// # Examples
 ///
 /// ```
 /// use reseller_hierarchy::wire::telecomx;
-/// use reseller_hierarchy::{Order, Principal, Record, Role, Snapshot};
+/// use reseller_hierarchy::{Principal, Record, Role, Snapshot};
 ///
 /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))])?;
 /// let admin = Principal::new(Role::ResellerAdmin, "1");
-/// let page = telecomx::eligible_parents(&snap, &admin, "per_page=1&page=2", Order::PreOrder)?;
+/// let page = telecomx::eligible_parents(&snap, &admin, "per_page=1&page=2")?;
 /// assert_eq!(page.iter().next().unwrap().id().as_str(), "2");
 ///
 /// // Bad paging from a caller with access: 400.
-/// let e = telecomx::eligible_parents(&snap, &admin, "page=0", Order::PreOrder).unwrap_err();
+/// let e = telecomx::eligible_parents(&snap, &admin, "page=0").unwrap_err();
 /// assert_eq!(e.http_status(), 400);
 ///
 /// // The same bad paging from a caller without access: 403, as any refusal.
 /// let guest = Principal::new(Role::Other("GUEST".into()), "1");
-/// let e = telecomx::eligible_parents(&snap, &guest, "page=0", Order::PreOrder).unwrap_err();
+/// let e = telecomx::eligible_parents(&snap, &guest, "page=0&order=bfs").unwrap_err();
 /// assert_eq!(e.http_status(), 403);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -206,11 +217,11 @@ pub fn eligible_parents<'s>(
     snapshot: &'s Snapshot,
     principal: &Principal,
     query: &str,
-    order: Order,
 ) -> Result<Page<'s>, ApiError> {
     let flags = flags_from_query(query)?;
     // Access first: O(log n), and the same checks eligible_parents makes.
     snapshot.eligible_count(principal, flags)?;
+    let order = order_from_query(query)?;
     let request = page_request_from_query(query)?;
     Ok(snapshot.eligible_parents(principal, flags, order, request)?)
 }

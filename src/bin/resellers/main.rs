@@ -19,12 +19,14 @@ use serde_json::{json, Value};
 
 mod bench;
 mod generate;
+mod serve;
 
 #[derive(Parser)]
 #[command(
     name = "resellers",
     version,
-    about = "Query a reseller hierarchy; JSON out."
+    about = "Query a reseller hierarchy; JSON out.",
+    arg_required_else_help = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -115,6 +117,26 @@ enum Command {
         /// of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Serves both APIs over HTTP until SIGTERM or Ctrl-C (GET /customer/resellers/list,
+    /// GET /api/v3/customer_store/resellers).
+    Serve {
+        #[command(flatten)]
+        data: DataArg,
+        /// Address to listen on (port 0: any free port, reported on stderr).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// The service's public URL, for JSON:API links (default: http://ADDRESS).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Token file, {"tokens": [{"token": "...", "role": "RESELLER_ADMIN", "reseller":
+        /// "1"}, ...]}; callers send `Authorization: Bearer TOKEN` or `X-Api-Token`.
+        /// Required with --data; the demo data comes with demo tokens.
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// Also serve /_ceiling?bytes=N, a constant body, to measure the HTTP stack alone.
+        #[arg(long)]
+        ceiling_route: bool,
     },
     /// Writes a synthetic hierarchy as NDJSON, from the crate's seeded generators.
     Generate {
@@ -215,6 +237,11 @@ enum OrderArg {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // No command: the commands, as --help prints them.
+            let _ = <Cli as clap::CommandFactory>::command().print_help();
+            return ExitCode::from(2);
+        }
         Err(e) if !e.use_stderr() => {
             // --help, --version
             let _ = e.print();
@@ -364,6 +391,39 @@ fn run(command: Command) -> Result<String, Failure> {
                 load: start.elapsed(),
             };
             Ok(bench::run(snap, &opts).trim_end().to_owned())
+        }
+        Command::Serve {
+            data,
+            listen,
+            base_url,
+            tokens,
+            ceiling_route,
+        } => {
+            let tokens = match (&tokens, &data.data) {
+                (Some(path), _) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| Failure::Io(format!("cannot read {}: {e}", path.display())))?;
+                    reseller_hierarchy::http::Tokens::from_json(&text)
+                        .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?
+                }
+                (None, None) => reseller_hierarchy::http::Tokens::demo(),
+                (None, Some(_)) => {
+                    return Err(Failure::Io(
+                        "--tokens FILE is required with --data (the demo tokens serve only the demo data)"
+                            .into(),
+                    ))
+                }
+            };
+            let snap = load(&data)?;
+            serve::run(snap, tokens, &listen, |addr| {
+                let mut o = reseller_hierarchy::http::ServeOptions::new(
+                    base_url.unwrap_or_else(|| format!("http://{addr}")),
+                );
+                o.ceiling = ceiling_route;
+                o
+            })
+            .map_err(Failure::Io)?;
+            Ok(String::new())
         }
         Command::Generate {
             shape,

@@ -1,0 +1,70 @@
+//! `resellers serve`: both APIs over HTTP (`reseller_hierarchy::http`) until SIGTERM or
+//! Ctrl-C, then a graceful shutdown: the listener closes and requests in flight finish.
+
+use std::sync::Arc;
+
+use reseller_hierarchy::http::{router, ServeOptions, Tokens};
+use reseller_hierarchy::{Hierarchy, Snapshot};
+use serde_json::json;
+
+/// Serves `snapshot` on `listen` until a signal; one JSON line on stderr once listening
+/// (`{"listening": ADDR, ...}`, the address with the port the system chose for `:0`)
+/// and one when stopped.
+pub(crate) fn run(
+    snapshot: Snapshot,
+    tokens: Tokens,
+    listen: &str,
+    options: impl FnOnce(&str) -> ServeOptions,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?
+            .to_string();
+        let options = options(&addr);
+        eprintln!(
+            "{}",
+            json!({"listening": addr, "base_url": options.base_url, "resellers": snapshot.len()})
+        );
+        let app = router(
+            Arc::new(Hierarchy::new(snapshot)),
+            Arc::new(tokens),
+            options,
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(signal())
+            .await
+            .map_err(|e| format!("the server stopped: {e}"))?;
+        eprintln!("{}", json!({"stopped": addr}));
+        Ok(())
+    })
+}
+
+/// SIGTERM (what service managers send) or Ctrl-C.
+async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,339 @@
+//! The HTTP service (feature `http`): both APIs over axum, as `resellers serve` runs it.
+//!
+//! - `GET /customer/resellers/list`: TelecomX eligible parents of the caller, a JSON
+//!   array (`application/json`); flags `iptv`, `iptvprivate`, `flexcare`, `voip`
+//!   (`true`/`false`), `order` (`pre`, `level`), `page`/`per_page` or
+//!   `page[number]`/`page[size]`. Errors are `{"error", "message"}`.
+//! - `GET /api/v3/customer_store/resellers`: ActivePlatform downline of the caller's
+//!   reseller, a JSON:API document (`application/vnd.api+json`) with links that keep the
+//!   listing's `order`. Errors are JSON:API error documents.
+//!
+//! Both read the caller's token from `Authorization: Bearer TOKEN` or `X-Api-Token`
+//! and look it up in [`Tokens`]: no token is a 401 (with `WWW-Authenticate: Bearer`),
+//! an unknown one a 403, a malformed header value a 400. Access is decided before
+//! paging is read. Every success carries an `ETag` made of the version it came from
+//! ([`Page::version`](crate::Page::version)) and the listing and page it shows; a request whose
+//! `If-None-Match` names it gets `304 Not Modified` without a body. Every other
+//! status (404 for an unknown path, 405 for another method) carries the endpoint's
+//! JSON error too.
+//!
+//! Bodies are written by [`jsonapi::write_document`] and [`telecomx::write_list`].
+//! The service reads the current version of a [`Hierarchy`] on every request, so a
+//! writer applying changes is seen by the next request.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use reseller_hierarchy::http::{router, ServeOptions, Tokens};
+//! use reseller_hierarchy::{generate::demo_dataset, Hierarchy, Snapshot};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let hierarchy = Arc::new(Hierarchy::new(Snapshot::build(demo_dataset())?));
+//! let app = router(hierarchy, Arc::new(Tokens::demo()), ServeOptions::new("http://127.0.0.1:8080"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod tokens;
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use tokens::{Tokens, TokensError};
+
+use crate::access::Principal;
+use crate::hierarchy::Hierarchy;
+use crate::paging::Page;
+use crate::wire::{jsonapi, order_from_query, telecomx, ApiError};
+use crate::Order;
+
+/// The TelecomX endpoint's path.
+pub const TELECOMX_PATH: &str = "/customer/resellers/list";
+/// The ActivePlatform endpoint's path.
+pub const JSONAPI_PATH: &str = "/api/v3/customer_store/resellers";
+/// The path of the constant-body route that [`ServeOptions::ceiling`] turns on.
+pub const CEILING_PATH: &str = "/_ceiling";
+
+const JSON: &str = "application/json";
+const JSONAPI: &str = "application/vnd.api+json";
+
+/// How the service is set up.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The service's public URL (scheme, host and port, no trailing `/`), for the
+    /// JSON:API links: configuration, never taken from the request's `Host` header,
+    /// which the client controls.
+    pub base_url: String,
+    /// Serve [`CEILING_PATH`]: a constant body of `?bytes=N` bytes (at most 16 MiB),
+    /// to measure what the HTTP stack itself costs on a machine. Off by default.
+    pub ceiling: bool,
+}
+
+impl ServeOptions {
+    /// Links under `base_url`; no ceiling route.
+    pub fn new(base_url: impl Into<String>) -> ServeOptions {
+        ServeOptions {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            ceiling: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    hierarchy: Arc<Hierarchy>,
+    tokens: Arc<Tokens>,
+    base_url: Arc<str>,
+}
+
+/// The service's routes over `hierarchy`, for the callers `tokens` names.
+pub fn router(hierarchy: Arc<Hierarchy>, tokens: Arc<Tokens>, options: ServeOptions) -> Router {
+    let shared = Shared {
+        hierarchy,
+        tokens,
+        base_url: options.base_url.into(),
+    };
+    let mut app = Router::new()
+        .route(
+            TELECOMX_PATH,
+            get(eligible_parents).fallback(method_not_allowed),
+        )
+        .route(JSONAPI_PATH, get(downline).fallback(method_not_allowed))
+        .route(
+            "/api/v3/customer_store/resellers/",
+            get(downline).fallback(method_not_allowed),
+        );
+    if options.ceiling {
+        app = app.route(CEILING_PATH, get(ceiling));
+    }
+    app.fallback(not_found).with_state(shared)
+}
+
+/// Which API a path belongs to, for the shape of its errors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    TelecomX,
+    JsonApi,
+}
+
+impl Api {
+    fn of(path: &str) -> Api {
+        if path.starts_with("/customer/") {
+            Api::TelecomX
+        } else {
+            Api::JsonApi
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Api::TelecomX => JSON,
+            Api::JsonApi => JSONAPI,
+        }
+    }
+
+    fn error(self, e: &ApiError) -> Response {
+        let body = match self {
+            Api::TelecomX => serde_json::to_vec(&telecomx::ErrorBody::from(e)),
+            Api::JsonApi => serde_json::to_vec(&jsonapi::ErrorDocument::from(e)),
+        }
+        .unwrap_or_default();
+        let status =
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp =
+            (status, [(header::CONTENT_TYPE, self.content_type())], body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+fn bad_header(name: &str) -> ApiError {
+    ApiError::BadParameter {
+        parameter: name.to_owned(),
+        message: "the header's value is not visible ASCII".to_owned(),
+    }
+}
+
+/// A header's value as text: `None` when absent, a 400 when not visible ASCII.
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| bad_header(name)),
+    }
+}
+
+impl Shared {
+    /// The caller, from `Authorization: Bearer` or `X-Api-Token`.
+    fn principal(&self, headers: &HeaderMap) -> Result<&Principal, ApiError> {
+        let token = match header_text(headers, "authorization")? {
+            Some(value) => {
+                let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+                if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                    return Err(ApiError::Unauthenticated(
+                        "the Authorization header is not `Bearer TOKEN`".into(),
+                    ));
+                }
+                token.trim()
+            }
+            None => match header_text(headers, "x-api-token")? {
+                Some(token) => token.trim(),
+                None => return Err(ApiError::Unauthenticated(
+                    "no credentials: send `Authorization: Bearer TOKEN` or `X-Api-Token: TOKEN`"
+                        .into(),
+                )),
+            },
+        };
+        self.tokens.get(token).ok_or(ApiError::UnknownCredentials)
+    }
+}
+
+/// The entity tag of a page: the version it came from and a hash of what it lists
+/// (endpoint, principal, flags, order, page, size). FNV-1a, so replicas running the
+/// same data agree.
+fn etag(endpoint: &str, principal: &Principal, query_key: &str, page: &Page<'_>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(endpoint.as_bytes());
+    eat(principal.role.as_str().as_bytes());
+    eat(principal
+        .reseller
+        .as_ref()
+        .map_or(&b""[..], |r| r.as_str().as_bytes()));
+    eat(query_key.as_bytes());
+    eat(&page.number().to_le_bytes());
+    eat(&page.per_page().to_le_bytes());
+    format!("\"v{}-{h:016x}\"", page.version())
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`); weak tags compare by their opaque
+/// part, as the header's weak comparison does.
+fn not_modified(headers: &HeaderMap, tag: &str) -> Result<bool, ApiError> {
+    let Some(value) = header_text(headers, "if-none-match")? else {
+        return Ok(false);
+    };
+    Ok(value
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag))
+}
+
+/// A 200 with `body`, or a 304 when the client holds the same tag.
+fn answer(
+    api: Api,
+    headers: &HeaderMap,
+    tag: String,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> Result<Response, ApiError> {
+    let tag_value = HeaderValue::from_str(&tag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if not_modified(headers, &tag)? {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_value)]).into_response());
+    }
+    let mut out = Vec::with_capacity(16 << 10);
+    body(&mut out);
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(api.content_type()),
+            ),
+            (header::ETAG, tag_value),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+async fn eligible_parents(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let result = (|| {
+        let principal = s.principal(&headers)?;
+        let snapshot = s.hierarchy.snapshot();
+        // Flags, access, then order and paging: a refused caller learns nothing.
+        let page = telecomx::eligible_parents(&snapshot, principal, &query)?;
+        let flags = telecomx::flags_from_query(&query)?;
+        let key = format!("{:?}|{:?}", flags.effective(), order_from_query(&query)?);
+        let tag = etag(TELECOMX_PATH, principal, &key, &page);
+        answer(Api::TelecomX, &headers, tag, |out| {
+            telecomx::write_list(&page, out)
+        })
+    })();
+    result.unwrap_or_else(|e| Api::TelecomX.error(&e))
+}
+
+async fn downline(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let result = (|| {
+        let principal = s.principal(&headers)?;
+        let reseller = principal.reseller.as_ref().ok_or(ApiError::AccessDenied(
+            crate::AccessError::NoReseller {
+                role: principal.role.clone(),
+            },
+        ))?;
+        let snapshot = s.hierarchy.snapshot();
+        let page = jsonapi::downline(&snapshot, reseller, &query)?;
+        let order = order_from_query(&query)?;
+        // Links page this listing: they keep its order.
+        let base = match order {
+            Order::PreOrder => format!("{}{JSONAPI_PATH}", s.base_url),
+            Order::LevelOrder => format!("{}{JSONAPI_PATH}?order=level", s.base_url),
+        };
+        let tag = etag(JSONAPI_PATH, principal, &format!("{order:?}"), &page);
+        answer(Api::JsonApi, &headers, tag, |out| {
+            jsonapi::write_document(&page, &base, out)
+        })
+    })();
+    result.unwrap_or_else(|e| Api::JsonApi.error(&e))
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let shown: String = uri.path().chars().take(200).collect();
+    Api::of(uri.path()).error(&ApiError::UnknownPath(shown))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let shown: String = method.as_str().chars().take(32).collect();
+    let mut resp = Api::of(uri.path()).error(&ApiError::MethodNotAllowed(shown));
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    resp
+}
+
+async fn ceiling(RawQuery(query): RawQuery) -> Response {
+    let bytes = query
+        .as_deref()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "bytes"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(1024)
+        .min(16 << 20);
+    // A JSON string of that many bytes, as constant as a body gets.
+    let mut body = vec![b'x'; bytes.max(2)];
+    body[0] = b'"';
+    let last = body.len() - 1;
+    body[last] = b'"';
+    ([(header::CONTENT_TYPE, JSON)], body).into_response()
+}

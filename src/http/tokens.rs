@@ -1,0 +1,128 @@
+//! [`Tokens`]: the API tokens a service accepts and the principal behind each.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::access::{Principal, Role};
+use crate::id::ResellerId;
+
+/// The API tokens the service accepts, each standing for a [`Principal`] (a role and,
+/// for the reseller roles, the user's reseller).
+///
+/// The file `resellers serve --tokens FILE` reads, and [`Tokens::from_json`] parses:
+///
+/// ```json
+/// {"tokens": [
+///   {"token": "G2dYuBK44dgYu90id1122e", "role": "RESELLER_ADMIN", "reseller": "1"},
+///   {"token": "support-desk", "role": "ADMIN"},
+///   {"token": "shop-17", "role": "RESELLER", "reseller": 17}
+/// ]}
+/// ```
+///
+/// `role` is any role name (unknown roles are refused by the access rules, as in the
+/// engine), `reseller` a string or an integer id and optional. Requests carry a token
+/// as `Authorization: Bearer TOKEN` or `X-Api-Token: TOKEN`.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::http::Tokens;
+/// use reseller_hierarchy::Role;
+///
+/// let tokens = Tokens::from_json(r#"{"tokens": [{"token": "t1", "role": "ADMIN"}]}"#)?;
+/// assert_eq!(tokens.get("t1").unwrap().role, Role::Admin);
+/// assert!(tokens.get("t2").is_none());
+/// assert!(Tokens::from_json(r#"{"tokens": [{"token": "", "role": "ADMIN"}]}"#).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Tokens {
+    by_token: HashMap<String, Principal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    tokens: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    token: String,
+    role: String,
+    #[serde(default)]
+    reseller: Option<ResellerId>,
+}
+
+/// Why a token file was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokensError {
+    message: String,
+}
+
+impl std::fmt::Display for TokensError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad token file: {}", self.message)
+    }
+}
+
+impl std::error::Error for TokensError {}
+
+impl Tokens {
+    /// Parses a token file (see the type's docs).
+    ///
+    /// # Errors
+    ///
+    /// [`TokensError`] naming what is wrong: not JSON of that shape, an empty token, a
+    /// token given twice.
+    pub fn from_json(text: &str) -> Result<Tokens, TokensError> {
+        let file: File = serde_json::from_str(text).map_err(|e| TokensError {
+            message: e.to_string(),
+        })?;
+        let mut by_token = HashMap::with_capacity(file.tokens.len());
+        for (i, e) in file.tokens.into_iter().enumerate() {
+            if e.token.is_empty() {
+                return Err(TokensError {
+                    message: format!("token {i} is empty"),
+                });
+            }
+            let role: Role = e.role.parse().unwrap_or_else(|never| match never {});
+            let principal = Principal {
+                role,
+                reseller: e.reseller,
+            };
+            if by_token.insert(e.token, principal).is_some() {
+                return Err(TokensError {
+                    message: format!("token {i} is given twice"),
+                });
+            }
+        }
+        Ok(Tokens { by_token })
+    }
+
+    /// The demo's tokens: the seed page's token for a `RESELLER_ADMIN` of the
+    /// distributor `"1"`, `admin-demo` for an `ADMIN`, `reseller-2-demo` for a
+    /// `RESELLER` of `"2"`. For trying the service on the demo data, never for real
+    /// data.
+    pub fn demo() -> Tokens {
+        let by_token = [
+            (
+                "G2dYuBK44dgYu90id1122e",
+                Principal::new(Role::ResellerAdmin, "1"),
+            ),
+            ("admin-demo", Principal::admin()),
+            ("reseller-2-demo", Principal::new(Role::Reseller, "2")),
+        ]
+        .into_iter()
+        .map(|(t, p)| (t.to_owned(), p))
+        .collect();
+        Tokens { by_token }
+    }
+
+    /// The principal behind `token`, if the token is known.
+    pub fn get(&self, token: &str) -> Option<&Principal> {
+        self.by_token.get(token)
+    }
+}
