@@ -335,6 +335,94 @@ fn mutation(c: &mut Criterion) {
     g.finish();
 }
 
+/// Response bodies at one million resellers with the ActivePlatform attribute set:
+/// the writers, the reference renderer (serde types through `serde_json`), and copying
+/// the same bytes, over 64 random pages of the root's downline (eligible parents with
+/// iptv for TelecomX), into a reused buffer.
+fn body(c: &mut Criterion) {
+    use reseller_hierarchy::wire::{jsonapi, telecomx};
+    let snap = Snapshot::build(
+        Generator::new(Shape::Random, 1_000_000)
+            .seed(SEED)
+            .attributes(true)
+            .generate(),
+    )
+    .unwrap();
+    let root = ResellerId::from("1");
+    let me = Principal::new(Role::ResellerAdmin, root.clone());
+    let iptv = FilterFlags::from(Filter::Iptv);
+    let base = "https://billing.example.com/api/v3/customer_store/resellers";
+    let mut rng = SplitMix::new(SEED);
+    let mut g = c.benchmark_group("body");
+    for per in [50u64, 1000] {
+        let total = snap.downline_count(&root).unwrap();
+        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
+        let pages: Vec<_> = (0..64)
+            .map(|_| {
+                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
+                snap.downline(&root, Order::PreOrder, req).unwrap()
+            })
+            .collect();
+        let total = snap.eligible_count(&me, iptv).unwrap();
+        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
+        let eligible: Vec<_> = (0..64)
+            .map(|_| {
+                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
+                snap.eligible_parents(&me, iptv, Order::PreOrder, req)
+                    .unwrap()
+            })
+            .collect();
+        let rendered: Vec<Vec<u8>> = pages
+            .iter()
+            .map(|p| serde_json::to_vec(&jsonapi::document(p, base)).unwrap())
+            .collect();
+        let mut out = Vec::with_capacity(1 << 20);
+        g.throughput(Throughput::Elements(per));
+        g.bench_function(BenchmarkId::new("jsonapi/write", per), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                out.clear();
+                jsonapi::write_document(&pages[i % 64], base, &mut out);
+                out.len()
+            })
+        });
+        g.bench_function(BenchmarkId::new("jsonapi/reference", per), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                serde_json::to_vec(&jsonapi::document(&pages[i % 64], base)).unwrap()
+            })
+        });
+        g.bench_function(BenchmarkId::new("jsonapi/copy", per), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                out.clear();
+                out.extend_from_slice(&rendered[i % 64]);
+                out.len()
+            })
+        });
+        g.bench_function(BenchmarkId::new("telecomx/write", per), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                out.clear();
+                telecomx::write_list(&eligible[i % 64], &mut out);
+                out.len()
+            })
+        });
+        g.bench_function(BenchmarkId::new("telecomx/reference", per), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i += 1;
+                serde_json::to_vec(&telecomx::list(&eligible[i % 64])).unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
 /// The hierarchy in the file `RESELLER_HIERARCHY_DATA` names, if set.
 fn your_hierarchy() -> Option<(String, Snapshot)> {
     let path = std::env::var("RESELLER_HIERARCHY_DATA").ok()?;
@@ -420,6 +508,7 @@ fn your_data(c: &mut Criterion) {
 criterion_group!(
     benches,
     your_data,
+    body,
     build,
     downline_page,
     eligible_filtered_page,

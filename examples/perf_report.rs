@@ -451,7 +451,32 @@ fn bodies() {
             black_box(out.len());
         });
         let bytes = rendered.iter().map(Vec::len).sum::<usize>() as f64 / 64.0;
+        // The same number of bytes copied from where payloads live: a buffer larger
+        // than the caches, at 64 random offsets (the writers read a random page's
+        // payload from memory just as cold).
+        let cold_src = vec![7u8; 1 << 30];
+        let offsets: Vec<usize> = (0..64)
+            .map(|_| rng.below(cold_src.len() - (1 << 20)))
+            .collect();
+        let len = bytes as usize;
+        let cold = per_call_ns(101, batch, |i| {
+            out.clear();
+            let at = offsets[i % 64];
+            out.extend_from_slice(&cold_src[at..at + len]);
+            black_box(out.len());
+        });
+        drop(cold_src);
         let suffix = if per == 50 { "" } else { "_1000" };
+        let id = Some(per as usize);
+        emit(&format!("body_copy_{per}_cold"), name, N, id, cold, "ns");
+        emit(
+            &format!("body_jsonapi_page{suffix}_vs_cold_copy"),
+            name,
+            N,
+            id,
+            fast / cold,
+            "ratio",
+        );
         emit(
             &format!("body_jsonapi_page{suffix}"),
             name,

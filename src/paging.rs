@@ -194,7 +194,8 @@ enum Reason {
     NotANumber,
     Overflow,
     OverMax,
-    /// Given more than once (in either spelling).
+    /// Given more than once (in either spelling); only query strings can say that.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     Repeated,
 }
 
@@ -231,6 +232,7 @@ impl PageError {
 
     /// `page` (or `per_page` when `per_page` is true) given more than once, in either
     /// spelling; `value` is the later one.
+    #[cfg(feature = "serde")]
     pub(crate) fn repeated(per_page: bool, value: &str) -> PageError {
         let param = if per_page {
             Param::PerPage

@@ -147,6 +147,8 @@ pub(crate) struct Splice {
 
 /// What a [`Splice`] writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+// Only the `serde` feature makes attributes, and so these splices.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 pub(crate) enum SpliceKind {
     /// Insert a member `"key":value` (with the commas its neighbours need).
     #[default]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::access::{authorize, AccessError, Principal, Scope};
-use crate::builder::{BuildError, Builder, Parts, Payload};
+use crate::builder::{BuildError, Builder, Parts};
 use crate::capability::{Capabilities, Capability, Filter, FilterFlags};
 use crate::id::{ResellerId, NONE};
 use crate::lookup::IdTable;
@@ -17,10 +17,15 @@ use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
 mod overlay;
+mod payload;
+
+use payload::Payloads;
 mod validate;
 
 use overlay::Overlay;
 
+#[cfg(feature = "serde")]
+pub(crate) use payload::is_plain;
 pub use validate::InvariantError;
 
 /// A validated reseller hierarchy with every traversal order precomputed.
@@ -93,7 +98,7 @@ pub(crate) struct Core {
     /// One past the last position of the reseller's downline.
     end: Vec<u32>,
     caps: Vec<Capabilities>,
-    payload: Vec<Payload>,
+    payloads: Payloads,
     /// Level-order index -> position.
     bfs: Vec<u32>,
     /// Position -> level-order index.
@@ -207,7 +212,7 @@ impl Snapshot {
             mut lookup,
             parent: in_parent,
             caps: in_caps,
-            mut payload,
+            payload,
             forest,
         } = parts;
         let n = ids.len();
@@ -242,7 +247,7 @@ impl Snapshot {
 
         // Renumber everything by position; the payload moves and the arrays are
         // independent, so they run side by side.
-        let ((parent, end, caps), (ids_by_pos, payload_by_pos)) = rayon::join(
+        let ((parent, end, caps), (ids_by_pos, payloads)) = rayon::join(
             || {
                 let parent: Vec<u32> = pre
                     .par_iter()
@@ -260,9 +265,14 @@ impl Snapshot {
                 let caps: Vec<Capabilities> = pre.iter().map(|&i| in_caps[i as usize]).collect();
                 (parent, end, caps)
             },
-            || rayon::join(|| permute(&pre, &mut ids), || permute(&pre, &mut payload)),
+            || {
+                let payloads = Payloads::build(&pre, &ids, &payload);
+                (permute(&pre, &mut ids), payloads)
+            },
         );
-        drop((ids, payload));
+        // The input's names and attributes are copied into the chunks: free them off
+        // the critical path.
+        rayon::spawn(move || drop((ids, payload)));
         lookup.remap(|i| pos[i as usize]);
         let bfs: Vec<u32> = order.iter().map(|&v| pos[v as usize]).collect();
         let mut bfs_of = vec![0u32; n];
@@ -289,7 +299,7 @@ impl Snapshot {
             parent,
             end,
             caps,
-            payload: payload_by_pos,
+            payloads,
             bfs,
             level,
             level_start,
@@ -1039,7 +1049,7 @@ impl<'s> Reseller<'s> {
     /// Its name.
     #[inline]
     pub fn name(&self) -> &'s str {
-        carried!(self, core => &core.payload[self.p as usize].name, r => &r.name)
+        carried!(self, core => core.payloads.get(self.p).name, r => &r.name)
     }
 
     /// Its capabilities.
@@ -1053,15 +1063,43 @@ impl<'s> Reseller<'s> {
     pub fn economic_enabled(&self) -> bool {
         carried!(
             self,
-            core => core.payload[self.p as usize].economic_enabled,
+            core => core.payloads.get(self.p).economic,
             r => r.economic_enabled
         )
     }
 
-    /// The payload attributes.
+    /// The payload attributes (a copy of the stored text).
+    pub fn attributes(&self) -> Attributes {
+        carried!(self, core => core.payloads.attributes(self.p), r => r.attributes.clone())
+    }
+
+    /// What the body writers copy: id, name, attributes text and splices, borrowed.
+    #[cfg(feature = "serde")]
     #[inline]
-    pub fn attributes(&self) -> &'s Attributes {
-        carried!(self, core => &core.payload[self.p as usize].attributes, r => &r.attributes)
+    pub(crate) fn wire(&self) -> payload::WireParts<'s> {
+        carried!(self, core => core.payloads.get(self.p), r => payload::WireParts {
+            id: r.id.as_str(),
+            name: &r.name,
+            attributes: r.attributes.as_json(),
+            splices: r.attributes.splices,
+            economic: r.economic_enabled,
+            id_plain: payload::is_plain(r.id.as_str()),
+            name_plain: payload::is_plain(&r.name),
+        })
+    }
+
+    /// The parent's id as the body writers copy it, and whether it is plain; `None`
+    /// for a root.
+    #[cfg(feature = "serde")]
+    #[inline]
+    pub(crate) fn parent_wire_id(&self) -> Option<(&'s str, bool)> {
+        match self.snap.parent_of(self.p) {
+            NONE => None,
+            q => {
+                let w = self.snap.reseller(q).wire();
+                Some((w.id, w.id_plain))
+            }
+        }
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both
@@ -1135,7 +1173,7 @@ impl<'s> Reseller<'s> {
             name: self.name().to_string(),
             capabilities: self.capabilities(),
             economic_enabled: self.economic_enabled(),
-            attributes: self.attributes().clone(),
+            attributes: self.attributes(),
         }
     }
 }

@@ -315,14 +315,14 @@ impl Core {
 
     /// The record at position `p` (without its parent).
     fn record(&self, p: u32) -> Record {
-        let payload = &self.payload[p as usize];
+        let payload = self.payloads.get(p);
         Record {
             id: self.ids[p as usize].clone(),
             parent: None,
-            name: payload.name.to_string(),
+            name: payload.name.to_owned(),
             capabilities: self.caps[p as usize],
-            economic_enabled: payload.economic_enabled,
-            attributes: payload.attributes.clone(),
+            economic_enabled: payload.economic,
+            attributes: self.payloads.attributes(p),
         }
     }
 }

@@ -52,7 +52,7 @@ impl Snapshot {
             ("parent", self.core().parent.len()),
             ("end", self.core().end.len()),
             ("caps", self.core().caps.len()),
-            ("payload", self.core().payload.len()),
+            ("payload", self.core().payloads.len()),
             ("bfs", self.core().bfs.len()),
             ("level", self.core().level.len()),
         ] {

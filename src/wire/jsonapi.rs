@@ -203,9 +203,14 @@ pub fn write_document(page: &Page<'_>, base_url: &str, out: &mut Vec<u8>) {
         write_resource(out, r);
     }
     let (n, size, last) = (page.number(), page.per_page(), page.last_page());
+    // `page_link` written in place: the base URL as a JSON string without its closing
+    // quote, then the paging parameters (plain ASCII) and the quote.
     let link = |out: &mut Vec<u8>, name: &[u8], k: u64| {
         out.extend_from_slice(name);
-        write::string(out, &page_link(base_url, k, size));
+        write::string(out, base_url);
+        out.pop();
+        out.push(if base_url.contains('?') { b'&' } else { b'?' });
+        let _ = write!(out, "page%5Bnumber%5D={k}&page%5Bsize%5D={size}\"");
     };
     link(out, b"],\"links\":{\"self\":", n);
     link(out, b",\"first\":", 1);
@@ -222,11 +227,12 @@ pub fn write_document(page: &Page<'_>, base_url: &str, out: &mut Vec<u8>) {
 
 /// One resource, as [`Resource::from`] and `serde_json` would write it.
 fn write_resource(out: &mut Vec<u8>, r: Reseller<'_>) {
+    let w = r.wire();
     out.extend_from_slice(b"{\"id\":");
-    write::string(out, r.id().as_str());
+    write::known_string(out, w.id, w.id_plain);
     out.extend_from_slice(b",\"type\":\"resellers\",\"attributes\":");
-    let parent = r.parent().unwrap_or(r.id());
-    if !write::attributes(out, r.attributes(), r.name(), parent.as_str()) {
+    let parent = r.parent_wire_id().unwrap_or((w.id, w.id_plain));
+    if !write::attributes(out, w.attributes, w.splices, (w.name, w.name_plain), parent) {
         // Splices that do not fit their text: the reference way, parse and write.
         let _ = serde_json::to_writer(&mut *out, &Resource::from(r).attributes);
     }

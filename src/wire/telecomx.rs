@@ -94,11 +94,12 @@ pub fn write_list(page: &Page<'_>, out: &mut Vec<u8>) {
         if i > 0 {
             out.push(b',');
         }
+        let w = r.wire();
         out.extend_from_slice(b"{\"_id\":");
-        write::string(out, r.id().as_str());
+        write::known_string(out, w.id, w.id_plain);
         out.extend_from_slice(b",\"name\":");
-        write::string(out, r.name());
-        out.extend_from_slice(if r.economic_enabled() {
+        write::known_string(out, w.name, w.name_plain);
+        out.extend_from_slice(if w.economic {
             b",\"integrations\":{\"billing\":{\"economic\":{\"enabled\":true}}}}"
         } else {
             b",\"integrations\":{\"billing\":{\"economic\":{\"enabled\":false}}}}"

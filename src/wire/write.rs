@@ -10,16 +10,19 @@
 //! [`jsonapi::write_document`]: super::jsonapi::write_document
 //! [`telecomx::write_list`]: super::telecomx::write_list
 
-use crate::record::{Attributes, Splice, SpliceKind};
+use crate::record::{Splice, SpliceKind, Splices};
 
 /// Writes `s` as a JSON string, as `serde_json` does: copied between quotes when it
-/// holds no `"`, `\` or control character (the common case, checked without
-/// branching per byte), escaped by `serde_json` otherwise.
+/// holds no `"`, `\` or control character, escaped by `serde_json` otherwise.
 #[inline]
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
-    let plain = !s.bytes().fold(false, |bad, b| {
-        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
+    known_string(out, s, crate::snapshot::is_plain(s));
+}
+
+/// [`string`] for a string whose plainness is known (checked once when it was
+/// stored).
+#[inline]
+pub(crate) fn known_string(out: &mut Vec<u8>, s: &str, plain: bool) {
     if plain {
         out.reserve(s.len() + 2);
         out.push(b'"');
@@ -31,13 +34,20 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Writes the attributes of a JSON:API resource: the stored object with
-/// `general.name` = `name` and `parent-id` = `parent`, keys in order, as the reference
+/// Writes the attributes of a JSON:API resource: the stored object `text` (`{}` when
+/// `None`) with
+/// `general.name` = `name` and `parent-id` = `parent` (each with whether it is plain), keys in order, as the reference
 /// renderer's `Map` would be written. Returns `false`, having written nothing, if the
 /// stored splices do not fit the text (which `Attributes` never produces).
-pub(crate) fn attributes(out: &mut Vec<u8>, attrs: &Attributes, name: &str, parent: &str) -> bool {
-    let text = attrs.as_json().unwrap_or("{}").as_bytes();
-    let (g, p) = (attrs.splices.general, attrs.splices.parent);
+pub(crate) fn attributes(
+    out: &mut Vec<u8>,
+    text: Option<&str>,
+    splices: Splices,
+    name: (&str, bool),
+    parent: (&str, bool),
+) -> bool {
+    let text = text.unwrap_or("{}").as_bytes();
+    let (g, p) = (splices.general, splices.parent);
     let (gs, ge, ps, pe) = (
         g.start as usize,
         g.end as usize,
@@ -57,7 +67,7 @@ pub(crate) fn attributes(out: &mut Vec<u8>, attrs: &Attributes, name: &str, pare
             out.extend_from_slice(b"{");
         }
         out.extend_from_slice(b"\"name\":");
-        string(out, name);
+        known_string(out, name.0, name.1);
         if wrap {
             out.extend_from_slice(b"}");
         }
@@ -65,7 +75,7 @@ pub(crate) fn attributes(out: &mut Vec<u8>, attrs: &Attributes, name: &str, pare
     out.extend_from_slice(&text[ge..ps]);
     splice(out, p, &text[pe..], |out| {
         out.extend_from_slice(b"\"parent-id\":");
-        string(out, parent);
+        known_string(out, parent.0, parent.1);
     });
     out.extend_from_slice(&text[pe..]);
     true
