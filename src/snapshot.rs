@@ -1080,11 +1080,12 @@ impl<'s> Reseller<'s> {
         carried!(self, core => core.payloads.get(self.p), r => payload::WireParts {
             id: r.id.as_str(),
             name: &r.name,
-            attributes: r.attributes.as_json(),
+            attributes: r.attributes.as_json().map(str::as_bytes),
             splices: r.attributes.splices,
             economic: r.economic_enabled,
             id_plain: payload::is_plain(r.id.as_str()),
             name_plain: payload::is_plain(&r.name),
+            name_in_place: false,
         })
     }
 
@@ -1096,8 +1097,11 @@ impl<'s> Reseller<'s> {
         match self.snap.parent_of(self.p) {
             NONE => None,
             q => {
-                let w = self.snap.reseller(q).wire();
-                Some((w.id, w.id_plain))
+                let parent = self.snap.reseller(q);
+                match parent.delta.and_then(|o| o.changed(parent.core, q)) {
+                    None => Some(parent.core.payloads.id(q)),
+                    Some(r) => Some((r.id.as_str(), payload::is_plain(r.id.as_str()))),
+                }
             }
         }
     }

@@ -110,7 +110,7 @@ fn hierarchy() -> impl Strategy<Value = Vec<Record>> {
         let n = records.len();
         (
             Just(records),
-            prop::collection::vec((text(), text(), attributes()), n),
+            prop::collection::vec((text(), text(), attributes(), any::<bool>()), n),
         )
             .prop_map(|(mut records, payload)| {
                 // A suffix that needs escaping keeps every id distinct and unusual.
@@ -120,11 +120,18 @@ fn hierarchy() -> impl Strategy<Value = Vec<Record>> {
                 let extras: std::collections::HashMap<ResellerId, String> = records
                     .iter()
                     .zip(&payload)
-                    .map(|(r, (extra, _, _))| (r.id.clone(), extra.clone()))
+                    .map(|(r, (extra, _, _, _))| (r.id.clone(), extra.clone()))
                     .collect();
-                for (r, (_, name, attrs)) in records.iter_mut().zip(payload) {
+                for (r, (_, name, mut attrs, same_name)) in records.iter_mut().zip(payload) {
                     r.id = rename(&r.id, &extras[&r.id]);
                     r.parent = r.parent.as_ref().map(|p| rename(p, &extras[p]));
+                    // Often the payload's general.name is the name itself, as in
+                    // ActivePlatform data (the writers copy it through then).
+                    if let (true, Some(m)) = (same_name, attrs.as_mut()) {
+                        if let Some(Value::Object(g)) = m.get_mut("general") {
+                            g.insert("name".into(), Value::String(name.clone()));
+                        }
+                    }
                     r.name = name;
                     r.attributes = attrs.map_or(Attributes::none(), Attributes::from_map);
                 }

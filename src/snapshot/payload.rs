@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::builder::Payload;
 use crate::id::ResellerId;
-use crate::record::{Attributes, Splices};
+use crate::record::{Attributes, Splice, SpliceKind, Splices};
 
 /// Positions per chunk.
 const CHUNK: usize = 4096;
@@ -34,8 +34,10 @@ pub(crate) struct WireParts<'s> {
     pub(crate) id: &'s str,
     /// The name.
     pub(crate) name: &'s str,
-    /// The attributes text, `None` when there are none.
-    pub(crate) attributes: Option<&'s str>,
+    /// The attributes text as bytes (UTF-8), `None` when there are none: the writers
+    /// only copy it, and a byte slice costs no check of character boundaries (which
+    /// would touch the text before the copy does).
+    pub(crate) attributes: Option<&'s [u8]>,
     /// Where `general.name` and `parent-id` go in it.
     pub(crate) splices: Splices,
     /// `integrations.billing.economic.enabled`.
@@ -45,6 +47,10 @@ pub(crate) struct WireParts<'s> {
     pub(crate) id_plain: bool,
     /// As `id_plain`, for `name`.
     pub(crate) name_plain: bool,
+    /// Whether the attributes' `general.name` already is `name`, written as a plain
+    /// string (as in ActivePlatform data, whose names come from there): the general
+    /// splice then changes nothing and the writers skip it.
+    pub(crate) name_in_place: bool,
 }
 
 /// Whether JSON writes `s` as it is between quotes: no `"`, `\` or control character.
@@ -58,18 +64,40 @@ pub(crate) fn is_plain(s: &str) -> bool {
 const ECONOMIC: u8 = 1;
 const ID_PLAIN: u8 = 2;
 const NAME_PLAIN: u8 = 4;
+const NAME_IN_PLACE: u8 = 8;
+
+/// Whether the bytes `at` (a member of the stored attributes) are `"name":"<name>"`
+/// for a plain `name`.
+fn name_in_place(text: &str, at: Splice, name: &str, plain: bool) -> bool {
+    let member = text.as_bytes().get(at.start as usize..at.end as usize);
+    plain
+        && at.kind == SpliceKind::ReplaceMember
+        && member.is_some_and(|m| {
+            m.len() == name.len() + 9
+                && m.starts_with(b"\"name\":\"")
+                && m.ends_with(b"\"")
+                && &m[8..m.len() - 1] == name.as_bytes()
+        })
+}
 
 #[derive(Debug, Default)]
 struct Chunk {
     /// Ids and names.
     short: String,
-    /// Attributes texts.
-    long: String,
-    /// Per position: where its id and name start in `short`, its attributes in `long`.
-    at: Vec<[u64; 3]>,
-    splices: Vec<Splices>,
-    /// Per position: `ECONOMIC`, `ID_PLAIN`, `NAME_PLAIN`.
-    flags: Vec<u8>,
+    /// Attributes texts (UTF-8).
+    long: Box<[u8]>,
+    /// Per position, in one array so that a page reads one stream.
+    meta: Vec<Meta>,
+}
+
+/// What a chunk keeps per position beside the texts.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    /// Where its id and name start in `short`, its attributes in `long`.
+    at: [u64; 3],
+    splices: Splices,
+    /// `ECONOMIC`, `ID_PLAIN`, `NAME_PLAIN`.
+    flags: u8,
 }
 
 /// `text[a..b]`, or empty if that is no slice of it (which `Payloads::build` never
@@ -98,12 +126,11 @@ impl Payloads {
                     short += ids[i as usize].as_str().len() + p.name.len();
                     long += p.attributes.as_json().map_or(0, str::len);
                 }
+                let mut texts = String::with_capacity(long);
                 let mut c = Chunk {
                     short: String::with_capacity(short),
-                    long: String::with_capacity(long),
-                    at: Vec::with_capacity(inputs.len()),
-                    splices: Vec::with_capacity(inputs.len()),
-                    flags: Vec::with_capacity(inputs.len()),
+                    long: Box::default(),
+                    meta: Vec::with_capacity(inputs.len()),
                 };
                 for &i in inputs {
                     let p = &payload[i as usize];
@@ -111,17 +138,23 @@ impl Payloads {
                     c.short.push_str(ids[i as usize].as_str());
                     let name_at = c.short.len() as u64;
                     c.short.push_str(&p.name);
-                    let attrs_at = c.long.len() as u64;
-                    c.long.push_str(p.attributes.as_json().unwrap_or(""));
-                    c.at.push([id_at, name_at, attrs_at]);
-                    c.splices.push(p.attributes.splices);
+                    let attrs_at = texts.len() as u64;
+                    texts.push_str(p.attributes.as_json().unwrap_or(""));
                     let id = ids[i as usize].as_str();
-                    c.flags.push(
-                        (u8::from(p.economic_enabled) * ECONOMIC)
+                    let name_plain = is_plain(&p.name);
+                    let in_place = p.attributes.as_json().is_some_and(|t| {
+                        name_in_place(t, p.attributes.splices.general, &p.name, name_plain)
+                    });
+                    c.meta.push(Meta {
+                        at: [id_at, name_at, attrs_at],
+                        splices: p.attributes.splices,
+                        flags: (u8::from(p.economic_enabled) * ECONOMIC)
                             | (u8::from(is_plain(id)) * ID_PLAIN)
-                            | (u8::from(is_plain(&p.name)) * NAME_PLAIN),
-                    );
+                            | (u8::from(name_plain) * NAME_PLAIN)
+                            | (u8::from(in_place) * NAME_IN_PLACE),
+                    });
                 }
+                c.long = texts.into_bytes().into_boxed_slice();
                 c
             })
             .collect();
@@ -141,26 +174,39 @@ impl Payloads {
     pub(crate) fn get(&self, p: u32) -> WireParts<'_> {
         let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
         let c = &self.chunks[k];
-        let [id, name, attrs] = c.at[j];
-        let next = c.at.get(j + 1);
-        let short_end = next.map_or(c.short.len() as u64, |n| n[0]);
-        let long_end = next.map_or(c.long.len() as u64, |n| n[2]);
-        let attributes = cut(&c.long, attrs, long_end);
+        let m = c.meta[j];
+        let [id, name, attrs] = m.at;
+        let next = c.meta.get(j + 1);
+        let short_end = next.map_or(c.short.len() as u64, |n| n.at[0]);
+        let long_end = next.map_or(c.long.len() as u64, |n| n.at[2]);
+        let attributes = c.long.get(attrs as usize..long_end as usize).unwrap_or(&[]);
         WireParts {
             id: cut(&c.short, id, name),
             name: cut(&c.short, name, short_end),
             attributes: (!attributes.is_empty()).then_some(attributes),
-            splices: c.splices[j],
-            economic: c.flags[j] & ECONOMIC != 0,
-            id_plain: c.flags[j] & ID_PLAIN != 0,
-            name_plain: c.flags[j] & NAME_PLAIN != 0,
+            splices: m.splices,
+            economic: m.flags & ECONOMIC != 0,
+            id_plain: m.flags & ID_PLAIN != 0,
+            name_plain: m.flags & NAME_PLAIN != 0,
+            name_in_place: m.flags & NAME_IN_PLACE != 0,
         }
+    }
+
+    /// The id of position `p` and whether it is plain: [`get`](Payloads::get)'s `id`
+    /// and `id_plain` alone (a page asks it of every parent).
+    #[inline]
+    pub(crate) fn id(&self, p: u32) -> (&str, bool) {
+        let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
+        let c = &self.chunks[k];
+        let m = &c.meta[j];
+        (cut(&c.short, m.at[0], m.at[1]), m.flags & ID_PLAIN != 0)
     }
 
     /// The attributes of position `p` as an owned value.
     pub(crate) fn attributes(&self, p: u32) -> Attributes {
         let w = self.get(p);
-        match w.attributes {
+        // The bytes were a `str` when stored.
+        match w.attributes.and_then(|b| std::str::from_utf8(b).ok()) {
             None => Attributes::none(),
             Some(text) => Attributes {
                 text: Some(text.into()),

@@ -228,11 +228,16 @@ pub fn write_document(page: &Page<'_>, base_url: &str, out: &mut Vec<u8>) {
 /// One resource, as [`Resource::from`] and `serde_json` would write it.
 fn write_resource(out: &mut Vec<u8>, r: Reseller<'_>) {
     let w = r.wire();
+    let parent = r.parent_wire_id().unwrap_or((w.id, w.id_plain));
+    // Room for all of it at once: the text, the strings, the literals.
+    out.reserve(
+        w.attributes.map_or(2, <[u8]>::len) + w.id.len() + w.name.len() + parent.0.len() + 96,
+    );
     out.extend_from_slice(b"{\"id\":");
     write::known_string(out, w.id, w.id_plain);
     out.extend_from_slice(b",\"type\":\"resellers\",\"attributes\":");
-    let parent = r.parent_wire_id().unwrap_or((w.id, w.id_plain));
-    if !write::attributes(out, w.attributes, w.splices, (w.name, w.name_plain), parent) {
+    let name = (w.name, w.name_plain, w.name_in_place);
+    if !write::attributes(out, w.attributes, w.splices, name, parent) {
         // Splices that do not fit their text: the reference way, parse and write.
         let _ = serde_json::to_writer(&mut *out, &Resource::from(r).attributes);
     }

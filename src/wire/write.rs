@@ -35,18 +35,19 @@ pub(crate) fn known_string(out: &mut Vec<u8>, s: &str, plain: bool) {
 }
 
 /// Writes the attributes of a JSON:API resource: the stored object `text` (`{}` when
-/// `None`) with
-/// `general.name` = `name` and `parent-id` = `parent` (each with whether it is plain), keys in order, as the reference
-/// renderer's `Map` would be written. Returns `false`, having written nothing, if the
+/// `None`) with `general.name` = `name` and `parent-id` = `parent` (each with whether
+/// it is plain; `name` also with whether the text already holds it,
+/// `WireParts::name_in_place`), keys in order, as the reference renderer's `Map` would
+/// be written. Returns `false`, having written nothing, if the
 /// stored splices do not fit the text (which `Attributes` never produces).
 pub(crate) fn attributes(
     out: &mut Vec<u8>,
-    text: Option<&str>,
+    text: Option<&[u8]>,
     splices: Splices,
-    name: (&str, bool),
+    name: (&str, bool, bool),
     parent: (&str, bool),
 ) -> bool {
-    let text = text.unwrap_or("{}").as_bytes();
+    let text = text.unwrap_or(b"{}");
     let (g, p) = (splices.general, splices.parent);
     let (gs, ge, ps, pe) = (
         g.start as usize,
@@ -57,6 +58,24 @@ pub(crate) fn attributes(
     if !(gs <= ge && ge <= ps && ps <= pe && pe < text.len()) {
         return false;
     }
+    if name.2 {
+        // `general.name` is stored as it renders: copy through to `parent-id`.
+        out.extend_from_slice(&text[..ps]);
+    } else {
+        general_name(out, text, g, ps, name);
+    }
+    splice(out, p, &text[pe..], |out| {
+        out.extend_from_slice(b"\"parent-id\":");
+        known_string(out, parent.0, parent.1);
+    });
+    out.extend_from_slice(&text[pe..]);
+    true
+}
+
+/// The stored `text` up to `upto` (the parent splice) with `general.name` written in.
+#[inline]
+fn general_name(out: &mut Vec<u8>, text: &[u8], g: Splice, upto: usize, name: (&str, bool, bool)) {
+    let (gs, ge) = (g.start as usize, g.end as usize);
     out.extend_from_slice(&text[..gs]);
     splice(out, g, &text[ge..], |out| {
         let wrap = !matches!(g.kind, SpliceKind::InsertMember | SpliceKind::ReplaceMember);
@@ -72,13 +91,7 @@ pub(crate) fn attributes(
             out.extend_from_slice(b"}");
         }
     });
-    out.extend_from_slice(&text[ge..ps]);
-    splice(out, p, &text[pe..], |out| {
-        out.extend_from_slice(b"\"parent-id\":");
-        known_string(out, parent.0, parent.1);
-    });
-    out.extend_from_slice(&text[pe..]);
-    true
+    out.extend_from_slice(&text[ge..upto]);
 }
 
 /// Writes what `s` puts in place of its span, `rest` being the text after the span.
