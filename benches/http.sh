@@ -16,9 +16,12 @@ DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk from the distribution's packages" >&2
-    (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} from the distribution's packages" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
 fi
 cargo build --release --quiet --features cli --bin resellers
 bin=target/release/resellers
@@ -46,10 +49,10 @@ for i in range(64):
     if i % 8 == 0:
         tokens.append({"token": f"t{i}", "role": "ADMIN"})
     elif i % 8 < 6:
-        rid = str(rng.choice([1, 2, 3, 7, 20, 100]) if i % 2 else rng.randrange(1, n + 1))
+        rid = str(min(n, rng.choice([1, 2, 3, 7, 20, 100])) if i % 2 else rng.randrange(1, n + 1))
         tokens.append({"token": f"t{i}", "role": "RESELLER_ADMIN", "reseller": rid})
     else:
-        tokens.append({"token": f"t{i}", "role": "RESELLER", "reseller": str(rng.randrange(1, 1000))})
+        tokens.append({"token": f"t{i}", "role": "RESELLER", "reseller": str(rng.randrange(1, min(n, 1000) + 1))})
 json.dump({"tokens": tokens}, open(f"{work}/tokens.json", "w"))
 # Requests per endpoint: (token, path).
 flags = ["", "iptv=true&", "iptvprivate=true&", "flexcare=true&", "voip=true&"]
@@ -82,6 +85,11 @@ PY
 server=$!
 for _ in $(seq 600); do
     grep -q listening "$work/serve.log" 2>/dev/null && break
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "resellers serve did not start:" >&2
+        cat "$work/serve.log" >&2
+        exit 1
+    fi
     sleep 0.2
 done
 addr=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["listening"])' "$work/serve.log")

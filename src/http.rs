@@ -13,7 +13,8 @@
 //! an unknown one a 403, a malformed header value a 400. Access is decided before
 //! paging is read. Every success carries an `ETag` made of the version it came from
 //! ([`Page::version`](crate::Page::version)) and the listing and page it shows; a request whose
-//! `If-None-Match` names it gets `304 Not Modified` without a body. Every other
+//! `If-None-Match` names it gets `304 Not Modified` without a body (tags hold within
+//! one process: versions restart with it). Every other
 //! status (404 for an unknown path, 405 for another method) carries the endpoint's
 //! JSON error too.
 //!
@@ -53,7 +54,7 @@ use crate::access::Principal;
 use crate::hierarchy::Hierarchy;
 use crate::paging::Page;
 use crate::wire::{jsonapi, order_from_query, telecomx, ApiError};
-use crate::Order;
+use crate::{FilterFlags, Order};
 
 /// The TelecomX endpoint's path.
 pub const TELECOMX_PATH: &str = "/customer/resellers/list";
@@ -92,14 +93,27 @@ struct Shared {
     hierarchy: Arc<Hierarchy>,
     tokens: Arc<Tokens>,
     base_url: Arc<str>,
+    /// Random per router: version numbers restart with every process (and another
+    /// data file), so tags from another process must never match.
+    instance: u64,
 }
 
 /// The service's routes over `hierarchy`, for the callers `tokens` names.
 pub fn router(hierarchy: Arc<Hierarchy>, tokens: Arc<Tokens>, options: ServeOptions) -> Router {
+    let mut nonce = [0u8; 8];
+    // Without randomness tags stay correct within a process, only less distinct
+    // across processes; a clock-based value keeps restarts apart.
+    if getrandom::fill(&mut nonce).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nonce = t.to_le_bytes();
+    }
     let shared = Shared {
         hierarchy,
         tokens,
         base_url: options.base_url.into(),
+        instance: u64::from_le_bytes(nonce),
     };
     let mut app = Router::new()
         .route(
@@ -174,34 +188,36 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>
 }
 
 impl Shared {
-    /// The caller, from `Authorization: Bearer` or `X-Api-Token`.
+    /// The caller, from `Authorization: Bearer TOKEN`, else `X-Api-Token: TOKEN`; no
+    /// token (absent or blank) is a 401, an unknown one a 403.
     fn principal(&self, headers: &HeaderMap) -> Result<&Principal, ApiError> {
-        let token = match header_text(headers, "authorization")? {
-            Some(value) => {
-                let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
-                if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-                    return Err(ApiError::Unauthenticated(
-                        "the Authorization header is not `Bearer TOKEN`".into(),
-                    ));
-                }
-                token.trim()
-            }
-            None => match header_text(headers, "x-api-token")? {
-                Some(token) => token.trim(),
-                None => return Err(ApiError::Unauthenticated(
-                    "no credentials: send `Authorization: Bearer TOKEN` or `X-Api-Token: TOKEN`"
-                        .into(),
-                )),
-            },
+        let bearer = header_text(headers, "authorization")?.and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        let token = match bearer {
+            Some(token) => token,
+            None => header_text(headers, "x-api-token")?.map_or("", str::trim),
         };
+        if token.is_empty() {
+            return Err(ApiError::Unauthenticated(
+                "no credentials: send `Authorization: Bearer TOKEN` or `X-Api-Token: TOKEN`".into(),
+            ));
+        }
         self.tokens.get(token).ok_or(ApiError::UnknownCredentials)
     }
 }
 
-/// The entity tag of a page: the version it came from and a hash of what it lists
-/// (endpoint, principal, flags, order, page, size). FNV-1a, so replicas running the
-/// same data agree.
-fn etag(endpoint: &str, principal: &Principal, query_key: &str, page: &Page<'_>) -> String {
+/// The entity tag of a page: the version it came from and a hash (FNV-1a) of this
+/// service instance, the base URL of its links and what it lists (endpoint, principal,
+/// flags, order, page, size). Tags hold within one process: versions restart with it.
+fn etag(
+    s: &Shared,
+    endpoint: &str,
+    principal: &Principal,
+    query_key: &str,
+    page: &Page<'_>,
+) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes.iter().chain(std::iter::once(&0xff)) {
@@ -209,6 +225,8 @@ fn etag(endpoint: &str, principal: &Principal, query_key: &str, page: &Page<'_>)
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     };
+    eat(&s.instance.to_le_bytes());
+    eat(s.base_url.as_bytes());
     eat(endpoint.as_bytes());
     eat(principal.role.as_str().as_bytes());
     eat(principal
@@ -273,7 +291,7 @@ async fn eligible_parents(
         let page = telecomx::eligible_parents(&snapshot, principal, &query)?;
         let flags = telecomx::flags_from_query(&query)?;
         let key = format!("{:?}|{:?}", flags.effective(), order_from_query(&query)?);
-        let tag = etag(TELECOMX_PATH, principal, &key, &page);
+        let tag = etag(&s, TELECOMX_PATH, principal, &key, &page);
         answer(Api::TelecomX, &headers, tag, |out| {
             telecomx::write_list(&page, out)
         })
@@ -289,12 +307,15 @@ async fn downline(
     let query = query.unwrap_or_default();
     let result = (|| {
         let principal = s.principal(&headers)?;
+        let snapshot = s.hierarchy.snapshot();
+        // The same rules as the eligible parents decide access: a role they refuse, a
+        // missing or unknown reseller, is a 403 before anything else is read.
+        snapshot.eligible_count(principal, FilterFlags::NONE)?;
         let reseller = principal.reseller.as_ref().ok_or(ApiError::AccessDenied(
             crate::AccessError::NoReseller {
                 role: principal.role.clone(),
             },
         ))?;
-        let snapshot = s.hierarchy.snapshot();
         let page = jsonapi::downline(&snapshot, reseller, &query)?;
         let order = order_from_query(&query)?;
         // Links page this listing: they keep its order.
@@ -302,7 +323,7 @@ async fn downline(
             Order::PreOrder => format!("{}{JSONAPI_PATH}", s.base_url),
             Order::LevelOrder => format!("{}{JSONAPI_PATH}?order=level", s.base_url),
         };
-        let tag = etag(JSONAPI_PATH, principal, &format!("{order:?}"), &page);
+        let tag = etag(&s, JSONAPI_PATH, principal, &format!("{order:?}"), &page);
         answer(Api::JsonApi, &headers, tag, |out| {
             jsonapi::write_document(&page, &base, out)
         })

@@ -193,6 +193,29 @@ fn splice_text(map: &Map<String, Value>) -> (String, Splices) {
         end,
         kind: SpliceKind::InsertMember,
     });
+    // The insertion points assume the keys in sorted order, as a `Map` keeps them
+    // unless serde_json's `preserve_order` is on somewhere in the build; and offsets
+    // must fit. Otherwise: splices that do not fit, so the writers use the reference.
+    let sorted = map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b)
+        && map
+            .get("general")
+            .and_then(Value::as_object)
+            .is_none_or(|g| g.keys().zip(g.keys().skip(1)).all(|(a, b)| a < b));
+    if !sorted || u32::try_from(out.len()).is_err() {
+        let never = Splice {
+            start: 1,
+            end: 0,
+            kind: SpliceKind::InsertMember,
+        };
+        let text = String::from_utf8(out).unwrap_or_default();
+        return (
+            text,
+            Splices {
+                general: never,
+                parent: never,
+            },
+        );
+    }
     // serde_json writes valid UTF-8.
     let text = String::from_utf8(out).unwrap_or_default();
     (text, Splices { general, parent })

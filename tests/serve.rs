@@ -20,7 +20,8 @@ const TOKENS: &str = r#"{"tokens": [
   {"token": "ra-1", "role": "RESELLER_ADMIN", "reseller": "1"},
   {"token": "r-2", "role": "RESELLER", "reseller": 2},
   {"token": "guest", "role": "GUEST", "reseller": "1"},
-  {"token": "admin", "role": "ADMIN"}
+  {"token": "admin", "role": "ADMIN"},
+  {"token": "ra-gone", "role": "RESELLER_ADMIN", "reseller": "404"}
 ]}"#;
 
 fn file(name: &str, text: &str) -> PathBuf {
@@ -185,7 +186,32 @@ fn serve_answers_every_case_with_the_apis_json() {
         assert_eq!(r.status, 403, "{path}");
         let r = get(&format!("{b}{path}"), &[("Authorization", "Basic YTpi")]);
         assert_eq!(r.status, 401, "{path}");
+        let r = get(&format!("{b}{path}"), &[("Authorization", "Bearer ")]);
+        assert_eq!(r.status, 401, "{path}");
     }
+    // The JSON:API endpoint applies the same rules: an unknown role is refused, a
+    // RESELLER sees its downline, a reseller that does not exist is a 403 too.
+    let r = get(&format!("{b}{DOWN}"), &[("X-Api-Token", "guest")]);
+    assert_eq!(
+        (r.status, r.json()["errors"][0]["code"].as_str()),
+        (403, Some("access_denied"))
+    );
+    let r = get(&format!("{b}{DOWN}"), &[("X-Api-Token", "r-2")]);
+    assert_eq!(
+        (r.status, r.json()["meta"]["total"].as_u64()),
+        (200, Some(2))
+    );
+    let r = get(&format!("{b}{DOWN}"), &[("X-Api-Token", "ra-gone")]);
+    assert_eq!(r.status, 403, "{}", r.text);
+    // A blank token is no token; a Basic header beside a token: the token counts.
+    let r = get(&format!("{b}{LIST}"), &[("X-Api-Token", "  ")]);
+    assert_eq!(r.status, 401);
+    let r = get(
+        &format!("{b}{LIST}"),
+        &[("Authorization", "Basic YTpi"), ("X-Api-Token", "admin")],
+    );
+    assert_eq!(r.status, 200);
+
     // A malformed header value is a 400 in the API's format.
     let r = get(&format!("{b}{LIST}"), &[("X-Api-Token", "caf\u{e9}")]);
     assert_eq!(
@@ -279,6 +305,23 @@ fn serve_answers_every_case_with_the_apis_json() {
         assert_eq!(r.status, 200, "{url}");
         assert_ne!(r.header("etag"), Some(tag.as_str()), "{url}");
     }
+}
+
+#[test]
+fn tags_of_another_process_never_match() {
+    let (a, b) = (start(&[]), start(&[]));
+    let tag = |s: &Server| {
+        let r = get(&format!("{}{LIST}", s.base), &[("X-Api-Token", "admin")]);
+        r.header("etag").unwrap().to_owned()
+    };
+    let ta = tag(&a);
+    assert_eq!(ta, tag(&a), "stable within a process");
+    assert_ne!(ta, tag(&b), "the same version number in another process");
+    let r = get(
+        &format!("{}{LIST}", b.base),
+        &[("X-Api-Token", "admin"), ("If-None-Match", ta.as_str())],
+    );
+    assert_eq!(r.status, 200);
 }
 
 #[test]

@@ -102,7 +102,8 @@ fn non_empty_forest(max: usize) -> impl Strategy<Value = Vec<Record>> {
 }
 
 /// Queries about `records` (a valid forest): `mix` of them granted (ids that exist,
-/// principals whose role and flags the rules accept), the rest refused (an unknown
+/// principals whose role and flags the rules accept; over an empty forest, an
+/// `ADMIN`'s eligible parents), the rest refused (an unknown
 /// role, a `RESELLER` with a flag, a reseller role without a reseller or with one that
 /// does not exist, an id that names no reseller).
 ///
@@ -111,8 +112,27 @@ fn non_empty_forest(max: usize) -> impl Strategy<Value = Vec<Record>> {
 /// listings span several.
 pub fn query(records: &[Record], mix: Mix) -> BoxedStrategy<Query> {
     let ids: Vec<ResellerId> = records.iter().map(|r| r.id.clone()).collect();
-    if ids.is_empty() || mix.granted == 0 {
+    if mix.granted == 0 {
         return refused_query(ids).boxed();
+    }
+    if ids.is_empty() {
+        // Only an ADMIN is granted anything over an empty forest.
+        let admin = (flags(), order(), page_request()).prop_map(|(flags, order, page)| {
+            Query::EligibleParents {
+                principal: Principal::admin(),
+                flags,
+                order,
+                page,
+            }
+        });
+        if mix.refused() == 0 {
+            return admin.boxed();
+        }
+        return prop_oneof![
+            mix.granted => admin,
+            mix.refused() => refused_query(ids),
+        ]
+        .boxed();
     }
     if mix.refused() == 0 {
         return granted_query(ids).boxed();
@@ -445,11 +465,20 @@ fn invalid_mutation(model: &Model, d: &Draw) -> Mutation {
                 parent: Some(parent),
             }
         }
-        // A reseller with a downline, as a leaf.
-        3 => Mutation::Remove {
-            id: who,
-            removal: Removal::LeafOnly,
-        },
+        // A reseller with a downline, as a leaf: the first of a few candidates that has
+        // children.
+        3 => {
+            let start = d.a.index(ids.len());
+            let id = (0..ids.len().min(8))
+                .map(|k| &ids[(start + k) % ids.len()])
+                .find(|x| !model.children(x).is_empty())
+                .unwrap_or(&who)
+                .clone();
+            Mutation::Remove {
+                id,
+                removal: Removal::LeafOnly,
+            }
+        }
         4 => Mutation::Move {
             id: unknown_id(),
             parent: None,
@@ -460,7 +489,8 @@ fn invalid_mutation(model: &Model, d: &Draw) -> Mutation {
         },
     };
     if model.clone().apply_one(&candidate) {
-        unknown
+        // Accepted after all (a leaf removed as a leaf): an id that exists, added again.
+        Mutation::Add(Record::new(pick(ids, &d.a), None::<ResellerId>))
     } else {
         candidate
     }

@@ -50,7 +50,10 @@ pub(crate) fn run(
 /// SIGTERM (what service managers send) or Ctrl-C.
 async fn signal() {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        // A handler that cannot be installed must not stop the server at once.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let term = async {
