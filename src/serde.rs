@@ -221,6 +221,33 @@ fn splice_text(map: &Map<String, Value>) -> (String, Splices) {
     (text, Splices { general, parent })
 }
 
+/// Consumes a UTF-8 byte order mark at the start of `reader`, as exports from Windows
+/// tools begin with one.
+fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
+    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    Ok(())
+}
+
+/// The first byte that is not white space, without consuming it (white space is).
+fn next_non_blank(reader: &mut impl BufRead) -> std::io::Result<Option<u8>> {
+    loop {
+        let buf = reader.fill_buf()?;
+        let Some(at) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let n = buf.len();
+            reader.consume(n);
+            continue;
+        };
+        let b = buf[at];
+        reader.consume(at);
+        return Ok(Some(b));
+    }
+}
+
 /// A record as it appears in JSON, before capability names are checked.
 #[derive(Deserialize)]
 struct RecordIn {
@@ -421,6 +448,7 @@ impl Builder {
     /// assert_eq!(snap.get(&ResellerId::from("2")).unwrap().parent().unwrap().as_str(), "1");
     /// ```
     pub fn read_ndjson(&mut self, mut reader: impl BufRead) -> std::io::Result<()> {
+        skip_bom(&mut reader)?;
         let mut line = Vec::new();
         let mut n = 0usize;
         loop {
@@ -461,6 +489,8 @@ impl Builder {
     /// assert!(matches!(&err.problems()[0], Problem::UnknownCapability { record: 1, name, .. } if name == "fax"));
     /// ```
     pub fn read_json_array(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
+        let mut reader = std::io::BufReader::new(reader);
+        skip_bom(&mut reader)?;
         let at = std::cell::Cell::new(None);
         let mut de = serde_json::Deserializer::from_reader(reader);
         let result = de
@@ -567,6 +597,8 @@ impl Builder {
     /// ```
     pub fn read_activeplatform(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
         use serde::de::MapAccess;
+        let mut bom_free = std::io::BufReader::new(reader);
+        skip_bom(&mut bom_free)?;
         use std::cell::Cell;
 
         struct Doc<'b>(&'b mut Builder, &'b Cell<Option<usize>>);
@@ -594,7 +626,7 @@ impl Builder {
             }
         }
         let at = Cell::new(None);
-        let mut de = serde_json::Deserializer::from_reader(reader);
+        let mut de = serde_json::Deserializer::from_reader(bom_free);
         let result = de
             .deserialize_map(Doc(self, &at))
             .and_then(|found| de.end().map(|()| found));
@@ -630,7 +662,8 @@ impl Builder {
     /// assert_eq!(b.build().unwrap().len(), 2);
     /// ```
     pub fn read_any(&mut self, mut reader: impl BufRead) -> std::io::Result<InputFormat> {
-        // Skip leading white space, then look at the first line.
+        // Skip a byte order mark and leading white space, then look at the first line.
+        skip_bom(&mut reader)?;
         loop {
             let buf = reader.fill_buf()?;
             let skip = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
@@ -656,9 +689,16 @@ impl Builder {
                 let is_document = match serde_json::from_slice::<Value>(&line) {
                     Ok(Value::Object(m)) => m.contains_key("data"),
                     Ok(_) => false,
-                    Err(_) => {
+                    Err(e) => {
                         let rest = line[1..].trim_ascii_start();
-                        rest.is_empty() || rest.starts_with(b"\"data\"")
+                        // An object that goes on past its first line (whatever member
+                        // comes first, `links` say) when the next line does not start
+                        // another object, as the next NDJSON record would.
+                        let goes_on = e.is_eof() && {
+                            let next = next_non_blank(&mut reader)?;
+                            next.is_some_and(|b| b != b'{')
+                        };
+                        rest.is_empty() || rest.starts_with(b"\"data\"") || goes_on
                     }
                 };
                 let rest = std::io::Cursor::new(line).chain(reader);
