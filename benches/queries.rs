@@ -21,6 +21,8 @@ use reseller_hierarchy::{
     ResellerId, Role, Snapshot,
 };
 
+#[path = "common/bodies.rs"]
+mod bodies;
 #[path = "common/moves.rs"]
 mod moves;
 #[path = "common/naive.rs"]
@@ -335,46 +337,20 @@ fn mutation(c: &mut Criterion) {
     g.finish();
 }
 
-/// Response bodies at one million resellers with the ActivePlatform attribute set:
-/// the writers, the reference renderer (serde types through `serde_json`), and copying
-/// the same bytes, over 64 random pages of the root's downline (eligible parents with
-/// iptv for TelecomX), into a reused buffer.
+/// Response bodies at one million resellers with the ActivePlatform attribute set
+/// (`common/bodies.rs`): the writers, the reference renderer (serde types through
+/// `serde_json`), and copying the same bytes, cycling through 64 random pages, into a
+/// reused buffer.
 fn body(c: &mut Criterion) {
     use reseller_hierarchy::wire::{jsonapi, telecomx};
-    let snap = Snapshot::build(
-        Generator::new(Shape::Random, 1_000_000)
-            .seed(SEED)
-            .attributes(true)
-            .generate(),
-    )
-    .unwrap();
-    let root = ResellerId::from("1");
-    let me = Principal::new(Role::ResellerAdmin, root.clone());
-    let iptv = FilterFlags::from(Filter::Iptv);
-    let base = "https://billing.example.com/api/v3/customer_store/resellers";
+    let snap = bodies::snapshot();
     let mut rng = SplitMix::new(SEED);
     let mut g = c.benchmark_group("body");
     for per in [50u64, 1000] {
-        let total = snap.downline_count(&root).unwrap();
-        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
-        let pages: Vec<_> = (0..64)
-            .map(|_| {
-                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
-                snap.downline(&root, Order::PreOrder, req).unwrap()
-            })
-            .collect();
-        let total = snap.eligible_count(&me, iptv).unwrap();
-        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
-        let eligible: Vec<_> = (0..64)
-            .map(|_| {
-                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
-                snap.eligible_parents(&me, iptv, Order::PreOrder, req)
-                    .unwrap()
-            })
-            .collect();
+        let (pages, eligible) = bodies::pages(&snap, per, &mut rng);
         let rendered: Vec<Vec<u8>> = pages
             .iter()
-            .map(|p| serde_json::to_vec(&jsonapi::document(p, base)).unwrap())
+            .map(|p| serde_json::to_vec(&jsonapi::document(p, bodies::BASE)).unwrap())
             .collect();
         let mut out = Vec::with_capacity(1 << 20);
         g.throughput(Throughput::Elements(per));
@@ -383,7 +359,7 @@ fn body(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 out.clear();
-                jsonapi::write_document(&pages[i % 64], base, &mut out);
+                jsonapi::write_document(&pages[i % 64], bodies::BASE, &mut out);
                 out.len()
             })
         });
@@ -391,7 +367,7 @@ fn body(c: &mut Criterion) {
             let mut i = 0;
             b.iter(|| {
                 i += 1;
-                serde_json::to_vec(&jsonapi::document(&pages[i % 64], base)).unwrap()
+                serde_json::to_vec(&jsonapi::document(&pages[i % 64], bodies::BASE)).unwrap()
             })
         });
         g.bench_function(BenchmarkId::new("jsonapi/copy", per), |b| {

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
 use reseller_hierarchy::wire::{jsonapi, telecomx};
 use reseller_hierarchy::{
-    Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId,
-    Role, Snapshot,
+    Filter, FilterFlags, Hierarchy, Mutation, Order, Page, PageRequest, Principal, Record,
+    ResellerId, Role, Snapshot,
 };
 use serde_json::json;
 
+#[path = "../benches/common/bodies.rs"]
+mod bodies;
 #[path = "../benches/common/moves.rs"]
 mod moves;
 #[path = "../benches/common/naive.rs"]
@@ -400,201 +402,119 @@ fn main() {
     eprintln!("perf_report took {:.1?}", started.elapsed());
 }
 
+/// A body format under test: its metric name, the prefix of its copy metrics, its
+/// pages, its writer and its reference renderer.
+type BodyFormat<'a, 's> = (
+    &'a str,
+    &'a str,
+    &'a [Page<'s>],
+    &'a dyn Fn(&Page<'s>, &mut Vec<u8>),
+    &'a dyn Fn(&Page<'s>) -> Vec<u8>,
+);
+
 /// Response bodies at one million resellers carrying the ActivePlatform attribute set:
 /// the writers against the reference renderer (serde types through `serde_json`), and
-/// against copying the same bytes. Each figure is the median over samples cycling
-/// through 64 pages drawn at random from the root's downline (pre-order), rendered
-/// into a reused buffer as a server would.
+/// against copying the same bytes (from the rendered bodies, and from a buffer larger
+/// than the caches). Each figure is the median over samples cycling through 64 random
+/// pages (`benches/common/bodies.rs`), rendered into a reused buffer as a server would.
 fn bodies() {
     let name = "random_attributes";
-    let snap = Snapshot::build(
-        Generator::new(Shape::Random, N)
-            .seed(SEED)
-            .attributes(true)
-            .generate(),
-    )
-    .unwrap();
-    let root = ResellerId::from("1");
-    let base = "https://billing.example.com/api/v3/customer_store/resellers";
+    let snap = bodies::snapshot();
     let mut rng = SplitMix::new(SEED);
     let mut out = Vec::with_capacity(1 << 20);
+    let cold_src = vec![7u8; 1 << 30];
     for per in [50u64, 1000] {
-        let total = snap.downline_count(&root).unwrap();
-        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
-        let pages: Vec<_> = (0..64)
-            .map(|_| {
-                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
-                snap.downline(&root, Order::PreOrder, req).unwrap()
-            })
-            .collect();
-        let batch = if per == 50 { 64 } else { 8 };
-        let fast = per_call_ns(101, batch, |i| {
-            out.clear();
-            jsonapi::write_document(&pages[i % 64], base, &mut out);
-            black_box(out.len());
-        });
-        let reference = per_call_ns(21, batch.min(8), |i| {
-            let body = serde_json::to_vec(&jsonapi::document(&pages[i % 64], base)).unwrap();
-            black_box(body.len());
-        });
-        let rendered: Vec<Vec<u8>> = pages
-            .iter()
-            .map(|p| {
-                let mut b = Vec::new();
-                jsonapi::write_document(p, base, &mut b);
-                b
-            })
-            .collect();
-        let copy = per_call_ns(101, batch, |i| {
-            out.clear();
-            out.extend_from_slice(&rendered[i % 64]);
-            black_box(out.len());
-        });
-        let bytes = rendered.iter().map(Vec::len).sum::<usize>() as f64 / 64.0;
-        // The same number of bytes copied from where payloads live: a buffer larger
-        // than the caches, at 64 random offsets (the writers read a random page's
-        // payload from memory just as cold).
-        let cold_src = vec![7u8; 1 << 30];
-        let offsets: Vec<usize> = (0..64)
-            .map(|_| rng.below(cold_src.len() - (1 << 20)))
-            .collect();
-        let len = bytes as usize;
-        let cold = per_call_ns(101, batch, |i| {
-            out.clear();
-            let at = offsets[i % 64];
-            out.extend_from_slice(&cold_src[at..at + len]);
-            black_box(out.len());
-        });
-        drop(cold_src);
-        let suffix = if per == 50 { "" } else { "_1000" };
-        let id = Some(per as usize);
-        emit(&format!("body_copy_{per}_cold"), name, N, id, cold, "ns");
-        emit(
-            &format!("body_jsonapi_page{suffix}_vs_cold_copy"),
-            name,
-            N,
-            id,
-            fast / cold,
-            "ratio",
-        );
-        emit(
-            &format!("body_jsonapi_page{suffix}"),
-            name,
-            N,
-            Some(per as usize),
-            fast,
-            "ns",
-        );
-        emit(
-            &format!("body_jsonapi_page{suffix}_reference"),
-            name,
-            N,
-            Some(per as usize),
-            reference,
-            "ns",
-        );
-        emit(
-            &format!("body_copy_{per}"),
-            name,
-            N,
-            Some(per as usize),
-            copy,
-            "ns",
-        );
-        emit(
-            &format!("body_bytes_{per}"),
-            name,
-            N,
-            Some(per as usize),
-            bytes,
-            "bytes",
-        );
-        emit(
-            &format!("body_jsonapi_page{suffix}_vs_copy"),
-            name,
-            N,
-            Some(per as usize),
-            fast / copy,
-            "ratio",
-        );
-    }
-    // TelecomX: eligible parents (iptv) of the root's RESELLER_ADMIN.
-    let me = Principal::new(Role::ResellerAdmin, root.clone());
-    let iptv = FilterFlags::from(Filter::Iptv);
-    let total = snap.eligible_count(&me, iptv).unwrap();
-    for per in [50u64, 1000] {
-        let last = PageRequest::new(1, per).unwrap().last_page(total) as usize;
-        let pages: Vec<_> = (0..64)
-            .map(|_| {
-                let req = PageRequest::new(1 + rng.below(last) as u64, per).unwrap();
-                snap.eligible_parents(&me, iptv, Order::PreOrder, req)
-                    .unwrap()
-            })
-            .collect();
-        let batch = if per == 50 { 64 } else { 8 };
-        let fast = per_call_ns(101, batch, |i| {
-            out.clear();
-            telecomx::write_list(&pages[i % 64], &mut out);
-            black_box(out.len());
-        });
-        let reference = per_call_ns(21, batch, |i| {
-            let body = serde_json::to_vec(&telecomx::list(&pages[i % 64])).unwrap();
-            black_box(body.len());
-        });
-        let rendered: Vec<Vec<u8>> = pages
-            .iter()
-            .map(|p| {
-                let mut b = Vec::new();
-                telecomx::write_list(p, &mut b);
-                b
-            })
-            .collect();
-        let copy = per_call_ns(101, batch, |i| {
-            out.clear();
-            out.extend_from_slice(&rendered[i % 64]);
-            black_box(out.len());
-        });
-        let bytes = rendered.iter().map(Vec::len).sum::<usize>() as f64 / 64.0;
-        let suffix = if per == 50 { "" } else { "_1000" };
-        emit(
-            &format!("body_telecomx_page{suffix}"),
-            name,
-            N,
-            Some(per as usize),
-            fast,
-            "ns",
-        );
-        emit(
-            &format!("body_telecomx_page{suffix}_reference"),
-            name,
-            N,
-            Some(per as usize),
-            reference,
-            "ns",
-        );
-        emit(
-            &format!("body_telecomx_copy_{per}"),
-            name,
-            N,
-            Some(per as usize),
-            copy,
-            "ns",
-        );
-        emit(
-            &format!("body_telecomx_bytes_{per}"),
-            name,
-            N,
-            Some(per as usize),
-            bytes,
-            "bytes",
-        );
-        emit(
-            &format!("body_telecomx_page{suffix}_vs_copy"),
-            name,
-            N,
-            Some(per as usize),
-            fast / copy,
-            "ratio",
-        );
+        let (downline, eligible) = bodies::pages(&snap, per, &mut rng);
+        let jsonapi_write =
+            |p: &Page<'_>, out: &mut Vec<u8>| jsonapi::write_document(p, bodies::BASE, out);
+        let jsonapi_reference =
+            |p: &Page<'_>| serde_json::to_vec(&jsonapi::document(p, bodies::BASE)).unwrap();
+        let telecomx_write = |p: &Page<'_>, out: &mut Vec<u8>| telecomx::write_list(p, out);
+        let telecomx_reference = |p: &Page<'_>| serde_json::to_vec(&telecomx::list(p)).unwrap();
+        let formats: [BodyFormat<'_, '_>; 2] = [
+            ("jsonapi", "", &downline, &jsonapi_write, &jsonapi_reference),
+            (
+                "telecomx",
+                "telecomx_",
+                &eligible,
+                &telecomx_write,
+                &telecomx_reference,
+            ),
+        ];
+        for (format, copy_prefix, pages, write, reference) in formats {
+            let batch = if per == 50 { 64 } else { 8 };
+            let fast = per_call_ns(101, batch, |i| {
+                out.clear();
+                write(&pages[i % 64], &mut out);
+                black_box(out.len());
+            });
+            let slow = per_call_ns(21, batch.min(8), |i| {
+                black_box(reference(&pages[i % 64]).len());
+            });
+            let rendered: Vec<Vec<u8>> = pages.iter().map(reference).collect();
+            let copy = per_call_ns(101, batch, |i| {
+                out.clear();
+                out.extend_from_slice(&rendered[i % 64]);
+                black_box(out.len());
+            });
+            let bytes = rendered.iter().map(Vec::len).sum::<usize>() as f64 / 64.0;
+            // The same number of bytes from 64 random places of a buffer larger than
+            // the caches: the writers read a random page's payload from memory as cold.
+            let offsets: Vec<usize> = (0..64)
+                .map(|_| rng.below(cold_src.len() - (1 << 20)))
+                .collect();
+            let len = bytes as usize;
+            let cold = per_call_ns(101, batch, |i| {
+                out.clear();
+                let at = offsets[i % 64];
+                out.extend_from_slice(&cold_src[at..at + len]);
+                black_box(out.len());
+            });
+            let suffix = if per == 50 { "" } else { "_1000" };
+            let page = format!("body_{format}_page{suffix}");
+            let id = Some(per as usize);
+            emit(&page, name, N, id, fast, "ns");
+            emit(&format!("{page}_reference"), name, N, id, slow, "ns");
+            emit(
+                &format!("body_{copy_prefix}copy_{per}"),
+                name,
+                N,
+                id,
+                copy,
+                "ns",
+            );
+            emit(
+                &format!("body_{copy_prefix}copy_{per}_cold"),
+                name,
+                N,
+                id,
+                cold,
+                "ns",
+            );
+            emit(
+                &format!("body_{copy_prefix}bytes_{per}"),
+                name,
+                N,
+                id,
+                bytes,
+                "bytes",
+            );
+            emit(
+                &format!("{page}_vs_copy"),
+                name,
+                N,
+                id,
+                fast / copy,
+                "ratio",
+            );
+            emit(
+                &format!("{page}_vs_cold_copy"),
+                name,
+                N,
+                id,
+                fast / cold,
+                "ratio",
+            );
+        }
     }
 }

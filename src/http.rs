@@ -53,7 +53,7 @@ pub use tokens::{Tokens, TokensError};
 use crate::access::Principal;
 use crate::hierarchy::Hierarchy;
 use crate::paging::Page;
-use crate::wire::{jsonapi, order_from_query, telecomx, ApiError};
+use crate::wire::{jsonapi, order_from_query, page_request_from_query, telecomx, ApiError};
 use crate::{FilterFlags, Order};
 
 /// The TelecomX endpoint's path.
@@ -288,9 +288,9 @@ async fn eligible_parents(
         let principal = s.principal(&headers)?;
         let snapshot = s.hierarchy.snapshot();
         // Flags, access, then order and paging: a refused caller learns nothing.
-        let page = telecomx::eligible_parents(&snapshot, principal, &query)?;
-        let flags = telecomx::flags_from_query(&query)?;
-        let key = format!("{:?}|{:?}", flags.effective(), order_from_query(&query)?);
+        let r = telecomx::ListRequest::read(&snapshot, principal, &query)?;
+        let page = snapshot.eligible_parents(principal, r.flags, r.order, r.page)?;
+        let key = format!("{:?}|{:?}", r.flags.effective(), r.order);
         let tag = etag(&s, TELECOMX_PATH, principal, &key, &page);
         answer(Api::TelecomX, &headers, tag, |out| {
             telecomx::write_list(&page, out)
@@ -316,8 +316,8 @@ async fn downline(
                 role: principal.role.clone(),
             },
         ))?;
-        let page = jsonapi::downline(&snapshot, reseller, &query)?;
         let order = order_from_query(&query)?;
+        let page = snapshot.downline(reseller, order, page_request_from_query(&query)?)?;
         // Links page this listing: they keep its order.
         let base = match order {
             Order::PreOrder => format!("{}{JSONAPI_PATH}", s.base_url),

@@ -180,11 +180,44 @@ pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
     Ok(flags)
 }
 
-/// The whole `customer/resellers/list` request, in the contract's order: the flags are
-/// read from `query`, then access is decided, and only then are `order` (`pre` or
-/// `level`) and `page`/`per_page` (or `page[number]`/`page[size]`) read. A caller refused access gets a 403 whatever its
-/// paging parameters say, so that a denied request learns nothing about the listing,
-/// not even whether its paging was well formed.
+/// A `customer/resellers/list` request read from its query string in the contract's
+/// order: the flags, then access is decided, and only then `order` (`pre` or `level`)
+/// and `page`/`per_page` (or `page[number]`/`page[size]`). A caller refused access
+/// gets a 403 whatever its paging parameters say, so that a denied request learns
+/// nothing about the listing, not even whether its paging was well formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListRequest {
+    /// The capability flags.
+    pub flags: FilterFlags,
+    /// The listing's order.
+    pub order: crate::Order,
+    /// Which page.
+    pub page: crate::PageRequest,
+}
+
+impl ListRequest {
+    /// Reads the request of `principal` from `query` (see the type's docs).
+    ///
+    /// # Errors
+    ///
+    /// As [`eligible_parents`].
+    pub fn read(
+        snapshot: &Snapshot,
+        principal: &Principal,
+        query: &str,
+    ) -> Result<ListRequest, ApiError> {
+        let flags = flags_from_query(query)?;
+        // Access first: O(log n), and the same checks eligible_parents makes.
+        snapshot.eligible_count(principal, flags)?;
+        Ok(ListRequest {
+            flags,
+            order: order_from_query(query)?,
+            page: page_request_from_query(query)?,
+        })
+    }
+}
+
+/// The whole `customer/resellers/list` request: [`ListRequest::read`], then the page.
 ///
 /// # Errors
 ///
@@ -219,10 +252,6 @@ pub fn eligible_parents<'s>(
     principal: &Principal,
     query: &str,
 ) -> Result<Page<'s>, ApiError> {
-    let flags = flags_from_query(query)?;
-    // Access first: O(log n), and the same checks eligible_parents makes.
-    snapshot.eligible_count(principal, flags)?;
-    let order = order_from_query(query)?;
-    let request = page_request_from_query(query)?;
-    Ok(snapshot.eligible_parents(principal, flags, order, request)?)
+    let r = ListRequest::read(snapshot, principal, query)?;
+    Ok(snapshot.eligible_parents(principal, r.flags, r.order, r.page)?)
 }
