@@ -1,4 +1,6 @@
 //! `cargo run --release --example perf_report`: the key figures, one JSON object a line,
+//! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]`: a live
+//! hierarchy under 100,000 changes, see `stream.rs`),
 //! `{"metric", "shape", "n", "subtree", "value", "unit"}`, measured in one run (so that
 //! ratios compare like with like on a shared, noisy machine). Takes about a minute on
 //! two cores.
@@ -17,12 +19,13 @@ use reseller_hierarchy::{
 };
 use serde_json::json;
 
-#[path = "../benches/common/bodies.rs"]
+#[path = "../../benches/common/bodies.rs"]
 mod bodies;
-#[path = "../benches/common/moves.rs"]
+#[path = "../../benches/common/moves.rs"]
 mod moves;
-#[path = "../benches/common/naive.rs"]
+#[path = "../../benches/common/naive.rs"]
 mod naive;
+mod stream;
 use moves::random_move;
 use naive::Naive;
 
@@ -96,8 +99,25 @@ fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) ->
 
 fn main() {
     let started = Instant::now();
+    let args: Vec<String> = std::env::args().collect();
+    // `-- stream [--n N] [--deep]`: a live hierarchy under a stream of changes.
+    if args.iter().any(|a| a == "stream") {
+        let n = args
+            .iter()
+            .position(|a| a == "--n")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(N);
+        let batch = args
+            .iter()
+            .position(|a| a == "--batch")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(10_000);
+        stream::run(n, args.iter().any(|a| a == "--deep"), batch);
+        eprintln!("perf_report took {:.1?}", started.elapsed());
+        return;
+    }
     // `-- bodies` runs only the response-body section.
-    if std::env::args().any(|a| a == "bodies") {
+    if args.iter().any(|a| a == "bodies") {
         bodies();
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;

@@ -1,0 +1,317 @@
+//! `perf_report -- stream [--n N] [--deep]`: a live hierarchy under a stream of changes,
+//! as issue 10 measures it, every figure beside `build` of the same run.
+//!
+//! - `stream_mutation_p50`/`_p99`/`_p999`/`_max`, `stream_mutations_per_s`: 100,000
+//!   one-mutation batches through `Hierarchy::apply`, back to back, from
+//!   `generate::MutationStream` (50% add, 25% move, 10% remove re-attaching, 15%
+//!   capability updates), with a move of a subtree of over 100,000 resellers every
+//!   1,000th mutation where one exists;
+//! - `batch_mutation_mean`: the first `--batch N` of those mutations (10,000 by
+//!   default: a batch costs the current overlay `O(k)` per mutation, so the whole
+//!   100,000 takes minutes) as one batch, on the same start;
+//! - `reader_page_p50` (no stream) and `stream_reader_page_p99`/`_p50`: a reader
+//!   paging the root's downline on another thread;
+//! - `after_stream_*` beside `fresh_*`: queries of the version after the stream and of
+//!   a fresh build of the same records;
+//! - `stream_peak_rss_ratio`: the largest resident size seen during the stream over the
+//!   one after the build.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use reseller_hierarchy::generate::{Generator, MutationStream, Shape, SplitMix};
+use reseller_hierarchy::{
+    Filter, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId,
+    Role, Snapshot,
+};
+
+use super::{emit, median, per_call_ns, quantile};
+
+const MUTATIONS: usize = 100_000;
+
+/// Resident set size of this process, in bytes (Linux).
+fn rss() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * 4096.0)
+}
+
+fn records(n: usize, deep: bool) -> Vec<Record> {
+    let g = if deep {
+        // Chains 100,000 deep, one per root.
+        Generator::new(Shape::Chain, n).roots((n / 100_000).max(1))
+    } else {
+        Generator::new(Shape::Random, n)
+    };
+    g.seed(42).generate()
+}
+
+/// A move of one of `big` that still has over 100,000 resellers below it, under one
+/// of `ids` outside its downline, if there is one.
+fn large_move(
+    snap: &Snapshot,
+    big: &[ResellerId],
+    ids: &[ResellerId],
+    rng: &mut SplitMix,
+) -> Option<Mutation> {
+    let live: Vec<&ResellerId> = big
+        .iter()
+        .filter(|b| snap.downline_count(b).is_ok_and(|k| k > 100_000))
+        .collect();
+    let who = *live.get(rng.below(live.len().max(1)))?;
+    (0..64).find_map(|_| {
+        let to = &ids[rng.below(ids.len())];
+        // A target removed meanwhile reads as "inside": draw again.
+        let inside = to == who || snap.is_in_downline(to, who).unwrap_or(true);
+        (!inside).then(|| Mutation::Move {
+            id: who.clone(),
+            parent: Some(to.clone()),
+        })
+    })
+}
+
+/// Median time of the first pre-order page of the root's downline, per call.
+fn page_ns(snap: &Snapshot, root: &ResellerId) -> f64 {
+    per_call_ns(101, 200, |_| {
+        let page = snap
+            .downline(black_box(root), Order::PreOrder, PageRequest::default())
+            .unwrap();
+        black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
+    })
+}
+
+/// The queries issue 10 compares, on `snap`, each a median per call.
+fn queries(snap: &Snapshot, root: &ResellerId, sample: &[ResellerId]) -> [(&'static str, f64); 5] {
+    let me = Principal::new(Role::ResellerAdmin, root.clone());
+    let voip = FilterFlags::from(Filter::Voip);
+    let total = snap.eligible_count(&me, voip).unwrap();
+    let last = PageRequest::default().last_page(total);
+    let pages: Vec<PageRequest> = (0..64u64)
+        .map(|i| PageRequest::new(1 + (i * 7919) % last, 50).unwrap())
+        .collect();
+    let level = per_call_ns(101, 20, |_| {
+        let page = snap
+            .downline(root, Order::LevelOrder, PageRequest::default())
+            .unwrap();
+        black_box(page.len());
+    });
+    [
+        ("downline_page_first", page_ns(snap, root)),
+        (
+            "eligible_filtered_page",
+            per_call_ns(101, 64, |i| {
+                let page = snap
+                    .eligible_parents(&me, voip, Order::PreOrder, pages[i % 64])
+                    .unwrap();
+                black_box(page.len());
+            }),
+        ),
+        (
+            "eligible_filtered_count",
+            per_call_ns(101, 200, |_| {
+                black_box(snap.eligible_count(&me, voip).unwrap());
+            }),
+        ),
+        (
+            "is_in_downline_by_id",
+            per_call_ns(101, 200, |i| {
+                let a = &sample[i % sample.len()];
+                black_box(snap.is_in_downline(a, root).unwrap());
+            }),
+        ),
+        ("downline_page_first_level_order", level),
+    ]
+}
+
+pub(crate) fn run(n: usize, deep: bool, batch: usize) {
+    let shape = if deep { "deep" } else { "random" };
+    let input = records(n, deep);
+    let builds: Vec<f64> = (0..3)
+        .map(|_| {
+            let copy = input.clone();
+            let t = Instant::now();
+            let s = Snapshot::build(copy).unwrap();
+            let ns = t.elapsed().as_nanos() as f64;
+            drop(s);
+            ns
+        })
+        .collect();
+    emit("build", shape, n, None, median(builds), "ns");
+    // The first snapshot is built on another thread, as a service would on start-up.
+    let start = {
+        let copy = input.clone();
+        std::thread::spawn(move || Snapshot::build(copy).unwrap())
+            .join()
+            .unwrap()
+    };
+    let root = start.iter().next().unwrap().id().clone();
+    emit(
+        "reader_page_p50",
+        shape,
+        n,
+        None,
+        page_ns(&start, &root),
+        "ns",
+    );
+    let static_rss = rss();
+    let h = Arc::new(Hierarchy::new(start));
+
+    // A reader paging the root's downline on another thread, sampling RSS too.
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new((Vec::new(), static_rss)));
+    let reader = {
+        let (h, stop, seen, root) = (h.clone(), stop.clone(), seen.clone(), root.clone());
+        std::thread::spawn(move || {
+            let mut times = Vec::new();
+            let mut peak: f64 = 0.0;
+            let mut k = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let snap = h.snapshot();
+                let t = Instant::now();
+                let page = snap
+                    .downline(
+                        &root,
+                        Order::PreOrder,
+                        PageRequest::new(1 + k % 100, 50).unwrap(),
+                    )
+                    .unwrap();
+                black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
+                times.push(t.elapsed().as_nanos() as f64);
+                k += 1;
+                if k.is_multiple_of(256) {
+                    peak = peak.max(rss());
+                }
+            }
+            let mut s = seen.lock().unwrap();
+            s.0 = times;
+            s.1 = s.1.max(peak);
+        })
+    };
+
+    // The stream.
+    let mut rng = SplitMix::new(7);
+    let (big, ids): (Vec<ResellerId>, Vec<ResellerId>) = {
+        let snap = h.snapshot();
+        let big = snap
+            .iter()
+            .filter(|r| r.downline_len() > 100_000 && r.parent().is_some())
+            .map(|r| r.id().clone())
+            .collect();
+        (big, snap.iter().map(|r| r.id().clone()).collect())
+    };
+    let mut stream = MutationStream::new(&h.snapshot(), 11);
+    let mut applied = Vec::with_capacity(MUTATIONS);
+    let mut times = Vec::with_capacity(MUTATIONS);
+    let mut refused = 0usize;
+    let mut large = 0usize;
+    for i in 0..MUTATIONS {
+        let current = h.snapshot();
+        let m = match (i % 1000 == 999)
+            .then(|| large_move(&current, &big, &ids, &mut rng))
+            .flatten()
+        {
+            Some(m) => {
+                large += 1;
+                m
+            }
+            None => stream.next_for(&current),
+        };
+        drop(current);
+        let t = Instant::now();
+        let ok = h.apply(std::slice::from_ref(&m)).is_ok();
+        times.push(t.elapsed().as_nanos() as f64);
+        if ok {
+            applied.push(m);
+        } else {
+            refused += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
+    let total: f64 = times.iter().sum();
+    for (metric, q) in [
+        ("stream_mutation_p50", 0.5),
+        ("stream_mutation_p99", 0.99),
+        ("stream_mutation_p999", 0.999),
+        ("stream_mutation_max", 1.0),
+    ] {
+        emit(metric, shape, n, None, quantile(times.clone(), q), "ns");
+    }
+    emit(
+        "stream_mutations_per_s",
+        shape,
+        n,
+        None,
+        MUTATIONS as f64 / (total / 1e9),
+        "1/s",
+    );
+    emit("stream_large_moves", shape, n, None, large as f64, "count");
+    emit("stream_refused", shape, n, None, refused as f64, "count");
+    let (reader_times, peak) = std::mem::take(&mut *seen.lock().unwrap());
+    if !reader_times.is_empty() {
+        emit(
+            "stream_reader_page_p50",
+            shape,
+            n,
+            None,
+            quantile(reader_times.clone(), 0.5),
+            "ns",
+        );
+        emit(
+            "stream_reader_page_p99",
+            shape,
+            n,
+            None,
+            quantile(reader_times, 0.99),
+            "ns",
+        );
+    }
+    emit(
+        "stream_peak_rss_ratio",
+        shape,
+        n,
+        None,
+        peak / static_rss.max(1.0),
+        "ratio",
+    );
+
+    // After the stream, no compaction asked for: the current version against a fresh
+    // build of the same records.
+    let after = h.snapshot();
+    let sample: Vec<ResellerId> = {
+        let ids: Vec<ResellerId> = after.iter().map(|r| r.id().clone()).collect();
+        (0..4096)
+            .map(|_| ids[rng.below(ids.len())].clone())
+            .collect()
+    };
+    let fresh = Snapshot::build(after.iter().map(|r| r.to_record()).collect::<Vec<_>>()).unwrap();
+    for ((metric, a), (_, f)) in queries(&after, &root, &sample)
+        .into_iter()
+        .zip(queries(&fresh, &root, &sample))
+    {
+        emit(&format!("after_stream_{metric}"), shape, n, None, a, "ns");
+        emit(&format!("fresh_{metric}"), shape, n, None, f, "ns");
+    }
+    drop((after, fresh, h));
+
+    // The same mutations as one batch, on the same start.
+    applied.truncate(batch);
+    let h = Hierarchy::new(Snapshot::build(input).unwrap());
+    let t = Instant::now();
+    let ok = h.apply(&applied).is_ok();
+    let mean = t.elapsed().as_nanos() as f64 / applied.len().max(1) as f64;
+    emit(
+        "batch_mutation_mean",
+        shape,
+        n,
+        Some(applied.len()),
+        mean,
+        "ns",
+    );
+    if !ok {
+        eprintln!("the batch of the stream's accepted mutations was refused");
+    }
+}
