@@ -18,11 +18,10 @@ use crate::wavelet::{RankBits, WaveletMatrix};
 
 mod overlay;
 mod payload;
-
-use payload::Payloads;
 mod validate;
 
 use overlay::Overlay;
+use payload::Payloads;
 
 #[cfg(feature = "serde")]
 pub(crate) use payload::is_plain;
@@ -245,8 +244,8 @@ impl Snapshot {
             pre[p as usize] = i as u32;
         }
 
-        // Renumber everything by position; the payload moves and the arrays are
-        // independent, so they run side by side.
+        // Renumber everything by position: the ids move, the payload is copied into
+        // chunks by position, and the arrays are independent, so they run side by side.
         let ((parent, end, caps), (ids_by_pos, payloads)) = rayon::join(
             || {
                 let parent: Vec<u32> = pre
@@ -1049,7 +1048,7 @@ impl<'s> Reseller<'s> {
     /// Its name.
     #[inline]
     pub fn name(&self) -> &'s str {
-        carried!(self, core => core.payloads.get(self.p).name, r => &r.name)
+        carried!(self, core => core.payloads.name(self.p), r => &r.name)
     }
 
     /// Its capabilities.
@@ -1063,7 +1062,7 @@ impl<'s> Reseller<'s> {
     pub fn economic_enabled(&self) -> bool {
         carried!(
             self,
-            core => core.payloads.get(self.p).economic,
+            core => core.payloads.economic(self.p),
             r => r.economic_enabled
         )
     }
@@ -1096,14 +1095,15 @@ impl<'s> Reseller<'s> {
     pub(crate) fn parent_wire_id(&self) -> Option<(&'s str, bool)> {
         match self.snap.parent_of(self.p) {
             NONE => None,
-            q => {
-                let parent = self.snap.reseller(q);
-                match parent.delta.and_then(|o| o.changed(parent.core, q)) {
-                    None => Some(parent.core.payloads.id(q)),
-                    Some(r) => Some((r.id.as_str(), payload::is_plain(r.id.as_str()))),
-                }
-            }
+            q => Some(self.snap.reseller(q).wire_id()),
         }
+    }
+
+    /// [`wire`](Reseller::wire)'s `id` and `id_plain` alone.
+    #[cfg(feature = "serde")]
+    #[inline]
+    fn wire_id(&self) -> (&'s str, bool) {
+        carried!(self, core => core.payloads.id(self.p), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both

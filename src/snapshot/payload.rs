@@ -169,16 +169,23 @@ impl Payloads {
         self.len
     }
 
+    /// The chunk of position `p` (which must be below [`len`](Payloads::len)), its
+    /// index there, and the end of its bytes in `short`.
+    #[inline]
+    fn slot(&self, p: u32) -> (&Chunk, usize, u64) {
+        let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
+        let c = &self.chunks[k];
+        let short_end = c.meta.get(j + 1).map_or(c.short.len() as u64, |n| n.at[0]);
+        (c, j, short_end)
+    }
+
     /// The payload of position `p` (which must be below [`len`](Payloads::len)).
     #[inline]
     pub(crate) fn get(&self, p: u32) -> WireParts<'_> {
-        let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
-        let c = &self.chunks[k];
+        let (c, j, short_end) = self.slot(p);
         let m = c.meta[j];
         let [id, name, attrs] = m.at;
-        let next = c.meta.get(j + 1);
-        let short_end = next.map_or(c.short.len() as u64, |n| n.at[0]);
-        let long_end = next.map_or(c.long.len() as u64, |n| n.at[2]);
+        let long_end = c.meta.get(j + 1).map_or(c.long.len() as u64, |n| n.at[2]);
         let attributes = c.long.get(attrs as usize..long_end as usize).unwrap_or(&[]);
         WireParts {
             id: cut(&c.short, id, name),
@@ -194,12 +201,27 @@ impl Payloads {
 
     /// The id of position `p` and whether it is plain: [`get`](Payloads::get)'s `id`
     /// and `id_plain` alone (a page asks it of every parent).
+    #[cfg(feature = "serde")]
     #[inline]
     pub(crate) fn id(&self, p: u32) -> (&str, bool) {
-        let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
-        let c = &self.chunks[k];
+        let (c, j, _) = self.slot(p);
         let m = &c.meta[j];
         (cut(&c.short, m.at[0], m.at[1]), m.flags & ID_PLAIN != 0)
+    }
+
+    /// The name of position `p`: [`get`](Payloads::get)'s `name` alone, for
+    /// `Reseller::name`.
+    #[inline]
+    pub(crate) fn name(&self, p: u32) -> &str {
+        let (c, j, short_end) = self.slot(p);
+        cut(&c.short, c.meta[j].at[1], short_end)
+    }
+
+    /// The economic flag of position `p`.
+    #[inline]
+    pub(crate) fn economic(&self, p: u32) -> bool {
+        let (c, j, _) = self.slot(p);
+        c.meta[j].flags & ECONOMIC != 0
     }
 
     /// The attributes of position `p` as an owned value.
