@@ -194,7 +194,6 @@ pub fn document(page: &Page<'_>, base_url: &str) -> Document {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn write_document(page: &Page<'_>, base_url: &str, out: &mut Vec<u8>) {
-    use std::io::Write as _;
     out.extend_from_slice(b"{\"data\":[");
     for (i, r) in page.iter().enumerate() {
         if i > 0 {
@@ -203,14 +202,21 @@ pub fn write_document(page: &Page<'_>, base_url: &str, out: &mut Vec<u8>) {
         write_resource(out, r);
     }
     let (n, size, last) = (page.number(), page.per_page(), page.last_page());
+    let mut digits = itoa::Buffer::new();
     // `page_link` written in place: the base URL as a JSON string without its closing
-    // quote, then the paging parameters (plain ASCII) and the quote.
-    let link = |out: &mut Vec<u8>, name: &[u8], k: u64| {
+    // quote, then the paging parameters (plain ASCII) and the quote; numbers by itoa,
+    // not the formatting machinery (five links a page).
+    let sep = if base_url.contains('?') { b'&' } else { b'?' };
+    let mut link = |out: &mut Vec<u8>, name: &[u8], k: u64| {
         out.extend_from_slice(name);
         write::string(out, base_url);
         out.pop();
-        out.push(if base_url.contains('?') { b'&' } else { b'?' });
-        let _ = write!(out, "page%5Bnumber%5D={k}&page%5Bsize%5D={size}\"");
+        out.push(sep);
+        out.extend_from_slice(b"page%5Bnumber%5D=");
+        out.extend_from_slice(digits.format(k).as_bytes());
+        out.extend_from_slice(b"&page%5Bsize%5D=");
+        out.extend_from_slice(digits.format(size).as_bytes());
+        out.push(b'"');
     };
     link(out, b"],\"links\":{\"self\":", n);
     link(out, b",\"first\":", 1);
@@ -221,8 +227,9 @@ pub fn write_document(page: &Page<'_>, base_url: &str, out: &mut Vec<u8>) {
         link(out, b",\"next\":", n + 1);
     }
     link(out, b",\"last\":", last);
-    // Writing into a `Vec` cannot fail.
-    let _ = write!(out, "}},\"meta\":{{\"total\":{}}}}}", page.total());
+    out.extend_from_slice(b"},\"meta\":{\"total\":");
+    out.extend_from_slice(itoa::Buffer::new().format(page.total()).as_bytes());
+    out.extend_from_slice(b"}}");
 }
 
 /// One resource, as [`Resource::from`] and `serde_json` would write it.
