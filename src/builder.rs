@@ -24,11 +24,17 @@ use std::fmt;
 use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
 
-use crate::capability::Capabilities;
 use crate::id::{ResellerId, LIMIT, NONE};
 use crate::lookup::IdTable;
-use crate::record::{Attributes, Record};
+use crate::record::Record;
 use crate::snapshot::Snapshot;
+
+mod columns;
+mod place;
+
+pub(crate) use columns::Columns;
+pub use place::Place;
+pub(crate) use place::Places;
 
 /// Collects records, then validates them all at once and builds a [`Snapshot`].
 ///
@@ -40,7 +46,7 @@ use crate::snapshot::Snapshot;
 /// # Examples
 ///
 /// ```
-/// use reseller_hierarchy::{Builder, Problem, Record};
+/// use reseller_hierarchy::{Builder, Place, Problem, Record};
 ///
 /// let mut b = Builder::new();
 /// b.push(Record::new("1", None::<&str>));
@@ -49,15 +55,16 @@ use crate::snapshot::Snapshot;
 /// b.push(Record::new("3", Some("9")));
 /// let err = b.build().unwrap_err();
 /// assert_eq!(err.problems().len(), 2);
-/// assert!(matches!(&err.problems()[0], Problem::Malformed { record: 2, .. }));
-/// assert!(matches!(&err.problems()[1], Problem::UnknownParent { record: 3, .. }));
+/// assert!(matches!(&err.problems()[0], Problem::Malformed { at: Place::Record(2), .. }));
+/// assert!(matches!(&err.problems()[1], Problem::UnknownParent { at: Place::Record(3), .. }));
 /// ```
 #[derive(Debug, Default)]
 pub struct Builder {
-    records: Vec<Record>,
+    records: Columns,
     /// Input positions of the malformed records, ascending.
     malformed_at: Vec<usize>,
     early: Vec<Problem>,
+    places: Places,
 }
 
 impl Builder {
@@ -69,13 +76,14 @@ impl Builder {
     /// An empty builder with room for `n` records.
     pub fn with_capacity(n: usize) -> Builder {
         Builder {
-            records: Vec::with_capacity(n),
+            records: Columns::with_capacity(n),
             ..Builder::default()
         }
     }
 
-    /// Adds a record. Its record index is the number of records and malformed records
-    /// pushed before it.
+    /// Adds a record. Problems name it by its record index, the number of records and
+    /// malformed records pushed before it ([`Place::Record`]), unless it came from one
+    /// of the readers, which name the line or element.
     pub fn push(&mut self, record: Record) {
         self.records.push(record);
     }
@@ -83,22 +91,51 @@ impl Builder {
     /// Counts a record that could not be read, so that the build fails and reports it
     /// at its position with `message`.
     pub fn push_malformed(&mut self, message: impl Into<String>) {
-        let record = self.next_index();
-        self.malformed_at.push(record);
+        let place = self.places.of(self.next_index());
+        self.push_malformed_at(place, message);
+    }
+
+    /// As [`push_malformed`](Builder::push_malformed), named by `place`.
+    pub(crate) fn push_malformed_at(&mut self, place: Place, message: impl Into<String>) {
+        let at = self.next_index();
+        self.malformed_at.push(at);
         self.early.push(Problem::Malformed {
-            record,
+            at: place,
             message: message.into(),
         });
+    }
+
+    /// From input position `at` (records and malformed records counted together) on,
+    /// places count up from `place`: a reader calls this as it starts, and NDJSON after
+    /// blank lines.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn start_place(&mut self, at: usize, place: Place) {
+        self.places.start(at, place);
+    }
+
+    /// Appends what a reader parsed elsewhere, in input order: its records, its
+    /// problems (their places set), and the input positions of its malformed records
+    /// (ascending, all at or after [`len`](Builder::len)).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn append(
+        &mut self,
+        records: Columns,
+        problems: Vec<Problem>,
+        malformed: impl IntoIterator<Item = usize>,
+    ) {
+        self.records.append(records);
+        self.early.extend(problems);
+        self.malformed_at.extend(malformed);
     }
 
     /// Adds a record with a capability name that is not known; the record is kept (so
     /// that its children still find it) and the build fails.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn push_with_unknown_capabilities(&mut self, record: Record, names: Vec<String>) {
-        let at = self.next_index();
+        let at = self.places.of(self.next_index());
         for name in names {
             self.early.push(Problem::UnknownCapability {
-                record: at,
+                at,
                 id: record.id.clone(),
                 name,
             });
@@ -130,6 +167,7 @@ impl Builder {
             records,
             malformed_at,
             mut early,
+            places,
         } = self;
         // The input position of the `i`-th well-formed record: `i` plus the number of
         // malformed records before it. The `k`-th malformed record (at `m_k`) comes
@@ -139,7 +177,7 @@ impl Builder {
             .enumerate()
             .map(|(k, &m)| m - k)
             .collect();
-        let input_index = |i: usize| i + shifted.partition_point(|&s| s <= i);
+        let place = |i: usize| places.of(i + shifted.partition_point(|&s| s <= i));
         let n = records.len();
         if n > LIMIT {
             early.push(Problem::TooMany {
@@ -148,28 +186,25 @@ impl Builder {
             });
             return Err(BuildError { problems: early });
         }
-
-        let mut ids = Vec::with_capacity(n);
-        let mut parent_ids = Vec::with_capacity(n);
-        let mut caps = Vec::with_capacity(n);
-        let mut payload = Vec::with_capacity(n);
-        for r in records {
-            ids.push(r.id);
-            parent_ids.push(r.parent);
-            caps.push(r.capabilities);
-            payload.push(Payload {
-                name: r.name.into_boxed_str(),
-                economic_enabled: r.economic_enabled,
-                attributes: r.attributes,
+        if records.names.text_len() > u32::MAX as usize {
+            early.push(Problem::TooLarge {
+                what: "names",
+                bytes: records.names.text_len(),
+                limit: u32::MAX as usize,
             });
+            return Err(BuildError { problems: early });
         }
-
-        let (lookup, duplicates) = IdTable::build(&ids);
+        let Columns {
+            ids,
+            parents: parent_ids,
+            ..
+        } = &records;
+        let (lookup, duplicates) = IdTable::build(ids);
         let mut problems = early;
         for occurrences in duplicates {
             problems.push(Problem::DuplicateId {
                 id: ids[occurrences[0]].clone(),
-                records: occurrences.into_iter().map(input_index).collect(),
+                at: occurrences.into_iter().map(place).collect(),
             });
         }
 
@@ -183,23 +218,20 @@ impl Builder {
             .map(|(i, p)| match p {
                 None => NONE,
                 Some(p) if *p == ids[i] => NONE,
-                Some(p) => lookup.get(&ids, p.as_str()).unwrap_or(UNKNOWN),
+                Some(p) => lookup.get(ids, p.as_str()).unwrap_or(UNKNOWN),
             })
             .collect();
         let mut parent = parent;
         for (i, p) in parent.iter_mut().enumerate() {
             if *p == UNKNOWN {
                 problems.push(Problem::UnknownParent {
-                    record: input_index(i),
+                    at: place(i),
                     id: ids[i].clone(),
                     parent: parent_ids[i].clone().unwrap_or_default(),
                 });
                 *p = NONE;
             }
         }
-        // Freeing a million small strings takes a while; nothing waits for it.
-        rayon::spawn(move || drop(parent_ids));
-
         let forest = Forest::new(&parent);
         if forest.order.len() < n {
             for members in forest.cycles(&parent) {
@@ -214,32 +246,60 @@ impl Builder {
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
+        let mut records = records;
+        // The parent ids are resolved: free them before the snapshot is laid out.
+        records.parents = Vec::new();
         Ok(Snapshot::from_parts(Parts {
-            ids,
             lookup,
             parent,
-            caps,
-            payload,
+            records,
             forest,
         }))
     }
 }
 
-/// What a snapshot carries for the wire formats, beside the hierarchy.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Payload {
-    pub(crate) name: Box<str>,
-    pub(crate) economic_enabled: bool,
-    pub(crate) attributes: Attributes,
+/// Builds a snapshot from records whose parents are already given as record indices
+/// (`NONE` for a root), as a snapshot file holds them: checks that the ids are unique
+/// and that the parents form a forest, then lays it out.
+pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapshot, BuildError> {
+    let n = records.len();
+    let (lookup, duplicates) = IdTable::build(&records.ids);
+    let mut problems: Vec<Problem> = duplicates
+        .into_iter()
+        .map(|occurrences| Problem::DuplicateId {
+            id: records.ids[occurrences[0]].clone(),
+            at: occurrences.into_iter().map(Place::Record).collect(),
+        })
+        .collect();
+    let forest = Forest::new(&parent);
+    if forest.order.len() < n {
+        for members in forest.cycles(&parent) {
+            problems.push(Problem::Cycle {
+                members: members
+                    .into_iter()
+                    .map(|i| records.ids[i as usize].clone())
+                    .collect(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BuildError { problems });
+    }
+    Ok(Snapshot::from_parts(Parts {
+        lookup,
+        parent,
+        records,
+        forest,
+    }))
 }
 
 /// Everything a validated build hands to the snapshot.
 pub(crate) struct Parts {
-    pub(crate) ids: Vec<ResellerId>,
     pub(crate) lookup: IdTable,
+    /// Parent input index by input index, `NONE` for a root.
     pub(crate) parent: Vec<u32>,
-    pub(crate) caps: Vec<Capabilities>,
-    pub(crate) payload: Vec<Payload>,
+    /// The records by input index (their parent ids dropped).
+    pub(crate) records: Columns,
     pub(crate) forest: Forest,
 }
 
@@ -346,22 +406,22 @@ impl Forest {
 
 /// One thing wrong with the records given to a build.
 ///
-/// Record indices are 0-based positions in the input (for NDJSON, the line's position
-/// among the non-blank lines).
+/// Each names where the records concerned were: their NDJSON line, their path in a
+/// JSON document, or their index among the records given (see [`Place`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Problem {
     /// A record could not be read at all.
     Malformed {
-        /// Its record index.
-        record: usize,
+        /// Where it was.
+        at: Place,
         /// What was wrong.
         message: String,
     },
     /// A record names a capability that does not exist.
     UnknownCapability {
-        /// Its record index.
-        record: usize,
+        /// Where it was.
+        at: Place,
         /// Its id.
         id: ResellerId,
         /// The unknown name.
@@ -371,13 +431,13 @@ pub enum Problem {
     DuplicateId {
         /// The id.
         id: ResellerId,
-        /// Every record index it occurs at, ascending.
-        records: Vec<usize>,
+        /// Every place it occurs at, in input order.
+        at: Vec<Place>,
     },
     /// A record's parent is no record's id.
     UnknownParent {
-        /// Its record index.
-        record: usize,
+        /// Where it was.
+        at: Place,
         /// Its id.
         id: ResellerId,
         /// The parent id that does not exist.
@@ -396,26 +456,35 @@ pub enum Problem {
         /// The limit.
         limit: usize,
     },
+    /// More text of one kind than one snapshot can hold.
+    TooLarge {
+        /// Which text (`"names"`).
+        what: &'static str,
+        /// Bytes given.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Malformed { record, message } => {
-                write!(f, "record {record} is malformed: {message}")
+            Problem::Malformed { at, message } => {
+                write!(f, "{at} is malformed: {message}")
             }
-            Problem::UnknownCapability { record, id, name } => write!(
+            Problem::UnknownCapability { at, id, name } => write!(
                 f,
-                "record {record} (id {id:?}) has unknown capability {name:?}; \
+                "{at} (id {id:?}) has unknown capability {name:?}; \
                  known: iptv, iptv_private, flexcare, sip, mvno"
             ),
-            Problem::DuplicateId { id, records } => {
-                write!(f, "id {id:?} is used by {} records: ", records.len())?;
-                write_list(f, records.iter(), 10)
+            Problem::DuplicateId { id, at } => {
+                write!(f, "id {id:?} is used by {} records: ", at.len())?;
+                write_list(f, at.iter(), 10)
             }
-            Problem::UnknownParent { record, id, parent } => write!(
+            Problem::UnknownParent { at, id, parent } => write!(
                 f,
-                "record {record} (id {id:?}) has parent {parent:?}, which is no reseller's id"
+                "{at} (id {id:?}) has parent {parent:?}, which is no reseller's id"
             ),
             Problem::Cycle { members } => {
                 write!(f, "cycle of {} resellers: ", members.len())?;
@@ -424,6 +493,9 @@ impl fmt::Display for Problem {
             }
             Problem::TooMany { count, limit } => {
                 write!(f, "{count} records, more than the limit of {limit}")
+            }
+            Problem::TooLarge { what, bytes, limit } => {
+                write!(f, "{bytes} bytes of {what}, more than the limit of {limit}")
             }
         }
     }
@@ -454,7 +526,7 @@ fn write_list<T: fmt::Display>(
 /// # Examples
 ///
 /// ```
-/// use reseller_hierarchy::{Problem, Record, ResellerId, Snapshot};
+/// use reseller_hierarchy::{Place, Problem, Record, ResellerId, Snapshot};
 ///
 /// let err = Snapshot::build([
 ///     Record::new("a", Some("b")),
@@ -467,7 +539,7 @@ fn write_list<T: fmt::Display>(
 /// assert_eq!(
 ///     err.problems(),
 ///     [
-///         Problem::DuplicateId { id: "c".into(), records: vec![2, 3] },
+///         Problem::DuplicateId { id: "c".into(), at: vec![Place::Record(2), Place::Record(3)] },
 ///         Problem::Cycle { members: vec!["a".into(), "b".into()] },
 ///     ]
 /// );

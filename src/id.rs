@@ -2,6 +2,9 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use compact_str::{CompactString, ToCompactString};
 
 /// The external key of a reseller, as the embedding service knows it.
 ///
@@ -20,8 +23,18 @@ use std::fmt;
 /// assert_ne!(ResellerId::from("ab"), ResellerId::from("AB"));
 /// assert_eq!(ResellerId::from("52f4fd7734697b28ccaf77ec").as_str().len(), 24);
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResellerId(Box<str>);
+///
+/// An id of up to 24 bytes (an object id, a decimal number) is held inline, without an
+/// allocation of its own.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ResellerId(CompactString);
+
+/// Hashes as its `str`, so that maps keyed by ids can be queried with a `&str`.
+impl Hash for ResellerId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
 
 impl ResellerId {
     /// The id as a string slice.
@@ -51,25 +64,25 @@ impl fmt::Display for ResellerId {
 
 impl From<&str> for ResellerId {
     fn from(s: &str) -> Self {
-        ResellerId(s.into())
+        ResellerId(CompactString::from(s))
     }
 }
 
 impl From<String> for ResellerId {
     fn from(s: String) -> Self {
-        ResellerId(s.into_boxed_str())
+        ResellerId(CompactString::from(s))
     }
 }
 
 impl From<u64> for ResellerId {
     fn from(n: u64) -> Self {
-        ResellerId(n.to_string().into_boxed_str())
+        ResellerId(n.to_compact_string())
     }
 }
 
 impl From<i64> for ResellerId {
     fn from(n: i64) -> Self {
-        ResellerId(n.to_string().into_boxed_str())
+        ResellerId(n.to_compact_string())
     }
 }
 

@@ -123,7 +123,7 @@ pub mod wire;
 #[cfg(feature = "serde")]
 pub use crate::serde::InputFormat;
 pub use access::{AccessError, Principal, Role};
-pub use builder::{BuildError, Builder, Problem};
+pub use builder::{BuildError, Builder, Place, Problem};
 pub use capability::{Capabilities, Capability, Filter, FilterFlags, UnknownCapability};
 pub use cursor::CursorError;
 pub use hierarchy::{CursorPage, Hierarchy, ListError, Start};
@@ -131,7 +131,9 @@ pub use id::ResellerId;
 pub use mutation::{Mutation, MutationError, Removal};
 pub use paging::{Order, Page, PageError, PageRequest};
 pub use record::{Attributes, Record};
-pub use snapshot::{InvariantError, QueryError, Reseller, Snapshot, Summary, Upline};
+pub use snapshot::{
+    InvariantError, LoadError, QueryError, Reseller, Snapshot, Summary, Upline, FORMAT_VERSION,
+};
 
 /// The README's examples, run as doctests.
 #[cfg(doctest)]

@@ -161,6 +161,22 @@ pub(crate) enum SpliceKind {
     InsertGeneral,
 }
 
+impl Splices {
+    /// Where the members go in no attributes (`{}`, written as an insertion).
+    pub(crate) const NONE: Splices = Splices {
+        general: Splice {
+            start: 1,
+            end: 1,
+            kind: SpliceKind::InsertGeneral,
+        },
+        parent: Splice {
+            start: 1,
+            end: 1,
+            kind: SpliceKind::InsertMember,
+        },
+    };
+}
+
 impl Default for Attributes {
     /// No attributes.
     fn default() -> Attributes {
@@ -173,18 +189,7 @@ impl Attributes {
     pub const fn none() -> Attributes {
         Attributes {
             text: None,
-            splices: Splices {
-                general: Splice {
-                    start: 1,
-                    end: 1,
-                    kind: SpliceKind::InsertGeneral,
-                },
-                parent: Splice {
-                    start: 1,
-                    end: 1,
-                    kind: SpliceKind::InsertMember,
-                },
-            },
+            splices: Splices::NONE,
         }
     }
 

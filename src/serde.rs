@@ -21,10 +21,15 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::builder::Builder;
+use crate::builder::{Builder, Place};
 use crate::capability::{Capabilities, Capability};
 use crate::id::ResellerId;
 use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
+
+mod ndjson;
+mod record_in;
+
+use record_in::RecordIn;
 
 impl Serialize for ResellerId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -94,7 +99,7 @@ impl Attributes {
 /// The compact text of `map` (exactly `Value::Object(map).to_string()`: keys sorted,
 /// as `serde_json` writes a `Map`), written member by member to note where a rendered
 /// resource's `general.name` and `parent-id` go.
-fn splice_text(map: &Map<String, Value>) -> (String, Splices) {
+pub(crate) fn splice_text(map: &Map<String, Value>) -> (String, Splices) {
     // Writing `Value`s and strings into a `Vec` cannot fail.
     fn write(out: &mut Vec<u8>, v: &impl Serialize) {
         let _ = serde_json::to_writer(&mut *out, v);
@@ -248,71 +253,6 @@ fn next_non_blank(reader: &mut impl BufRead) -> std::io::Result<Option<u8>> {
     }
 }
 
-/// A record as it appears in JSON, before capability names are checked.
-#[derive(Deserialize)]
-struct RecordIn {
-    id: ResellerId,
-    #[serde(default)]
-    parent: Option<ResellerId>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    capabilities: Option<Vec<String>>,
-    #[serde(default)]
-    integrations: Option<IntegrationsIn>,
-    #[serde(default)]
-    attributes: Option<Map<String, Value>>,
-}
-
-#[derive(Deserialize, Default)]
-struct IntegrationsIn {
-    #[serde(default)]
-    billing: Option<BillingIn>,
-}
-
-#[derive(Deserialize, Default)]
-struct BillingIn {
-    #[serde(default)]
-    economic: Option<EconomicIn>,
-}
-
-#[derive(Deserialize, Default)]
-struct EconomicIn {
-    #[serde(default)]
-    enabled: Option<bool>,
-}
-
-impl RecordIn {
-    /// The record, and the capability names that are not known.
-    fn into_record(self) -> (Record, Vec<String>) {
-        let mut caps = Capabilities::NONE;
-        let mut unknown = Vec::new();
-        for name in self.capabilities.unwrap_or_default() {
-            match name.parse::<Capability>() {
-                Ok(c) => caps.insert(c),
-                Err(_) => unknown.push(name),
-            }
-        }
-        let economic = self
-            .integrations
-            .and_then(|i| i.billing)
-            .and_then(|b| b.economic)
-            .and_then(|e| e.enabled)
-            .unwrap_or(false);
-        let record = Record {
-            id: self.id,
-            parent: self.parent,
-            name: self.name.unwrap_or_default(),
-            capabilities: caps,
-            economic_enabled: economic,
-            attributes: self
-                .attributes
-                .map_or(Attributes::none(), Attributes::from_map),
-        };
-        (record, unknown)
-    }
-}
-
 /// Writes a record in the record format; reading it back gives the same record.
 impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -388,13 +328,12 @@ impl<'de> Visitor<'de> for Elements<'_> {
 
 impl Builder {
     /// How a streamed read ends: an I/O error is returned; any other error is a
-    /// malformed record, at the element being read (`element 3`, `data[3]`) when there
-    /// was one, else about the whole input.
+    /// malformed record, at the element being read (`[3]`, `data[3]`) when there was
+    /// one, else about the whole input ([`Place::Input`]).
     fn end_stream(
         &mut self,
         result: Result<(), serde_json::Error>,
         at: Option<usize>,
-        element: impl Fn(usize) -> String,
         whole: &str,
     ) -> std::io::Result<()> {
         match result {
@@ -402,15 +341,15 @@ impl Builder {
             Err(e) if e.is_io() => Err(std::io::Error::other(e)),
             Err(e) => {
                 match at {
-                    Some(i) => self.push_malformed(format!("{}: {e}", element(i))),
-                    None => self.push_malformed(format!("{whole}: {e}")),
+                    Some(_) => self.push_malformed(e.to_string()),
+                    None => self.push_malformed_at(Place::Input, format!("{whole}: {e}")),
                 }
                 Ok(())
             }
         }
     }
 
-    fn push_value(&mut self, value: Value, place: impl FnOnce() -> String) {
+    fn push_value(&mut self, value: Value) {
         match RecordIn::deserialize(value) {
             Ok(r) => {
                 let (record, unknown) = r.into_record();
@@ -420,7 +359,7 @@ impl Builder {
                     self.push_with_unknown_capabilities(record, unknown);
                 }
             }
-            Err(e) => self.push_malformed(format!("{}: {e}", place())),
+            Err(e) => self.push_malformed(e.to_string()),
         }
     }
 
@@ -449,22 +388,7 @@ impl Builder {
     /// ```
     pub fn read_ndjson(&mut self, mut reader: impl BufRead) -> std::io::Result<()> {
         skip_bom(&mut reader)?;
-        let mut line = Vec::new();
-        let mut n = 0usize;
-        loop {
-            line.clear();
-            if reader.read_until(b'\n', &mut line)? == 0 {
-                return Ok(());
-            }
-            n += 1;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match serde_json::from_slice::<Value>(&line) {
-                Ok(v) => self.push_value(v, || format!("line {n}")),
-                Err(e) => self.push_malformed(format!("line {n}: {e}")),
-            }
-        }
+        self.read_ndjson_parallel(reader)
     }
 
     /// Reads records from one JSON array, element by element (the array is never held
@@ -481,16 +405,17 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// use reseller_hierarchy::{Builder, Problem};
+    /// use reseller_hierarchy::{Builder, Place, Problem};
     ///
     /// let mut b = Builder::new();
     /// b.read_json_array(r#"[{"id": "a"}, {"id": "b", "capabilities": ["fax"]}]"#.as_bytes()).unwrap();
     /// let err = b.build().unwrap_err();
-    /// assert!(matches!(&err.problems()[0], Problem::UnknownCapability { record: 1, name, .. } if name == "fax"));
+    /// assert!(matches!(&err.problems()[0], Problem::UnknownCapability { at: Place::Element(1), name, .. } if name == "fax"));
     /// ```
     pub fn read_json_array(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
         let mut reader = std::io::BufReader::new(reader);
         skip_bom(&mut reader)?;
+        self.start_place(self.len(), Place::Element(0));
         let at = std::cell::Cell::new(None);
         let mut de = serde_json::Deserializer::from_reader(reader);
         let result = de
@@ -498,15 +423,10 @@ impl Builder {
                 builder: self,
                 at: &at,
                 what: "a JSON array of reseller records",
-                push: |b, v, i| b.push_value(v, || format!("element {i}")),
+                push: |b, v, _| b.push_value(v),
             })
             .and_then(|()| de.end());
-        self.end_stream(
-            result,
-            at.get(),
-            |i| format!("element {i}"),
-            "not a JSON array of records",
-        )
+        self.end_stream(result, at.get(), "not a JSON array of records")
     }
 }
 
@@ -560,13 +480,13 @@ pub enum InputFormat {
 }
 
 impl Builder {
-    fn push_resource(&mut self, value: Value, i: usize) {
+    fn push_resource(&mut self, value: Value) {
         match ResourceIn::deserialize(value)
             .map_err(|e| e.to_string())
             .and_then(ResourceIn::into_record)
         {
             Ok(record) => self.push(record),
-            Err(e) => self.push_malformed(format!("data[{i}]: {e}")),
+            Err(e) => self.push_malformed(e),
         }
     }
 
@@ -599,6 +519,7 @@ impl Builder {
         use serde::de::MapAccess;
         let mut bom_free = std::io::BufReader::new(reader);
         skip_bom(&mut bom_free)?;
+        self.start_place(self.len(), Place::Resource(0));
         use std::cell::Cell;
 
         struct Doc<'b>(&'b mut Builder, &'b Cell<Option<usize>>);
@@ -616,7 +537,7 @@ impl Builder {
                             builder: &mut *self.0,
                             at: self.1,
                             what: "an array of reseller resources",
-                            push: |b, v, i| b.push_resource(v, i),
+                            push: |b, v, _| b.push_resource(v),
                         })?;
                     } else {
                         map.next_value::<de::IgnoredAny>()?;
@@ -632,15 +553,13 @@ impl Builder {
             .and_then(|found| de.end().map(|()| found));
         let result = result.map(|found| {
             if !found {
-                self.push_malformed(r#"no "data" member: not an ActivePlatform document"#);
+                self.push_malformed_at(
+                    Place::Input,
+                    r#"no "data" member: not an ActivePlatform document"#,
+                );
             }
         });
-        self.end_stream(
-            result,
-            at.get(),
-            |i| format!("data[{i}]"),
-            "not an ActivePlatform document",
-        )
+        self.end_stream(result, at.get(), "not an ActivePlatform document")
     }
 
     /// Reads records in whichever format `reader` holds: a JSON array (`[` first), an
@@ -720,8 +639,9 @@ impl Builder {
 
 /// A problem as JSON: `{"kind", "message", ...fields}` with `kind` one of
 /// `malformed`, `unknown_capability`, `duplicate_id`, `unknown_parent`, `cycle`,
-/// `too_many`, and the fields of the variant (`record`, `id`, `name`, `records`,
-/// `parent`, `members`, `count`, `limit`).
+/// `too_many`, `too_large`, and the fields of the variant (`at`: where, as
+/// [`Place`](crate::Place) displays it, or a list of them for a duplicate id; `id`,
+/// `name`, `parent`, `members`, `count`, `limit`, `what`, `bytes`).
 impl Serialize for crate::builder::Problem {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use crate::builder::Problem;
@@ -733,28 +653,35 @@ impl Serialize for crate::builder::Problem {
             Problem::UnknownParent { .. } => "unknown_parent",
             Problem::Cycle { .. } => "cycle",
             Problem::TooMany { .. } => "too_many",
+            Problem::TooLarge { .. } => "too_large",
         };
         m.serialize_entry("kind", kind)?;
         m.serialize_entry("message", &self.to_string())?;
         match self {
-            Problem::Malformed { record, message: _ } => m.serialize_entry("record", record)?,
-            Problem::UnknownCapability { record, id, name } => {
-                m.serialize_entry("record", record)?;
+            Problem::Malformed { at, message: _ } => m.serialize_entry("at", &at.to_string())?,
+            Problem::UnknownCapability { at, id, name } => {
+                m.serialize_entry("at", &at.to_string())?;
                 m.serialize_entry("id", id)?;
                 m.serialize_entry("name", name)?;
             }
-            Problem::DuplicateId { id, records } => {
+            Problem::DuplicateId { id, at } => {
                 m.serialize_entry("id", id)?;
-                m.serialize_entry("records", records)?;
+                let at: Vec<String> = at.iter().map(ToString::to_string).collect();
+                m.serialize_entry("at", &at)?;
             }
-            Problem::UnknownParent { record, id, parent } => {
-                m.serialize_entry("record", record)?;
+            Problem::UnknownParent { at, id, parent } => {
+                m.serialize_entry("at", &at.to_string())?;
                 m.serialize_entry("id", id)?;
                 m.serialize_entry("parent", parent)?;
             }
             Problem::Cycle { members } => m.serialize_entry("members", members)?,
             Problem::TooMany { count, limit } => {
                 m.serialize_entry("count", count)?;
+                m.serialize_entry("limit", limit)?;
+            }
+            Problem::TooLarge { what, bytes, limit } => {
+                m.serialize_entry("what", what)?;
+                m.serialize_entry("bytes", bytes)?;
                 m.serialize_entry("limit", limit)?;
             }
         }

@@ -16,9 +16,12 @@ use crate::paging::{Gathered, Items, Order, Page, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
+mod file;
 mod overlay;
 mod payload;
 mod validate;
+
+pub use file::{LoadError, FORMAT_VERSION};
 
 use overlay::Overlay;
 use payload::Payloads;
@@ -207,13 +210,13 @@ impl Snapshot {
 
     pub(crate) fn from_parts(parts: Parts) -> Snapshot {
         let Parts {
-            mut ids,
             mut lookup,
             parent: in_parent,
-            caps: in_caps,
-            payload,
+            mut records,
             forest,
         } = parts;
+        let mut ids = std::mem::take(&mut records.ids);
+        let in_caps = std::mem::take(&mut records.caps);
         let n = ids.len();
         let order = &forest.order;
 
@@ -265,13 +268,11 @@ impl Snapshot {
                 (parent, end, caps)
             },
             || {
-                let payloads = Payloads::build(&pre, &ids, &payload);
+                let payloads = Payloads::build(&pre, &ids, &records);
                 (permute(&pre, &mut ids), payloads)
             },
         );
-        // The input's names and attributes are copied into the chunks: free them off
-        // the critical path.
-        rayon::spawn(move || drop((ids, payload)));
+        drop((ids, records, in_caps));
         lookup.remap(|i| pos[i as usize]);
         let bfs: Vec<u32> = order.iter().map(|&v| pos[v as usize]).collect();
         let mut bfs_of = vec![0u32; n];
@@ -1076,7 +1077,7 @@ impl<'s> Reseller<'s> {
     #[cfg(feature = "serde")]
     #[inline]
     pub(crate) fn wire(&self) -> payload::WireParts<'s> {
-        carried!(self, core => core.payloads.get(self.p), r => payload::WireParts {
+        carried!(self, core => core.payloads.get(self.p, core.ids[self.p as usize].as_str()), r => payload::WireParts {
             id: r.id.as_str(),
             name: &r.name,
             attributes: r.attributes.as_json().map(str::as_bytes),
@@ -1103,7 +1104,7 @@ impl<'s> Reseller<'s> {
     #[cfg(feature = "serde")]
     #[inline]
     fn wire_id(&self) -> (&'s str, bool) {
-        carried!(self, core => core.payloads.id(self.p), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
+        carried!(self, core => (core.ids[self.p as usize].as_str(), core.payloads.id_plain(self.p)), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both

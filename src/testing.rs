@@ -82,7 +82,7 @@ impl Model {
         for d in dups {
             problems.push(Problem::DuplicateId {
                 id: records[d[0]].id.clone(),
-                records: d.clone(),
+                at: d.iter().copied().map(crate::Place::Record).collect(),
             });
         }
         // Parent of record i as a record index (first occurrence); None for a root or
@@ -95,7 +95,7 @@ impl Model {
                 Some(p) => match first(p) {
                     Some(j) => up[i] = Some(j),
                     None => problems.push(Problem::UnknownParent {
-                        record: i,
+                        at: crate::Place::Record(i),
                         id: r.id.clone(),
                         parent: p.clone(),
                     }),

@@ -3,7 +3,7 @@
 
 use reseller_hierarchy::generate::{Generator, Shape};
 use reseller_hierarchy::{
-    Builder, Order, PageRequest, Principal, Problem, Record, ResellerId, Role, Snapshot,
+    Builder, Order, PageRequest, Place, Principal, Problem, Record, ResellerId, Role, Snapshot,
 };
 
 fn rec(id: &str, parent: Option<&str>) -> Record {
@@ -29,11 +29,11 @@ fn duplicate_ids_name_every_occurrence() {
         [
             Problem::DuplicateId {
                 id: "a".into(),
-                records: vec![0, 2, 5]
+                at: vec![Place::Record(0), Place::Record(2), Place::Record(5)]
             },
             Problem::DuplicateId {
                 id: "b".into(),
-                records: vec![1, 4]
+                at: vec![Place::Record(1), Place::Record(4)]
             },
         ]
     );
@@ -52,12 +52,12 @@ fn unknown_parents_name_the_record_and_the_parent() {
         got,
         [
             Problem::UnknownParent {
-                record: 2,
+                at: Place::Record(2),
                 id: "3".into(),
                 parent: "99".into()
             },
             Problem::UnknownParent {
-                record: 4,
+                at: Place::Record(4),
                 id: "5".into(),
                 parent: "".into()
             },
@@ -112,15 +112,15 @@ fn every_problem_is_reported_at_once_and_nothing_is_built() {
         err.problems(),
         [
             Problem::Malformed {
-                record: 1,
+                at: Place::Record(1),
                 message: "line 2: expected value".into()
             },
             Problem::DuplicateId {
                 id: "1".into(),
-                records: vec![0, 2]
+                at: vec![Place::Record(0), Place::Record(2)]
             },
             Problem::UnknownParent {
-                record: 3,
+                at: Place::Record(3),
                 id: "3".into(),
                 parent: "404".into()
             },
@@ -156,12 +156,12 @@ mod json {
             got,
             [
                 Problem::UnknownCapability {
-                    record: 1,
+                    at: Place::Line(2),
                     id: "2".into(),
                     name: "fax".into()
                 },
                 Problem::UnknownCapability {
-                    record: 1,
+                    at: Place::Line(2),
                     id: "2".into(),
                     name: "tv".into()
                 },
@@ -177,20 +177,20 @@ mod json {
         .unwrap_err();
         assert_eq!(got.len(), 4, "{got:#?}");
         let msg = |i: usize| match &got[i] {
-            Problem::Malformed { message, .. } => message.clone(),
+            Problem::Malformed { at, .. } => got[i].to_string() + &format!(" @{at:?}"),
             other => panic!("expected malformed, got {other:?}"),
         };
-        assert!(msg(0).starts_with("line 3:"), "{}", msg(0));
+        assert!(msg(0).starts_with("line 3 is malformed:"), "{}", msg(0));
         assert!(
-            msg(1).starts_with("line 4:") && msg(1).contains("id"),
+            msg(1).starts_with("line 4 is malformed:") && msg(1).contains("id"),
             "{}",
             msg(1)
         );
-        assert!(msg(2).starts_with("line 5:"), "{}", msg(2));
+        assert!(msg(2).starts_with("line 5 is malformed:"), "{}", msg(2));
         assert_eq!(
             got[3],
             Problem::UnknownParent {
-                record: 4,
+                at: Place::Line(6),
                 id: "3".into(),
                 parent: "9".into()
             }
@@ -205,7 +205,13 @@ mod json {
         let got = b.build().unwrap_err().into_problems();
         assert_eq!(got.len(), 1);
         assert!(
-            matches!(&got[0], Problem::Malformed { record: 1, message } if message.starts_with("line 2:")),
+            matches!(
+                &got[0],
+                Problem::Malformed {
+                    at: Place::Line(2),
+                    ..
+                }
+            ),
             "{got:?}"
         );
     }
@@ -224,7 +230,13 @@ mod json {
             );
             let problems = b.build().unwrap_err().into_problems();
             assert_eq!(problems.len(), 3, "{first}: {problems:#?}");
-            assert!(matches!(&problems[0], Problem::Malformed { record: 0, .. }));
+            assert!(matches!(
+                &problems[0],
+                Problem::Malformed {
+                    at: Place::Line(1),
+                    ..
+                }
+            ));
             assert!(matches!(&problems[1], Problem::DuplicateId { .. }));
             assert!(matches!(&problems[2], Problem::UnknownParent { .. }));
         }
@@ -266,7 +278,7 @@ mod json {
             dup,
             [Problem::DuplicateId {
                 id: "7".into(),
-                records: vec![0, 1]
+                at: vec![Place::Line(1), Place::Line(2)]
             }]
         );
     }
@@ -279,10 +291,29 @@ mod json {
         let got = b.build().unwrap_err().into_problems();
         assert_eq!(got.len(), 2, "{got:#?}");
         assert!(
-            matches!(&got[0], Problem::Malformed { record: 1, message } if message.starts_with("element 1"))
+            matches!(
+                &got[0],
+                Problem::Malformed {
+                    at: Place::Element(1),
+                    ..
+                }
+            ),
+            "{got:?}"
         );
         assert!(
-            matches!(&got[1], Problem::Malformed { record: 3, message } if message.starts_with("element 3"))
+            matches!(
+                &got[1],
+                Problem::Malformed {
+                    at: Place::Element(3),
+                    ..
+                }
+            ),
+            "{got:?}"
+        );
+        assert!(
+            got[1].to_string().starts_with("[3] is malformed:"),
+            "{}",
+            got[1]
         );
     }
 

@@ -291,6 +291,13 @@ fn validate_lists_every_problem() {
         ["malformed", "duplicate_id", "unknown_parent", "cycle"]
     );
     assert_eq!(v["problems"][3]["members"], serde_json::json!(["3", "4"]));
+    // Each problem names its line.
+    assert_eq!(v["problems"][0]["at"], "line 6");
+    assert_eq!(
+        v["problems"][1]["at"],
+        serde_json::json!(["line 1", "line 2"])
+    );
+    assert_eq!(v["problems"][2]["at"], "line 3");
     // Queries over bad data fail the same way.
     let (code, _) = error_of(&run(&[
         "downline",
@@ -301,6 +308,61 @@ fn validate_lists_every_problem() {
     ]));
     assert_eq!(code, "invalid_hierarchy");
     let (code, _) = error_of(&run(&["downline", "--id", "1", "--data", "/no/such/file"]));
+    assert_eq!(code, "bad_request");
+}
+
+#[test]
+fn a_saved_snapshot_answers_as_its_data_and_a_damaged_one_is_refused() {
+    let data = data_file(
+        "snap.ndjson",
+        "{\"id\": 1, \"name\": \"Top\"}\n{\"id\": 2, \"parent\": 1, \"capabilities\": [\"iptv\"]}\n{\"id\": 3, \"parent\": 2}\n{\"id\": 4, \"parent\": 1}\n",
+    );
+    let snap = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("snap.snapshot");
+    let r = run(&[
+        "save",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        snap.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["resellers"], 4);
+    for args in [
+        &["downline", "--id", "1", "--order", "level"][..],
+        &["upline", "--id", "3"][..],
+        &["is-in-downline", "--id", "3", "--of", "1"][..],
+        &["eligible-parents", "--role", "ADMIN", "--iptv"][..],
+    ] {
+        let from_data = run(&[args, &["--data", data.to_str().unwrap()][..]].concat());
+        let from_snap = run(&[args, &["--snapshot", snap.to_str().unwrap()][..]].concat());
+        assert_eq!(from_data.code, 0, "{args:?}: {}", from_data.stderr);
+        assert_eq!(from_snap.stdout, from_data.stdout, "{args:?}");
+    }
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    let bad = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad.snapshot");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, message) = error_of(&run(&[
+        "downline",
+        "--id",
+        "1",
+        "--snapshot",
+        bad.to_str().unwrap(),
+    ]));
+    assert_eq!(code, "bad_request");
+    assert!(message.contains("checksum"), "{message}");
+    // Both sources at once is a usage error.
+    let (code, _) = error_of(&run(&[
+        "downline",
+        "--id",
+        "1",
+        "--data",
+        data.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+    ]));
     assert_eq!(code, "bad_request");
 }
 

@@ -30,6 +30,7 @@ fn kept_crashers_stay_fixed() {
     total += replay("forest_ops", fuzz::forest_ops);
     total += replay("paging", fuzz::paging);
     total += replay("wire", fuzz::wire);
+    total += replay("snapshot_file", fuzz::snapshot_file);
     eprintln!("{total} kept inputs replayed");
 }
 
@@ -51,5 +52,6 @@ fn the_checks_run_on_fixed_inputs() {
         fuzz::forest_ops(data);
         fuzz::paging(data);
         fuzz::wire(data);
+        fuzz::snapshot_file(data);
     }
 }

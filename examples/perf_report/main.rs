@@ -1,6 +1,7 @@
 //! `cargo run --release --example perf_report`: the key figures, one JSON object a line,
 //! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]`: a live
-//! hierarchy under 100,000 changes, see `stream.rs`),
+//! hierarchy under 100,000 changes, see `stream.rs`; `-- startup [--n N] [--ids object-id]`:
+//! import, snapshot files and memory, see `startup.rs`),
 //! `{"metric", "shape", "n", "subtree", "value", "unit"}`, measured in one run (so that
 //! ratios compare like with like on a shared, noisy machine). Takes about a minute on
 //! two cores.
@@ -25,6 +26,7 @@ mod bodies;
 mod moves;
 #[path = "../../benches/common/naive.rs"]
 mod naive;
+mod startup;
 mod stream;
 use moves::random_move;
 use naive::Naive;
@@ -113,6 +115,15 @@ fn main() {
             .and_then(|i| args.get(i + 1)?.parse().ok())
             .unwrap_or(10_000);
         stream::run(n, args.iter().any(|a| a == "--deep"), batch);
+        eprintln!("perf_report took {:.1?}", started.elapsed());
+        return;
+    }
+    if args.iter().any(|a| a == "startup-child") {
+        startup::child(&args);
+        return;
+    }
+    if args.iter().any(|a| a == "startup") {
+        startup::run(&args);
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }

@@ -315,13 +315,12 @@ impl Core {
 
     /// The record at position `p` (without its parent).
     fn record(&self, p: u32) -> Record {
-        let payload = self.payloads.get(p);
         Record {
             id: self.ids[p as usize].clone(),
             parent: None,
-            name: payload.name.to_owned(),
+            name: self.payloads.name(p).to_owned(),
             capabilities: self.caps[p as usize],
-            economic_enabled: payload.economic,
+            economic_enabled: self.payloads.economic(p),
             attributes: self.payloads.attributes(p),
         }
     }

@@ -1,24 +1,24 @@
-//! [`Payloads`]: what a base carries for the wire formats (a copy of each id, the name,
-//! the attributes text and its splices, the economic flag), laid out by position in a
-//! few large chunks.
+//! [`Payloads`]: what a base carries for the wire formats beside the ids (the name, the
+//! attributes text and its splices, the economic flag and what the writers need to know
+//! about escaping), laid out by position in a few large chunks.
 //!
 //! # Layout
 //!
-//! Positions are grouped by [`CHUNK`]; a chunk holds two `String`s: `short`, the id and
-//! the name of each of its positions back to back, and `long`, their attributes texts;
-//! and one `[u64; 3]` per position with where its id and name start in `short` and its
-//! attributes in `long` (each ends where the next position's starts, or at the end). A
-//! page is a run of neighbouring positions, so rendering it reads neighbouring bytes,
-//! which the processor prefetches, and a TelecomX list (ids and names only) reads
-//! `short` alone, without striding over the attributes. A base of a million resellers
-//! is a few hundred allocations rather than millions, so dropping it frees little.
+//! Positions are grouped by [`CHUNK`]. A chunk holds the names of its positions back to
+//! back in one `String` with a `u32` start per position, one flag byte per position,
+//! and, only when one of its positions has attributes, their texts back to back with a
+//! `u64` start and the [`Splices`] per position. So a reseller without attributes costs
+//! its name's bytes and five more. A page is a run of neighbouring positions, so
+//! rendering it reads neighbouring bytes, which the processor prefetches. A base of a
+//! million resellers is a few thousand allocations rather than millions, so dropping it
+//! frees little.
 //!
-//! The ids are copied: `Reseller::id` hands out the `ResellerId`s the id table
-//! compares against, while the body writers read the copy beside the name.
+//! The ids live beside, in the snapshot's id array (inline up to 24 bytes), which the
+//! id table compares against and `Reseller::id` hands out.
 
 use rayon::prelude::*;
 
-use crate::builder::Payload;
+use crate::builder::Columns;
 use crate::id::ResellerId;
 use crate::record::{Attributes, Splice, SpliceKind, Splices};
 
@@ -82,28 +82,46 @@ fn name_in_place(text: &str, at: Splice, name: &str, plain: bool) -> bool {
 
 #[derive(Debug, Default)]
 struct Chunk {
-    /// Ids and names.
-    short: String,
-    /// Attributes texts (UTF-8).
+    /// Names back to back.
+    names: String,
+    /// Per position, where its name starts in `names` (it ends where the next one
+    /// starts); the build refuses more than `u32::MAX` bytes of names.
+    name_at: Vec<u32>,
+    /// Per position: `ECONOMIC`, `ID_PLAIN`, `NAME_PLAIN`, `NAME_IN_PLACE`.
+    flags: Vec<u8>,
+    /// Attributes texts (UTF-8) back to back.
     long: Box<[u8]>,
-    /// Per position, in one array so that a page reads one stream.
-    meta: Vec<Meta>,
+    /// Per position, where its attributes start in `long`; empty when no position of
+    /// the chunk has attributes.
+    long_at: Vec<u64>,
+    /// Per position, as `long_at`.
+    splices: Vec<Splices>,
 }
 
-/// What a chunk keeps per position beside the texts.
-#[derive(Clone, Copy, Debug)]
-struct Meta {
-    /// Where its id and name start in `short`, its attributes in `long`.
-    at: [u64; 3],
-    splices: Splices,
-    /// `ECONOMIC`, `ID_PLAIN`, `NAME_PLAIN`.
-    flags: u8,
-}
+impl Chunk {
+    /// The name of slot `j`.
+    #[inline]
+    fn name(&self, j: usize) -> &str {
+        let end = self
+            .name_at
+            .get(j + 1)
+            .map_or(self.names.len(), |&e| e as usize);
+        self.names.get(self.name_at[j] as usize..end).unwrap_or("")
+    }
 
-/// `text[a..b]`, or empty if that is no slice of it (which `Payloads::build` never
-/// produces).
-fn cut(text: &str, a: u64, b: u64) -> &str {
-    text.get(a as usize..b as usize).unwrap_or("")
+    /// The attributes text of slot `j` (empty for none) and its splices.
+    #[inline]
+    fn attributes(&self, j: usize) -> (&[u8], Splices) {
+        let Some(&start) = self.long_at.get(j) else {
+            return (&[], Splices::NONE);
+        };
+        let end = self
+            .long_at
+            .get(j + 1)
+            .map_or(self.long.len() as u64, |&e| e);
+        let text = self.long.get(start as usize..end as usize).unwrap_or(&[]);
+        (text, self.splices[j])
+    }
 }
 
 /// The payloads of a base, by position (see the module docs).
@@ -116,43 +134,47 @@ pub(crate) struct Payloads {
 impl Payloads {
     /// The payloads by position, `pre[p]` being the input index of position `p`;
     /// chunks are filled in parallel.
-    pub(crate) fn build(pre: &[u32], ids: &[ResellerId], payload: &[Payload]) -> Payloads {
+    pub(crate) fn build(pre: &[u32], ids: &[ResellerId], records: &Columns) -> Payloads {
         let chunks = pre
             .par_chunks(CHUNK)
             .map(|inputs| {
                 let (mut short, mut long) = (0, 0);
                 for &i in inputs {
-                    let p = &payload[i as usize];
-                    short += ids[i as usize].as_str().len() + p.name.len();
-                    long += p.attributes.as_json().map_or(0, str::len);
+                    short += records.names.get(i as usize).len();
+                    long += records.attributes_text(i as usize).map_or(0, str::len);
                 }
-                let mut texts = String::with_capacity(long);
                 let mut c = Chunk {
-                    short: String::with_capacity(short),
-                    long: Box::default(),
-                    meta: Vec::with_capacity(inputs.len()),
+                    names: String::with_capacity(short),
+                    name_at: Vec::with_capacity(inputs.len()),
+                    flags: Vec::with_capacity(inputs.len()),
+                    ..Chunk::default()
                 };
+                let mut texts = String::with_capacity(long);
+                if long > 0 {
+                    c.long_at.reserve_exact(inputs.len());
+                    c.splices.reserve_exact(inputs.len());
+                }
                 for &i in inputs {
-                    let p = &payload[i as usize];
-                    let id_at = c.short.len() as u64;
-                    c.short.push_str(ids[i as usize].as_str());
-                    let name_at = c.short.len() as u64;
-                    c.short.push_str(&p.name);
-                    let attrs_at = texts.len() as u64;
-                    texts.push_str(p.attributes.as_json().unwrap_or(""));
-                    let id = ids[i as usize].as_str();
-                    let name_plain = is_plain(&p.name);
-                    let in_place = p.attributes.as_json().is_some_and(|t| {
-                        name_in_place(t, p.attributes.splices.general, &p.name, name_plain)
-                    });
-                    c.meta.push(Meta {
-                        at: [id_at, name_at, attrs_at],
-                        splices: p.attributes.splices,
-                        flags: (u8::from(p.economic_enabled) * ECONOMIC)
-                            | (u8::from(is_plain(id)) * ID_PLAIN)
+                    let i = i as usize;
+                    let name = records.names.get(i);
+                    c.name_at.push(c.names.len() as u32);
+                    c.names.push_str(name);
+                    let attributes = records.attributes_text(i);
+                    let splices = records.splices(i);
+                    if long > 0 {
+                        c.long_at.push(texts.len() as u64);
+                        texts.push_str(attributes.unwrap_or(""));
+                        c.splices.push(splices);
+                    }
+                    let name_plain = is_plain(name);
+                    let in_place = attributes
+                        .is_some_and(|t| name_in_place(t, splices.general, name, name_plain));
+                    c.flags.push(
+                        (u8::from(records.economic[i]) * ECONOMIC)
+                            | (u8::from(is_plain(ids[i].as_str())) * ID_PLAIN)
                             | (u8::from(name_plain) * NAME_PLAIN)
                             | (u8::from(in_place) * NAME_IN_PLACE),
-                    });
+                    );
                 }
                 c.long = texts.into_bytes().into_boxed_slice();
                 c
@@ -169,71 +191,67 @@ impl Payloads {
         self.len
     }
 
-    /// The chunk of position `p` (which must be below [`len`](Payloads::len)), its
-    /// index there, and the end of its bytes in `short`.
+    /// The chunk of position `p` (which must be below [`len`](Payloads::len)) and its
+    /// index there.
     #[inline]
-    fn slot(&self, p: u32) -> (&Chunk, usize, u64) {
+    fn slot(&self, p: u32) -> (&Chunk, usize) {
         let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
-        let c = &self.chunks[k];
-        let short_end = c.meta.get(j + 1).map_or(c.short.len() as u64, |n| n.at[0]);
-        (c, j, short_end)
+        (&self.chunks[k], j)
     }
 
-    /// The payload of position `p` (which must be below [`len`](Payloads::len)).
+    /// The payload of position `p` (which must be below [`len`](Payloads::len)), whose
+    /// id is `id`.
     #[inline]
-    pub(crate) fn get(&self, p: u32) -> WireParts<'_> {
-        let (c, j, short_end) = self.slot(p);
-        let m = c.meta[j];
-        let [id, name, attrs] = m.at;
-        let long_end = c.meta.get(j + 1).map_or(c.long.len() as u64, |n| n.at[2]);
-        let attributes = c.long.get(attrs as usize..long_end as usize).unwrap_or(&[]);
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn get<'s>(&'s self, p: u32, id: &'s str) -> WireParts<'s> {
+        let (c, j) = self.slot(p);
+        let flags = c.flags[j];
+        let (attributes, splices) = c.attributes(j);
         WireParts {
-            id: cut(&c.short, id, name),
-            name: cut(&c.short, name, short_end),
+            id,
+            name: c.name(j),
             attributes: (!attributes.is_empty()).then_some(attributes),
-            splices: m.splices,
-            economic: m.flags & ECONOMIC != 0,
-            id_plain: m.flags & ID_PLAIN != 0,
-            name_plain: m.flags & NAME_PLAIN != 0,
-            name_in_place: m.flags & NAME_IN_PLACE != 0,
+            splices,
+            economic: flags & ECONOMIC != 0,
+            id_plain: flags & ID_PLAIN != 0,
+            name_plain: flags & NAME_PLAIN != 0,
+            name_in_place: flags & NAME_IN_PLACE != 0,
         }
     }
 
-    /// The id of position `p` and whether it is plain: [`get`](Payloads::get)'s `id`
-    /// and `id_plain` alone (a page asks it of every parent).
+    /// Whether the id of position `p` is plain (a page asks it of every parent).
     #[cfg(feature = "serde")]
     #[inline]
-    pub(crate) fn id(&self, p: u32) -> (&str, bool) {
-        let (c, j, _) = self.slot(p);
-        let m = &c.meta[j];
-        (cut(&c.short, m.at[0], m.at[1]), m.flags & ID_PLAIN != 0)
+    pub(crate) fn id_plain(&self, p: u32) -> bool {
+        let (c, j) = self.slot(p);
+        c.flags[j] & ID_PLAIN != 0
     }
 
-    /// The name of position `p`: [`get`](Payloads::get)'s `name` alone, for
-    /// `Reseller::name`.
+    /// The name of position `p`.
     #[inline]
     pub(crate) fn name(&self, p: u32) -> &str {
-        let (c, j, short_end) = self.slot(p);
-        cut(&c.short, c.meta[j].at[1], short_end)
+        let (c, j) = self.slot(p);
+        c.name(j)
     }
 
     /// The economic flag of position `p`.
     #[inline]
     pub(crate) fn economic(&self, p: u32) -> bool {
-        let (c, j, _) = self.slot(p);
-        c.meta[j].flags & ECONOMIC != 0
+        let (c, j) = self.slot(p);
+        c.flags[j] & ECONOMIC != 0
     }
 
     /// The attributes of position `p` as an owned value.
     pub(crate) fn attributes(&self, p: u32) -> Attributes {
-        let w = self.get(p);
+        let (c, j) = self.slot(p);
+        let (text, splices) = c.attributes(j);
         // The bytes were a `str` when stored.
-        match w.attributes.and_then(|b| std::str::from_utf8(b).ok()) {
-            None => Attributes::none(),
-            Some(text) => Attributes {
+        match std::str::from_utf8(text) {
+            Ok(text) if !text.is_empty() => Attributes {
                 text: Some(text.into()),
-                splices: w.splices,
+                splices,
             },
+            _ => Attributes::none(),
         }
     }
 }

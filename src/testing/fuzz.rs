@@ -369,3 +369,69 @@ pub fn wire(data: &[u8]) {
         assert_eq!(g.name(), r.name);
     }
 }
+
+/// Snapshot files, damaged: the bytes are loaded as a file as they are, and also read
+/// as a recipe that builds a small snapshot, saves it, and damages the real file (bit
+/// flips, overwritten bytes, truncation), recomputing its checksum half of the time so
+/// that the checks behind the checksum are reached. A load gives a snapshot that
+/// validates or a typed error; an undamaged file gives back the same hierarchy; never a
+/// panic.
+pub fn snapshot_file(data: &[u8]) {
+    if let Ok(snap) = Snapshot::load(data) {
+        snap.validate().expect("a loaded snapshot is valid");
+    }
+    let mut u = Unstructured::new(data);
+    let n = u.int_in_range(0..=24u8).unwrap_or(0) as usize;
+    let mut records = Vec::with_capacity(n);
+    for i in 0..n {
+        let parent = match u.int_in_range(0..=i as u8).unwrap_or(0) as usize {
+            0 => None,
+            p => Some(ResellerId::from((p - 1) as u64)),
+        };
+        let mut r = Record::new(i as u64, parent);
+        r.name = format!("n{}é", u.arbitrary::<u8>().unwrap_or(0));
+        r.capabilities = Capabilities::from_bits(u.arbitrary().unwrap_or(0));
+        r.economic_enabled = u.arbitrary().unwrap_or(false);
+        if u.arbitrary().unwrap_or(false) {
+            r.attributes = Attributes::from_json(r#"{"general":{"name":"x"},"company":{"a":1}}"#)
+                .expect("a JSON object");
+        }
+        records.push(r);
+    }
+    let snap = Snapshot::build(records).expect("parents come first: a forest");
+    let mut file = Vec::new();
+    snap.save(&mut file).expect("writing to memory cannot fail");
+    let pristine = file.clone();
+    let mut damaged = false;
+    while let Ok(true) = u.arbitrary::<bool>() {
+        let at = u.arbitrary::<u32>().unwrap_or(0) as usize % file.len();
+        match u.int_in_range(0..=2u8).unwrap_or(0) {
+            0 => file[at] ^= 1 << (u.arbitrary::<u8>().unwrap_or(0) % 8),
+            1 => file[at] = u.arbitrary().unwrap_or(0),
+            _ => file.truncate(at),
+        }
+        damaged |= file != pristine;
+        if file.len() < 8 {
+            break;
+        }
+    }
+    if damaged && file.len() > 4 && u.arbitrary().unwrap_or(false) {
+        let body = file.len() - 4;
+        let crc = crc32fast::hash(&file[..body]);
+        file[body..].copy_from_slice(&crc.to_le_bytes());
+    }
+    match Snapshot::load(&file[..]) {
+        Ok(loaded) => {
+            loaded.validate().expect("a loaded snapshot is valid");
+            if !damaged {
+                let a: Vec<Record> = snap.iter().map(|r| r.to_record()).collect();
+                let b: Vec<Record> = loaded.iter().map(|r| r.to_record()).collect();
+                assert_eq!(a, b, "a saved snapshot loads back the same");
+            }
+        }
+        Err(e) => {
+            assert!(damaged, "an undamaged file loads: {e}");
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! [`RecordIn`]: a record as JSON holds it, read straight from the text: the id and
+//! parent into inline [`ResellerId`]s, the name borrowed where it has no escapes, the
+//! capability names checked as they are read. Only attributes build a map.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::builder::Columns;
+use crate::capability::{Capabilities, Capability};
+use crate::id::ResellerId;
+use crate::record::{Attributes, Record};
+
+/// A record in the record format, before its capability names are reported.
+#[derive(Deserialize)]
+pub(super) struct RecordIn<'a> {
+    id: ResellerId,
+    #[serde(default)]
+    parent: Option<ResellerId>,
+    // `borrow` alone would not borrow through the `Option`.
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    capabilities: Option<CapabilitiesIn>,
+    #[serde(default)]
+    integrations: Option<IntegrationsIn>,
+    #[serde(default)]
+    attributes: Option<Map<String, Value>>,
+}
+
+/// An optional string, borrowed from the input when it has no escapes.
+fn borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Text;
+    impl<'de> Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    d.deserialize_option(Text)
+}
+
+/// Capability names as they are read: the known ones as a set, the others kept to be
+/// reported.
+#[derive(Default)]
+struct CapabilitiesIn {
+    known: Capabilities,
+    unknown: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for CapabilitiesIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> Visitor<'de> for Names {
+            type Value = CapabilitiesIn;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of capability names")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CapabilitiesIn, A::Error> {
+                let mut out = CapabilitiesIn::default();
+                while let Some(name) = seq.next_element::<Cow<'de, str>>()? {
+                    match name.parse::<Capability>() {
+                        Ok(c) => out.known.insert(c),
+                        Err(_) => out.unknown.push(name.into_owned()),
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Names)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct IntegrationsIn {
+    #[serde(default)]
+    billing: Option<BillingIn>,
+}
+
+#[derive(Deserialize, Default)]
+struct BillingIn {
+    #[serde(default)]
+    economic: Option<EconomicIn>,
+}
+
+#[derive(Deserialize, Default)]
+struct EconomicIn {
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+impl RecordIn<'_> {
+    fn economic(&self) -> bool {
+        self.integrations
+            .as_ref()
+            .and_then(|i| i.billing.as_ref())
+            .and_then(|b| b.economic.as_ref())
+            .and_then(|e| e.enabled)
+            .unwrap_or(false)
+    }
+
+    /// The record, and the capability names that are not known.
+    pub(super) fn into_record(self) -> (Record, Vec<String>) {
+        let economic = self.economic();
+        let caps = self.capabilities.unwrap_or_default();
+        let record = Record {
+            id: self.id,
+            parent: self.parent,
+            name: self.name.map(Cow::into_owned).unwrap_or_default(),
+            capabilities: caps.known,
+            economic_enabled: economic,
+            attributes: self
+                .attributes
+                .map_or(Attributes::none(), Attributes::from_map),
+        };
+        (record, caps.unknown)
+    }
+
+    /// Appends the record to `columns` without building a [`Record`]; returns its id
+    /// (when some capability names are not known) and those names.
+    pub(super) fn push_into(self, columns: &mut Columns) -> Option<(ResellerId, Vec<String>)> {
+        let economic = self.economic();
+        let caps = self.capabilities.unwrap_or_default();
+        let attributes = self.attributes.map(|m| super::splice_text(&m));
+        let unknown = (!caps.unknown.is_empty()).then(|| (self.id.clone(), caps.unknown));
+        columns.push_fields(
+            self.id,
+            self.parent,
+            self.name.as_deref().unwrap_or(""),
+            caps.known,
+            economic,
+            attributes
+                .as_ref()
+                .map(|(text, splices)| (text.as_str(), *splices)),
+        );
+        unknown
+    }
+}
