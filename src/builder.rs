@@ -128,21 +128,6 @@ impl Builder {
         self.malformed_at.extend(malformed);
     }
 
-    /// Adds a record with a capability name that is not known; the record is kept (so
-    /// that its children still find it) and the build fails.
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub(crate) fn push_with_unknown_capabilities(&mut self, record: Record, names: Vec<String>) {
-        let at = self.places.of(self.next_index());
-        for name in names {
-            self.early.push(Problem::UnknownCapability {
-                at,
-                id: record.id.clone(),
-                name,
-            });
-        }
-        self.records.push(record);
-    }
-
     /// Number of records pushed so far, malformed ones included.
     pub fn len(&self) -> usize {
         self.records.len() + self.malformed_at.len()
@@ -271,6 +256,18 @@ pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapsho
             at: occurrences.into_iter().map(Place::Record).collect(),
         })
         .collect();
+    // A record that is its own parent is a cycle of one (records built from ids make
+    // it a root instead; indices come only from files).
+    for (i, &p) in parent.iter().enumerate() {
+        if p as usize == i {
+            problems.push(Problem::Cycle {
+                members: vec![records.ids[i].clone()],
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BuildError { problems });
+    }
     let forest = Forest::new(&parent);
     if forest.order.len() < n {
         for members in forest.cycles(&parent) {
@@ -281,8 +278,6 @@ pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapsho
                     .collect(),
             });
         }
-    }
-    if !problems.is_empty() {
         return Err(BuildError { problems });
     }
     Ok(Snapshot::from_parts(Parts {

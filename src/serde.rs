@@ -26,7 +26,9 @@ use crate::capability::{Capabilities, Capability};
 use crate::id::ResellerId;
 use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
 
+mod array;
 mod ndjson;
+mod parsed;
 mod record_in;
 
 use record_in::RecordIn;
@@ -349,20 +351,6 @@ impl Builder {
         }
     }
 
-    fn push_value(&mut self, value: Value) {
-        match RecordIn::deserialize(value) {
-            Ok(r) => {
-                let (record, unknown) = r.into_record();
-                if unknown.is_empty() {
-                    self.push(record);
-                } else {
-                    self.push_with_unknown_capabilities(record, unknown);
-                }
-            }
-            Err(e) => self.push_malformed(e.to_string()),
-        }
-    }
-
     /// Reads records from NDJSON: one JSON record a line; blank lines are skipped.
     ///
     /// A line that is not a record is reported as [`Problem::Malformed`](crate::Problem)
@@ -391,12 +379,13 @@ impl Builder {
         self.read_ndjson_parallel(reader)
     }
 
-    /// Reads records from one JSON array, element by element (the array is never held
-    /// whole in memory).
+    /// Reads records from one JSON array, elements parsed on all cores (the array is
+    /// never held whole in memory).
     ///
     /// An element that is not a record is reported as
-    /// [`Problem::Malformed`](crate::Problem) and reading goes on; a syntax error ends
-    /// the array and is reported at the element where it happened.
+    /// [`Problem::Malformed`](crate::Problem) at its path (`[3]`) and reading goes on;
+    /// an array that is cut short, lacks an element or has text after it is reported
+    /// at the element or about the input.
     ///
     /// # Errors
     ///
@@ -413,20 +402,9 @@ impl Builder {
     /// assert!(matches!(&err.problems()[0], Problem::UnknownCapability { at: Place::Element(1), name, .. } if name == "fax"));
     /// ```
     pub fn read_json_array(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
-        let mut reader = std::io::BufReader::new(reader);
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
         skip_bom(&mut reader)?;
-        self.start_place(self.len(), Place::Element(0));
-        let at = std::cell::Cell::new(None);
-        let mut de = serde_json::Deserializer::from_reader(reader);
-        let result = de
-            .deserialize_seq(Elements {
-                builder: self,
-                at: &at,
-                what: "a JSON array of reseller records",
-                push: |b, v, _| b.push_value(v),
-            })
-            .and_then(|()| de.end());
-        self.end_stream(result, at.get(), "not a JSON array of records")
+        self.read_json_array_parallel(reader)
     }
 }
 

@@ -289,7 +289,12 @@ mod json {
         b.read_json_array(r#"[{"id": "a"}, 17, {"id": "b", "parent": "a"}, {"id": "#.as_bytes())
             .unwrap();
         let got = b.build().unwrap_err().into_problems();
-        assert_eq!(got.len(), 2, "{got:#?}");
+        // The element that is no record, the element cut short, and the missing `]`.
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(
+            matches!(&got[2], Problem::Malformed { at: Place::Input, message } if message.contains("no closing")),
+            "{got:?}"
+        );
         assert!(
             matches!(
                 &got[0],

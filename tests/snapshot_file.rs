@@ -161,6 +161,17 @@ fn damage_behind_a_valid_checksum_is_named() {
         LoadError::Invalid(e) => assert!(matches!(e.problems()[0], Problem::Cycle { .. }), "{e:?}"),
         other => panic!("{other:?}"),
     }
+    // A record that is its own parent.
+    let err = corrupt(&|f| f[PARENTS + 8..PARENTS + 12].copy_from_slice(&2u32.to_le_bytes()));
+    match err {
+        LoadError::Invalid(e) => assert_eq!(
+            e.problems(),
+            [Problem::Cycle {
+                members: vec!["3".into()]
+            }]
+        ),
+        other => panic!("{other:?}"),
+    }
     // Capability bits no capability has.
     let err = corrupt(&|f| f[PARENTS + 4 * n] = 0xE0);
     assert!(matches!(err, LoadError::Corrupt { .. }), "{err:?}");

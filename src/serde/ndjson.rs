@@ -5,7 +5,7 @@
 //! The input is read in blocks of about [`BLOCK`] bytes, each cut after its last line
 //! break (the rest starts the next block), so that no line is split. A round reads as
 //! many blocks as there are threads (times two, to even out their lengths), parses
-//! them side by side, each into its own [`Columns`] with its problems and the places
+//! them side by side, each into its own `Columns` with its problems and the places
 //! of its records, and appends them to the builder in input order. So every problem is
 //! reported as a one-thread reader would report it, named by its line, and memory
 //! beyond the records stays at one round of blocks: the whole file is never held.
@@ -14,29 +14,13 @@ use std::io::BufRead;
 
 use rayon::prelude::*;
 
-use crate::builder::{Builder, Columns, Place, Problem};
+use crate::builder::{Builder, Place};
 
-use super::record_in::RecordIn;
+use super::parsed::Parsed;
 
 /// Bytes read per block (a block holds whole lines, so a longer line makes a longer
 /// block).
-const BLOCK: usize = 1 << 20;
-
-/// One block parsed: its records, and what the builder needs to report its problems.
-#[derive(Default)]
-struct Parsed {
-    records: Columns,
-    /// Problems in input order, their places set.
-    problems: Vec<Problem>,
-    /// Input positions (records and malformed lines, from 0 at the block's first) of
-    /// the malformed lines.
-    malformed: Vec<usize>,
-    /// `(input position, line)` where the lines of the positions stop following each
-    /// other (after blank lines), the block's first position included.
-    runs: Vec<(usize, usize)>,
-    /// Records and malformed lines.
-    positions: usize,
-}
+pub(super) const BLOCK: usize = 1 << 20;
 
 /// Parses the lines of `block`, the first of which is line `first_line`.
 fn parse_block(block: &[u8], first_line: usize) -> Parsed {
@@ -48,43 +32,12 @@ fn parse_block(block: &[u8], first_line: usize) -> Parsed {
             continue;
         }
         if expected_line != Some(number) {
-            out.runs.push((out.positions, number));
+            out.start_place(Place::Line(number));
         }
         expected_line = Some(number + 1);
-        match serde_json::from_slice::<RecordIn<'_>>(line) {
-            Ok(r) => {
-                if let Some((id, names)) = r.push_into(&mut out.records) {
-                    for name in names {
-                        out.problems.push(Problem::UnknownCapability {
-                            at: Place::Line(number),
-                            id: id.clone(),
-                            name,
-                        });
-                    }
-                }
-            }
-            Err(e) => {
-                out.malformed.push(out.positions);
-                out.problems.push(Problem::Malformed {
-                    at: Place::Line(number),
-                    message: without_position(&e),
-                });
-            }
-        }
-        out.positions += 1;
+        out.record(line, Place::Line(number));
     }
     out
-}
-
-/// serde_json's message for an error in one line, with the column but without its
-/// "line 1" (the problem names the line in the file).
-fn without_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    match text.strip_suffix(&suffix) {
-        Some(message) if e.line() == 1 => format!("{message} at column {}", e.column()),
-        _ => text,
-    }
 }
 
 impl Builder {
@@ -142,13 +95,5 @@ impl Builder {
                 return Ok(());
             }
         }
-    }
-
-    fn append_parsed(&mut self, p: Parsed) {
-        let base = self.len();
-        for (at, line) in p.runs {
-            self.start_place(base + at, Place::Line(line));
-        }
-        self.append(p.records, p.problems, p.malformed.iter().map(|m| base + m));
     }
 }

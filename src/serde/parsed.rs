@@ -1,0 +1,77 @@
+//! [`Parsed`]: records parsed from one block of input on some thread, with what the
+//! builder needs to report their problems, appended to the builder in input order.
+
+use crate::builder::{Builder, Columns, Place, Problem};
+
+use super::record_in::RecordIn;
+
+/// One block of input parsed: its records, and what the builder needs to report its
+/// problems.
+#[derive(Default)]
+pub(super) struct Parsed {
+    records: Columns,
+    /// Problems in input order, their places set.
+    problems: Vec<Problem>,
+    /// Input positions (records and malformed records, from 0 at the block's first) of
+    /// the malformed records.
+    malformed: Vec<usize>,
+    /// `(input position, place)` where the places of the positions stop following each
+    /// other (NDJSON after blank lines).
+    runs: Vec<(usize, Place)>,
+    /// Records and malformed records.
+    positions: usize,
+}
+
+impl Parsed {
+    /// Parses one record's JSON text, found at `place`.
+    pub(super) fn record(&mut self, text: &[u8], place: Place) {
+        match serde_json::from_slice::<RecordIn<'_>>(text) {
+            Ok(r) => {
+                if let Some((id, names)) = r.push_into(&mut self.records) {
+                    for name in names {
+                        self.problems.push(Problem::UnknownCapability {
+                            at: place,
+                            id: id.clone(),
+                            name,
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                self.malformed.push(self.positions);
+                self.problems.push(Problem::Malformed {
+                    at: place,
+                    message: without_position(&e),
+                });
+            }
+        }
+        self.positions += 1;
+    }
+
+    /// From the next position on, places count up from `place`.
+    pub(super) fn start_place(&mut self, place: Place) {
+        self.runs.push((self.positions, place));
+    }
+}
+
+/// serde_json's message for an error in one record's text, with the column but without
+/// "line 1" (the problem names the record's own place).
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) if e.line() == 1 => format!("{message} at column {}", e.column()),
+        _ => text,
+    }
+}
+
+impl Builder {
+    /// Appends a block parsed elsewhere, after everything read so far.
+    pub(super) fn append_parsed(&mut self, p: Parsed) {
+        let base = self.len();
+        for (at, place) in p.runs {
+            self.start_place(base + at, place);
+        }
+        self.append(p.records, p.problems, p.malformed.iter().map(|m| base + m));
+    }
+}
