@@ -215,7 +215,7 @@ impl Snapshot {
             mut records,
             forest,
         } = parts;
-        let mut ids = std::mem::take(&mut records.ids);
+        let ids = std::mem::take(&mut records.ids);
         let in_caps = std::mem::take(&mut records.caps);
         let n = ids.len();
         let order = &forest.order;
@@ -269,10 +269,18 @@ impl Snapshot {
             },
             || {
                 let payloads = Payloads::build(&pre, &ids, &records);
-                (permute(&pre, &mut ids), payloads)
+                // A gather of independent reads, on all cores: faster than moving the
+                // ids along the permutation's cycles, whose reads depend on each other.
+                let by_pos: Vec<ResellerId> = pre
+                    .par_iter()
+                    .with_min_len(4096)
+                    .map(|&i| ids[i as usize].clone())
+                    .collect();
+                drop(ids);
+                (by_pos, payloads)
             },
         );
-        drop((ids, records, in_caps));
+        drop((records, in_caps));
         lookup.remap(|i| pos[i as usize]);
         let bfs: Vec<u32> = order.iter().map(|&v| pos[v as usize]).collect();
         let mut bfs_of = vec![0u32; n];
@@ -979,13 +987,6 @@ fn level_starts(parent: &[u32], bfs: &[u32]) -> Vec<u32> {
         starts.truncate(1);
     }
     starts
-}
-
-/// `pre[p]`-th element of `items` at index `p`, moved out.
-fn permute<T: Default>(pre: &[u32], items: &mut [T]) -> Vec<T> {
-    pre.iter()
-        .map(|&i| std::mem::take(&mut items[i as usize]))
-        .collect()
 }
 
 /// Facts about a whole hierarchy; see [`Snapshot::summary`].

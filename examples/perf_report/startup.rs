@@ -6,13 +6,18 @@
 //! - `import_ndjson_reference`: the NDJSON file → snapshot the way the reader did before
 //!   the parallel import (each line parsed into a `serde_json::Value` on one thread,
 //!   then into a `Record`, then `Snapshot::build`);
-//! - `import_ndjson`: the same file through `Builder::read_ndjson` and `build`;
+//! - `import_ndjson`: the same file through `Builder::read_ndjson` and `build`, and its
+//!   halves timed apart: `import_ndjson_read` (file → builder) and
+//!   `import_ndjson_build` (builder → snapshot);
 //! - `snapshot_save`, `snapshot_load`: the snapshot to a file and back (`Snapshot::save`,
-//!   `Snapshot::load`), with `snapshot_file_bytes`;
+//!   `Snapshot::load`), with `snapshot_file_bytes`; `loaded_first_query`: the first
+//!   query of the loaded snapshot (a page and the count of its largest downline), cold;
 //! - `rss_bytes_per_reseller`, `index_bytes_per_reseller`, `payload_bytes_per_reseller`,
 //!   `import_peak_rss_ratio`: from a child process that imports the file, its resident
 //!   size after the import less its resident size before (a process that holds
-//!   nothing), and its peak (`VmHWM`) over what it holds afterwards.
+//!   nothing), and its peak (`VmHWM`) over what it holds afterwards; the same for a
+//!   child that loads the snapshot file (`snapshot_rss_bytes_per_reseller`,
+//!   `snapshot_load_peak_rss_ratio`).
 //!
 //! The file is generated into the temporary directory (the random shape, 14-character
 //! object ids by default as in issue 12's export, or decimal ids); its reads come from
@@ -24,7 +29,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use reseller_hierarchy::generate::{Generator, IdStyle, Shape};
-use reseller_hierarchy::{Builder, Record, Snapshot};
+use reseller_hierarchy::{Builder, Order, PageRequest, Record, Snapshot};
 
 use super::{emit, median};
 
@@ -80,7 +85,8 @@ fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
     (t.elapsed().as_nanos() as f64, out)
 }
 
-/// `perf_report -- startup-child FILE`: imports FILE and prints its resident sizes as
+/// `perf_report -- startup-child FILE [--snapshot]`: imports FILE (or loads it as a
+/// snapshot file) and prints its resident sizes as
 /// one JSON object (run by [`run`] in a fresh process).
 pub(crate) fn child(args: &[String]) {
     let path = PathBuf::from(
@@ -90,7 +96,11 @@ pub(crate) fn child(args: &[String]) {
             .unwrap(),
     );
     let before = rss();
-    let snap = import(&path);
+    let snap = if args.iter().any(|a| a == "--snapshot") {
+        Snapshot::load(BufReader::new(std::fs::File::open(&path).unwrap())).unwrap()
+    } else {
+        import(&path)
+    };
     let after = rss();
     let peak = peak_rss();
     let payload: usize = snap
@@ -130,6 +140,7 @@ pub(crate) fn run(args: &[String]) {
     // Alternating, median of 3 each (one of the reference: it takes seconds).
     let records = Generator::new(shape, n).seed(42).ids(ids).generate();
     let (mut build, mut imports) = (Vec::new(), Vec::new());
+    let (mut parses, mut builds_from_columns) = (Vec::new(), Vec::new());
     let (reference, snap) = time(|| import_reference(&file));
     drop(snap);
     for _ in 0..3 {
@@ -140,11 +151,31 @@ pub(crate) fn run(args: &[String]) {
         let (t, snap) = time(|| import(&file));
         imports.push(t);
         drop(snap);
+        // The same, its two halves timed apart.
+        let (t, b) = time(|| {
+            let mut b = Builder::new();
+            b.read_ndjson(BufReader::new(std::fs::File::open(&file).unwrap()))
+                .unwrap();
+            b
+        });
+        parses.push(t);
+        let (t, snap) = time(|| b.build().unwrap());
+        builds_from_columns.push(t);
+        drop(snap);
     }
     drop(records);
     emit("build", name, n, None, median(build), "ns");
     emit("import_ndjson_reference", name, n, None, reference, "ns");
     emit("import_ndjson", name, n, None, median(imports), "ns");
+    emit("import_ndjson_read", name, n, None, median(parses), "ns");
+    emit(
+        "import_ndjson_build",
+        name,
+        n,
+        None,
+        median(builds_from_columns),
+        "ns",
+    );
 
     let snap_file = dir.join("resellers.snapshot");
     let snap = import(&file);
@@ -163,6 +194,24 @@ pub(crate) fn run(args: &[String]) {
         drop(loaded);
     }
     drop(snap);
+    // The loaded hierarchy answers: its largest downline's first page and count.
+    let loaded = Snapshot::load(std::fs::File::open(&snap_file).unwrap()).unwrap();
+    let root = loaded
+        .iter()
+        .max_by_key(|r| r.downline_len())
+        .unwrap()
+        .id()
+        .clone();
+    let (t, count) = time(|| {
+        let page = loaded
+            .downline(&root, Order::PreOrder, PageRequest::default())
+            .unwrap();
+        std::hint::black_box(page.iter().count());
+        loaded.downline_count(&root).unwrap()
+    });
+    assert_eq!(count + 1, loaded.len().min(count + 1));
+    emit("loaded_first_query", name, n, Some(count), t, "ns");
+    drop(loaded);
     emit("snapshot_save", name, n, None, median(saves), "ns");
     emit("snapshot_load", name, n, None, median(loads), "ns");
     let snap_bytes = std::fs::metadata(&snap_file).unwrap().len();
@@ -175,46 +224,53 @@ pub(crate) fn run(args: &[String]) {
         "bytes",
     );
 
-    // Memory, in a fresh process.
+    // Memory, in a fresh process that imports the file, and one that loads the snapshot.
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["startup-child", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
-    let held = f("after") - f("before");
-    emit(
-        "rss_bytes_per_reseller",
-        name,
-        n,
-        None,
-        held / n as f64,
-        "bytes",
-    );
-    emit(
-        "index_bytes_per_reseller",
-        name,
-        n,
-        None,
-        f("index_bytes") / n as f64,
-        "bytes",
-    );
-    emit(
-        "payload_bytes_per_reseller",
-        name,
-        n,
-        None,
-        f("payload_bytes") / n as f64,
-        "bytes",
-    );
-    emit(
-        "import_peak_rss_ratio",
-        name,
-        n,
-        None,
-        (f("peak") - f("before")) / held,
-        "ratio",
-    );
+    let measure = |path: &Path, snapshot: bool| -> serde_json::Value {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["startup-child", path.to_str().unwrap()]);
+        if snapshot {
+            cmd.arg("--snapshot");
+        }
+        serde_json::from_slice(&cmd.output().unwrap().stdout).unwrap_or_default()
+    };
+    for (prefix, path, snapshot) in [("", &file, false), ("snapshot_", &snap_file, true)] {
+        let m = measure(path, snapshot);
+        let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+        let held = f("after") - f("before");
+        emit(
+            &format!("{prefix}rss_bytes_per_reseller"),
+            name,
+            n,
+            None,
+            held / n as f64,
+            "bytes",
+        );
+        if !snapshot {
+            emit(
+                "index_bytes_per_reseller",
+                name,
+                n,
+                None,
+                f("index_bytes") / n as f64,
+                "bytes",
+            );
+            emit(
+                "payload_bytes_per_reseller",
+                name,
+                n,
+                None,
+                f("payload_bytes") / n as f64,
+                "bytes",
+            );
+        }
+        let peak = (f("peak") - f("before")) / held;
+        let metric = if snapshot {
+            "snapshot_load_peak_rss_ratio"
+        } else {
+            "import_peak_rss_ratio"
+        };
+        emit(metric, name, n, None, peak, "ratio");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

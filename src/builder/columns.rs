@@ -10,11 +10,14 @@ use crate::record::{Record, Splices};
 /// The splices of no attributes.
 const NO_SPLICES: Splices = Splices::NONE;
 
-/// Strings back to back in one buffer: string `i` is `bytes[ends[i - 1]..ends[i]]`.
+/// Strings back to back in one buffer: after `skipped` leading empty strings (which
+/// take no room, so that a column nobody fills, as attributes often are, costs
+/// nothing), string `skipped + i` is `bytes[ends[i - 1]..ends[i]]`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Texts {
     bytes: String,
     ends: Vec<u64>,
+    skipped: usize,
 }
 
 impl Texts {
@@ -22,10 +25,15 @@ impl Texts {
         Texts {
             bytes: String::new(),
             ends: Vec::with_capacity(n),
+            skipped: 0,
         }
     }
 
     pub(crate) fn push(&mut self, s: &str) {
+        if s.is_empty() && self.ends.is_empty() {
+            self.skipped += 1;
+            return;
+        }
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len() as u64);
     }
@@ -35,9 +43,12 @@ impl Texts {
         self.bytes.len()
     }
 
-    /// String `i`, which must be below [`len`](Texts::len).
+    /// String `i`, which must be below the number pushed.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> &str {
+        let Some(i) = i.checked_sub(self.skipped) else {
+            return "";
+        };
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         // Every end was a character boundary when pushed.
         self.bytes
@@ -47,7 +58,14 @@ impl Texts {
 
     /// Moves the strings of `other` after these.
     fn append(&mut self, other: Texts) {
+        if self.ends.is_empty() {
+            self.skipped += other.skipped;
+            self.bytes = other.bytes;
+            self.ends = other.ends;
+            return;
+        }
         let base = self.bytes.len() as u64;
+        self.ends.extend(std::iter::repeat_n(base, other.skipped));
         self.bytes.push_str(&other.bytes);
         self.ends.extend(other.ends.iter().map(|e| e + base));
     }
@@ -168,6 +186,24 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_skip_leading_empty_strings_across_appends() {
+        let mut a = Texts::default();
+        a.push("");
+        let mut b = Texts::default();
+        b.push("");
+        b.push("x");
+        b.push("");
+        let mut c = Texts::default();
+        c.push("");
+        c.push("yz");
+        a.append(b);
+        a.append(c);
+        let got: Vec<&str> = (0..6).map(|i| a.get(i)).collect();
+        assert_eq!(got, ["", "", "x", "", "", "yz"]);
+        assert_eq!(a.skipped, 2);
+    }
 
     #[test]
     fn splices_survive_an_append_to_nothing() {

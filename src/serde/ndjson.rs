@@ -23,10 +23,20 @@ use super::parsed::Parsed;
 pub(super) const BLOCK: usize = 1 << 20;
 
 /// Parses the lines of `block`, the first of which is line `first_line`.
+///
+/// A block that is valid UTF-8 (checked once, for all its lines) is parsed as text, so
+/// that serde_json does not check each string again; otherwise line by line as bytes,
+/// so that only the lines at fault are reported.
 fn parse_block(block: &[u8], first_line: usize) -> Parsed {
     let mut out = Parsed::default();
+    let text = std::str::from_utf8(block).ok();
     let mut expected_line = None;
-    for (k, line) in block.split(|&b| b == b'\n').enumerate() {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', block).chain(std::iter::once(block.len()));
+    for (k, end) in ends.enumerate() {
+        let line = &block[start..end];
+        let from = start;
+        start = end + 1;
         let number = first_line + k;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -35,7 +45,11 @@ fn parse_block(block: &[u8], first_line: usize) -> Parsed {
             out.start_place(Place::Line(number));
         }
         expected_line = Some(number + 1);
-        out.record(line, Place::Line(number));
+        match text {
+            // Line breaks are character boundaries.
+            Some(text) => out.record_text(&text[from..end], Place::Line(number)),
+            None => out.record(line, Place::Line(number)),
+        }
     }
     out
 }
@@ -67,7 +81,7 @@ impl Builder {
                 if !done {
                     // Finish the line the block ends in, then cut after the last break.
                     reader.read_until(b'\n', &mut block)?;
-                    match block.iter().rposition(|&b| b == b'\n') {
+                    match memchr::memrchr(b'\n', &block) {
                         Some(at) => carry = block.split_off(at + 1),
                         None => done = reader.fill_buf()?.is_empty(),
                     }
@@ -75,7 +89,7 @@ impl Builder {
                 if block.is_empty() {
                     continue;
                 }
-                let lines = block.iter().filter(|&&b| b == b'\n').count();
+                let lines = memchr::memchr_iter(b'\n', &block).count();
                 let first = next_line;
                 // A block not ending in a line break is the last; its last line counts.
                 next_line += lines;

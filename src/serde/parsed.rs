@@ -25,7 +25,16 @@ pub(super) struct Parsed {
 impl Parsed {
     /// Parses one record's JSON text, found at `place`.
     pub(super) fn record(&mut self, text: &[u8], place: Place) {
-        match serde_json::from_slice::<RecordIn<'_>>(text) {
+        self.push(serde_json::from_slice::<RecordIn<'_>>(text), place);
+    }
+
+    /// As [`record`](Parsed::record), from text already known to be UTF-8.
+    pub(super) fn record_text(&mut self, text: &str, place: Place) {
+        self.push(serde_json::from_str::<RecordIn<'_>>(text), place);
+    }
+
+    fn push(&mut self, parsed: serde_json::Result<RecordIn<'_>>, place: Place) {
+        match parsed {
             Ok(r) => {
                 if let Some((id, names)) = r.push_into(&mut self.records) {
                     for name in names {

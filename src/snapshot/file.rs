@@ -278,111 +278,116 @@ impl Snapshot {
     pub fn load(mut input: impl Read) -> Result<Snapshot, LoadError> {
         let mut file = Vec::new();
         input.read_to_end(&mut file).map_err(LoadError::Io)?;
-        Snapshot::from_file_bytes(&file)
-    }
-
-    fn from_file_bytes(file: &[u8]) -> Result<Snapshot, LoadError> {
-        if file.len() < MAGIC.len() || &file[..MAGIC.len()] != MAGIC {
-            return Err(LoadError::NotASnapshot);
-        }
-        let mut at = Cursor { file, at: 8 };
-        let found = at.u32("header")?;
-        if found != FORMAT_VERSION {
-            return Err(LoadError::Version {
-                found,
-                supported: FORMAT_VERSION,
-            });
-        }
-        if file.len() < HEADER + 4 {
-            return Err(LoadError::Truncated { part: "header" });
-        }
-        let (content, tail) = file.split_at(file.len() - 4);
-        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-        let computed = crc32fast::hash(content);
-        if stored != computed {
-            return Err(LoadError::Checksum { stored, computed });
-        }
-        let mut at = Cursor {
-            file: content,
-            at: 12,
-        };
-        if at.u32("header")? != 0 {
-            return Err(corrupt("reserved header field is not 0"));
-        }
-        let n = at.u64("header")?;
-        let version = at.u64("header")?;
-        // Every reseller takes at least 14 bytes (parent, flags, three lengths), so a
-        // count the file cannot hold is refused before anything is allocated for it.
-        if n > LIMIT as u64 || n.saturating_mul(14) > content.len() as u64 {
-            return Err(corrupt(format!(
-                "{n} resellers do not fit in a file of {} bytes",
-                file.len()
-            )));
-        }
-        let n = n as usize;
-        let parent: Vec<u32> = at
-            .take(4 * n, "parents")?
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(i) = parent.iter().position(|&p| p != NONE && p as usize >= n) {
-            return Err(corrupt(format!(
-                "record {i} has parent index {}, past the last record",
-                parent[i]
-            )));
-        }
-        let caps = at.take(n, "capabilities")?;
-        if let Some(i) = caps
-            .iter()
-            .position(|&c| Capabilities::from_bits(c).bits() != c)
-        {
-            return Err(corrupt(format!(
-                "record {i} has capability bits {:#x}",
-                caps[i]
-            )));
-        }
-        let economic = at.take(n, "economic flags")?;
-        if let Some(i) = economic.iter().position(|&e| e > 1) {
-            return Err(corrupt(format!(
-                "record {i} has economic flag {}",
-                economic[i]
-            )));
-        }
-        let ids = at.texts(n, "ids")?;
-        let names = at.texts(n, "names")?;
-        let attributes = at.texts(n, "attributes")?;
-        if at.at != content.len() {
-            return Err(corrupt(format!(
-                "{} bytes after the attributes",
-                content.len() - at.at
-            )));
-        }
-        if let Some(i) = ids.iter().position(|id| id.is_empty()) {
-            return Err(corrupt(format!("record {i} has an empty id")));
-        }
-        let mut records = Columns::with_capacity(n);
-        for i in 0..n {
-            let attrs = match attributes[i] {
-                "" => None,
-                text => Some((
-                    text,
-                    checked_splices(text)
-                        .map_err(|e| corrupt(format!("record {i} (id {:?}): {e}", ids[i])))?,
-                )),
-            };
-            records.push_fields(
-                ResellerId::from(ids[i]),
-                None,
-                names[i],
-                Capabilities::from_bits(caps[i]),
-                economic[i] == 1,
-                attrs,
-            );
-        }
+        let (records, parent, version) = decode(&file)?;
+        // The records are copied out: free the file's bytes before the layout is built.
+        drop(file);
         let mut snap = build_linked(records, parent).map_err(LoadError::Invalid)?;
         snap.version = version;
         Ok(snap)
     }
+}
+
+/// The records of a snapshot file, their parents as record indices, and the snapshot's
+/// version number, every part checked against the format.
+fn decode(file: &[u8]) -> Result<(Columns, Vec<u32>, u64), LoadError> {
+    if file.len() < MAGIC.len() || &file[..MAGIC.len()] != MAGIC {
+        return Err(LoadError::NotASnapshot);
+    }
+    let mut at = Cursor { file, at: 8 };
+    let found = at.u32("header")?;
+    if found != FORMAT_VERSION {
+        return Err(LoadError::Version {
+            found,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if file.len() < HEADER + 4 {
+        return Err(LoadError::Truncated { part: "header" });
+    }
+    let (content, tail) = file.split_at(file.len() - 4);
+    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    let computed = crc32fast::hash(content);
+    if stored != computed {
+        return Err(LoadError::Checksum { stored, computed });
+    }
+    let mut at = Cursor {
+        file: content,
+        at: 12,
+    };
+    if at.u32("header")? != 0 {
+        return Err(corrupt("reserved header field is not 0"));
+    }
+    let n = at.u64("header")?;
+    let version = at.u64("header")?;
+    // Every reseller takes at least 14 bytes (parent, flags, three lengths), so a
+    // count the file cannot hold is refused before anything is allocated for it.
+    if n > LIMIT as u64 || n.saturating_mul(14) > content.len() as u64 {
+        return Err(corrupt(format!(
+            "{n} resellers do not fit in a file of {} bytes",
+            file.len()
+        )));
+    }
+    let n = n as usize;
+    let parent: Vec<u32> = at
+        .take(4 * n, "parents")?
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if let Some(i) = parent.iter().position(|&p| p != NONE && p as usize >= n) {
+        return Err(corrupt(format!(
+            "record {i} has parent index {}, past the last record",
+            parent[i]
+        )));
+    }
+    let caps = at.take(n, "capabilities")?;
+    if let Some(i) = caps
+        .iter()
+        .position(|&c| Capabilities::from_bits(c).bits() != c)
+    {
+        return Err(corrupt(format!(
+            "record {i} has capability bits {:#x}",
+            caps[i]
+        )));
+    }
+    let economic = at.take(n, "economic flags")?;
+    if let Some(i) = economic.iter().position(|&e| e > 1) {
+        return Err(corrupt(format!(
+            "record {i} has economic flag {}",
+            economic[i]
+        )));
+    }
+    let ids = at.texts(n, "ids")?;
+    let names = at.texts(n, "names")?;
+    let attributes = at.texts(n, "attributes")?;
+    if at.at != content.len() {
+        return Err(corrupt(format!(
+            "{} bytes after the attributes",
+            content.len() - at.at
+        )));
+    }
+    if let Some(i) = ids.iter().position(|id| id.is_empty()) {
+        return Err(corrupt(format!("record {i} has an empty id")));
+    }
+    let mut records = Columns::with_capacity(n);
+    for i in 0..n {
+        let attrs = match attributes[i] {
+            "" => None,
+            text => Some((
+                text,
+                checked_splices(text)
+                    .map_err(|e| corrupt(format!("record {i} (id {:?}): {e}", ids[i])))?,
+            )),
+        };
+        records.push_fields(
+            ResellerId::from(ids[i]),
+            None,
+            names[i],
+            Capabilities::from_bits(caps[i]),
+            economic[i] == 1,
+            attrs,
+        );
+    }
+    Ok((records, parent, version))
 }
 
 /// The splices of a stored attributes text, which must be what a build stores: a JSON

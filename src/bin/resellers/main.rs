@@ -344,7 +344,7 @@ fn read_file(path: &Path) -> Result<Builder, Failure> {
     let len = file.metadata().map_err(io)?.len();
     let mut builder = Builder::new();
     // A progress bar only for a person watching a large file.
-    if std::io::stderr().is_terminal() && len > 16 << 20 {
+    if std::io::stderr().is_terminal() && len > 4 << 20 {
         let bar = indicatif::ProgressBar::new(len);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
