@@ -27,6 +27,7 @@ use crate::id::ResellerId;
 use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
 
 mod array;
+mod mutation;
 mod ndjson;
 mod parsed;
 mod record_in;

@@ -367,6 +367,90 @@ fn a_saved_snapshot_answers_as_its_data_and_a_damaged_one_is_refused() {
 }
 
 #[test]
+fn apply_runs_a_change_file_and_stops_at_the_first_refused_batch() {
+    let data = data_file(
+        "apply.ndjson",
+        "{\"id\": 1}\n{\"id\": 2, \"parent\": 1}\n{\"id\": 3, \"parent\": 2}\n",
+    );
+    let changes = data_file(
+        "apply.changes.ndjson",
+        concat!(
+            "[{\"op\": \"add\", \"id\": 4, \"parent\": 3}, {\"op\": \"move\", \"id\": 3, \"parent\": 1}]\n",
+            "\n",
+            "[{\"op\": \"remove\", \"id\": 2, \"downline\": \"reattach\"}]\n",
+        ),
+    );
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("applied.snapshot");
+    let r = run(&[
+        "apply",
+        "--data",
+        data.to_str().unwrap(),
+        "--changes",
+        changes.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (
+            v["version"].as_u64(),
+            v["batches"].as_u64(),
+            v["resellers"].as_u64()
+        ),
+        (Some(3), Some(2), Some(3))
+    );
+    // 1 with 3 (moved, then the last child) and 3's child 4: pre-order 3, 4.
+    let r = run(&[
+        "downline",
+        "--snapshot",
+        out.to_str().unwrap(),
+        "--id",
+        "1",
+        "--format",
+        "telecomx",
+    ]);
+    let ids: Vec<String> = serde_json::from_str::<Value>(&r.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["3", "4"]);
+    // A batch that would close a cycle stops the run, naming its line.
+    let bad = data_file(
+        "apply.bad.ndjson",
+        "[{\"op\": \"add\", \"id\": 9, \"parent\": 1}]\n[{\"op\": \"move\", \"id\": 1, \"parent\": 3}]\n",
+    );
+    let r = run(&[
+        "apply",
+        "--data",
+        data.to_str().unwrap(),
+        "--changes",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 3);
+    let (code, message) = error_of(&r);
+    assert_eq!(code, "mutation_refused");
+    assert!(
+        message.contains("line 2") && message.contains("own downline"),
+        "{message}"
+    );
+    // A line that is no batch is a bad request naming it.
+    let junk = data_file("apply.junk.ndjson", "{\"op\": \"add\"}\n");
+    let (code, message) = error_of(&run(&[
+        "apply",
+        "--data",
+        data.to_str().unwrap(),
+        "--changes",
+        junk.to_str().unwrap(),
+    ]));
+    assert_eq!(code, "bad_request");
+    assert!(message.contains("line 1"), "{message}");
+}
+
+#[test]
 fn the_default_dataset_is_used_without_data() {
     let r = run(&["downline", "--id", "1", "--per-page", "3"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

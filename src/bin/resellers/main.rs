@@ -5,7 +5,7 @@
 //! `--data`, the demo's default hierarchy is used.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseller_hierarchy::generate::{demo_dataset, Generator, IdStyle, Shape};
 use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
 use reseller_hierarchy::{
-    Builder, FilterFlags, Order, Page, PageRequest, Principal, ResellerId, Role, Snapshot,
+    Builder, FilterFlags, Hierarchy, Mutation, Order, Page, PageRequest, Principal, ResellerId,
+    Role, Snapshot,
 };
 use serde_json::{json, Value};
 
@@ -98,6 +99,18 @@ enum Command {
     Validate {
         #[command(flatten)]
         data: DataArg,
+    },
+    /// Applies a change file (one JSON array of mutations a line) to the hierarchy in
+    /// order; prints the final version, or fails at the first batch refused.
+    Apply {
+        #[command(flatten)]
+        data: DataArg,
+        /// The change file: NDJSON, one batch a line (blank lines skipped).
+        #[arg(long)]
+        changes: PathBuf,
+        /// Also write the changed hierarchy as a snapshot file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Writes the hierarchy as a snapshot file, which `--snapshot` loads many times
     /// faster than the data it came from.
@@ -283,6 +296,7 @@ fn main() -> ExitCode {
         }
         Err(Failure::Api(e)) => fail(e.code(), &e.to_string()),
         Err(Failure::Io(message)) => fail("bad_request", &message),
+        Err(Failure::Refused(message)) => fail("mutation_refused", &message),
         Err(Failure::Invalid(problems)) => {
             let _ = writeln!(
                 std::io::stdout().lock(),
@@ -299,12 +313,17 @@ fn main() -> ExitCode {
 fn fail(code: &str, message: &str) -> ExitCode {
     let body = json!({"error": code, "message": message});
     let _ = writeln!(std::io::stderr().lock(), "{body}");
-    ExitCode::from(if code == "invalid_hierarchy" { 3 } else { 2 })
+    ExitCode::from(match code {
+        "invalid_hierarchy" | "mutation_refused" => 3,
+        _ => 2,
+    })
 }
 
 enum Failure {
     Api(ApiError),
     Io(String),
+    /// `apply` met a batch the hierarchy refuses.
+    Refused(String),
     /// `validate` found problems: the list goes to stdout.
     Invalid(Value),
 }
@@ -567,6 +586,47 @@ fn run(command: Command) -> Result<String, Failure> {
             let snap = load(&data)?;
             let yes = snap.is_in_downline(&ResellerId::from(id), &ResellerId::from(of))?;
             Ok(yes.to_string())
+        }
+        Command::Apply { data, changes, out } => {
+            let snap = load(&data)?;
+            let resellers = Hierarchy::new(snap);
+            let io =
+                |e: std::io::Error| Failure::Io(format!("cannot read {}: {e}", changes.display()));
+            let reader = BufReader::new(File::open(&changes).map_err(io)?);
+            let mut batches = 0usize;
+            for (i, line) in reader.split(b'\n').enumerate() {
+                let line = line.map_err(io)?;
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let batch: Vec<Mutation> = serde_json::from_slice(&line).map_err(|e| {
+                    Failure::Io(format!(
+                        "{} line {}: not a batch of mutations: {e}",
+                        changes.display(),
+                        i + 1
+                    ))
+                })?;
+                if let Err(e) = resellers.apply(&batch) {
+                    return Err(Failure::Refused(format!(
+                        "{} line {} (batch {}): {e}",
+                        changes.display(),
+                        i + 1,
+                        batches + 1
+                    )));
+                }
+                batches += 1;
+            }
+            let snap = resellers.snapshot();
+            if let Some(out) = &out {
+                let io =
+                    |e: std::io::Error| Failure::Io(format!("cannot write {}: {e}", out.display()));
+                let mut file = std::io::BufWriter::new(File::create(out).map_err(io)?);
+                snap.save(&mut file).map_err(io)?;
+                file.flush().map_err(io)?;
+            }
+            to_json(
+                &json!({"version": snap.version(), "batches": batches, "resellers": snap.len()}),
+            )
         }
         Command::Save { data, out } => {
             let snap = load(&data)?;
