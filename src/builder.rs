@@ -3,7 +3,7 @@
 //! # Algorithm
 //!
 //! 1. Hash every id (in parallel), index them in one table; repeated ids are
-//!    collected with every record index they occur at.
+//!    collected with every place they occur at.
 //! 2. Resolve every parent (in parallel). A parent equal to the record's own id, or no
 //!    parent, makes a root; a parent that is no record's id is reported.
 //! 3. Lay the children out in one array grouped by parent (a counting sort, so siblings
@@ -15,7 +15,7 @@
 //!
 //! # Behaviour on bad input
 //!
-//! Every problem is reported, each naming the ids and record indices concerned, and
+//! Every problem is reported, each naming the ids concerned and where they were (`Place`), and
 //! nothing is built. Nothing here recurses: a chain or a cycle one million long is
 //! ordinary input.
 
@@ -82,15 +82,31 @@ impl Builder {
     }
 
     /// Adds a record. Problems name it by its record index, the number of records and
-    /// malformed records pushed before it ([`Place::Record`]), unless it came from one
-    /// of the readers, which name the line or element.
+    /// malformed records before it ([`Place::Record`]), whatever a reader read before
+    /// (the readers name their records by line or element).
     pub fn push(&mut self, record: Record) {
+        let at = self.next_index();
+        self.places.start(at, Place::Record(at));
         self.records.push(record);
     }
 
     /// Counts a record that could not be read, so that the build fails and reports it
-    /// at its position with `message`.
+    /// at its position ([`Place::Record`]) with `message`.
     pub fn push_malformed(&mut self, message: impl Into<String>) {
+        let at = self.next_index();
+        self.places.start(at, Place::Record(at));
+        self.push_malformed_at(Place::Record(at), message);
+    }
+
+    /// Adds a record a reader read: its place follows the reader's.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn push_read(&mut self, record: Record) {
+        self.records.push(record);
+    }
+
+    /// Counts a record a reader could not read, at the reader's place.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn push_malformed_read(&mut self, message: impl Into<String>) {
         let place = self.places.of(self.next_index());
         self.push_malformed_at(place, message);
     }
@@ -248,6 +264,15 @@ impl Builder {
 /// and that the parents form a forest, then lays it out.
 pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapshot, BuildError> {
     let n = records.len();
+    if records.names.text_len() > u32::MAX as usize {
+        return Err(BuildError {
+            problems: vec![Problem::TooLarge {
+                what: "names",
+                bytes: records.names.text_len(),
+                limit: u32::MAX as usize,
+            }],
+        });
+    }
     let (lookup, duplicates) = IdTable::build(&records.ids);
     let mut problems: Vec<Problem> = duplicates
         .into_iter()

@@ -69,7 +69,8 @@
 //!
 //! - **Validation is all-or-nothing.** A build reports every problem — duplicate ids,
 //!   unknown parents, every member of every cycle, unknown capabilities, malformed
-//!   records — each naming the ids and record indices concerned, and builds nothing.
+//!   records — each naming the ids concerned and where they were (line, element or
+//!   record index), and builds nothing.
 //! - **No panics, no recursion.** Nothing recurses: a chain one million deep, or a
 //!   cycle through one million resellers, is ordinary input.
 //! - **Determinism.** Siblings and roots are listed in the order they were added;

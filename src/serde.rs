@@ -1,5 +1,6 @@
-//! Records as JSON (feature `serde`): ids from strings or integers, NDJSON and JSON
-//! array input, streamed record by record.
+//! Records as JSON (feature `serde`): ids from strings or integers; NDJSON and JSON
+//! arrays read in blocks parsed on all cores (`serde/ndjson.rs`, `serde/array.rs`),
+//! ActivePlatform documents streamed resource by resource.
 //!
 //! The record format (DESIGN.md):
 //!
@@ -238,13 +239,19 @@ fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The first byte that is not white space, without consuming it (white space is).
-fn next_non_blank(reader: &mut impl BufRead) -> std::io::Result<Option<u8>> {
+/// The first byte that is not white space, without consuming it (white space is), and
+/// the number of line breaks in the white space consumed (so that NDJSON line numbers
+/// can be kept).
+fn next_non_blank(reader: &mut impl BufRead) -> std::io::Result<(Option<u8>, usize)> {
+    let mut breaks = 0;
     loop {
         let buf = reader.fill_buf()?;
-        let Some(at) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+        let at = buf.iter().position(|b| !b.is_ascii_whitespace());
+        let blank = &buf[..at.unwrap_or(buf.len())];
+        breaks += blank.iter().filter(|&&b| b == b'\n').count();
+        let Some(at) = at else {
             if buf.is_empty() {
-                return Ok(None);
+                return Ok((None, breaks));
             }
             let n = buf.len();
             reader.consume(n);
@@ -252,8 +259,14 @@ fn next_non_blank(reader: &mut impl BufRead) -> std::io::Result<Option<u8>> {
         };
         let b = buf[at];
         reader.consume(at);
-        return Ok(Some(b));
+        return Ok((Some(b), breaks));
     }
+}
+
+/// `breaks` line breaks, to put back in front of NDJSON whose leading blank lines were
+/// consumed, so that its lines keep their numbers.
+fn line_breaks(breaks: usize) -> std::io::Cursor<Vec<u8>> {
+    std::io::Cursor::new(vec![b'\n'; breaks])
 }
 
 /// Writes a record in the record format; reading it back gives the same record.
@@ -344,7 +357,7 @@ impl Builder {
             Err(e) if e.is_io() => Err(std::io::Error::other(e)),
             Err(e) => {
                 match at {
-                    Some(_) => self.push_malformed(e.to_string()),
+                    Some(_) => self.push_malformed_read(e.to_string()),
                     None => self.push_malformed_at(Place::Input, format!("{whole}: {e}")),
                 }
                 Ok(())
@@ -356,7 +369,8 @@ impl Builder {
     ///
     /// A line that is not a record is reported as [`Problem::Malformed`](crate::Problem)
     /// naming its line number, and reading goes on, so that one build reports every
-    /// problem. Memory beyond the records themselves stays at one line.
+    /// problem. Lines are parsed on all cores, a round of blocks of about 1 MiB (two
+    /// per thread) at a time: memory beyond the records stays at one round.
     ///
     /// # Errors
     ///
@@ -464,8 +478,8 @@ impl Builder {
             .map_err(|e| e.to_string())
             .and_then(ResourceIn::into_record)
         {
-            Ok(record) => self.push(record),
-            Err(e) => self.push_malformed(e),
+            Ok(record) => self.push_read(record),
+            Err(e) => self.push_malformed_read(e),
         }
     }
 
@@ -562,16 +576,7 @@ impl Builder {
     pub fn read_any(&mut self, mut reader: impl BufRead) -> std::io::Result<InputFormat> {
         // Skip a byte order mark and leading white space, then look at the first line.
         skip_bom(&mut reader)?;
-        loop {
-            let buf = reader.fill_buf()?;
-            let skip = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let done = skip < buf.len() || buf.is_empty();
-            reader.consume(skip);
-            if done {
-                break;
-            }
-        }
-        let first = reader.fill_buf()?.first().copied();
+        let (first, leading) = next_non_blank(&mut reader)?;
         match first {
             Some(b'[') => {
                 self.read_json_array(reader)?;
@@ -580,6 +585,7 @@ impl Builder {
             Some(b'{') => {
                 let mut line = Vec::new();
                 reader.read_until(b'\n', &mut line)?;
+                let mut between = 0;
                 // A document when the first line is one whole object with `data`, or
                 // opens an object that goes on (a pretty-printed document, or one
                 // whose first member is `data`); NDJSON otherwise, so that each bad
@@ -593,13 +599,17 @@ impl Builder {
                         // comes first, `links` say) when the next line does not start
                         // another object, as the next NDJSON record would.
                         let goes_on = e.is_eof() && {
-                            let next = next_non_blank(&mut reader)?;
+                            let (next, breaks) = next_non_blank(&mut reader)?;
+                            between = breaks;
                             next.is_some_and(|b| b != b'{')
                         };
                         rest.is_empty() || rest.starts_with(b"\"data\"") || goes_on
                     }
                 };
-                let rest = std::io::Cursor::new(line).chain(reader);
+                let rest = line_breaks(leading)
+                    .chain(std::io::Cursor::new(line))
+                    .chain(line_breaks(between))
+                    .chain(reader);
                 if !is_document {
                     self.read_ndjson(rest)?;
                     Ok(InputFormat::Ndjson)
@@ -609,7 +619,7 @@ impl Builder {
                 }
             }
             _ => {
-                self.read_ndjson(reader)?;
+                self.read_ndjson(line_breaks(leading).chain(reader))?;
                 Ok(InputFormat::Ndjson)
             }
         }

@@ -353,6 +353,27 @@ fn a_saved_snapshot_answers_as_its_data_and_a_damaged_one_is_refused() {
     ]));
     assert_eq!(code, "bad_request");
     assert!(message.contains("checksum"), "{message}");
+    // A file whose records are no hierarchy (the second id made a copy of the first,
+    // behind a valid checksum) is reported by `validate` as bad data is.
+    let mut dup = std::fs::read(&snap).unwrap();
+    let ids_bytes = 32 + 4 * 4 + 2 * 4 + 4 * 4;
+    assert_eq!(&dup[ids_bytes..ids_bytes + 4], b"1234");
+    dup[ids_bytes + 1] = b'1';
+    let body = dup.len() - 4;
+    let crc = crc32fast::hash(&dup[..body]);
+    dup[body..].copy_from_slice(&crc.to_le_bytes());
+    let dup_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dup.snapshot");
+    std::fs::write(&dup_path, &dup).unwrap();
+    let r = run(&["validate", "--snapshot", dup_path.to_str().unwrap()]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["problems"][0]["kind"], "duplicate_id");
+    let r = run(&["validate", "--snapshot", snap.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.stdout).unwrap()["resellers"],
+        4
+    );
     // Both sources at once is a usage error.
     let (code, _) = error_of(&run(&[
         "downline",

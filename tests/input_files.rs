@@ -86,3 +86,63 @@ fn a_broken_first_ndjson_line_is_one_problem_among_lines() {
         problems[0]
     );
 }
+
+#[test]
+fn lines_keep_their_numbers_after_leading_blank_lines_and_a_broken_first_line() {
+    use reseller_hierarchy::{Place, Problem};
+    // Blank lines before the first record.
+    let (format, built) = read_any("\n\n{\"id\": 1, \"capabilities\": [\"fax\"]}\n");
+    assert_eq!(format, InputFormat::Ndjson);
+    assert!(matches!(
+        &built.unwrap_err().problems()[0],
+        Problem::UnknownCapability {
+            at: Place::Line(3),
+            ..
+        }
+    ),);
+    // A first line cut short, then blank lines, then a record with an unknown parent.
+    let (format, built) = read_any("{\"id\": 1\n\n{\"id\": 2, \"parent\": 9}\n");
+    assert_eq!(format, InputFormat::Ndjson);
+    let err = built.unwrap_err();
+    let places: Vec<Place> = err
+        .problems()
+        .iter()
+        .map(|p| match p {
+            Problem::Malformed { at, .. } | Problem::UnknownParent { at, .. } => *at,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(places, [Place::Line(1), Place::Line(3)]);
+}
+
+#[test]
+fn records_pushed_after_a_reader_are_named_by_record_index() {
+    use reseller_hierarchy::{Place, Problem, Record};
+    let mut b = Builder::new();
+    b.read_ndjson(&b"{\"id\": 1}\n"[..]).unwrap();
+    b.push(Record::new("2", Some("9")));
+    b.read_json_array(&b"[{\"id\": 3, \"parent\": 8}]"[..])
+        .unwrap();
+    b.push_malformed("no record");
+    let problems = b.build().unwrap_err().into_problems();
+    let places: Vec<Place> = problems
+        .iter()
+        .map(|p| match p {
+            Problem::Malformed { at, .. } | Problem::UnknownParent { at, .. } => *at,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Malformed first, then unknown parents in input order.
+    assert_eq!(
+        places,
+        [Place::Record(3), Place::Record(1), Place::Element(0)]
+    );
+}
+
+#[test]
+fn form_feed_is_no_white_space_between_array_elements() {
+    let mut b = Builder::new();
+    b.read_json_array(&b"[{\"id\": 1},\x0c{\"id\": 2}]"[..])
+        .unwrap();
+    assert!(b.build().is_err());
+}

@@ -95,6 +95,14 @@ fn attributes_and_names_round_trip_byte_for_byte() {
 }
 
 #[test]
+fn an_empty_id_saves_and_loads() {
+    let snap =
+        Snapshot::build([Record::new("", None::<&str>), Record::new("x", Some(""))]).unwrap();
+    let loaded = Snapshot::load(&saved(&snap)[..]).unwrap();
+    assert_eq!(loaded.downline_count(&"".into()).unwrap(), 1);
+}
+
+#[test]
 fn every_truncation_is_refused() {
     let file = saved(&small());
     for len in 0..file.len() {

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::builder::{Builder, Place};
 
 use super::ndjson::BLOCK;
-use super::parsed::Parsed;
+use super::parsed::{fill, Parsed};
 
 /// Where the scanner stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +91,8 @@ impl Elements {
                 Stage::Start | Stage::Expect { .. } | Stage::Closed => {
                     let b = bytes[i];
                     i += 1;
-                    if b.is_ascii_whitespace() {
+                    // JSON's white space (not `is_ascii_whitespace`, which has form feed).
+                    if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
                         continue;
                     }
                     match (self.stage, b) {
@@ -214,6 +215,7 @@ impl Builder {
             let mut round: Vec<(Vec<u8>, Vec<usize>, usize)> = Vec::new();
             while round.len() < blocks_per_round && !input_done {
                 while scanner.done.len() < BLOCK && scanner.error.is_none() {
+                    fill(&mut reader)?;
                     let buf = reader.fill_buf()?;
                     if buf.is_empty() {
                         scanner.end();

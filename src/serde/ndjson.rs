@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::builder::{Builder, Place};
 
-use super::parsed::Parsed;
+use super::parsed::{fill, Parsed};
 
 /// Bytes read per block (a block holds whole lines, so a longer line makes a longer
 /// block).
@@ -69,6 +69,7 @@ impl Builder {
                 let mut block = std::mem::take(&mut carry);
                 block.reserve(BLOCK + 4096);
                 while block.len() < BLOCK {
+                    fill(&mut reader)?;
                     let buf = reader.fill_buf()?;
                     if buf.is_empty() {
                         done = true;
@@ -83,7 +84,10 @@ impl Builder {
                     reader.read_until(b'\n', &mut block)?;
                     match memchr::memrchr(b'\n', &block) {
                         Some(at) => carry = block.split_off(at + 1),
-                        None => done = reader.fill_buf()?.is_empty(),
+                        None => {
+                            fill(&mut reader)?;
+                            done = reader.fill_buf()?.is_empty();
+                        }
                     }
                 }
                 if block.is_empty() {

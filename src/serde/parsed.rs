@@ -74,6 +74,18 @@ fn without_position(e: &serde_json::Error) -> String {
     }
 }
 
+/// Fills `reader`'s buffer, trying again when a read is interrupted (as `read_until`
+/// does); the bytes are then `reader.fill_buf()`'s, which returns at once.
+pub(super) fn fill(reader: &mut impl std::io::BufRead) -> std::io::Result<()> {
+    loop {
+        match reader.fill_buf() {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Builder {
     /// Appends a block parsed elsewhere, after everything read so far.
     pub(super) fn append_parsed(&mut self, p: Parsed) {

@@ -253,7 +253,7 @@ impl Snapshot {
 
     /// Reads a snapshot file written by [`Snapshot::save`], validating all of it: the
     /// magic number, the format version, the checksum, every length against the file,
-    /// UTF-8 of every text, unique non-empty ids, attributes that are JSON objects, and
+    /// UTF-8 of every text, unique ids, attributes that are JSON objects, and
     /// parents that form a forest. Wrap a file in a [`BufReader`](std::io::BufReader)
     /// or pass it as it is (it is read to its end in one go).
     ///
@@ -319,9 +319,9 @@ fn decode(file: &[u8]) -> Result<(Columns, Vec<u32>, u64), LoadError> {
     }
     let n = at.u64("header")?;
     let version = at.u64("header")?;
-    // Every reseller takes at least 14 bytes (parent, flags, three lengths), so a
+    // Every reseller takes at least 18 bytes (parent, two flags, three lengths), so a
     // count the file cannot hold is refused before anything is allocated for it.
-    if n > LIMIT as u64 || n.saturating_mul(14) > content.len() as u64 {
+    if n > LIMIT as u64 || n.saturating_mul(18) > content.len() as u64 {
         return Err(corrupt(format!(
             "{n} resellers do not fit in a file of {} bytes",
             file.len()
@@ -364,9 +364,6 @@ fn decode(file: &[u8]) -> Result<(Columns, Vec<u32>, u64), LoadError> {
             "{} bytes after the attributes",
             content.len() - at.at
         )));
-    }
-    if let Some(i) = ids.iter().position(|id| id.is_empty()) {
-        return Err(corrupt(format!("record {i} has an empty id")));
     }
     let mut records = Columns::with_capacity(n);
     for i in 0..n {

@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseller_hierarchy::generate::{demo_dataset, Generator, IdStyle, Shape};
 use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
 use reseller_hierarchy::{
-    Builder, FilterFlags, Hierarchy, Mutation, Order, Page, PageRequest, Principal, ResellerId,
-    Role, Snapshot,
+    Builder, FilterFlags, Hierarchy, LoadError, Mutation, Order, Page, PageRequest, Principal,
+    ResellerId, Role, Snapshot,
 };
 use serde_json::{json, Value};
 
@@ -639,19 +639,24 @@ fn run(command: Command) -> Result<String, Failure> {
             to_json(&json!({"saved": out, "resellers": snap.len(), "bytes": bytes}))
         }
         Command::Validate { data } => {
-            if data.snapshot.is_some() {
-                let snap = load(&data)?;
-                return to_json(&json!({"valid": true, "resellers": snap.len()}));
-            }
-            let builder = match &data.data {
-                Some(path) => read_file(path)?,
-                None => {
+            let built = match (&data.snapshot, &data.data) {
+                (Some(path), _) => {
+                    let file = File::open(path)
+                        .map_err(|e| Failure::Io(format!("cannot read {}: {e}", path.display())))?;
+                    match Snapshot::load(BufReader::with_capacity(1 << 20, file)) {
+                        Err(LoadError::Invalid(e)) => Err(e),
+                        Err(e) => return Err(Failure::Io(format!("{}: {e}", path.display()))),
+                        Ok(snap) => Ok(snap),
+                    }
+                }
+                (None, Some(path)) => read_file(path)?.build(),
+                (None, None) => {
                     let mut b = Builder::new();
                     demo_dataset().into_iter().for_each(|r| b.push(r));
-                    b
+                    b.build()
                 }
             };
-            match builder.build() {
+            match built {
                 Ok(snap) => {
                     let s = snap.summary();
                     let caps: serde_json::Map<String, Value> = s
