@@ -3,10 +3,10 @@
 //! `DiGraph` walked depth-first from the reseller on every query, then the page
 //! sliced) so that each ratio comes from one run.
 //!
-//! `cargo bench --bench queries` runs everything (several minutes);
-//! `cargo bench --bench queries -- downline_page` one group.
+//! `cargo bench --features generate --bench queries` runs everything (several minutes);
+//! `cargo bench --features generate --bench queries -- downline_page` one group.
 //!
-//! Your own hierarchy: `RESELLER_HIERARCHY_DATA=path/to/file cargo bench --bench queries
+//! Your own hierarchy: `RESELLER_HIERARCHY_DATA=path/to/file cargo bench --features generate --bench queries
 //! -- your_data` runs the group `your_data` on that file (NDJSON, a JSON array or an
 //! ActivePlatform document): pages of the largest and of a typical downline, filtered
 //! eligible-parents pages and counts for each flag, `is_in_downline` and upline.

@@ -1,4 +1,4 @@
-//! `cargo run --release --example demo`: builds the default hierarchy (100,000
+//! `cargo run --release --features generate --example demo`: builds the default hierarchy (100,000
 //! resellers from the seeded generator), prints a downline page and a filtered
 //! eligible-parents page, and how long the build and each query took.
 

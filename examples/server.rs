@@ -3,8 +3,8 @@
 //! a command, with graceful shutdown and a token file.
 //!
 //! ```sh
-//! cargo run --release --features http --example server                 # demo data and tokens, port 8080
-//! cargo run --release --features http --example server -- FILE TOKENS 127.0.0.1:9000 https://api.example.com
+//! cargo run --release --features http,generate --example server                 # demo data and tokens, port 8080
+//! cargo run --release --features http,generate --example server -- FILE TOKENS 127.0.0.1:9000 https://api.example.com
 //! curl -H 'Authorization: Bearer G2dYuBK44dgYu90id1122e' \
 //!      'http://127.0.0.1:8080/customer/resellers/list?voip=true&per_page=2'
 //! curl -H 'X-Api-Token: G2dYuBK44dgYu90id1122e' \

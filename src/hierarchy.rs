@@ -398,8 +398,9 @@ impl Hierarchy {
         self.shared.current.load_full()
     }
 
-    /// A kept version by number.
-    pub fn version(&self, version: u64) -> Option<Arc<Snapshot>> {
+    /// A kept version by number (named apart from [`Snapshot::version`], which says
+    /// which version a snapshot is).
+    pub fn snapshot_at(&self, version: u64) -> Option<Arc<Snapshot>> {
         lock(&self.shared.kept)
             .iter()
             .find(|s| s.version() == version)
@@ -453,7 +454,7 @@ impl Hierarchy {
                 }
                 let req = PageRequest::new(d.page, u64::from(d.per_page))
                     .map_err(|_| CursorError::Malformed { reason: "bad page" })?;
-                match self.version(d.version) {
+                match self.snapshot_at(d.version) {
                     Some(s) => Ok((s, req)),
                     None => {
                         let oldest = lock(&self.shared.kept).front().map_or(0, |s| s.version());

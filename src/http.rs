@@ -27,11 +27,14 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use reseller_hierarchy::http::{router, ServeOptions, Tokens};
-//! use reseller_hierarchy::{generate::demo_dataset, Hierarchy, Snapshot};
+//! use reseller_hierarchy::{Builder, Hierarchy};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let hierarchy = Arc::new(Hierarchy::new(Snapshot::build(demo_dataset())?));
-//! let app = router(hierarchy, Arc::new(Tokens::demo()), ServeOptions::new("http://127.0.0.1:8080"));
+//! let mut records = Builder::new();
+//! records.read_any(std::io::BufReader::new(std::fs::File::open("resellers.ndjson")?))?;
+//! let hierarchy = Arc::new(Hierarchy::new(records.build()?));
+//! let tokens = Tokens::from_json(&std::fs::read_to_string("tokens.json")?)?;
+//! let app = router(hierarchy, Arc::new(tokens), ServeOptions::new("http://127.0.0.1:8080"));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(())

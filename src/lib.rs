@@ -103,6 +103,7 @@ mod access;
 mod builder;
 mod capability;
 mod cursor;
+#[cfg(feature = "generate")]
 pub mod generate;
 mod hierarchy;
 #[cfg(feature = "http")]
@@ -132,9 +133,9 @@ pub use id::ResellerId;
 pub use mutation::{Mutation, MutationError, Removal};
 pub use paging::{Order, Page, PageError, PageRequest};
 pub use record::{Attributes, Record};
-pub use snapshot::{
-    InvariantError, LoadError, QueryError, Reseller, Snapshot, Summary, Upline, FORMAT_VERSION,
-};
+#[doc(hidden)]
+pub use snapshot::InvariantError;
+pub use snapshot::{LoadError, QueryError, Reseller, Snapshot, Summary, Upline, FORMAT_VERSION};
 
 /// The README's examples, run as doctests.
 #[cfg(doctest)]

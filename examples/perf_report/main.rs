@@ -1,4 +1,4 @@
-//! `cargo run --release --example perf_report`: the key figures, one JSON object a line,
+//! `cargo run --release --features generate --example perf_report`: the key figures, one JSON object a line,
 //! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]`: a live
 //! hierarchy under 100,000 changes, see `stream.rs`; `-- startup [--n N] [--ids object-id]`:
 //! import, snapshot files and memory, see `startup.rs`),

@@ -7,7 +7,7 @@ use super::Snapshot;
 use crate::capability::Filter;
 use crate::id::NONE;
 
-/// A broken snapshot invariant, found by [`Snapshot::validate`]. Seeing one is a bug in
+/// A broken snapshot invariant, found by `Snapshot::validate`. Seeing one is a bug in
 /// this crate: please report it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvariantError {
@@ -46,6 +46,9 @@ impl Snapshot {
     /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))]).unwrap();
     /// assert_eq!(snap.validate(), Ok(()));
     /// ```
+    // Hidden from the docs: a check of this crate's own invariants, for its tests and
+    // fuzz targets (and those of anyone testing it), not a query of a hierarchy.
+    #[doc(hidden)]
     pub fn validate(&self) -> Result<(), InvariantError> {
         let n = self.core().ids.len();
         for (name, len) in [
