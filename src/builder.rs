@@ -187,12 +187,8 @@ impl Builder {
             });
             return Err(BuildError { problems: early });
         }
-        if records.names.text_len() > u32::MAX as usize {
-            early.push(Problem::TooLarge {
-                what: "names",
-                bytes: records.names.text_len(),
-                limit: u32::MAX as usize,
-            });
+        if let Some(p) = names_too_large(&records) {
+            early.push(p);
             return Err(BuildError { problems: early });
         }
         let Columns {
@@ -234,16 +230,7 @@ impl Builder {
             }
         }
         let forest = Forest::new(&parent);
-        if forest.order.len() < n {
-            for members in forest.cycles(&parent) {
-                problems.push(Problem::Cycle {
-                    members: members
-                        .into_iter()
-                        .map(|i| ids[i as usize].clone())
-                        .collect(),
-                });
-            }
-        }
+        problems.extend(cycle_problems(&forest, &parent, ids));
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
@@ -259,19 +246,40 @@ impl Builder {
     }
 }
 
+/// More bytes of names than a snapshot's payload chunks address (`u32` offsets).
+fn names_too_large(records: &Columns) -> Option<Problem> {
+    let bytes = records.names.text_len();
+    (bytes > u32::MAX as usize).then_some(Problem::TooLarge {
+        what: "names",
+        bytes,
+        limit: u32::MAX as usize,
+    })
+}
+
+/// Every cycle among the resellers `forest`'s walk did not reach (none when it reached
+/// them all), each as a problem naming its members.
+fn cycle_problems(forest: &Forest, parent: &[u32], ids: &[ResellerId]) -> Vec<Problem> {
+    if forest.order.len() == parent.len() {
+        return Vec::new();
+    }
+    forest
+        .cycles(parent)
+        .into_iter()
+        .map(|members| Problem::Cycle {
+            members: members
+                .into_iter()
+                .map(|i| ids[i as usize].clone())
+                .collect(),
+        })
+        .collect()
+}
+
 /// Builds a snapshot from records whose parents are already given as record indices
 /// (`NONE` for a root), as a snapshot file holds them: checks that the ids are unique
 /// and that the parents form a forest, then lays it out.
 pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapshot, BuildError> {
-    let n = records.len();
-    if records.names.text_len() > u32::MAX as usize {
-        return Err(BuildError {
-            problems: vec![Problem::TooLarge {
-                what: "names",
-                bytes: records.names.text_len(),
-                limit: u32::MAX as usize,
-            }],
-        });
+    if let Some(p) = names_too_large(&records) {
+        return Err(BuildError { problems: vec![p] });
     }
     let (lookup, duplicates) = IdTable::build(&records.ids);
     let mut problems: Vec<Problem> = duplicates
@@ -294,15 +302,8 @@ pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapsho
         return Err(BuildError { problems });
     }
     let forest = Forest::new(&parent);
-    if forest.order.len() < n {
-        for members in forest.cycles(&parent) {
-            problems.push(Problem::Cycle {
-                members: members
-                    .into_iter()
-                    .map(|i| records.ids[i as usize].clone())
-                    .collect(),
-            });
-        }
+    problems.extend(cycle_problems(&forest, &parent, &records.ids));
+    if !problems.is_empty() {
         return Err(BuildError { problems });
     }
     Ok(Snapshot::from_parts(Parts {
