@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -15,6 +16,11 @@ use crate::id::ResellerId;
 use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Items, Order, Page, PageRequest};
 use crate::snapshot::{QueryError, Snapshot};
+
+mod position;
+
+use position::Progress;
+pub use position::{Applied, Position, WaitTimeout};
 
 /// A reseller hierarchy that changes while it is served.
 ///
@@ -66,6 +72,8 @@ pub struct Hierarchy {
 /// What the writer, the readers and a background fold share.
 struct Shared {
     current: ArcSwap<Snapshot>,
+    /// The source position the current version reflects.
+    progress: Progress,
     kept: Mutex<VecDeque<Arc<Snapshot>>>,
     writer: Mutex<Writer>,
     retention: usize,
@@ -325,6 +333,7 @@ impl Hierarchy {
         Hierarchy {
             shared: Arc::new(Shared {
                 current: ArcSwap::new(first.clone()),
+                progress: Progress::default(),
                 kept: Mutex::new(VecDeque::from([first])),
                 writer: Mutex::new(Writer {
                     since_fold: None,
@@ -415,6 +424,118 @@ impl Hierarchy {
     /// [`MutationError`] naming the first mutation refused; nothing is applied then.
     pub fn apply(&self, batch: &[Mutation]) -> Result<u64, MutationError> {
         let mut writer = lock(&self.shared.writer);
+        self.apply_locked(&mut writer, batch)
+    }
+
+    /// Applies a batch read at `position` of the source of changes (see [`Position`]),
+    /// then records that the current version reflects `position`, waking
+    /// [`wait_for`](Hierarchy::wait_for)ers. A batch at a position the hierarchy already
+    /// reflects (delivered again after a reconnect) is not applied twice:
+    /// [`Applied::Already`].
+    ///
+    /// # Errors
+    ///
+    /// [`MutationError`] naming the first mutation refused; nothing is applied and the
+    /// position stays where it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Applied, Hierarchy, Mutation, Position, Record, Snapshot};
+    ///
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// let add = [Mutation::Add(Record::new("2", Some("1")))];
+    /// assert_eq!(h.apply_at(&add, Position::new(10))?, Applied::New { version: 2 });
+    /// // The same change delivered again is recognised, not applied twice.
+    /// assert_eq!(h.apply_at(&add, Position::new(10))?, Applied::Already { position: Position::new(10) });
+    /// assert_eq!(h.position(), Some(Position::new(10)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_at(
+        &self,
+        batch: &[Mutation],
+        position: Position,
+    ) -> Result<Applied, MutationError> {
+        let mut writer = lock(&self.shared.writer);
+        if let Some(at) = self.shared.progress.get().filter(|&at| at >= position) {
+            return Ok(Applied::Already { position: at });
+        }
+        let version = self.apply_locked(&mut writer, batch)?;
+        // Published first, then the position: it never runs ahead of the versions.
+        self.shared.progress.advance(position);
+        Ok(Applied::New { version })
+    }
+
+    /// Records that the current version reflects the source up to `position` (the
+    /// source moved on with no change to the hierarchy, or the hierarchy was loaded at
+    /// that position); a position never goes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Hierarchy, Position, Record, Snapshot};
+    ///
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// assert_eq!(h.position(), None);
+    /// h.advance_to(Position::new(5));
+    /// h.advance_to(Position::new(3));
+    /// assert_eq!(h.position(), Some(Position::new(5)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn advance_to(&self, position: Position) {
+        let _writer = lock(&self.shared.writer);
+        self.shared.progress.advance(position);
+    }
+
+    /// The source position the current version reflects, if one was recorded.
+    pub fn position(&self) -> Option<Position> {
+        self.shared.progress.get()
+    }
+
+    /// Waits until the hierarchy reflects `position` (or later), then returns the
+    /// current version, which holds every change up to `position`: a service that just
+    /// committed a change at `position` answers from a replica that shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitTimeout`] when `timeout` passes first, with where the hierarchy stood.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use reseller_hierarchy::{Hierarchy, Mutation, Position, Record, Snapshot};
+    ///
+    /// let h = Arc::new(Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?));
+    /// let writer = {
+    ///     let h = h.clone();
+    ///     std::thread::spawn(move || {
+    ///         h.apply_at(&[Mutation::Add(Record::new("2", Some("1")))], Position::new(7))
+    ///     })
+    /// };
+    /// let snap = h.wait_for(Position::new(7), Duration::from_secs(10))?;
+    /// assert!(snap.get(&"2".into()).is_some());
+    /// writer.join().unwrap()?;
+    /// assert!(h.wait_for(Position::new(8), Duration::from_millis(1)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_for(
+        &self,
+        position: Position,
+        timeout: Duration,
+    ) -> Result<Arc<Snapshot>, WaitTimeout> {
+        self.shared.progress.wait_for(position, timeout)?;
+        Ok(self.snapshot())
+    }
+
+    /// [`apply`](Hierarchy::apply) under the writer lock.
+    fn apply_locked(
+        &self,
+        writer: &mut MutexGuard<'_, Writer>,
+        batch: &[Mutation],
+    ) -> Result<u64, MutationError> {
+        let writer = &mut **writer;
         let base = self.shared.current.load_full();
         let mut next = base.with_changes(batch)?;
         let version = base.version() + 1;
@@ -426,7 +547,7 @@ impl Hierarchy {
         match &mut writer.since_fold {
             Some(_) if weight >= fold_at.saturating_mul(Hierarchy::OVERLOAD) => {
                 let folded = compact_apart(&next);
-                self.shared.replace(&mut writer, folded);
+                self.shared.replace(writer, folded);
             }
             Some(log) => log.push(batch.to_vec()),
             None if weight >= fold_at => {

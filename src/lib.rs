@@ -128,7 +128,7 @@ pub use access::{AccessError, Principal, Role};
 pub use builder::{BuildError, Builder, Place, Problem};
 pub use capability::{Capabilities, Capability, Filter, FilterFlags, UnknownCapability};
 pub use cursor::CursorError;
-pub use hierarchy::{CursorPage, Hierarchy, ListError, Start};
+pub use hierarchy::{Applied, CursorPage, Hierarchy, ListError, Position, Start, WaitTimeout};
 pub use id::ResellerId;
 pub use mutation::{Mutation, MutationError, Removal};
 pub use paging::{Order, Page, PageError, PageRequest};
