@@ -130,9 +130,8 @@ struct FilterIndex {
 impl FilterIndex {
     fn build(filter: Filter, caps: &[Capabilities], bfs: &[u32], bfs_of: &[u32]) -> FilterIndex {
         let n = caps.len();
-        let pre = RankBits::from_ones(n, (0..n).filter(|&p| filter.matches(caps[p])));
-        let by_level =
-            RankBits::from_ones(n, (0..n).filter(|&b| filter.matches(caps[bfs[b] as usize])));
+        let pre = RankBits::from_fn(n, |p| filter.matches(caps[p]));
+        let by_level = RankBits::from_fn(n, |b| filter.matches(caps[bfs[b] as usize]));
         let values: Vec<u32> = (0..n)
             .filter(|&p| pre.get(p))
             .map(|p| by_level.rank1(bfs_of[p] as usize) as u32)

@@ -17,11 +17,14 @@ pub(crate) struct RankBits {
 }
 
 impl RankBits {
-    /// The bit vector of `len` bits whose ones are at the given ascending positions.
-    pub(crate) fn from_ones(len: usize, ones: impl IntoIterator<Item = usize>) -> RankBits {
+    /// The bit vector of `len` bits whose bit `i` is `bit(i)`, built a word at a time
+    /// without branching on the bits.
+    pub(crate) fn from_fn(len: usize, bit: impl Fn(usize) -> bool) -> RankBits {
         let mut words = vec![0u64; RankBits::words_for(len)];
-        for i in ones {
-            words[i / 64] |= 1 << (i % 64);
+        for (k, word) in words.iter_mut().enumerate().take(len.div_ceil(64)) {
+            let base = k * 64;
+            *word = (base..(base + 64).min(len))
+                .fold(0u64, |w, i| w | (u64::from(bit(i)) << (i - base)));
         }
         RankBits::from_words(len, words)
     }
@@ -140,25 +143,27 @@ impl WaveletMatrix {
         let mut zeros = Vec::with_capacity(bits);
         for level in 0..bits {
             let shift = bits - 1 - level;
-            let mut words = vec![0u64; RankBits::words_for(len)];
-            let mut z = 0usize;
-            for (i, &v) in cur.iter().enumerate() {
-                if (v >> shift) & 1 == 1 {
-                    words[i / 64] |= 1 << (i % 64);
-                } else {
-                    z += 1;
-                }
-            }
-            // Stable partition: zeros first, then ones.
+            // The level's bits, a word of 64 values at a time, without branches.
+            let mut words = Vec::with_capacity(RankBits::words_for(len));
+            words.extend(cur.chunks(64).map(|chunk| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |w, (j, &v)| w | (u64::from((v >> shift) & 1) << j))
+            }));
+            words.resize(RankBits::words_for(len), 0);
+            let ones: usize = words.iter().map(|w| w.count_ones() as usize).sum();
+            let z = len - ones;
+            // Stable partition, zeros first, then ones: each value goes to one of two
+            // cursors chosen arithmetically (the bits are random: a branch on them
+            // would be mispredicted half the time).
             let (mut zi, mut oi) = (0usize, z);
             for &v in &cur {
-                if (v >> shift) & 1 == 1 {
-                    next[oi] = v;
-                    oi += 1;
-                } else {
-                    next[zi] = v;
-                    zi += 1;
-                }
+                let one = ((v >> shift) & 1) as usize;
+                let at = if one == 1 { oi } else { zi };
+                next[at] = v;
+                oi += one;
+                zi += 1 - one;
             }
             std::mem::swap(&mut cur, &mut next);
             levels.push(RankBits::from_words(len, words));
@@ -265,7 +270,7 @@ mod tests {
                     state.is_multiple_of(density)
                 })
                 .collect();
-            let rb = RankBits::from_ones(len, (0..len).filter(|&i| bits[i]));
+            let rb = RankBits::from_fn(len, |i| bits[i]);
             let ones: Vec<usize> = (0..len).filter(|&i| bits[i]).collect();
             assert_eq!(rb.len(), len);
             assert_eq!(rb.ones(), ones.len());
