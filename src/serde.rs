@@ -296,9 +296,7 @@ impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (record, unknown) = RecordIn::deserialize(d)?.into_record();
         match unknown.first() {
-            Some(name) => Err(de::Error::custom(format!(
-                "unknown capability {name:?}: expected one of iptv, iptv_private, flexcare, sip, mvno"
-            ))),
+            Some(name) => Err(record_in::unknown_capability(name)),
             None => Ok(record),
         }
     }

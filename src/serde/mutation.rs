@@ -22,15 +22,17 @@
 //! An unknown `op`, capability or `downline` is an error naming it; members other than
 //! these are ignored, as in records.
 
-use serde::de::{self, Deserializer};
+use serde::de::Deserializer;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::capability::{Capabilities, Capability};
+use crate::capability::Capability;
 use crate::id::ResellerId;
 use crate::mutation::{Mutation, Removal};
 use crate::record::{Attributes, Record};
+
+use super::record_in::{CapabilitiesIn, IntegrationsIn};
 
 /// What `downline` says of a removal.
 #[derive(Deserialize, Default)]
@@ -39,24 +41,6 @@ enum DownlineIn {
     #[default]
     Refuse,
     Reattach,
-}
-
-#[derive(Deserialize)]
-struct EconomicIn {
-    #[serde(default)]
-    enabled: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct BillingIn {
-    #[serde(default)]
-    economic: Option<EconomicIn>,
-}
-
-#[derive(Deserialize)]
-struct IntegrationsIn {
-    #[serde(default)]
-    billing: Option<BillingIn>,
 }
 
 /// A mutation as JSON, tagged by `op`.
@@ -79,28 +63,12 @@ enum MutationIn {
         #[serde(default)]
         name: Option<String>,
         #[serde(default)]
-        capabilities: Option<Vec<String>>,
+        capabilities: Option<CapabilitiesIn>,
         #[serde(default)]
         integrations: Option<IntegrationsIn>,
         #[serde(default)]
         attributes: Option<Map<String, Value>>,
     },
-}
-
-/// Capability names, every one known.
-fn capabilities<E: de::Error>(names: Vec<String>) -> Result<Capabilities, E> {
-    let mut caps = Capabilities::NONE;
-    for name in names {
-        match name.parse::<Capability>() {
-            Ok(c) => caps.insert(c),
-            Err(_) => {
-                return Err(E::custom(format!(
-                    "unknown capability {name:?}: expected one of iptv, iptv_private, flexcare, sip, mvno"
-                )))
-            }
-        }
-    }
-    Ok(caps)
 }
 
 /// Reads a mutation in the format of the module docs of `serde/mutation.rs`.
@@ -125,11 +93,10 @@ impl<'de> Deserialize<'de> for Mutation {
             } => Mutation::Update {
                 id,
                 name,
-                capabilities: caps.map(capabilities).transpose()?,
+                capabilities: caps.map(CapabilitiesIn::strict).transpose()?,
                 economic_enabled: integrations
-                    .and_then(|i| i.billing)
-                    .and_then(|b| b.economic)
-                    .and_then(|e| e.enabled),
+                    .as_ref()
+                    .and_then(IntegrationsIn::economic_enabled),
                 attributes: attributes.map(|m| {
                     if m.is_empty() {
                         Attributes::none()
@@ -214,6 +181,7 @@ impl Serialize for Mutation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capability::Capabilities;
 
     #[test]
     fn every_kind_reads_as_documented() {

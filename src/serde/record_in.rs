@@ -64,9 +64,27 @@ fn borrowed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D:
 /// Capability names as they are read: the known ones as a set, the others kept to be
 /// reported.
 #[derive(Default)]
-struct CapabilitiesIn {
+pub(super) struct CapabilitiesIn {
     known: Capabilities,
     unknown: Vec<String>,
+}
+
+impl CapabilitiesIn {
+    /// The set, or an error naming the first name that is no capability (for readers
+    /// that refuse rather than report it).
+    pub(super) fn strict<E: serde::de::Error>(self) -> Result<Capabilities, E> {
+        match self.unknown.first() {
+            Some(name) => Err(unknown_capability(name)),
+            None => Ok(self.known),
+        }
+    }
+}
+
+/// The error for a capability name that is not known.
+pub(super) fn unknown_capability<E: serde::de::Error>(name: &str) -> E {
+    E::custom(format!(
+        "unknown capability {name:?}: expected one of iptv, iptv_private, flexcare, sip, mvno"
+    ))
 }
 
 impl<'de> Deserialize<'de> for CapabilitiesIn {
@@ -92,10 +110,18 @@ impl<'de> Deserialize<'de> for CapabilitiesIn {
     }
 }
 
+/// `integrations.billing.economic.enabled`, each level optional.
 #[derive(Deserialize, Default)]
-struct IntegrationsIn {
+pub(super) struct IntegrationsIn {
     #[serde(default)]
     billing: Option<BillingIn>,
+}
+
+impl IntegrationsIn {
+    /// The flag, if given.
+    pub(super) fn economic_enabled(&self) -> Option<bool> {
+        self.billing.as_ref()?.economic.as_ref()?.enabled
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -114,9 +140,7 @@ impl RecordIn<'_> {
     fn economic(&self) -> bool {
         self.integrations
             .as_ref()
-            .and_then(|i| i.billing.as_ref())
-            .and_then(|b| b.economic.as_ref())
-            .and_then(|e| e.enabled)
+            .and_then(IntegrationsIn::economic_enabled)
             .unwrap_or(false)
     }
 
