@@ -40,6 +40,14 @@ fn emit(metric: &str, shape: &str, n: usize, subtree: Option<usize>, value: f64,
     println!("{v}");
 }
 
+/// Resident set size of this process, in bytes (Linux).
+pub(crate) fn rss() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * 4096.0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -31,15 +31,7 @@ use std::time::Instant;
 use reseller_hierarchy::generate::{Generator, IdStyle, Shape};
 use reseller_hierarchy::{Builder, Order, PageRequest, Record, Snapshot};
 
-use super::{emit, median};
-
-/// Resident set size of this process, in bytes (Linux).
-fn rss() -> f64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |pages| pages * 4096.0)
-}
+use super::{emit, median, rss};
 
 /// Peak resident set size of this process (`VmHWM`), in bytes (Linux).
 fn peak_rss() -> f64 {

@@ -27,17 +27,9 @@ use reseller_hierarchy::{
     Role, Snapshot,
 };
 
-use super::{emit, median, per_call_ns, quantile};
+use super::{emit, median, per_call_ns, quantile, rss};
 
 const MUTATIONS: usize = 100_000;
-
-/// Resident set size of this process, in bytes (Linux).
-fn rss() -> f64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |pages| pages * 4096.0)
-}
 
 fn records(n: usize, deep: bool) -> Vec<Record> {
     let g = if deep {
