@@ -487,6 +487,35 @@ impl Hierarchy {
         self.shared.progress.advance(position);
     }
 
+    /// Publishes `snapshot`, a whole new load of the source at `position`, as the next
+    /// version, in place of the changes applied so far: what a follower does when it
+    /// cannot bridge a gap in its source. Cursors of earlier versions stay valid while
+    /// those versions are kept; a position never goes back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{Hierarchy, Position, Record, Snapshot};
+    ///
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// let reloaded = Snapshot::build([Record::new("2", None::<&str>)])?;
+    /// assert_eq!(h.reload_at(reloaded, Position::new(40)), 2);
+    /// assert!(h.snapshot().get(&"1".into()).is_none());
+    /// assert_eq!(h.position(), Some(Position::new(40)));
+    /// # Ok::<(), reseller_hierarchy::BuildError>(())
+    /// ```
+    pub fn reload_at(&self, mut snapshot: Snapshot, position: Position) -> u64 {
+        let mut writer = lock(&self.shared.writer);
+        // A fold of the replaced contents still running must not be published.
+        writer.generation += 1;
+        writer.since_fold = None;
+        let version = self.shared.current.load().version() + 1;
+        snapshot.set_version(version);
+        self.shared.publish(Arc::new(snapshot));
+        self.shared.progress.advance(position);
+        version
+    }
+
     /// The source position the current version reflects, if one was recorded.
     pub fn position(&self) -> Option<Position> {
         self.shared.progress.get()

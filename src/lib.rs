@@ -112,6 +112,8 @@ mod id;
 mod lookup;
 mod mutation;
 mod paging;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod record;
 #[cfg(feature = "serde")]
 mod serde;

@@ -462,6 +462,32 @@ impl Snapshot {
         }
     }
 
+    /// The roots, in sibling order (the order they were added), in `O(roots)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Record, Snapshot};
+    /// let snap = Snapshot::build([
+    ///     Record::new("1", None::<&str>),
+    ///     Record::new("2", Some("1")),
+    ///     Record::new("3", None::<&str>),
+    /// ])?;
+    /// let roots: Vec<&str> = snap.roots().map(|r| r.id().as_str()).collect();
+    /// assert_eq!(roots, ["1", "3"]);
+    /// # Ok::<(), reseller_hierarchy::BuildError>(())
+    /// ```
+    pub fn roots(&self) -> impl Iterator<Item = Reseller<'_>> + '_ {
+        let (base, changed) = match self.delta() {
+            None => (Some(self.hops(0, self.len() as u32)), None),
+            Some(o) => (None, Some(o.roots(self.core()).into_iter())),
+        };
+        base.into_iter()
+            .flatten()
+            .chain(changed.into_iter().flatten())
+            .map(move |c| self.reseller(c))
+    }
+
     /// The reseller with this id.
     ///
     /// # Examples

@@ -497,6 +497,18 @@ impl Overlay {
         out
     }
 
+    /// The roots, in order.
+    pub(crate) fn roots(&self, core: &Core) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut l = 0;
+        while l < self.len() {
+            let c = self.node_at(l);
+            out.push(c);
+            l = self.end(core, c).max(l + 1);
+        }
+        out
+    }
+
     /// The reseller with this id, if present.
     pub(crate) fn find(&self, core: &Core, id: &ResellerId) -> Option<u32> {
         if let Some(&x) = self.ids.get(id) {

@@ -1,0 +1,87 @@
+//! Follow a PostgreSQL reseller table (feature `postgres`): load it once, then apply
+//! every committed change in commit order, across reconnects and server restarts, so
+//! that each replica of a service serves the table as it is.
+//!
+//! ```no_run
+//! use reseller_hierarchy::postgres::{Follower, Source, Table};
+//!
+//! let follower = Follower::start(
+//!     Source::new("postgresql://app@db/crm", Table::new("resellers")).slot("web_1"),
+//! )?;
+//! let snap = follower.hierarchy().snapshot();
+//! println!("{} resellers, {}", snap.len(), follower.health());
+//! # Ok::<(), reseller_hierarchy::postgres::FollowError>(())
+//! ```
+//!
+//! # What the server needs
+//!
+//! - `wal_level = logical`, and a free replication slot per replica
+//!   (`max_replication_slots`).
+//! - A user with the `REPLICATION` attribute (or a superuser) and `SELECT` on the table.
+//! - The table ([`Table`] gives the layout it expects and maps an existing one) with its
+//!   id as primary key (or `REPLICA IDENTITY FULL`), so that deletes name the row.
+//!
+//! # What it installs
+//!
+//! - `CREATE PUBLICATION reseller_hierarchy FOR TABLE resellers` (once, shared by the
+//!   replicas; the name is [`Source::publication`]).
+//! - Per replica, a logical replication slot with the built-in `pgoutput` plugin
+//!   (`pg_create_logical_replication_slot(slot, 'pgoutput')`). **A slot keeps the
+//!   server's write-ahead log until its reader moves on**: [`Follower::stop`] (or
+//!   dropping the follower) drops it, and starting a replica again with the same slot
+//!   name replaces an abandoned one. Drop slots of replicas that will not come back
+//!   (`SELECT pg_drop_replication_slot('…')`).
+//! - Unless [`Source::wake_on_notify`] is off, a statement trigger that wakes the
+//!   followers at commit:
+//!
+//! ```sql
+//! CREATE OR REPLACE FUNCTION public.reseller_hierarchy_notify() RETURNS trigger
+//!   LANGUAGE plpgsql AS $f$ BEGIN PERFORM pg_notify(TG_ARGV[0], ''); RETURN NULL; END $f$;
+//! CREATE OR REPLACE TRIGGER reseller_hierarchy_notify
+//!   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.resellers
+//!   FOR EACH STATEMENT EXECUTE FUNCTION public.reseller_hierarchy_notify('reseller_hierarchy');
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Commit order, exactly once.** Logical decoding delivers whole transactions in
+//!   commit order, so a transaction that took its id early and committed late is
+//!   neither skipped nor reordered. Each transaction is one atomic batch; each version
+//!   records the LSN it reflects; a transaction delivered again after a reconnect is
+//!   recognised by its LSN. See [`Follower`] for how.
+//! - **Read-your-writes.** After committing, take `SELECT pg_current_wal_lsn()` and
+//!   pass it to [`Follower::wait_for`].
+//! - **Gaps reload.** Changes the slot no longer holds (it was dropped, or moved on by
+//!   another reader), a `TRUNCATE`, or a changed id: the table is loaded again and
+//!   published as the next version ([`Health::Reloading`] meanwhile).
+//! - **Bad changes stop.** A change the engine refuses (a move under the reseller's own
+//!   downline, an unknown parent without a foreign key to prevent it) stops the
+//!   follower with [`FollowError::Refused`] naming the row change and its LSN; the last
+//!   good version stays current and [`Health::Stopped`] says so.
+//! - **Sibling order is id order** (see [`Table`]): the initial load and every
+//!   version after a change list siblings the same way, so a replica equals a fresh
+//!   load of the table, listing for listing.
+
+mod changes;
+mod copy;
+mod error;
+mod event;
+mod follower;
+mod health;
+mod lsn;
+mod pgoutput;
+mod row;
+mod session;
+mod sibling_order;
+mod source;
+mod table;
+mod visibility;
+
+pub use error::FollowError;
+pub use event::{RowChange, RowEvent};
+pub use follower::Follower;
+pub use health::Health;
+pub use lsn::{Lsn, LsnError};
+pub use pgoutput::ProtocolError;
+pub use source::Source;
+pub use table::{CapabilityColumns, Table};

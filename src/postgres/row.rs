@@ -1,0 +1,271 @@
+//! [`ColumnMap`] and [`Row`]: a decoded row of the reseller table as the engine's
+//! fields, read by the column positions its `Relation` message gives.
+
+use crate::{Attributes, Capabilities, Capability, Record, ResellerId};
+
+use super::pgoutput::{Relation, Tuple, Value};
+use super::table::{CapabilityColumns, Table};
+
+/// Integer type oids (`smallint`, `integer`, `bigint`): ids of these types sort as numbers.
+const INTEGER_TYPES: [u32; 3] = [21, 23, 20];
+
+/// Where each field of a [`Table`] sits in the rows of one `Relation`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ColumnMap {
+    id: usize,
+    parent: usize,
+    name: Option<usize>,
+    capabilities: CapabilityIndexes,
+    economic_enabled: Option<usize>,
+    attributes: Option<usize>,
+    /// Whether ids sort as numbers.
+    pub(crate) numeric_ids: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CapabilityIndexes {
+    None,
+    Array(usize),
+    Flags(Vec<(Capability, usize)>),
+}
+
+/// One field of a row, as a change gives it: `None` when the change did not send it (a
+/// large value an update left as it was).
+pub(crate) type Sent<T> = Option<T>;
+
+/// A row of the reseller table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub(crate) id: ResellerId,
+    /// `None`: a root (`NULL`, or the row's own id).
+    pub(crate) parent: Option<ResellerId>,
+    pub(crate) name: Sent<String>,
+    pub(crate) capabilities: Sent<Capabilities>,
+    pub(crate) economic_enabled: Sent<bool>,
+    pub(crate) attributes: Sent<Attributes>,
+}
+
+impl Row {
+    /// The record of a whole row (an insert sends every field).
+    pub(crate) fn into_record(self) -> Record {
+        Record::new(self.id, self.parent)
+            .name(self.name.unwrap_or_default())
+            .capabilities(self.capabilities.unwrap_or(Capabilities::NONE))
+            .economic_enabled(self.economic_enabled.unwrap_or(false))
+            .attributes(self.attributes.unwrap_or_else(Attributes::none))
+    }
+}
+
+impl ColumnMap {
+    /// Finds the table's columns in `relation`; the error names a missing column.
+    pub(crate) fn resolve(table: &Table, relation: &Relation) -> Result<ColumnMap, String> {
+        let find = |column: &str| {
+            relation
+                .columns
+                .iter()
+                .position(|(c, _)| c == column)
+                .ok_or_else(|| {
+                    format!(
+                        "table {}.{} has no column {column:?}",
+                        relation.schema, relation.name
+                    )
+                })
+        };
+        let id = find(&table.id)?;
+        Ok(ColumnMap {
+            id,
+            parent: find(&table.parent)?,
+            name: table.display_name.as_deref().map(find).transpose()?,
+            capabilities: match &table.capabilities {
+                CapabilityColumns::None => CapabilityIndexes::None,
+                CapabilityColumns::Array(c) => CapabilityIndexes::Array(find(c)?),
+                CapabilityColumns::Flags(f) => CapabilityIndexes::Flags(
+                    f.iter()
+                        .map(|(cap, c)| Ok((*cap, find(c)?)))
+                        .collect::<Result<_, String>>()?,
+                ),
+            },
+            economic_enabled: table.economic_enabled.as_deref().map(find).transpose()?,
+            attributes: table.attributes.as_deref().map(find).transpose()?,
+            numeric_ids: INTEGER_TYPES.contains(&relation.columns[id].1),
+        })
+    }
+
+    /// The id of a row, or of a key tuple (whose other columns are `NULL`).
+    pub(crate) fn id(&self, tuple: &Tuple<'_>) -> Result<ResellerId, String> {
+        match tuple.0.get(self.id) {
+            Some(Value::Text(t)) => Ok(ResellerId::from(*t)),
+            Some(Value::Null) => Err("a row without an id".into()),
+            Some(Value::Unchanged) | None => Err("a row whose id was not sent".into()),
+        }
+    }
+
+    /// The fields of a row; the error says which value is not understood.
+    pub(crate) fn row(&self, tuple: &Tuple<'_>) -> Result<Row, String> {
+        if tuple.0.len() <= self.max_index() {
+            return Err(format!("a row of {} columns", tuple.0.len()));
+        }
+        let id = self.id(tuple)?;
+        let text = |i: usize| -> Sent<Option<&str>> {
+            match tuple.0[i] {
+                Value::Text(t) => Some(Some(t)),
+                Value::Null => Some(None),
+                Value::Unchanged => None,
+            }
+        };
+        let parent = match tuple.0[self.parent] {
+            Value::Text(t) if t != id.as_str() => Some(ResellerId::from(t)),
+            Value::Text(_) | Value::Null => None,
+            Value::Unchanged => return Err("a row whose parent was not sent".into()),
+        };
+        let boolean = |i: usize| -> Result<Sent<bool>, String> {
+            match text(i) {
+                None => Ok(None),
+                Some(None) | Some(Some("f")) => Ok(Some(false)),
+                Some(Some("t")) => Ok(Some(true)),
+                Some(Some(other)) => Err(format!("{other:?} is not a boolean")),
+            }
+        };
+        let capabilities = match &self.capabilities {
+            CapabilityIndexes::None => Some(Capabilities::NONE),
+            CapabilityIndexes::Array(i) => match text(*i) {
+                None => None,
+                Some(None) => Some(Capabilities::NONE),
+                Some(Some(t)) => Some(capability_array(t)?),
+            },
+            CapabilityIndexes::Flags(flags) => {
+                let mut caps = Some(Capabilities::NONE);
+                for (cap, i) in flags {
+                    match boolean(*i)? {
+                        None => caps = None,
+                        Some(true) => {
+                            if let Some(c) = &mut caps {
+                                c.insert(*cap);
+                            }
+                        }
+                        Some(false) => {}
+                    }
+                }
+                caps
+            }
+        };
+        Ok(Row {
+            name: match self.name {
+                None => Some(String::new()),
+                Some(i) => text(i).map(|t| t.unwrap_or_default().to_string()),
+            },
+            capabilities,
+            economic_enabled: match self.economic_enabled {
+                None => Some(false),
+                Some(i) => boolean(i)?,
+            },
+            attributes: match self.attributes {
+                None => Some(Attributes::none()),
+                Some(i) => match text(i) {
+                    None => None,
+                    Some(None) => Some(Attributes::none()),
+                    Some(Some(t)) => Some(
+                        Attributes::from_json(t)
+                            .map_err(|e| format!("attributes that are not a JSON object: {e}"))?,
+                    ),
+                },
+            },
+            id,
+            parent,
+        })
+    }
+
+    fn max_index(&self) -> usize {
+        let caps = match &self.capabilities {
+            CapabilityIndexes::None => 0,
+            CapabilityIndexes::Array(i) => *i,
+            CapabilityIndexes::Flags(f) => f.iter().map(|(_, i)| *i).max().unwrap_or(0),
+        };
+        [
+            Some(self.id),
+            Some(self.parent),
+            self.name,
+            Some(caps),
+            self.economic_enabled,
+            self.attributes,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+    }
+}
+
+/// The capabilities of a `text[]` value in PostgreSQL's array text form (`{iptv,sip}`,
+/// elements possibly double-quoted with backslash escapes; `NULL` elements skipped).
+pub(crate) fn capability_array(text: &str) -> Result<Capabilities, String> {
+    let bad = || format!("{text:?} is not a one-dimensional text array");
+    let inner = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    let mut caps = Capabilities::NONE;
+    let mut chars = inner.chars().peekable();
+    while chars.peek().is_some() {
+        let mut element = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next().ok_or_else(bad)? {
+                    '"' => break,
+                    '\\' => element.push(chars.next().ok_or_else(bad)?),
+                    c => element.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if matches!(c, '{' | '}' | '"') {
+                    return Err(bad());
+                }
+                element.push(c);
+                chars.next();
+            }
+        }
+        match chars.next() {
+            None | Some(',') => {}
+            Some(_) => return Err(bad()),
+        }
+        if !quoted && element.eq_ignore_ascii_case("NULL") {
+            continue;
+        }
+        caps.insert(
+            element
+                .parse()
+                .map_err(|e: crate::UnknownCapability| e.to_string())?,
+        );
+    }
+    Ok(caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_arrays() {
+        assert_eq!(capability_array("{}"), Ok(Capabilities::NONE));
+        let c = capability_array(r#"{iptv,"sip",NULL}"#).unwrap();
+        assert!(c.contains(Capability::Iptv) && c.contains(Capability::Sip));
+        assert!(!c.contains(Capability::Mvno));
+        assert!(capability_array("{tv}").unwrap_err().contains("tv"));
+        for bad in [
+            "",
+            "iptv",
+            "{iptv",
+            r#"{"iptv}"#,
+            "{{iptv}}",
+            r#"{"iptv"x}"#,
+        ] {
+            assert!(capability_array(bad).is_err(), "{bad}");
+        }
+    }
+}
