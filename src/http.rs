@@ -63,6 +63,10 @@ use crate::{FilterFlags, Order};
 pub const TELECOMX_PATH: &str = "/customer/resellers/list";
 /// The ActivePlatform endpoint's path.
 pub const JSONAPI_PATH: &str = "/api/v3/customer_store/resellers";
+/// The health route: `{"status": "ok", "version": N, "position": P, "detail": ...}` with
+/// 200, or `"status": "stale"` with 503 when [`ServeOptions::health`] says so. It needs
+/// no credentials and tells nothing about the resellers.
+pub const HEALTH_PATH: &str = "/health";
 /// The path of the constant-body route that [`ServeOptions::ceiling`] turns on.
 pub const CEILING_PATH: &str = "/_ceiling";
 
@@ -79,6 +83,36 @@ pub struct ServeOptions {
     /// Serve [`CEILING_PATH`]: a constant body of `?bytes=N` bytes (at most 16 MiB),
     /// to measure what the HTTP stack itself costs on a machine. Off by default.
     pub ceiling: bool,
+    /// What [`HEALTH_PATH`] reports besides the version (a follower's health, say);
+    /// `None`: healthy whenever it answers.
+    pub health: Option<HealthCheck>,
+}
+
+/// A service's own health, for [`HEALTH_PATH`]: `Ok(detail)` is healthy (200),
+/// `Err(detail)` is not (503: serving, but stale).
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::http::{HealthCheck, ServeOptions};
+///
+/// let mut options = ServeOptions::new("https://api.example.com");
+/// options.health = Some(HealthCheck::new(|| Ok("following at 0/16B3748".to_string())));
+/// ```
+#[derive(Clone)]
+pub struct HealthCheck(Arc<dyn Fn() -> Result<String, String> + Send + Sync>);
+
+impl HealthCheck {
+    /// A check that calls `f`.
+    pub fn new(f: impl Fn() -> Result<String, String> + Send + Sync + 'static) -> HealthCheck {
+        HealthCheck(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for HealthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HealthCheck")
+    }
 }
 
 impl ServeOptions {
@@ -87,6 +121,7 @@ impl ServeOptions {
         ServeOptions {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             ceiling: false,
+            health: None,
         }
     }
 }
@@ -96,6 +131,7 @@ struct Shared {
     hierarchy: Arc<Hierarchy>,
     tokens: Arc<Tokens>,
     base_url: Arc<str>,
+    health: Option<HealthCheck>,
     /// Random per router: version numbers restart with every process (and another
     /// data file), so tags from another process must never match.
     instance: u64,
@@ -116,6 +152,7 @@ pub fn router(hierarchy: Arc<Hierarchy>, tokens: Arc<Tokens>, options: ServeOpti
         hierarchy,
         tokens,
         base_url: options.base_url.into(),
+        health: options.health,
         instance: u64::from_le_bytes(nonce),
     };
     let mut app = Router::new()
@@ -124,6 +161,7 @@ pub fn router(hierarchy: Arc<Hierarchy>, tokens: Arc<Tokens>, options: ServeOpti
             get(eligible_parents).fallback(method_not_allowed),
         )
         .route(JSONAPI_PATH, get(downline).fallback(method_not_allowed))
+        .route(HEALTH_PATH, get(health).fallback(method_not_allowed))
         .route(
             "/api/v3/customer_store/resellers/",
             get(downline).fallback(method_not_allowed),
@@ -345,6 +383,22 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     resp.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET"));
     resp
+}
+
+async fn health(State(shared): State<Shared>) -> Response {
+    let check = shared.health.as_ref().map(|h| (h.0)());
+    let (status, word, detail) = match check {
+        None => (StatusCode::OK, "ok", None),
+        Some(Ok(d)) => (StatusCode::OK, "ok", Some(d)),
+        Some(Err(d)) => (StatusCode::SERVICE_UNAVAILABLE, "stale", Some(d)),
+    };
+    let body = serde_json::json!({
+        "status": word,
+        "version": shared.hierarchy.snapshot().version(),
+        "position": shared.hierarchy.position().map(|p| p.get()),
+        "detail": detail,
+    });
+    (status, [(header::CONTENT_TYPE, JSON)], body.to_string()).into_response()
 }
 
 async fn ceiling(RawQuery(query): RawQuery) -> Response {

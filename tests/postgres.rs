@@ -735,3 +735,96 @@ fn setup_problems_are_typed_errors() {
         .get(0);
     assert_eq!(slots, 0);
 }
+
+/// `resellers serve --postgres`: serves the table, shows a change, reports health, and
+/// drops its slot on SIGTERM.
+#[cfg(feature = "cli")]
+#[test]
+fn resellers_serve_from_postgres() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let _serial = serial();
+    let url = database("follow_serve");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    seed(&mut c, 500, &mut Rng(13));
+    let tokens = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-serve-tokens.json");
+    std::fs::write(
+        &tokens,
+        r#"{"tokens": [{"token": "admin", "role": "ADMIN"}]}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resellers"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--slot",
+            "serve_cli",
+            "--postgres",
+            &url,
+            "--tokens",
+        ])
+        .arg(&tokens)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["resellers"], 500);
+    let base = format!("http://{}", v["listening"].as_str().unwrap());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str| -> (u16, serde_json::Value) {
+        let mut resp = agent
+            .get(&format!("{base}{path}"))
+            .header("X-Api-Token", "admin")
+            .call()
+            .unwrap();
+        let status = resp.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap(),
+        )
+    };
+    let (status, health) = get("/health");
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert!(
+        health["detail"].as_str().unwrap().starts_with("following"),
+        "{health}"
+    );
+
+    c.execute(
+        "INSERT INTO resellers (id, parent_id, name) VALUES (900, 1, 'Added')",
+        &[],
+    )
+    .unwrap();
+    wait_until("the new reseller served", Duration::from_secs(30), || {
+        let (_, doc) = get("/customer/resellers/list?per_page=1000");
+        doc.to_string().contains("\"Added\"")
+    });
+    let (_, health) = get("/health");
+    assert!(health["version"].as_u64().unwrap() >= 2, "{health}");
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let slots: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'serve_cli'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(slots, 0, "the slot outlived the service");
+}

@@ -8,9 +8,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reseller_hierarchy::generate::{demo_dataset, Generator, IdStyle, Shape};
+use reseller_hierarchy::postgres::{Follower, Health, Source, Table};
 use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
 use reseller_hierarchy::{
     Builder, FilterFlags, Hierarchy, LoadError, Mutation, Order, Page, PageRequest, Principal,
@@ -145,6 +147,17 @@ enum Command {
     Serve {
         #[command(flatten)]
         data: DataArg,
+        /// Serve a PostgreSQL table instead of a file, kept current with every committed
+        /// change (a connection URL or key=value string; the server needs wal_level =
+        /// logical). /health reports the follower's state.
+        #[arg(long, conflicts_with_all = ["data", "snapshot"])]
+        postgres: Option<String>,
+        /// With --postgres: the table (schema.table), in the layout the README gives.
+        #[arg(long, default_value = "resellers", requires = "postgres")]
+        table: String,
+        /// With --postgres: this replica's replication slot (every replica needs its own).
+        #[arg(long, default_value = "resellers_serve", requires = "postgres")]
+        slot: String,
         /// Address to listen on (port 0: any free port, reported on stderr).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -445,35 +458,57 @@ fn run(command: Command) -> Result<String, Failure> {
         }
         Command::Serve {
             data,
+            postgres,
+            table,
+            slot,
             listen,
             base_url,
             tokens,
             ceiling_route,
         } => {
-            let tokens = match (&tokens, data.data.as_ref().or(data.snapshot.as_ref())) {
+            let own_data = data.data.is_some() || data.snapshot.is_some() || postgres.is_some();
+            let tokens = match (&tokens, own_data) {
                 (Some(path), _) => {
                     let text = std::fs::read_to_string(path)
                         .map_err(|e| Failure::Io(format!("cannot read {}: {e}", path.display())))?;
                     reseller_hierarchy::http::Tokens::from_json(&text)
                         .map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?
                 }
-                (None, None) => reseller_hierarchy::http::Tokens::demo(),
-                (None, Some(_)) => {
+                (None, false) => reseller_hierarchy::http::Tokens::demo(),
+                (None, true) => {
                     return Err(Failure::Io(
-                        "--tokens FILE is required with --data or --snapshot (the demo tokens serve only the demo data)"
+                        "--tokens FILE is required with --data, --snapshot or --postgres (the demo tokens serve only the demo data)"
                             .into(),
                     ))
                 }
             };
-            let snap = load(&data)?;
-            serve::run(snap, tokens, &listen, |addr| {
+            // The follower (if any) lives while the service does; dropping it stops its
+            // thread and drops its slot.
+            let (hierarchy, follower) = match postgres {
+                Some(url) => {
+                    let source = Source::new(&url, Table::new(&table)).slot(&slot);
+                    let f = Follower::start(source)
+                        .map_err(|e| Failure::Io(format!("--postgres: {e}")))?;
+                    (f.hierarchy().clone(), Some(Arc::new(f)))
+                }
+                None => (Arc::new(Hierarchy::new(load(&data)?)), None),
+            };
+            let health = follower.clone().map(|f| {
+                reseller_hierarchy::http::HealthCheck::new(move || match f.health() {
+                    h @ Health::Following { .. } => Ok(h.to_string()),
+                    h => Err(h.to_string()),
+                })
+            });
+            serve::run(hierarchy, tokens, &listen, |addr| {
                 let mut o = reseller_hierarchy::http::ServeOptions::new(
                     base_url.unwrap_or_else(|| format!("http://{addr}")),
                 );
                 o.ceiling = ceiling_route;
+                o.health = health;
                 o
             })
             .map_err(Failure::Io)?;
+            drop(follower);
             Ok(String::new())
         }
         Command::Generate {

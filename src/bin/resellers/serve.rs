@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use reseller_hierarchy::http::{router, ServeOptions, Tokens};
-use reseller_hierarchy::{Hierarchy, Snapshot};
+use reseller_hierarchy::Hierarchy;
 use serde_json::json;
 
-/// Serves `snapshot` on `listen` until a signal; one JSON line on stderr once listening
+/// Serves `hierarchy` on `listen` until a signal; one JSON line on stderr once listening
 /// (`{"listening": ADDR, ...}`, the address with the port the system chose for `:0`)
 /// and one when stopped.
 pub(crate) fn run(
-    snapshot: Snapshot,
+    hierarchy: Arc<Hierarchy>,
     tokens: Tokens,
     listen: &str,
     options: impl FnOnce(&str) -> ServeOptions,
@@ -31,13 +31,9 @@ pub(crate) fn run(
         let options = options(&addr);
         eprintln!(
             "{}",
-            json!({"listening": addr, "base_url": options.base_url, "resellers": snapshot.len()})
+            json!({"listening": addr, "base_url": options.base_url, "resellers": hierarchy.snapshot().len()})
         );
-        let app = router(
-            Arc::new(Hierarchy::new(snapshot)),
-            Arc::new(tokens),
-            options,
-        );
+        let app = router(hierarchy, Arc::new(tokens), options);
         axum::serve(listener, app)
             .with_graceful_shutdown(signal())
             .await
