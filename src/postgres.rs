@@ -31,21 +31,13 @@
 //!   dropping the follower) drops it, and starting a replica again with the same slot
 //!   name replaces an abandoned one. Drop slots of replicas that will not come back
 //!   (`SELECT pg_drop_replication_slot('…')`).
-//! - Unless [`Source::wake_on_notify`] is off, a statement trigger that wakes the
-//!   followers at commit:
 //!
-//! ```sql
-//! CREATE OR REPLACE FUNCTION public.reseller_hierarchy_notify() RETURNS trigger
-//!   LANGUAGE plpgsql AS $f$ BEGIN PERFORM pg_notify(TG_ARGV[0], ''); RETURN NULL; END $f$;
-//! CREATE OR REPLACE TRIGGER reseller_hierarchy_notify
-//!   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON public.resellers
-//!   FOR EACH STATEMENT EXECUTE FUNCTION public.reseller_hierarchy_notify('reseller_hierarchy');
-//! ```
+//! Nothing is installed on the write path: no trigger, no outbox.
 //!
 //! # Guarantees
 //!
-//! - **Commit order, exactly once.** Logical decoding delivers whole transactions in
-//!   commit order, so a transaction that took its id early and committed late is
+//! - **Commit order, exactly once.** Logical replication (a streaming replication
+//!   session on the slot) delivers whole transactions in commit order, so a transaction that took its id early and committed late is
 //!   neither skipped nor reordered. Each transaction is one atomic batch; each version
 //!   records the LSN it reflects; a transaction delivered again after a reconnect is
 //!   recognised by its LSN. See [`Follower`] for how.
@@ -74,6 +66,7 @@ mod row;
 mod session;
 mod sibling_order;
 mod source;
+mod stream;
 mod table;
 mod visibility;
 

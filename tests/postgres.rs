@@ -433,7 +433,7 @@ fn ten_thousand_concurrent_changes_through_a_killed_connection_and_a_restart() {
     c.batch_execute(SCHEMA).unwrap();
     seed(&mut c, 100_000, &mut Rng(11));
     let a = Follower::start(source(&url, "stream_a")).unwrap();
-    let b = Follower::start(source(&url, "stream_b").wake_on_notify(false)).unwrap();
+    let b = Follower::start(source(&url, "stream_b")).unwrap();
     let first_version = a.hierarchy().snapshot().version();
 
     let done = Arc::new(AtomicUsize::new(0));
@@ -527,6 +527,15 @@ fn read_your_writes() {
             .get(&ResellerId::from(id as u64))
             .expect("own write not visible");
         assert_eq!(r.parent().map(|p| p.as_str()), Some("1"));
+    }
+    // A write to another table moves the log on with nothing to apply: waiting for its
+    // position still returns, with the last write visible.
+    c.batch_execute("CREATE TABLE other (x int)").unwrap();
+    for _ in 0..5 {
+        c.execute("INSERT INTO other VALUES (1)", &[]).unwrap();
+        let lsn = current_lsn(&mut c);
+        let snap = f.wait_for(lsn, Duration::from_secs(10)).unwrap();
+        assert!(snap.get(&ResellerId::from(10_049u64)).is_some());
     }
     // A position nobody reached yet times out.
     let far = Lsn::new(current_lsn(&mut c).get() + (1 << 40));

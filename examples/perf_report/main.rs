@@ -1,7 +1,8 @@
 //! `cargo run --release --features generate --example perf_report`: the key figures, one JSON object a line,
 //! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]`: a live
 //! hierarchy under 100,000 changes, see `stream.rs`; `-- startup [--n N] [--ids object-id]`:
-//! import, snapshot files and memory, see `startup.rs`),
+//! import, snapshot files and memory, see `startup.rs`; `-- postgres [--n N]`: a replica
+//! that follows PostgreSQL, under `.ci/with-postgres`, see `postgres.rs`),
 //! `{"metric", "shape", "n", "subtree", "value", "unit"}`, measured in one run (so that
 //! ratios compare like with like on a shared, noisy machine). Takes about a minute on
 //! two cores.
@@ -26,6 +27,8 @@ mod bodies;
 mod moves;
 #[path = "../../benches/common/naive.rs"]
 mod naive;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod startup;
 mod stream;
 use moves::random_move;
@@ -123,6 +126,16 @@ fn main() {
             .and_then(|i| args.get(i + 1)?.parse().ok())
             .unwrap_or(10_000);
         stream::run(n, args.iter().any(|a| a == "--deep"), batch);
+        eprintln!("perf_report took {:.1?}", started.elapsed());
+        return;
+    }
+    // `-- postgres [--n N] [--rate R] [--seconds S] [--replicas 1,4]`: a replica that
+    // follows PostgreSQL (run under .ci/with-postgres).
+    if args.iter().any(|a| a == "postgres") {
+        #[cfg(feature = "postgres")]
+        postgres::run(&args);
+        #[cfg(not(feature = "postgres"))]
+        eprintln!("perf_report -- postgres needs --features postgres");
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }

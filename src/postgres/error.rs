@@ -13,6 +13,11 @@ use crate::{BuildError, MutationError};
 pub enum FollowError {
     /// The database could not be reached, or a statement failed.
     Database(::postgres::Error),
+    /// The replication connection failed or ended.
+    Replication {
+        /// What happened.
+        reason: String,
+    },
     /// The database or the table is not as the follower needs it (`wal_level` not
     /// `logical`, a missing table or column, a slot in use by another process).
     Setup {
@@ -79,6 +84,7 @@ impl fmt::Display for FollowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FollowError::Database(e) => write!(f, "database: {e}"),
+            FollowError::Replication { reason } => write!(f, "replication: {reason}"),
             FollowError::Setup { reason } => write!(f, "cannot follow: {reason}"),
             FollowError::LoadRead(e) => write!(f, "reading the initial load: {e}"),
             FollowError::Load(e) => write!(f, "the table is not a valid hierarchy: {e}"),

@@ -8,17 +8,16 @@
 //! and those the load already saw are skipped ([`LoadSnapshot`]). The hierarchy starts
 //! at the slot's start position.
 //!
-//! **Follow.** Each round reads the server's flushed position `upto`, then peeks the
-//! slot's decoded transactions that committed before `upto`, in commit order, without
-//! consuming them. Each transaction becomes one batch ([`Translation`]), applied with
-//! [`Hierarchy::apply_at`] at its end LSN: a transaction at or below the hierarchy's
-//! position (delivered again after a reconnect) is recognised and not applied twice.
-//! When the round read everything before `upto`, the hierarchy advances to `upto`, so
-//! that a writer waiting for a position after its commit is released even when the log
-//! moved on for other reasons. Only then is the slot advanced to the hierarchy's
-//! position: the slot never runs ahead of what was published, so a crash loses nothing.
-//! Between rounds the thread waits for the wake-up trigger's `NOTIFY`, or the poll
-//! interval.
+//! **Follow.** A streaming replication session ([`Stream`]) on the slot delivers each
+//! committed transaction whole, in commit order. Each becomes one batch
+//! ([`Translation`]) applied with [`Hierarchy::apply_at`] at its end LSN: a
+//! transaction at or below the hierarchy's position (delivered again after a
+//! reconnect) is recognised and not applied twice. When the server says it has read
+//! the log up to some point with nothing more for the publication, the hierarchy
+//! advances to it, so that a writer waiting for a position after its commit is
+//! released even when the log moved on for other tables. The position reported back
+//! to the server (which moves the slot) is the hierarchy's, after publishing: the
+//! slot never runs ahead of what was published, so a crash loses nothing.
 //!
 //! **Faults.** A lost connection is retried with backoff (health `Reconnecting`); on
 //! reconnecting, a slot that is gone or that moved past the hierarchy's position means
@@ -40,9 +39,13 @@ use super::pgoutput::Message;
 use super::row::ColumnMap;
 use super::session::Session;
 use super::sibling_order::IdOrder;
+use super::stream::{Event, Stream};
 use super::visibility::LoadSnapshot;
 use super::{FollowError, Lsn, Source};
 use crate::{Hierarchy, Mutation, Position, ResellerId, Snapshot, WaitTimeout};
+
+/// How long the thread waits for an event before looking whether it should stop.
+const WAIT: Duration = Duration::from_millis(100);
 
 /// A hierarchy that follows a PostgreSQL table: loaded once, then kept current with
 /// every committed change, in commit order, by a thread of its own. Serve from
@@ -96,8 +99,8 @@ impl Shared {
 }
 
 impl Follower {
-    /// Connects, checks the server and the table, installs the publication (and the
-    /// wake-up trigger), creates the slot, loads the table, and starts following.
+    /// Connects, checks the server and the table, installs the publication, creates
+    /// the slot, loads the table, and starts following.
     ///
     /// # Errors
     ///
@@ -117,6 +120,14 @@ impl Follower {
                 return Err(e);
             }
         };
+        drop(session);
+        let stream = match Stream::start(&source, start) {
+            Ok(stream) => stream,
+            Err(e) => {
+                drop_slot(&source);
+                return Err(e);
+            }
+        };
         let max_id = largest_id(&snapshot, order);
         let hierarchy = Arc::new(Hierarchy::new(snapshot));
         hierarchy.advance_to(start.into());
@@ -126,13 +137,14 @@ impl Follower {
         });
         let mut worker = Worker {
             source,
-            session: Some(session),
+            stream: Some(stream),
             hierarchy: hierarchy.clone(),
             shared: shared.clone(),
             order,
             seen,
             max_id,
-            slot_at: start,
+            relations: HashMap::new(),
+            open: None,
             attempts: 0,
         };
         let thread = std::thread::Builder::new()
@@ -211,31 +223,45 @@ fn largest_id(snap: &Snapshot, order: IdOrder) -> Option<ResellerId> {
         .cloned()
 }
 
-/// How a round of reading ended.
-enum Round {
-    /// Everything before the server's flushed position was read.
-    CaughtUp,
-    /// There is more to read now.
-    More,
+/// Drops the slot, waiting a moment for a session that just ended to let go of it.
+fn drop_slot(source: &Source) {
+    for _ in 0..50 {
+        let Ok(mut session) = Session::connect(source) else {
+            return;
+        };
+        match session.slot_active(source) {
+            Ok(None) => return,
+            Ok(Some(false)) => {
+                if session.drop_slot(source).is_ok() {
+                    return;
+                }
+            }
+            Ok(Some(true)) => {}
+            Err(_) => return,
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The follower's thread.
 struct Worker {
     source: Source,
-    session: Option<Session>,
+    stream: Option<Stream>,
     hierarchy: Arc<Hierarchy>,
     shared: Arc<Shared>,
     order: IdOrder,
     seen: LoadSnapshot,
     /// The largest id in the current version.
     max_id: Option<ResellerId>,
-    /// Where the slot was last advanced to.
-    slot_at: Lsn,
+    /// The layouts the stream sent, by table oid (`None`: not the followed table).
+    relations: HashMap<u32, Option<ColumnMap>>,
+    /// The transaction being received.
+    open: Option<Open>,
     /// Failed connection attempts in a row.
     attempts: u32,
 }
 
-/// The transaction being read.
+/// The transaction being received.
 struct Open {
     xid: u32,
     /// The load saw it: skip it.
@@ -252,36 +278,27 @@ impl Worker {
         self.hierarchy.position().map_or(Lsn::new(0), Lsn::from)
     }
 
+    fn following(&self) {
+        self.shared.set(Health::Following {
+            position: self.position(),
+        });
+    }
+
     fn run(&mut self) {
         while !self.shared.stopping() {
-            let step = match self.session {
-                None => self.reconnect().map(|()| Round::More),
-                Some(_) => self.round(),
+            let step = match self.stream {
+                None => self.reconnect(),
+                Some(_) => self.step(),
             };
             match step {
-                Ok(Round::More) => {}
-                Ok(Round::CaughtUp) => {
-                    self.attempts = 0;
-                    self.shared.set(Health::Following {
-                        position: self.position(),
-                    });
-                    let poll = self.source.poll;
-                    if let Some(s) = &mut self.session {
-                        if self.source.notify {
-                            if s.wait(poll).is_err() {
-                                self.session = None;
-                            }
-                        } else {
-                            self.sleep(poll);
-                        }
-                    }
-                }
+                Ok(()) => {}
                 Err(FollowError::Gap { reason }) => {
-                    self.shared.set(Health::Reloading {
-                        reason: reason.clone(),
-                    });
+                    self.shared.set(Health::Reloading { reason });
                     match self.reload() {
-                        Ok(()) => self.attempts = 0,
+                        Ok(()) => {
+                            self.attempts = 0;
+                            self.following();
+                        }
                         Err(e) if e.is_fatal() => return self.stopped(e),
                         Err(e) => self.retry(e),
                     }
@@ -290,12 +307,22 @@ impl Worker {
                 Err(e) => self.retry(e),
             }
         }
-        if let Some(s) = &mut self.session {
-            let _ = s.drop_slot(&self.source);
+        self.finish();
+    }
+
+    /// Ends the stream and drops the slot: the hierarchy stays as it is.
+    fn finish(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            stream.stop();
         }
+        drop_slot(&self.source);
     }
 
     fn stopped(&mut self, error: FollowError) {
+        // Nothing more is applied or acknowledged: the slot stays before the change.
+        if let Some(stream) = self.stream.take() {
+            stream.stop();
+        }
         self.shared.set(Health::Stopped {
             error: Arc::new(error),
         });
@@ -303,15 +330,13 @@ impl Worker {
         while !self.shared.stopping() {
             self.sleep(Duration::from_millis(100));
         }
-        if let Some(s) = &mut self.session {
-            let _ = s.drop_slot(&self.source);
-        }
+        self.finish();
     }
 
-    /// After a failure: drop the connection if it is gone, and back off.
+    /// After a failure: start again from the hierarchy's position, after a backoff.
     fn retry(&mut self, error: FollowError) {
-        if self.session.as_ref().is_none_or(Session::is_closed) {
-            self.session = None;
+        if let Some(stream) = self.stream.take() {
+            stream.stop();
         }
         self.attempts = self.attempts.saturating_add(1);
         self.shared.set(Health::Reconnecting {
@@ -333,100 +358,68 @@ impl Worker {
         }
     }
 
-    /// Connects again and checks that the slot still holds every change after the
-    /// hierarchy's position.
+    /// Connects again, checks that the slot still holds every change after the
+    /// hierarchy's position, and streams from there.
     fn reconnect(&mut self) -> Result<(), FollowError> {
         let mut session = Session::connect(&self.source)?;
         let position = self.position();
         match session.slot_position(&self.source)? {
             None => {
-                self.session = Some(session);
                 return Err(FollowError::Gap {
                     reason: format!("replication slot {:?} no longer exists", self.source.slot),
-                });
+                })
             }
             Some(at) if at > position => {
-                self.session = Some(session);
                 return Err(FollowError::Gap {
                     reason: format!(
-                        "replication slot {:?} moved on to {at} while this replica is at {position}",
-                        self.source.slot
-                    ),
-                });
+                    "replication slot {:?} moved on to {at} while this replica is at {position}",
+                    self.source.slot
+                ),
+                })
             }
-            Some(at) => self.slot_at = at,
+            Some(_) => {}
         }
-        session.listen(&self.source)?;
-        self.session = Some(session);
+        drop(session);
+        self.relations.clear();
+        self.open = None;
+        self.stream = Some(Stream::start(&self.source, position)?);
+        self.attempts = 0;
+        self.following();
         Ok(())
     }
 
     /// Loads the table again on a new slot and publishes it as the next version.
     fn reload(&mut self) -> Result<(), FollowError> {
-        if self.session.as_ref().is_none_or(Session::is_closed) {
-            self.session = Some(Session::connect(&self.source)?);
+        if let Some(stream) = self.stream.take() {
+            stream.stop();
         }
-        let Some(session) = &mut self.session else {
-            return Ok(());
-        };
+        let mut session = Session::connect(&self.source)?;
         let start = session.create_slot(&self.source)?;
         let (snapshot, seen) = session.load(&self.source, self.order)?;
-        session.listen(&self.source)?;
+        drop(session);
         self.max_id = largest_id(&snapshot, self.order);
         self.seen = seen;
-        self.slot_at = start;
+        self.relations.clear();
+        self.open = None;
         self.hierarchy.reload_at(snapshot, start.into());
+        self.stream = Some(Stream::start(&self.source, start)?);
         Ok(())
     }
 
-    /// One round: apply every transaction committed before the flushed position (or
-    /// the first `changes_per_read` changes' transactions), then advance the slot.
-    fn round(&mut self) -> Result<Round, FollowError> {
-        let Some(mut session) = self.session.take() else {
-            return Ok(Round::More);
+    /// Handles the stream's next event, if one comes soon.
+    fn step(&mut self) -> Result<(), FollowError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(());
         };
-        let result = self.read(&mut session);
-        self.session = Some(session);
-        result
-    }
-
-    fn read(&mut self, session: &mut Session) -> Result<Round, FollowError> {
-        let upto = session.flushed()?;
-        let mut relations: HashMap<u32, Option<ColumnMap>> = HashMap::new();
-        let mut open: Option<Open> = None;
-        let source = self.source.clone();
-        let rows = session.peek(&source, upto, |lsn, data| {
-            let message =
-                Message::parse(data).map_err(|error| FollowError::Protocol { lsn, error })?;
-            self.message(message, lsn, &mut relations, &mut open)
-        })?;
-        let caught_up = rows < self.source.changes_per_read as usize;
-        if caught_up && open.is_none() {
-            self.hierarchy.advance_to(upto.into());
-        }
-        let position = self.position();
-        if position > self.slot_at {
-            session.advance_slot(&self.source, position)?;
-            self.slot_at = position;
-        }
-        Ok(if caught_up {
-            Round::CaughtUp
-        } else {
-            Round::More
-        })
-    }
-
-    fn message(
-        &mut self,
-        message: Message<'_>,
-        lsn: Lsn,
-        relations: &mut HashMap<u32, Option<ColumnMap>>,
-        open: &mut Option<Open>,
-    ) -> Result<(), FollowError> {
-        let table = &self.source.table;
-        match message {
-            Message::Begin { xid } => {
-                *open = Some(Open {
+        let Some(event) = stream.next(WAIT)? else {
+            if self.open.is_none() {
+                self.following();
+            }
+            return Ok(());
+        };
+        match event {
+            Event::Begin { xid } => {
+                self.open = Some(Open {
                     xid,
                     seen: self.seen.saw(xid),
                     translation: Translation::new(
@@ -438,6 +431,37 @@ impl Worker {
                     gap: None,
                 });
             }
+            Event::Change { lsn, data } => {
+                let message =
+                    Message::parse(&data).map_err(|error| FollowError::Protocol { lsn, error })?;
+                self.message(message, lsn)?;
+            }
+            Event::Commit { end } => {
+                if let Some(txn) = self.open.take() {
+                    self.commit(txn, end)?;
+                }
+                self.acknowledge();
+            }
+            Event::Reached { lsn } => {
+                if self.open.is_none() {
+                    self.hierarchy.advance_to(lsn.into());
+                    self.acknowledge();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the server how far the published versions reach.
+    fn acknowledge(&self) {
+        if let Some(stream) = &self.stream {
+            stream.ack(self.position());
+        }
+    }
+
+    fn message(&mut self, message: Message<'_>, lsn: Lsn) -> Result<(), FollowError> {
+        let table = &self.source.table;
+        match message {
             Message::Relation(r) => {
                 let ours = r.schema == table.schema && r.name == table.name;
                 let map = match ours {
@@ -447,10 +471,12 @@ impl Worker {
                     ),
                     false => None,
                 };
-                relations.insert(r.oid, map);
+                self.relations.insert(r.oid, map);
             }
             Message::Insert { relation, new } => {
-                if let (Some(Some(map)), Some(txn)) = (relations.get(&relation), open.as_mut()) {
+                if let (Some(Some(map)), Some(txn)) =
+                    (self.relations.get(&relation), self.open.as_mut())
+                {
                     if !txn.seen && txn.bad.is_none() {
                         match map.row(&new) {
                             Ok(row) => {
@@ -467,7 +493,9 @@ impl Worker {
                 }
             }
             Message::Update { relation, old, new } => {
-                if let (Some(Some(map)), Some(txn)) = (relations.get(&relation), open.as_mut()) {
+                if let (Some(Some(map)), Some(txn)) =
+                    (self.relations.get(&relation), self.open.as_mut())
+                {
                     if !txn.seen && txn.bad.is_none() {
                         match map.row(&new) {
                             Ok(row) => {
@@ -493,7 +521,9 @@ impl Worker {
                 }
             }
             Message::Delete { relation, old } => {
-                if let (Some(Some(map)), Some(txn)) = (relations.get(&relation), open.as_mut()) {
+                if let (Some(Some(map)), Some(txn)) =
+                    (self.relations.get(&relation), self.open.as_mut())
+                {
                     if !txn.seen && txn.bad.is_none() {
                         match map.id(&old) {
                             Ok(id) => {
@@ -501,10 +531,9 @@ impl Worker {
                                 txn.translation.delete(id, &event);
                             }
                             Err(reason) => {
-                                txn.bad = Some((
-                                    event(RowChange::Delete, ResellerId::from(""), lsn, txn.xid),
-                                    reason,
-                                ));
+                                let id = ResellerId::from("");
+                                txn.bad =
+                                    Some((event(RowChange::Delete, id, lsn, txn.xid), reason));
                             }
                         }
                     }
@@ -513,10 +542,10 @@ impl Worker {
             Message::Truncate {
                 relations: truncated,
             } => {
-                if let Some(txn) = open.as_mut() {
+                if let Some(txn) = self.open.as_mut() {
                     let ours = truncated
                         .iter()
-                        .any(|oid| matches!(relations.get(oid), Some(Some(_))));
+                        .any(|oid| matches!(self.relations.get(oid), Some(Some(_))));
                     if ours && !txn.seen {
                         txn.gap.get_or_insert_with(|| {
                             format!("table {} was truncated", table.qualified())
@@ -524,12 +553,8 @@ impl Worker {
                     }
                 }
             }
-            Message::Commit { end } => {
-                if let Some(txn) = open.take() {
-                    self.commit(txn, end)?;
-                }
-            }
-            Message::Other => {}
+            // Boundaries come as their own events; types and origins carry no rows.
+            Message::Begin { .. } | Message::Commit { .. } | Message::Other => {}
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Decoding of `pgoutput` messages (protocol version 1), the output of PostgreSQL's
-//! built-in logical decoding plugin, one message per row of
-//! `pg_logical_slot_peek_binary_changes`.
+//! built-in logical decoding plugin, one message per `XLogData` of the replication
+//! stream.
 //!
 //! # How
 //!

@@ -3,13 +3,12 @@
 use std::io::BufReader;
 use std::time::Duration;
 
-use ::postgres::fallible_iterator::FallibleIterator;
-use ::postgres::types::{PgLsn, ToSql};
+use ::postgres::types::PgLsn;
 use ::postgres::{Client, Config, IsolationLevel, NoTls};
 
 use super::copy::CopyLines;
 use super::sibling_order::IdOrder;
-use super::table::{literal, quote};
+use super::table::quote;
 use super::visibility::LoadSnapshot;
 use super::{FollowError, Lsn, Source};
 use crate::{Builder, Snapshot};
@@ -85,7 +84,7 @@ impl Session {
     }
 
     /// Creates the publication if missing (checking that an existing one lists the
-    /// table) and, when asked, the wake-up trigger; serialized between followers.
+    /// table); serialized between followers.
     pub(crate) fn install(&mut self, source: &Source) -> Result<(), FollowError> {
         let table = source.table.qualified();
         let mut tx = self.client.transaction()?;
@@ -123,23 +122,7 @@ impl Session {
                 )));
             }
         }
-        if source.notify {
-            tx.batch_execute(&notify_trigger_sql(source))?;
-        }
         tx.commit()?;
-        if source.notify {
-            self.client
-                .batch_execute(&format!("LISTEN {}", quote(&source.publication)))?;
-        }
-        Ok(())
-    }
-
-    /// Listens for the wake-up trigger's notifications (again, after a reconnect).
-    pub(crate) fn listen(&mut self, source: &Source) -> Result<(), FollowError> {
-        if source.notify {
-            self.client
-                .batch_execute(&format!("LISTEN {}", quote(&source.publication)))?;
-        }
         Ok(())
     }
 
@@ -174,6 +157,17 @@ impl Session {
             )?
             .get(0);
         Ok(lsn.into())
+    }
+
+    /// Whether the slot is in use (`None`: there is no such slot).
+    pub(crate) fn slot_active(&mut self, source: &Source) -> Result<Option<bool>, FollowError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                &[&source.slot],
+            )?
+            .map(|r| r.get(0)))
     }
 
     /// Drops the slot if it exists and no process uses it.
@@ -229,79 +223,4 @@ impl Session {
         let snapshot = builder.build().map_err(FollowError::Load)?;
         Ok((snapshot, seen))
     }
-
-    /// The server's flushed write-ahead log position: every commit before it can be
-    /// decoded.
-    pub(crate) fn flushed(&mut self) -> Result<Lsn, FollowError> {
-        let lsn: PgLsn = self
-            .client
-            .query_one("SELECT pg_current_wal_flush_lsn()", &[])?
-            .get(0);
-        Ok(lsn.into())
-    }
-
-    /// Hands each decoded message of the transactions that committed before `upto`
-    /// (at most about `n` messages) to `each`, without consuming them from the slot;
-    /// returns how many there were.
-    pub(crate) fn peek(
-        &mut self,
-        source: &Source,
-        upto: Lsn,
-        mut each: impl FnMut(Lsn, &[u8]) -> Result<(), FollowError>,
-    ) -> Result<usize, FollowError> {
-        let upto = PgLsn::from(upto);
-        let n = i32::try_from(source.changes_per_read).unwrap_or(i32::MAX);
-        let params: [&(dyn ToSql + Sync); 4] = [&source.slot, &upto, &n, &source.publication];
-        let mut rows = self.client.query_raw(
-            "SELECT lsn, data FROM pg_logical_slot_peek_binary_changes(\
-             $1, $2, $3, 'proto_version', '1', 'publication_names', $4)",
-            params.iter().copied(),
-        )?;
-        let mut count = 0;
-        while let Some(row) = rows.next()? {
-            let lsn: PgLsn = row.try_get(0)?;
-            let data: &[u8] = row.try_get(1)?;
-            each(lsn.into(), data)?;
-            count += 1;
-        }
-        Ok(count)
-    }
-
-    /// Tells the slot that everything up to `to` is applied, so the server may recycle
-    /// the log before it.
-    pub(crate) fn advance_slot(&mut self, source: &Source, to: Lsn) -> Result<(), FollowError> {
-        self.client.execute(
-            "SELECT pg_replication_slot_advance($1, $2)",
-            &[&source.slot, &PgLsn::from(to)],
-        )?;
-        Ok(())
-    }
-
-    /// Waits up to `timeout` for a wake-up notification (draining any others).
-    pub(crate) fn wait(&mut self, timeout: Duration) -> Result<(), FollowError> {
-        let mut notifications = self.client.notifications();
-        if notifications.timeout_iter(timeout).next()?.is_some() {
-            while notifications.iter().next()?.is_some() {}
-        }
-        Ok(())
-    }
-
-    /// Whether the connection is gone.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.client.is_closed()
-    }
-}
-
-/// The wake-up trigger: one `NOTIFY` per changing statement, delivered at commit.
-pub(crate) fn notify_trigger_sql(source: &Source) -> String {
-    let schema = quote(&source.table.schema);
-    format!(
-        "CREATE OR REPLACE FUNCTION {schema}.reseller_hierarchy_notify() RETURNS trigger \
-         LANGUAGE plpgsql AS $f$ BEGIN PERFORM pg_notify(TG_ARGV[0], ''); RETURN NULL; END $f$;\n\
-         CREATE OR REPLACE TRIGGER reseller_hierarchy_notify \
-         AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} \
-         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.reseller_hierarchy_notify({channel});",
-        table = source.table.qualified(),
-        channel = literal(&source.publication),
-    )
 }

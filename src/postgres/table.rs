@@ -1,6 +1,5 @@
 //! [`Table`]: which table holds the resellers and which of its columns hold what, and
-//! the SQL the follower derives from it (the load query, the publication, the wake-up
-//! trigger).
+//! the load query the follower derives from it.
 
 use crate::Capability;
 
