@@ -52,6 +52,7 @@ const SCHEMA: &str = "
         economic_enabled boolean NOT NULL DEFAULT false,
         attributes jsonb
     );
+    CREATE INDEX ON resellers (parent_id);
     CREATE SEQUENCE reseller_ids;";
 
 /// A small deterministic generator (xorshift*).

@@ -32,7 +32,8 @@ const SCHEMA: &str = "
         name text NOT NULL DEFAULT '',
         capabilities text[] NOT NULL DEFAULT '{}',
         economic_enabled boolean NOT NULL DEFAULT false,
-        attributes jsonb);";
+        attributes jsonb);
+    CREATE INDEX ON resellers (parent_id);";
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     let i = args.iter().position(|a| a == name)?;

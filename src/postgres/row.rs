@@ -196,6 +196,75 @@ impl ColumnMap {
     }
 }
 
+/// The record of a row of the load query (`Table::load_query`), its fields in COPY's
+/// binary form: id, parent id, name (text), capabilities (`text[]`), economic flag
+/// (`bool`), attributes (JSON text). The error says which value is not understood.
+pub(crate) fn loaded_record(fields: &[Option<&[u8]>]) -> Result<Record, String> {
+    let text = |i: usize, what: &str| -> Result<Option<&str>, String> {
+        fields[i]
+            .map(|b| std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8")))
+            .transpose()
+    };
+    let id = text(0, "the id")?.ok_or("a row without an id")?;
+    let mut record = Record::new(id, text(1, "the parent id")?)
+        .name(text(2, "the name")?.unwrap_or_default())
+        .economic_enabled(fields[4] == Some(&[1u8][..]));
+    if let Some(array) = fields[3] {
+        record = record.capabilities(binary_capabilities(array)?);
+    }
+    if let Some(json) = text(5, "the attributes")? {
+        record = record.attributes(
+            Attributes::from_json(json)
+                .map_err(|e| format!("attributes that are not a JSON object: {e}"))?,
+        );
+    }
+    Ok(record)
+}
+
+/// The capabilities of a `text[]` in its binary form: dimensions, a null flag, the
+/// element type, each dimension's size and lower bound, then each element's length
+/// (`-1`: `NULL`, skipped) and bytes.
+fn binary_capabilities(b: &[u8]) -> Result<Capabilities, String> {
+    fn bad() -> String {
+        "capabilities that are not a one-dimensional text array".to_string()
+    }
+    fn int(b: &[u8], at: &mut usize) -> Result<i32, String> {
+        let v = b.get(*at..*at + 4).ok_or_else(bad)?;
+        *at += 4;
+        Ok(i32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+    }
+    let mut at = 0;
+    let dims = int(b, &mut at)?;
+    let _has_null = int(b, &mut at)?;
+    let _element = int(b, &mut at)?;
+    let n = match dims {
+        0 => 0,
+        1 => {
+            let n = int(b, &mut at)?;
+            let _lower = int(b, &mut at)?;
+            n
+        }
+        _ => return Err(bad()),
+    };
+    let mut caps = Capabilities::NONE;
+    for _ in 0..n {
+        let len = int(b, &mut at)?;
+        if len < 0 {
+            continue;
+        }
+        let start = at;
+        let end = start.checked_add(len as usize).ok_or_else(bad)?;
+        let name = b.get(start..end).ok_or_else(bad)?;
+        at = end;
+        let name = std::str::from_utf8(name).map_err(|_| bad())?;
+        caps.insert(
+            name.parse()
+                .map_err(|e: crate::UnknownCapability| e.to_string())?,
+        );
+    }
+    Ok(caps)
+}
+
 /// The capabilities of a `text[]` value in PostgreSQL's array text form (`{iptv,sip}`,
 /// elements possibly double-quoted with backslash escapes; `NULL` elements skipped).
 pub(crate) fn capability_array(text: &str) -> Result<Capabilities, String> {
@@ -249,6 +318,69 @@ pub(crate) fn capability_array(text: &str) -> Result<Capabilities, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn binary_array(names: &[Option<&str>]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [1i32, 0, 25, names.len() as i32, 1] {
+            b.extend(v.to_be_bytes());
+        }
+        for n in names {
+            match n {
+                None => b.extend((-1i32).to_be_bytes()),
+                Some(n) => {
+                    b.extend((n.len() as i32).to_be_bytes());
+                    b.extend(n.as_bytes());
+                }
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn binary_capability_arrays() {
+        let c = binary_capabilities(&binary_array(&[Some("iptv"), None, Some("mvno")])).unwrap();
+        assert!(c.contains(Capability::Iptv) && c.contains(Capability::Mvno));
+        let mut empty = Vec::new();
+        for v in [0i32, 0, 25] {
+            empty.extend(v.to_be_bytes());
+        }
+        assert_eq!(binary_capabilities(&empty), Ok(Capabilities::NONE));
+        assert!(binary_capabilities(&binary_array(&[Some("tv")]))
+            .unwrap_err()
+            .contains("tv"));
+        let good = binary_array(&[Some("iptv")]);
+        for cut in 0..good.len() {
+            assert!(binary_capabilities(&good[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn loaded_records() {
+        let caps = binary_array(&[Some("sip")]);
+        let fields: [Option<&[u8]>; 6] = [
+            Some(b"7"),
+            Some(b"3"),
+            Some(b"Northwind"),
+            Some(&caps),
+            Some(&[1]),
+            Some(br#"{"b": 1, "a": 2}"#),
+        ];
+        let r = loaded_record(&fields).unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.parent.as_ref().map(|p| p.as_str())),
+            ("7", Some("3"))
+        );
+        assert_eq!(r.name, "Northwind");
+        assert!(r.capabilities.contains(Capability::Sip) && r.economic_enabled);
+        assert_eq!(r.attributes.as_json(), Some(r#"{"a":2,"b":1}"#));
+        let root: [Option<&[u8]>; 6] = [Some(b"1"), None, None, None, Some(&[0]), None];
+        let r = loaded_record(&root).unwrap();
+        assert!(r.parent.is_none() && !r.economic_enabled && r.attributes.is_none());
+        let bad: [Option<&[u8]>; 6] = [Some(b"1"), None, None, None, None, Some(b"[1]")];
+        assert!(loaded_record(&bad).unwrap_err().contains("attributes"));
+        let no_id: [Option<&[u8]>; 6] = [None, None, None, None, None, None];
+        assert!(loaded_record(&no_id).is_err());
+    }
 
     #[test]
     fn capability_arrays() {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use ::postgres::types::PgLsn;
 use ::postgres::{Client, Config, IsolationLevel, NoTls};
 
-use super::copy::CopyLines;
+use super::copy::for_each_row;
+use super::row::loaded_record;
 use super::sibling_order::IdOrder;
 use super::table::quote;
 use super::visibility::LoadSnapshot;
@@ -193,8 +194,9 @@ impl Session {
             .map(Lsn::from))
     }
 
-    /// Reads the whole table in one `REPEATABLE READ` snapshot, streaming the rows into
-    /// the parallel NDJSON import, and returns it with the snapshot it saw.
+    /// Reads the whole table in one `REPEATABLE READ` snapshot, streaming the rows (a
+    /// binary COPY of plain columns: the server does no JSON) into records, and returns
+    /// the hierarchy with the snapshot it saw.
     pub(crate) fn load(
         &mut self,
         source: &Source,
@@ -215,9 +217,12 @@ impl Session {
         let mut builder = Builder::new();
         {
             let reader = tx.copy_out(&format!("COPY ({query}) TO STDOUT (FORMAT binary)"))?;
-            builder
-                .read_ndjson(BufReader::with_capacity(1 << 20, CopyLines::new(reader)))
-                .map_err(FollowError::LoadRead)?;
+            let reader = BufReader::with_capacity(1 << 20, reader);
+            for_each_row(reader, 6, |fields| match loaded_record(fields) {
+                Ok(record) => builder.push(record),
+                Err(reason) => builder.push_malformed(reason),
+            })
+            .map_err(FollowError::LoadRead)?;
         }
         tx.commit()?;
         let snapshot = builder.build().map_err(FollowError::Load)?;
