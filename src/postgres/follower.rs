@@ -36,7 +36,7 @@ use super::changes::Translation;
 use super::event::{RowChange, RowEvent};
 use super::health::Health;
 use super::pgoutput::Message;
-use super::row::{ColumnMap, Row};
+use super::row::ColumnMap;
 use super::session::Session;
 use super::sibling_order::IdOrder;
 use super::stream::{Event, Stream};
@@ -145,8 +145,6 @@ impl Follower {
             max_id,
             relations: HashMap::new(),
             open: None,
-            pending: Vec::new(),
-            pending_changes: 0,
             attempts: 0,
         };
         let thread = std::thread::Builder::new()
@@ -259,9 +257,6 @@ struct Worker {
     relations: HashMap<u32, Option<ColumnMap>>,
     /// The transaction being received.
     open: Option<Open>,
-    /// Committed transactions not applied yet, and their row changes in all.
-    pending: Vec<Committed>,
-    pending_changes: usize,
     /// Failed connection attempts in a row.
     attempts: u32,
 }
@@ -271,28 +266,12 @@ struct Open {
     xid: u32,
     /// The load saw it: skip it.
     seen: bool,
-    changes: Vec<(Change, RowEvent)>,
+    translation: Translation,
     /// The first row the follower could not read.
     bad: Option<(RowEvent, String)>,
     /// The first change that cannot be applied as a change.
     gap: Option<String>,
 }
-
-/// One row change of a transaction, as read.
-enum Change {
-    Insert(Row),
-    Update(Row),
-    Delete(ResellerId),
-}
-
-/// A committed transaction waiting to be applied with the ones after it.
-struct Committed {
-    end: Lsn,
-    changes: Vec<(Change, RowEvent)>,
-}
-
-/// Row changes applied as one batch at most (a larger transaction is one batch).
-const GROUP_MAX: usize = 10_000;
 
 impl Worker {
     fn position(&self) -> Lsn {
@@ -403,8 +382,6 @@ impl Worker {
         drop(session);
         self.relations.clear();
         self.open = None;
-        self.pending.clear();
-        self.pending_changes = 0;
         self.stream = Some(Stream::start(&self.source, position)?);
         self.attempts = 0;
         self.following();
@@ -424,48 +401,32 @@ impl Worker {
         self.seen = seen;
         self.relations.clear();
         self.open = None;
-        self.pending.clear();
-        self.pending_changes = 0;
         self.hierarchy.reload_at(snapshot, start.into());
         self.stream = Some(Stream::start(&self.source, start)?);
         Ok(())
     }
 
-    /// Handles the stream's next event. Transactions that arrive back to back are
-    /// applied together, as one batch at the last one's end (group commit): when
-    /// the follower is behind, a version per transaction would cost more than the
-    /// changes. Readers then skip versions between transactions, never see half of one.
+    /// Handles the stream's next event, if one comes soon.
     fn step(&mut self) -> Result<(), FollowError> {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(());
         };
-        // Committed transactions are waiting: apply them unless more follow at once.
-        let wait = match (self.open.is_some(), self.pending.is_empty()) {
-            (false, false) if self.pending_changes < GROUP_MAX => Duration::ZERO,
-            (false, false) => return self.flush(),
-            _ => WAIT,
-        };
-        let event = match stream.next(wait) {
-            Ok(Some(event)) => event,
-            Ok(None) => {
-                self.flush()?;
-                if self.open.is_none() {
-                    self.following();
-                }
-                return Ok(());
+        let Some(event) = stream.next(WAIT)? else {
+            if self.open.is_none() {
+                self.following();
             }
-            Err(e) => {
-                // What committed before the stream broke is complete: publish it.
-                self.flush()?;
-                return Err(e);
-            }
+            return Ok(());
         };
         match event {
             Event::Begin { xid } => {
                 self.open = Some(Open {
                     xid,
                     seen: self.seen.saw(xid),
-                    changes: Vec::new(),
+                    translation: Translation::new(
+                        self.hierarchy.snapshot(),
+                        self.order,
+                        self.max_id.clone(),
+                    ),
                     bad: None,
                     gap: None,
                 });
@@ -479,86 +440,16 @@ impl Worker {
                 if let Some(txn) = self.open.take() {
                     self.commit(txn, end)?;
                 }
+                self.acknowledge();
             }
             Event::Reached { lsn } => {
                 if self.open.is_none() {
-                    self.flush()?;
                     self.hierarchy.advance_to(lsn.into());
                     self.acknowledge();
                 }
             }
         }
         Ok(())
-    }
-
-    /// Applies the waiting transactions as one batch at the last one's end. If the
-    /// engine refuses it, they are applied one by one, so that every transaction
-    /// before the refused one is published and the error names the refused one.
-    fn flush(&mut self) -> Result<(), FollowError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let group = std::mem::take(&mut self.pending);
-        self.pending_changes = 0;
-        let result = match self.apply(&group) {
-            Ok(()) => Ok(()),
-            Err(_) if group.len() > 1 => group.chunks(1).try_for_each(|one| self.apply(one)),
-            Err(e) => Err(e),
-        };
-        self.acknowledge();
-        result
-    }
-
-    /// Applies `group` as one batch at its last transaction's end.
-    fn apply(&mut self, group: &[Committed]) -> Result<(), FollowError> {
-        let Some(end) = group.last().map(|t| t.end) else {
-            return Ok(());
-        };
-        if end <= self.position() {
-            return Ok(());
-        }
-        let mut translation =
-            Translation::new(self.hierarchy.snapshot(), self.order, self.max_id.clone());
-        for (change, event) in group.iter().flat_map(|t| &t.changes) {
-            match change {
-                Change::Insert(row) => translation.insert(row.clone(), event),
-                Change::Update(row) => translation.update(row.clone(), event),
-                Change::Delete(id) => translation.delete(id.clone(), event),
-            }
-        }
-        let (batch, events) = translation.finish();
-        if batch.is_empty() {
-            self.hierarchy.advance_to(end.into());
-            return Ok(());
-        }
-        match self.hierarchy.apply_at(&batch, Position::from(end)) {
-            Ok(_) => {
-                for m in &batch {
-                    if let Mutation::Add(r) = m {
-                        let bigger = match &self.max_id {
-                            None => true,
-                            Some(max) => self.order.cmp(&r.id, max).is_gt(),
-                        };
-                        if bigger {
-                            self.max_id = Some(r.id.clone());
-                        }
-                    }
-                }
-                Ok(())
-            }
-            Err(error) => {
-                let event = events[error.index().min(events.len() - 1)].clone();
-                let commit = group
-                    .iter()
-                    .find(|t| t.changes.iter().any(|(_, e)| e.xid == event.xid))
-                    .map_or(end, |t| t.end);
-                Err(FollowError::Refused {
-                    event,
-                    commit,
-                    error,
-                })
-            }
-        }
     }
 
     /// Tells the server how far the published versions reach.
@@ -590,7 +481,7 @@ impl Worker {
                         match map.row(&new) {
                             Ok(row) => {
                                 let event = event(RowChange::Insert, row.id.clone(), lsn, txn.xid);
-                                txn.changes.push((Change::Insert(row), event));
+                                txn.translation.insert(row, &event);
                             }
                             Err(reason) => {
                                 let id = map.id(&new).unwrap_or_else(|_| ResellerId::from(""));
@@ -618,7 +509,7 @@ impl Worker {
                                     }
                                 }
                                 let event = event(RowChange::Update, row.id.clone(), lsn, txn.xid);
-                                txn.changes.push((Change::Update(row), event));
+                                txn.translation.update(row, &event);
                             }
                             Err(reason) => {
                                 let id = map.id(&new).unwrap_or_else(|_| ResellerId::from(""));
@@ -637,7 +528,7 @@ impl Worker {
                         match map.id(&old) {
                             Ok(id) => {
                                 let event = event(RowChange::Delete, id.clone(), lsn, txn.xid);
-                                txn.changes.push((Change::Delete(id), event));
+                                txn.translation.delete(id, &event);
                             }
                             Err(reason) => {
                                 let id = ResellerId::from("");
@@ -668,29 +559,51 @@ impl Worker {
         Ok(())
     }
 
-    /// Queues a committed transaction to be applied at its end position (unless it is
-    /// already reflected, or the load saw it).
+    /// Applies a committed transaction at its end position (unless already reflected).
     fn commit(&mut self, txn: Open, end: Lsn) -> Result<(), FollowError> {
-        let last = self.pending.last().map_or(self.position(), |t| t.end);
-        if end <= last {
+        if end <= self.position() {
             return Ok(()); // delivered again after a reconnect
         }
         if let Some(reason) = txn.gap {
-            self.flush()?;
             return Err(FollowError::Gap { reason });
         }
         if let Some((event, reason)) = txn.bad {
-            self.flush()?;
             return Err(FollowError::BadRow {
                 event,
                 commit: end,
                 reason,
             });
         }
-        let changes = if txn.seen { Vec::new() } else { txn.changes };
-        self.pending_changes += changes.len();
-        self.pending.push(Committed { end, changes });
-        Ok(())
+        if txn.seen {
+            self.hierarchy.advance_to(end.into());
+            return Ok(());
+        }
+        let (batch, events) = txn.translation.finish();
+        if batch.is_empty() {
+            self.hierarchy.advance_to(end.into());
+            return Ok(());
+        }
+        match self.hierarchy.apply_at(&batch, Position::from(end)) {
+            Ok(_) => {
+                for m in &batch {
+                    if let Mutation::Add(r) = m {
+                        let bigger = match &self.max_id {
+                            None => true,
+                            Some(max) => self.order.cmp(&r.id, max).is_gt(),
+                        };
+                        if bigger {
+                            self.max_id = Some(r.id.clone());
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(error) => Err(FollowError::Refused {
+                event: events[error.index().min(events.len() - 1)].clone(),
+                commit: end,
+                error,
+            }),
+        }
     }
 }
 
