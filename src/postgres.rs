@@ -18,13 +18,17 @@
 //! - `wal_level = logical`, and a free replication slot per replica
 //!   (`max_replication_slots`).
 //! - A user with the `REPLICATION` attribute (or a superuser) and `SELECT` on the table.
-//! - The table ([`Table`] gives the layout it expects and maps an existing one) with its
-//!   id as primary key (or `REPLICA IDENTITY FULL`), so that deletes name the row.
+//! - The table ([`Table`] gives the layout it expects and maps an existing one): an
+//!   ordinary table with its id as primary key (or `REPLICA IDENTITY FULL`), so that
+//!   deletes name the row. A start refuses anything else with [`FollowError::Setup`],
+//!   since changes that do not reach the replica whole would make it drift.
 //!
 //! # What it installs
 //!
-//! - `CREATE PUBLICATION reseller_hierarchy FOR TABLE resellers` (once, shared by the
-//!   replicas; the name is [`Source::publication`]).
+//! - `CREATE PUBLICATION reseller_hierarchy FOR TABLE ONLY resellers` (once, shared by
+//!   the replicas; the name is [`Source::publication`]). An existing publication of
+//!   that name must publish every operation on the table, without a row filter or a
+//!   column list.
 //! - Per replica, a logical replication slot with the built-in `pgoutput` plugin
 //!   (`pg_create_logical_replication_slot(slot, 'pgoutput')`). **A slot keeps the
 //!   server's write-ahead log until its reader moves on**: [`Follower::stop`] (or

@@ -655,6 +655,49 @@ fn a_lost_slot_or_a_truncate_reloads_the_table() {
 }
 
 #[test]
+fn changes_undone_within_one_transaction() {
+    let _serial = serial();
+    let url = database("follow_undo");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    seed(&mut c, 2_000, &mut Rng(17));
+    let f = Follower::start(source(&url, "undo")).unwrap();
+    let row = c
+        .query_one(
+            "SELECT name, capabilities::text, parent_id FROM resellers WHERE id = 700",
+            &[],
+        )
+        .unwrap();
+    let (name, caps, parent): (String, String, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+    // Fields changed and changed back, a move and a move back, in one transaction each.
+    let mut tx = c.transaction().unwrap();
+    tx.execute(
+        "UPDATE resellers SET name = 'B', capabilities = '{sip}' WHERE id = 700",
+        &[],
+    )
+    .unwrap();
+    tx.execute(
+        "UPDATE resellers SET name = $1, capabilities = $2::text::text[] WHERE id = 700",
+        &[&name, &caps],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let mut tx = c.transaction().unwrap();
+    tx.execute("UPDATE resellers SET parent_id = NULL WHERE id = 700", &[])
+        .unwrap();
+    tx.execute(
+        "UPDATE resellers SET parent_id = $1 WHERE id = 700",
+        &[&parent],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let lsn = current_lsn(&mut c);
+    let snap = f.wait_for(lsn, Duration::from_secs(30)).unwrap();
+    assert_eq!(snap.get(&"700".into()).unwrap().name(), name);
+    assert_equals_table(&snap, &url);
+}
+
+#[test]
 fn a_mapped_table_with_text_ids_and_flag_columns() {
     let _serial = serial();
     let url = database("follow_mapped");
@@ -732,6 +775,19 @@ fn setup_problems_are_typed_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("boss"), "{err}");
+    // Tables whose changes would not reach the replicas whole are refused up front.
+    c.batch_execute(
+        "CREATE TABLE nopk (LIKE resellers);
+         CREATE TABLE parted (LIKE resellers) PARTITION BY RANGE (id);
+         CREATE PUBLICATION inserts_only FOR TABLE resellers WITH (publish = 'insert');",
+    )
+    .unwrap();
+    let err = Follower::start(Source::new(&url, Table::new("nopk")).slot("setup")).unwrap_err();
+    assert!(err.to_string().contains("replica identity"), "{err}");
+    let err = Follower::start(Source::new(&url, Table::new("parted")).slot("setup")).unwrap_err();
+    assert!(err.to_string().contains("not an ordinary table"), "{err}");
+    let err = Follower::start(source(&url, "setup").publication("inserts_only")).unwrap_err();
+    assert!(err.to_string().contains("leaves out"), "{err}");
     // A cycle in the table: the load reports it.
     c.batch_execute(
         "ALTER TABLE resellers DROP CONSTRAINT resellers_parent_id_fkey;

@@ -9,8 +9,9 @@
 //!
 //! - `INSERT` is [`Mutation::Add`].
 //! - `UPDATE` is a [`Mutation::Move`] when the parent changed, and a
-//!   [`Mutation::Update`] of the fields that differ (all sent fields when the row was
-//!   already touched in this batch). A large value the update did not send stays.
+//!   [`Mutation::Update`] of the fields that differ from the version before the batch
+//!   (all sent fields when the batch already added, moved or updated the row: a
+//!   second update may undo the first). A large value the update did not send stays.
 //! - `DELETE` is [`Mutation::Remove`] with [`Removal::ReattachDownline`]: with a foreign
 //!   key the children were moved or deleted first and the reseller is a leaf; without
 //!   one its children take its place, as the table now says (their parent is gone).
@@ -48,6 +49,9 @@ pub(crate) struct Translation {
     events: Vec<RowEvent>,
     /// Where each id touched by the batch is now: `Some(parent)`, or `None` if removed.
     now: HashMap<ResellerId, Option<Parent>>,
+    /// Ids whose fields the batch updated: a later update of one sends every field,
+    /// since the version before the batch no longer says what the fields are.
+    updated: std::collections::HashSet<ResellerId>,
     /// Ids placed under a parent by the batch, in order: id, the parent, whether it went
     /// in the middle (re-attached) rather than last, and the event.
     arrivals: Vec<(ResellerId, Parent, bool, usize)>,
@@ -67,6 +71,7 @@ impl Translation {
             mutations: Vec::new(),
             events: Vec::new(),
             now: HashMap::new(),
+            updated: std::collections::HashSet::new(),
             arrivals: Vec::new(),
         }
     }
@@ -114,7 +119,8 @@ impl Translation {
             self.push(m, event);
             self.arrive(row.id.clone(), row.parent.clone(), false);
         }
-        let before = match self.now.contains_key(&row.id) {
+        let touched = self.now.contains_key(&row.id) || !self.updated.insert(row.id.clone());
+        let before = match touched {
             true => None,
             false => self.snap.get(&row.id),
         };

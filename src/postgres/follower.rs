@@ -110,13 +110,14 @@ impl Follower {
     pub fn start(source: Source) -> Result<Follower, FollowError> {
         source.check()?;
         let mut session = Session::connect(&source)?;
-        let order = session.check(&source)?;
+        let (order, table_oid) = session.check(&source)?;
         session.install(&source)?;
         let start = session.create_slot(&source)?;
         let (snapshot, seen) = match session.load(&source, order) {
             Ok(loaded) => loaded,
             Err(e) => {
-                let _ = session.drop_slot(&source);
+                drop(session);
+                drop_slot(&source);
                 return Err(e);
             }
         };
@@ -141,17 +142,22 @@ impl Follower {
             hierarchy: hierarchy.clone(),
             shared: shared.clone(),
             order,
+            table_oid,
             seen,
             max_id,
             relations: HashMap::new(),
             open: None,
             attempts: 0,
         };
+        let cleanup = worker.source.clone();
         let thread = std::thread::Builder::new()
             .name("reseller-follower".into())
             .spawn(move || worker.run())
-            .map_err(|e| FollowError::Setup {
-                reason: format!("cannot start the follower thread: {e}"),
+            .map_err(|e| {
+                drop_slot(&cleanup);
+                FollowError::Setup {
+                    reason: format!("cannot start the follower thread: {e}"),
+                }
             })?;
         Ok(Follower {
             hierarchy,
@@ -160,7 +166,9 @@ impl Follower {
         })
     }
 
-    /// The hierarchy, to serve from (and to hand to `http::router`).
+    /// The hierarchy, to serve from (and to hand to `http::router`). The follower owns
+    /// its writes: changes applied to it by anyone else would be lost at the next
+    /// reload and could make the table's changes refused.
     pub fn hierarchy(&self) -> &Arc<Hierarchy> {
         &self.hierarchy
     }
@@ -250,6 +258,8 @@ struct Worker {
     hierarchy: Arc<Hierarchy>,
     shared: Arc<Shared>,
     order: IdOrder,
+    /// The followed table's oid (how the stream names it, whatever its name now).
+    table_oid: u32,
     seen: LoadSnapshot,
     /// The largest id in the current version.
     max_id: Option<ResellerId>,
@@ -366,7 +376,10 @@ impl Worker {
         match session.slot_position(&self.source)? {
             None => {
                 return Err(FollowError::Gap {
-                    reason: format!("replication slot {:?} no longer exists", self.source.slot),
+                    reason: format!(
+                        "replication slot {:?} no longer exists or lost the log it needs",
+                        self.source.slot
+                    ),
                 })
             }
             Some(at) if at > position => {
@@ -393,7 +406,11 @@ impl Worker {
         if let Some(stream) = self.stream.take() {
             stream.stop();
         }
+        // The ended session may hold the slot a moment longer: wait for it and drop it.
+        drop_slot(&self.source);
         let mut session = Session::connect(&self.source)?;
+        // The table may have been dropped and created again: check it afresh.
+        (self.order, self.table_oid) = session.check(&self.source)?;
         let start = session.create_slot(&self.source)?;
         let (snapshot, seen) = session.load(&self.source, self.order)?;
         drop(session);
@@ -418,10 +435,10 @@ impl Worker {
             return Ok(());
         };
         match event {
-            Event::Begin { xid } => {
+            Event::Begin { xid, commit } => {
                 self.open = Some(Open {
                     xid,
-                    seen: self.seen.saw(xid),
+                    seen: self.seen.saw(xid, commit.get()),
                     translation: Translation::new(
                         self.hierarchy.snapshot(),
                         self.order,
@@ -463,7 +480,7 @@ impl Worker {
         let table = &self.source.table;
         match message {
             Message::Relation(r) => {
-                let ours = r.schema == table.schema && r.name == table.name;
+                let ours = r.oid == self.table_oid;
                 let map = match ours {
                     true => Some(
                         ColumnMap::resolve(table, &r)

@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use super::{FollowError, Lsn};
 
-/// What a follower is doing. Every state but [`Health::Loading`] serves a version; only
-/// [`Health::Following`] promises it is current.
+/// What a follower is doing. Every state serves a version (a follower exists once its
+/// first load is done); only [`Health::Following`] promises it is current.
 #[derive(Clone, Debug)]
 pub enum Health {
-    /// Loading the table for the first time.
-    Loading,
     /// Following the source; the hierarchy reflects it up to `position`.
     Following {
         /// The source position the current version reflects.
@@ -30,7 +28,9 @@ pub enum Health {
         reason: String,
     },
     /// Stopped on a change it cannot apply; the last good version is served, and the
-    /// service should say it is stale (and an operator fix the data).
+    /// service should say it is stale (and an operator fix the data). The slot stays,
+    /// holding the server's log from that change on, until the follower is stopped
+    /// or dropped: do not leave a stopped replica running for long.
     Stopped {
         /// Why.
         error: Arc<FollowError>,
@@ -46,7 +46,7 @@ impl Health {
     /// use reseller_hierarchy::postgres::{Health, Lsn};
     ///
     /// assert!(Health::Following { position: Lsn::new(1) }.is_following());
-    /// assert!(!Health::Loading.is_following());
+    /// assert!(!Health::Reloading { reason: "slot dropped".into() }.is_following());
     /// ```
     pub fn is_following(&self) -> bool {
         matches!(self, Health::Following { .. })
@@ -56,7 +56,6 @@ impl Health {
 impl fmt::Display for Health {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Health::Loading => write!(f, "loading"),
             Health::Following { position } => write!(f, "following at {position}"),
             Health::Reconnecting { attempts, error } => {
                 write!(f, "reconnecting (attempt {attempts}): {error}")

@@ -6,9 +6,6 @@ use crate::{Attributes, Capabilities, Capability, Record, ResellerId};
 use super::pgoutput::{Relation, Tuple, Value};
 use super::table::{CapabilityColumns, Table};
 
-/// Integer type oids (`smallint`, `integer`, `bigint`): ids of these types sort as numbers.
-const INTEGER_TYPES: [u32; 3] = [21, 23, 20];
-
 /// Where each field of a [`Table`] sits in the rows of one `Relation`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ColumnMap {
@@ -18,8 +15,6 @@ pub(crate) struct ColumnMap {
     capabilities: CapabilityIndexes,
     economic_enabled: Option<usize>,
     attributes: Option<usize>,
-    /// Whether ids sort as numbers.
-    pub(crate) numeric_ids: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +82,6 @@ impl ColumnMap {
             },
             economic_enabled: table.economic_enabled.as_deref().map(find).transpose()?,
             attributes: table.attributes.as_deref().map(find).transpose()?,
-            numeric_ids: INTEGER_TYPES.contains(&relation.columns[id].1),
         })
     }
 

@@ -40,8 +40,9 @@ impl Session {
         })
     }
 
-    /// Checks the server and the table, and finds how ids sort.
-    pub(crate) fn check(&mut self, source: &Source) -> Result<IdOrder, FollowError> {
+    /// Checks the server and the table, and finds how ids sort and the table's oid
+    /// (how the replication stream names it).
+    pub(crate) fn check(&mut self, source: &Source) -> Result<(IdOrder, u32), FollowError> {
         let level: String = self
             .client
             .query_one("SELECT current_setting('wal_level')", &[])?
@@ -52,11 +53,43 @@ impl Session {
             )));
         }
         let table = &source.table;
-        let found = self
-            .client
-            .query_opt("SELECT to_regclass($1)::oid::int8", &[&table.qualified()])?;
-        if found.and_then(|r| r.get::<_, Option<i64>>(0)).is_none() {
+        let found = self.client.query_opt(
+            "SELECT oid::int8, relkind::text, relreplident::text FROM pg_class \
+             WHERE oid = to_regclass($1)",
+            &[&table.qualified()],
+        )?;
+        let Some(found) = found else {
             return Err(setup(format!("no table {}", table.qualified())));
+        };
+        let (oid, kind, identity): (i64, String, String) =
+            (found.get(0), found.get(1), found.get(2));
+        if kind != "r" {
+            return Err(setup(format!(
+                "{} is not an ordinary table (relkind {kind:?}; partitioned tables and views cannot be followed)",
+                table.qualified()
+            )));
+        }
+        // Deletes must name the row by its id: the replica identity must hold the id.
+        let identity_has_id = match identity.as_str() {
+            "f" => true,
+            "d" | "i" => self
+                .client
+                .query_opt(
+                    "SELECT 1 FROM pg_index i JOIN pg_attribute a \
+                       ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                     WHERE i.indrelid = $1::int8::oid AND a.attname = $2 \
+                       AND CASE WHEN $3 = 'd' THEN i.indisprimary ELSE i.indisreplident END",
+                    &[&oid, &table.id, &identity],
+                )?
+                .is_some(),
+            _ => false,
+        };
+        if !identity_has_id {
+            return Err(setup(format!(
+                "the replica identity of {} does not hold {:?}: make it the primary key, or set REPLICA IDENTITY FULL",
+                table.qualified(),
+                table.id
+            )));
         }
         let mut id_type = None;
         for column in table.columns() {
@@ -78,10 +111,12 @@ impl Session {
                 id_type = Some(ty);
             }
         }
-        Ok(match id_type {
+        let order = match id_type {
             Some(t) if INTEGER_TYPES.contains(&t) => IdOrder::Numeric,
             _ => IdOrder::Text,
-        })
+        };
+        let oid = u32::try_from(oid).map_err(|_| setup("a table oid out of range"))?;
+        Ok((order, oid))
     }
 
     /// Creates the publication if missing (checking that an existing one lists the
@@ -101,7 +136,7 @@ impl Session {
             .is_some();
         if !exists {
             tx.batch_execute(&format!(
-                "CREATE PUBLICATION {} FOR TABLE {table}",
+                "CREATE PUBLICATION {} FOR TABLE ONLY {table}",
                 quote(&source.publication)
             ))?;
         } else {
@@ -119,6 +154,28 @@ impl Session {
             if !listed {
                 return Err(setup(format!(
                     "publication {:?} does not list {table}",
+                    source.publication
+                )));
+            }
+            let every_change: bool = tx
+                .query_one(
+                    "SELECT pubinsert AND pubupdate AND pubdelete AND pubtruncate \
+                     FROM pg_publication WHERE pubname = $1",
+                    &[&source.publication],
+                )?
+                .get(0);
+            let filtered: bool = tx
+                .query_one(
+                    "SELECT current_setting('server_version_num')::int >= 150000 AND EXISTS (\
+                       SELECT 1 FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid \
+                       WHERE p.pubname = $1 AND r.prrelid = to_regclass($2) \
+                         AND (r.prqual IS NOT NULL OR r.prattrs IS NOT NULL))",
+                    &[&source.publication, &table],
+                )?
+                .get(0);
+            if !every_change || filtered {
+                return Err(setup(format!(
+                    "publication {:?} leaves out some changes of {table} (operations, a row filter or a column list): the replicas would drift",
                     source.publication
                 )));
             }
@@ -182,12 +239,14 @@ impl Session {
     }
 
     /// The position up to which the slot's reader confirmed it read, or `None` if the
-    /// slot is gone.
+    /// slot is gone or the server invalidated it (`wal_status` `lost`: the log it
+    /// needed was removed, `max_slot_wal_keep_size`).
     pub(crate) fn slot_position(&mut self, source: &Source) -> Result<Option<Lsn>, FollowError> {
         Ok(self
             .client
             .query_opt(
-                "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1",
+                "SELECT confirmed_flush_lsn FROM pg_replication_slots \
+                 WHERE slot_name = $1 AND wal_status IS DISTINCT FROM 'lost'",
                 &[&source.slot],
             )?
             .and_then(|r| r.get::<_, Option<PgLsn>>(0))
@@ -209,10 +268,15 @@ impl Session {
             .read_only(true)
             .start()?;
         // The first statement fixes the transaction's snapshot; the COPY reads the same.
-        let text: String = tx
-            .query_one("SELECT pg_current_snapshot()::text", &[])?
-            .get(0);
-        let seen = LoadSnapshot::parse(&text).map_err(|e| setup(e.to_string()))?;
+        // Read in the same statement, after the snapshot: every commit the snapshot saw
+        // starts before this log position.
+        let row = tx.query_one(
+            "SELECT pg_current_snapshot()::text, pg_current_wal_lsn()",
+            &[],
+        )?;
+        let (text, until): (String, PgLsn) = (row.get(0), row.get(1));
+        let seen =
+            LoadSnapshot::parse(&text, u64::from(until)).map_err(|e| setup(e.to_string()))?;
         let query = source.table.load_query(order == IdOrder::Numeric);
         let mut builder = Builder::new();
         {

@@ -23,8 +23,8 @@ use super::{FollowError, Lsn, Source};
 /// What the stream delivered.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A transaction starts.
-    Begin { xid: u32 },
+    /// A transaction starts; its commit record starts at `commit`.
+    Begin { xid: u32, commit: Lsn },
     /// A message inside it (relation, insert, update, delete, truncate), at `lsn`.
     Change { lsn: Lsn, data: Vec<u8> },
     /// The transaction commits, visible at `end`.
@@ -112,7 +112,10 @@ impl Stream {
             Ok(Ok(Some(event))) => event,
         };
         Ok(Some(match event {
-            ReplicationEvent::Begin { xid, .. } => Event::Begin { xid },
+            ReplicationEvent::Begin { xid, final_lsn, .. } => Event::Begin {
+                xid,
+                commit: Lsn::new(final_lsn.as_u64()),
+            },
             ReplicationEvent::XLogData {
                 wal_start, data, ..
             } => Event::Change {

@@ -30,7 +30,9 @@ pub enum CapabilityColumns {
 /// ```
 ///
 /// - The id column must identify rows for logical replication: the primary key (the
-///   default replica identity), or `REPLICA IDENTITY FULL`.
+///   default replica identity), or `REPLICA IDENTITY FULL`. An ordinary table:
+///   partitioned tables and views are refused, and rows of inheriting tables are not
+///   the table's (`ONLY`).
 /// - Siblings are listed in the order of their ids: by value for `smallint`, `integer`
 ///   and `bigint` ids, by the bytes of their text form for every other type (`text`
 ///   compared as with `COLLATE "C"`, `uuid` in its usual order).
@@ -50,7 +52,7 @@ pub enum CapabilityColumns {
 ///     .capability_flag(Capability::Sip, "has_voip")
 ///     .economic_enabled_column(None)
 ///     .attributes_column(None);
-/// assert!(table.load_query(false).contains(r#"FROM "crm"."partners""#));
+/// assert!(table.load_query(false).contains(r#"FROM ONLY "crm"."partners""#));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
@@ -222,7 +224,7 @@ impl Table {
             // column, not by its text.
             "SELECT {id}::text AS r_id, NULLIF({parent}::text, {id}::text) AS r_parent, \
              {name} AS r_name, {capabilities} AS r_capabilities, {economic} AS r_economic, \
-             {attributes} AS r_attributes FROM {table} ORDER BY {order}",
+             {attributes} AS r_attributes FROM ONLY {table} ORDER BY {order}",
             table = self.qualified(),
         )
     }
@@ -239,7 +241,7 @@ mod tests {
         let t = Table::new(r#"s"x.t"#).id_column("i d");
         assert!(t
             .load_query(true)
-            .contains(r#"FROM "s""x"."t" ORDER BY "i d""#));
+            .contains(r#"FROM ONLY "s""x"."t" ORDER BY "i d""#));
         assert!(t
             .load_query(false)
             .ends_with(r#"ORDER BY "i d"::text COLLATE "C""#));

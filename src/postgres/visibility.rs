@@ -14,8 +14,14 @@
 use std::fmt;
 
 /// The snapshot of the initial load (`pg_current_snapshot()` in its transaction).
+///
+/// Only transactions whose commit record starts before `until` (the log position read
+/// in the load's first statement, after its snapshot was taken) can have been seen:
+/// any later one is applied without looking at its id, so ids are only ever widened
+/// for transactions close to the load, never after the 32-bit ids wrapped around.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LoadSnapshot {
+    until: u64,
     xmin: u64,
     xmax: u64,
     /// In progress when the snapshot was taken, sorted.
@@ -33,8 +39,8 @@ impl fmt::Display for SnapshotTextError {
 }
 
 impl LoadSnapshot {
-    /// Parses `pg_current_snapshot()::text`.
-    pub(crate) fn parse(text: &str) -> Result<LoadSnapshot, SnapshotTextError> {
+    /// Parses `pg_current_snapshot()::text`, read with the log position `until`.
+    pub(crate) fn parse(text: &str, until: u64) -> Result<LoadSnapshot, SnapshotTextError> {
         let bad = || SnapshotTextError(text.to_string());
         let mut parts = text.split(':');
         let (Some(xmin), Some(xmax), Some(xip), None) =
@@ -53,14 +59,19 @@ impl LoadSnapshot {
         }
         ids.sort_unstable();
         Ok(LoadSnapshot {
+            until,
             xmin,
             xmax,
             xip: ids,
         })
     }
 
-    /// Whether the load saw the (committed) transaction `xid`.
-    pub(crate) fn saw(&self, xid: u32) -> bool {
+    /// Whether the load saw the transaction `xid`, whose commit record starts at
+    /// `commit`.
+    pub(crate) fn saw(&self, xid: u32, commit: u64) -> bool {
+        if commit >= self.until {
+            return false;
+        }
         // How far below xmax the id lies, modulo 2^32; ids at or above xmax were not seen.
         let below = (self.xmax as u32).wrapping_sub(xid);
         if below == 0 || below > 1 << 31 {
@@ -79,32 +90,41 @@ mod tests {
 
     #[test]
     fn seen_below_xmin_and_not_in_progress() {
-        let s = LoadSnapshot::parse("100:110:103,105").unwrap();
-        assert!(s.saw(50));
-        assert!(s.saw(99));
-        assert!(s.saw(100));
-        assert!(!s.saw(103));
-        assert!(s.saw(104));
-        assert!(!s.saw(105));
-        assert!(!s.saw(110));
-        assert!(!s.saw(200));
+        let s = LoadSnapshot::parse("100:110:103,105", 1000).unwrap();
+        assert!(s.saw(50, 10));
+        assert!(s.saw(99, 10));
+        assert!(s.saw(100, 10));
+        assert!(!s.saw(103, 10));
+        assert!(s.saw(104, 10));
+        assert!(!s.saw(105, 10));
+        assert!(!s.saw(110, 10));
+        assert!(!s.saw(200, 10));
     }
 
     #[test]
     fn ids_widened_across_an_epoch() {
         // xmax just past 2^32: the 32-bit id 0xFFFF_FFF0 is from the epoch before.
         let xmax = (1u64 << 32) + 5;
-        let s = LoadSnapshot::parse(&format!("{}:{}:", xmax - 20, xmax)).unwrap();
-        assert!(s.saw(0xFFFF_FFF0));
-        assert!(s.saw(2));
-        assert!(!s.saw(5));
-        assert!(!s.saw(6));
+        let s = LoadSnapshot::parse(&format!("{}:{}:", xmax - 20, xmax), 1000).unwrap();
+        assert!(s.saw(0xFFFF_FFF0, 10));
+        assert!(s.saw(2, 10));
+        assert!(!s.saw(5, 10));
+        assert!(!s.saw(6, 10));
+    }
+
+    #[test]
+    fn commits_after_the_load_are_never_seen() {
+        let s = LoadSnapshot::parse("100:110:", 1000).unwrap();
+        assert!(s.saw(50, 999));
+        assert!(!s.saw(50, 1000));
+        // Long after the load, an id that wrapped around is not mistaken for an old one.
+        assert!(!s.saw(50u32.wrapping_add(1 << 31), 5000));
     }
 
     #[test]
     fn malformed_snapshots_refused() {
         for t in ["", "1:2", "1:2:3:4", "a:2:", "5:3:", "1:9:12", "1:9:x"] {
-            assert!(LoadSnapshot::parse(t).is_err(), "{t}");
+            assert!(LoadSnapshot::parse(t, 0).is_err(), "{t}");
         }
     }
 }
