@@ -476,14 +476,22 @@ impl Worker {
         }
     }
 
+    /// The followed table's layout and the open transaction, when a change of
+    /// `relation` is one to read (the load did not see its transaction, and no row of
+    /// it was unreadable so far).
+    fn reading(&mut self, relation: u32) -> Option<(&ColumnMap, &mut Open)> {
+        match (self.relations.get(&relation), self.open.as_mut()) {
+            (Some(Some(map)), Some(txn)) if !txn.seen && txn.bad.is_none() => Some((map, txn)),
+            _ => None,
+        }
+    }
+
     fn message(&mut self, message: Message<'_>, lsn: Lsn) -> Result<(), FollowError> {
-        let table = &self.source.table;
         match message {
             Message::Relation(r) => {
-                let ours = r.oid == self.table_oid;
-                let map = match ours {
+                let map = match r.oid == self.table_oid {
                     true => Some(
-                        ColumnMap::resolve(table, &r)
+                        ColumnMap::resolve(&self.source.table, &r)
                             .map_err(|reason| FollowError::Setup { reason })?,
                     ),
                     false => None,
@@ -491,78 +499,63 @@ impl Worker {
                 self.relations.insert(r.oid, map);
             }
             Message::Insert { relation, new } => {
-                if let (Some(Some(map)), Some(txn)) =
-                    (self.relations.get(&relation), self.open.as_mut())
-                {
-                    if !txn.seen && txn.bad.is_none() {
-                        match map.row(&new) {
-                            Ok(row) => {
-                                let event = event(RowChange::Insert, row.id.clone(), lsn, txn.xid);
-                                txn.translation.insert(row, &event);
-                            }
-                            Err(reason) => {
-                                let id = map.id(&new).unwrap_or_else(|_| ResellerId::from(""));
-                                txn.bad =
-                                    Some((event(RowChange::Insert, id, lsn, txn.xid), reason));
-                            }
+                if let Some((map, txn)) = self.reading(relation) {
+                    let xid = txn.xid;
+                    match map.row(&new) {
+                        Ok(row) => {
+                            let event = event(RowChange::Insert, row.id.clone(), lsn, xid);
+                            txn.translation.insert(row, &event);
+                        }
+                        Err(reason) => {
+                            let id = map.id(&new).unwrap_or_else(|_| ResellerId::from(""));
+                            txn.bad = Some((event(RowChange::Insert, id, lsn, xid), reason));
                         }
                     }
                 }
             }
             Message::Update { relation, old, new } => {
-                if let (Some(Some(map)), Some(txn)) =
-                    (self.relations.get(&relation), self.open.as_mut())
-                {
-                    if !txn.seen && txn.bad.is_none() {
-                        match map.row(&new) {
-                            Ok(row) => {
-                                if let Some(old_id) = old.as_ref().and_then(|o| map.id(o).ok()) {
-                                    if old_id != row.id {
-                                        txn.gap.get_or_insert(format!(
-                                            "the id of row {:?} changed to {:?}",
-                                            old_id.as_str(),
-                                            row.id.as_str()
-                                        ));
-                                    }
-                                }
-                                let event = event(RowChange::Update, row.id.clone(), lsn, txn.xid);
-                                txn.translation.update(row, &event);
+                if let Some((map, txn)) = self.reading(relation) {
+                    let xid = txn.xid;
+                    match map.row(&new) {
+                        Ok(row) => {
+                            let old_id = old.as_ref().and_then(|o| map.id(o).ok());
+                            if let Some(old_id) = old_id.filter(|o| *o != row.id) {
+                                txn.gap.get_or_insert(format!(
+                                    "the id of row {:?} changed to {:?}",
+                                    old_id.as_str(),
+                                    row.id.as_str()
+                                ));
                             }
-                            Err(reason) => {
-                                let id = map.id(&new).unwrap_or_else(|_| ResellerId::from(""));
-                                txn.bad =
-                                    Some((event(RowChange::Update, id, lsn, txn.xid), reason));
-                            }
+                            let event = event(RowChange::Update, row.id.clone(), lsn, xid);
+                            txn.translation.update(row, &event);
+                        }
+                        Err(reason) => {
+                            let id = map.id(&new).unwrap_or_else(|_| ResellerId::from(""));
+                            txn.bad = Some((event(RowChange::Update, id, lsn, xid), reason));
                         }
                     }
                 }
             }
             Message::Delete { relation, old } => {
-                if let (Some(Some(map)), Some(txn)) =
-                    (self.relations.get(&relation), self.open.as_mut())
-                {
-                    if !txn.seen && txn.bad.is_none() {
-                        match map.id(&old) {
-                            Ok(id) => {
-                                let event = event(RowChange::Delete, id.clone(), lsn, txn.xid);
-                                txn.translation.delete(id, &event);
-                            }
-                            Err(reason) => {
-                                let id = ResellerId::from("");
-                                txn.bad =
-                                    Some((event(RowChange::Delete, id, lsn, txn.xid), reason));
-                            }
-                        }
+                if let Some((map, txn)) = self.reading(relation) {
+                    let xid = txn.xid;
+                    let (id, reason) = match map.id(&old) {
+                        Ok(id) => (id, None),
+                        Err(reason) => (ResellerId::from(""), Some(reason)),
+                    };
+                    let event = event(RowChange::Delete, id.clone(), lsn, xid);
+                    match reason {
+                        None => txn.translation.delete(id, &event),
+                        Some(reason) => txn.bad = Some((event, reason)),
                     }
                 }
             }
             Message::Truncate {
                 relations: truncated,
             } => {
+                let table = &self.source.table;
                 if let Some(txn) = self.open.as_mut() {
-                    let ours = truncated
-                        .iter()
-                        .any(|oid| matches!(self.relations.get(oid), Some(Some(_))));
+                    let ours = truncated.contains(&self.table_oid);
                     if ours && !txn.seen {
                         txn.gap.get_or_insert_with(|| {
                             format!("table {} was truncated", table.qualified())
