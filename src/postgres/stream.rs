@@ -20,6 +20,10 @@ use pgwire_replication::{ReplicationClient, ReplicationConfig, TlsConfig};
 
 use super::{FollowError, Lsn, Source};
 
+/// How long connecting and starting the replication session may take (the SQL
+/// connection has the same limit).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What the stream delivered.
 #[derive(Debug)]
 pub(crate) enum Event {
@@ -88,15 +92,19 @@ impl Stream {
             .build()
             .map_err(failed)?;
         let cfg = config(source, start)?;
-        let client = runtime.block_on(async move {
-            let mut client = ReplicationClient::connect(cfg).await?;
-            client.wait_started().await?;
-            Ok::<_, pgwire_replication::PgWireError>(client)
+        let started = runtime.block_on(async move {
+            tokio::time::timeout(CONNECT_TIMEOUT, async move {
+                let mut client = ReplicationClient::connect(cfg).await?;
+                client.wait_started().await?;
+                Ok::<_, pgwire_replication::PgWireError>(client)
+            })
+            .await
         });
-        Ok(Stream {
-            runtime,
-            client: client.map_err(failed)?,
-        })
+        let client = match started {
+            Ok(client) => client.map_err(failed)?,
+            Err(_) => return Err(failed("the replication session did not start in 10 s")),
+        };
+        Ok(Stream { runtime, client })
     }
 
     /// The next event, or `None` if there was none within `wait`.
