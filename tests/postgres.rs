@@ -356,7 +356,8 @@ fn write_one(c: &mut Client, rng: &mut Rng) -> Result<bool, postgres::Error> {
         tx.execute("SELECT pg_advisory_xact_lock(1)", &[])?;
         let from = 1 + rng.below(max as u64) as i64;
         let Some(row) = tx.query_opt(
-            "SELECT id, parent_id FROM resellers WHERE id >= $1 ORDER BY id LIMIT 1",
+            // Never reseller 1: the reader pages its downline throughout.
+            "SELECT id, parent_id FROM resellers WHERE id >= $1 AND id > 1 ORDER BY id LIMIT 1",
             &[&from],
         )?
         else {
@@ -471,7 +472,8 @@ fn ten_thousand_concurrent_changes_through_a_killed_connection_and_a_restart() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(killed, 1, "replica A's connection was not found");
+    // The replication connection (and, during a reconnect, its SQL connection).
+    assert!(killed >= 1, "replica A's connection was not found");
     wait_until("6,000 changes", Duration::from_secs(300), || {
         done.load(Ordering::Relaxed) >= 6_000
     });
