@@ -139,8 +139,8 @@ impl Translation {
     }
 
     pub(crate) fn delete(&mut self, id: ResellerId, event: &RowEvent) {
-        if let Some(parent) = self.parent_of(&id) {
-            // Children still under it take its place (no foreign key made them go).
+        // Children still under it take its place (no foreign key made them go).
+        let reattached = self.parent_of(&id).map(|parent| {
             let mut children: Vec<ResellerId> = match self.snap.get(&id) {
                 Some(r) => r
                     .children()
@@ -155,24 +155,19 @@ impl Translation {
                     children.push(c.clone());
                 }
             }
-            self.push(
-                Mutation::Remove {
-                    id: id.clone(),
-                    removal: Removal::ReattachDownline,
-                },
-                event,
-            );
+            (parent, children)
+        });
+        self.push(
+            Mutation::Remove {
+                id: id.clone(),
+                removal: Removal::ReattachDownline,
+            },
+            event,
+        );
+        if let Some((parent, children)) = reattached {
             for c in children {
                 self.arrive(c, parent.clone(), true);
             }
-        } else {
-            self.push(
-                Mutation::Remove {
-                    id: id.clone(),
-                    removal: Removal::ReattachDownline,
-                },
-                event,
-            );
         }
         self.now.insert(id, None);
     }

@@ -187,24 +187,14 @@ impl Session {
     /// Creates the slot afresh (dropping a slot of that name no process uses) and
     /// returns the position from which it decodes.
     pub(crate) fn create_slot(&mut self, source: &Source) -> Result<Lsn, FollowError> {
-        let active: Option<bool> = self
-            .client
-            .query_opt(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-                &[&source.slot],
-            )?
-            .map(|r| r.get(0));
-        match active {
+        match self.slot_active(source)? {
             Some(true) => {
                 return Err(setup(format!(
                 "replication slot {:?} is in use by another process: give every replica its own",
                 source.slot
             )))
             }
-            Some(false) => {
-                self.client
-                    .execute("SELECT pg_drop_replication_slot($1)", &[&source.slot])?;
-            }
+            Some(false) => self.drop_slot(source)?,
             None => {}
         }
         let lsn: PgLsn = self
