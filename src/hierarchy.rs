@@ -36,11 +36,13 @@ pub use position::{Applied, Position, WaitTimeout};
 /// last [`retention`](Hierarchy::retention) versions are kept for cursors (16 by
 /// default); a cursor of an older version gets [`CursorError::Expired`].
 ///
-/// A batch costs `O(k log n)` for `k` pieces of change not yet folded, never `O(n)`: the
-/// new version is the previous one's indexed forest plus an overlay of the changes. A
-/// background thread folds the overlay into a new indexed forest once it reaches the
-/// [fold threshold](Hierarchy::set_fold_threshold), and publishes that in place of the
-/// same version (see ARCHITECTURE.md).
+/// A mutation costs `O(log k · log n)` for `k` pieces of change not yet folded, never
+/// `O(n)`: the new version is the previous one's indexed forest plus an overlay of the
+/// changes, held in persistent structures that the new version shares with the previous
+/// one but for a few paths. A background thread folds the overlay into a new indexed
+/// forest once it reaches the [fold threshold](Hierarchy::set_fold_threshold), and
+/// publishes that in place of the same version (see ARCHITECTURE.md); the writer never
+/// waits for a fold.
 ///
 /// # Examples
 ///
@@ -84,8 +86,9 @@ struct Shared {
 struct Writer {
     /// While a fold runs: the batches applied since the version it folds.
     since_fold: Option<Vec<Vec<Mutation>>>,
-    /// The change weight at which a fold starts.
-    fold_at: usize,
+    /// The change weight at which a fold starts; `None`: the base's size, at least
+    /// [`Hierarchy::DEFAULT_FOLD_AT`].
+    fold_at: Option<usize>,
     /// Counts the bases published; a fold whose base was overtaken is dropped.
     generation: u64,
 }
@@ -233,8 +236,9 @@ impl Shared {
             }
         }
         self.current.store(next);
-        // Freeing a large version takes a while: not on the writer's path. (Readers
-        // still holding it keep it alive anyway.)
+        // Freeing takes a while (a base, or the paths of the persistent structures a
+        // version did not share with the next: tens of microseconds): not on the
+        // writer's path. (Readers still holding it keep it alive anyway.)
         if !evicted.is_empty() {
             rayon::spawn(move || drop(evicted));
         }
@@ -254,31 +258,58 @@ impl Shared {
         rayon::spawn(move || drop((old, previous)));
     }
 
-    /// The background fold of `snap`: build its new base without any lock, then, under
-    /// the writer lock, replay the batches applied meanwhile onto it and publish the
-    /// result in place of the current version.
+    /// The background fold of `snap`: build its new base without any lock, replay the
+    /// batches applied meanwhile onto it, round after round without the lock while
+    /// they are many, then the last few under the writer lock, and publish the result
+    /// in place of the current version. The writer waits for at most
+    /// [`Shared::REPLAY_LOCKED`] batches of replay.
     fn fold(&self, snap: &Arc<Snapshot>, generation: u64) {
         let mut folded = snap.compacted();
-        let mut writer = lock(&self.writer);
-        if writer.generation != generation {
-            return; // a newer base was published meanwhile
-        }
-        let log = writer.since_fold.take().unwrap_or_default();
-        for batch in &log {
-            // Every batch was accepted on the same contents, so it is accepted again;
-            // if it were not, the current version simply stays as it is.
-            match folded.with_changes(batch) {
-                Ok(mut next) => {
-                    next.set_version(folded.version() + 1);
-                    folded = Arc::new(next);
+        for round in 0.. {
+            let mut writer = lock(&self.writer);
+            if writer.generation != generation {
+                return; // a newer base was published meanwhile
+            }
+            let log = match writer.since_fold.as_mut() {
+                Some(log) => std::mem::take(log),
+                None => return,
+            };
+            if log.len() <= Shared::REPLAY_LOCKED || round == Shared::REPLAY_ROUNDS {
+                let Some(folded) = replay(folded, &log) else {
+                    return;
+                };
+                if folded.version() == self.current.load().version() {
+                    self.replace(&mut writer, folded);
                 }
-                Err(_) => return,
+                return;
+            }
+            drop(writer);
+            match replay(folded, &log) {
+                Some(f) => folded = f,
+                None => return,
             }
         }
-        if folded.version() == self.current.load().version() {
-            self.replace(&mut writer, folded);
-        }
     }
+
+    /// At most this many batches applied during a fold are replayed under the writer
+    /// lock; more are replayed without it first.
+    const REPLAY_LOCKED: usize = 64;
+
+    /// Rounds of replay without the lock before the rest is replayed under it, however
+    /// many batches that is (a writer outrunning the replay).
+    const REPLAY_ROUNDS: usize = 16;
+}
+
+/// `batches` applied one by one onto `folded`, each numbered as the next version. Every
+/// batch was accepted on the same contents, so it is accepted again; if one were not,
+/// `None`, and the current version simply stays as it is.
+fn replay(mut folded: Arc<Snapshot>, batches: &[Vec<Mutation>]) -> Option<Arc<Snapshot>> {
+    for batch in batches {
+        let mut next = folded.with_changes(batch).ok()?;
+        next.set_version(folded.version() + 1);
+        folded = Arc::new(next);
+    }
+    Some(folded)
 }
 
 /// `snap.compacted()` on a thread of its own, waited for. The new base's millions of
@@ -337,7 +368,7 @@ impl Hierarchy {
                 kept: Mutex::new(VecDeque::from([first])),
                 writer: Mutex::new(Writer {
                     since_fold: None,
-                    fold_at: Hierarchy::DEFAULT_FOLD_AT,
+                    fold_at: None,
                     generation: 0,
                 }),
                 retention: retention.max(1),
@@ -351,16 +382,20 @@ impl Hierarchy {
         self.shared.retention
     }
 
-    /// The change weight at which a background fold starts by default: see
-    /// [`set_fold_threshold`](Hierarchy::set_fold_threshold).
+    /// The least change weight at which a background fold starts by default: until
+    /// [`set_fold_threshold`](Hierarchy::set_fold_threshold) says otherwise, a fold
+    /// starts once the changes weigh as much as the indexed base has resellers, or
+    /// this much for a smaller base. A fold costs about one build, so that is `O(1)`
+    /// of fold work per change, and the changes never outweigh the base by much.
     pub const DEFAULT_FOLD_AT: usize = 256;
 
     /// Sets when the changes of the current version are folded into a new indexed
     /// base, on a background thread: once their weight (pieces of the changed
     /// pre-order, plus resellers added, removed or updated) reaches `weight` (at least
     /// 1). A lower value keeps queries of changed versions nearer the speed of a fresh
-    /// build and folds more often (each fold costs about one build, off the writer's
-    /// path); a higher one the opposite.
+    /// build and folds more often (each fold costs about one build and, while it
+    /// runs, the memory of a second base, off the writer's path); a higher one the
+    /// opposite. Changes cost the writer `O(log)` either way.
     ///
     /// # Examples
     ///
@@ -371,7 +406,7 @@ impl Hierarchy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_fold_threshold(&self, weight: usize) {
-        lock(&self.shared.writer).fold_at = weight.max(1);
+        lock(&self.shared.writer).fold_at = Some(weight.max(1));
     }
 
     /// Folds the changes of the current version into a new indexed base now, on this
@@ -396,11 +431,6 @@ impl Hierarchy {
         let folded = compact_apart(&self.shared.current.load_full());
         self.shared.replace(&mut writer, folded);
     }
-
-    /// How far past the fold threshold changes may grow while a background fold runs
-    /// (writes faster than folds): then the writer folds them itself, which bounds what
-    /// a change and a query of a changed version cost.
-    const OVERLOAD: usize = 16;
 
     /// The current version. Never blocks.
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -571,13 +601,11 @@ impl Hierarchy {
         next.set_version(version);
         let next = Arc::new(next);
         self.shared.publish(next.clone());
-        let fold_at = writer.fold_at;
+        let fold_at = writer
+            .fold_at
+            .unwrap_or_else(|| Hierarchy::DEFAULT_FOLD_AT.max(next.base_len()));
         let weight = next.change_weight();
         match &mut writer.since_fold {
-            Some(_) if weight >= fold_at.saturating_mul(Hierarchy::OVERLOAD) => {
-                let folded = compact_apart(&next);
-                self.shared.replace(writer, folded);
-            }
             Some(log) => log.push(batch.to_vec()),
             None if weight >= fold_at => {
                 writer.since_fold = Some(Vec::new());

@@ -19,6 +19,8 @@ use crate::wavelet::{RankBits, WaveletMatrix};
 mod file;
 mod overlay;
 mod payload;
+mod piece;
+mod piece_tree;
 mod validate;
 
 pub use file::{LoadError, FORMAT_VERSION};
@@ -387,7 +389,6 @@ impl Snapshot {
         for (i, m) in batch.iter().enumerate() {
             delta.apply(core, i, m)?;
         }
-        delta.finish();
         Ok(Snapshot {
             repr: Repr::Changed {
                 base,
@@ -413,6 +414,12 @@ impl Snapshot {
         }
     }
 
+    /// How many resellers the indexed base holds (this snapshot's own count when it
+    /// has no changes).
+    pub(crate) fn base_len(&self) -> usize {
+        self.core().n() as usize
+    }
+
     /// How much is changed over the base (0 when nothing is).
     pub(crate) fn change_weight(&self) -> usize {
         self.delta().map_or(0, |o| o.weight())
@@ -432,7 +439,7 @@ impl Snapshot {
     fn extent(&self, p: u32) -> (u32, u32) {
         match &self.repr {
             Repr::Plain(core) => (p, core.end[p as usize]),
-            Repr::Changed { delta, .. } => (delta.pos(p), delta.end(self.core(), p)),
+            Repr::Changed { delta, .. } => delta.extent(self.core(), p),
         }
     }
 

@@ -278,6 +278,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 10))]
+
+    /// Long runs of changes that are never folded: the changed version's pieces grow
+    /// into a tree of several levels, and every query still agrees with the model.
+    #[test]
+    fn unfolded_changes_match_the_model(
+        records in testing::forest(300),
+        batches in prop::collection::vec(prop::collection::vec(op(), 1..12), 20..40),
+        who in prop::collection::vec(testing::principal(300), 3),
+    ) {
+        let mut model = Model::new(&records).unwrap();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        let mut fresh = 0;
+        for (step, batch) in batches.iter().enumerate() {
+            let ids: Vec<ResellerId> = model.ids().cloned().collect();
+            let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
+            match (h.apply(&batch), model.apply(&batch)) {
+                (Ok(_), Ok(())) | (Err(_), Err(_)) => {}
+                (got, want) => prop_assert!(false, "engine {:?}, model {:?} for {:?}", got, want, batch),
+            }
+            if step % 4 == 3 || step + 1 == batches.len() {
+                check(&h.snapshot(), &model, &who)?;
+            }
+        }
+    }
+}
+
 fn small() -> Hierarchy {
     Hierarchy::with_options(
         Snapshot::build((1..=10u64).map(|i| Record::new(i, (i > 1).then_some(1u64)))).unwrap(),

@@ -1,9 +1,11 @@
 //! The changes of a version over the indexed forest it is based on: what makes one
-//! mutation cost `O(k log n)` (for `k` pieces of change) instead of a rebuild.
+//! mutation cost `O(log k · log n)` (for `k` pieces of change) instead of a rebuild.
 //!
 //! A changed forest is still listed in depth-first pre-order, so a downline is still a
 //! contiguous range, now of *logical* positions. The overlay keeps that order as a
-//! piece table over the base's pre-order:
+//! piece table over the base's pre-order, held in a persistent B+tree
+//! ([`PieceTree`]) that sums lengths, filter matches and depth bounds, so that a
+//! version shares all but a few paths with the one it was made from:
 //!
 //! - [`Piece::Run`]: base positions `s..e`, consecutive in the base and still
 //!   consecutive, each at its base depth plus `shift` (a moved subtree keeps its
@@ -13,12 +15,13 @@
 //!
 //! Every question reduces to the base's indexes applied piece by piece:
 //!
-//! - the end of a downline is the first later logical position at most as deep: pieces
-//!   whose smallest depth is deeper are skipped whole, and inside a run the base answers
-//!   with one level-ancestor query (the wavelet matrix over level-order ranks);
+//! - the end of a downline is the first later logical position at most as deep: the
+//!   tree's depth bounds skip whole subtrees of pieces that are deeper, and inside a
+//!   run the base answers with one level-ancestor query (the wavelet matrix over
+//!   level-order ranks);
 //! - a parent is the last earlier reseller one level up, found the same way backwards;
 //! - a page in pre-order walks the pieces of the range from the first one on the page;
-//!   filtered, per-piece match counts (prefix sums, one set per batch) find that piece;
+//!   filtered, the tree's match counts find the piece of the page's first match;
 //! - in level order, a downline inside one run is the base's own level order; otherwise
 //!   a binary search over depths (per piece, counts of resellers above a depth, cached
 //!   with the base for whole runs) finds where the page starts, and quantiles give the
@@ -27,8 +30,10 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use super::piece::{Leaf, Piece};
+use super::piece_tree::{Found, PieceTree};
 use super::{Core, FilterIndex};
 use crate::capability::{Capabilities, Filter};
 use crate::id::{ResellerId, LIMIT, NONE};
@@ -38,8 +43,7 @@ use crate::record::Record;
 use crate::wavelet::WaveletMatrix;
 
 /// Hashes the overlay's `u32` reseller numbers with one multiplication: they are not
-/// attacker-chosen (ids are hashed with SipHash elsewhere), and the piece maps are
-/// rebuilt on every change, so hashing speed is the writer's speed.
+/// attacker-chosen (ids are hashed with SipHash elsewhere).
 #[derive(Default)]
 struct NumberHasher(u64);
 
@@ -59,87 +63,35 @@ impl Hasher for NumberHasher {
     }
 }
 
-type Numbers<V> = HashMap<u32, V, BuildHasherDefault<NumberHasher>>;
+type Numbers<V> = imbl::GenericHashMap<
+    u32,
+    V,
+    BuildHasherDefault<NumberHasher>,
+    imbl::shared_ptr::DefaultSharedPtr,
+>;
 
 /// Depth counts of runs, by base positions and filter slot: see
 /// [`Core::depth_counts`].
 pub(crate) type DepthCounts = HashMap<(u32, u32, u8), Arc<[u32]>>;
 
-/// A stretch of the changed pre-order. See the module docs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Piece {
-    /// Base positions `s..e` at their base depth plus `shift`; `min` and `max` are
-    /// the smallest and largest (shifted) depths among them.
-    Run {
-        s: u32,
-        e: u32,
-        shift: i64,
-        min: u32,
-        max: u32,
-    },
-    /// One reseller at `depth`.
-    Node { x: u32, depth: u32 },
-}
-
-impl Piece {
-    fn len(&self) -> u32 {
-        match *self {
-            Piece::Run { s, e, .. } => e - s,
-            Piece::Node { .. } => 1,
-        }
-    }
-
-    fn min_depth(&self) -> u32 {
-        match *self {
-            Piece::Run { min, .. } => min,
-            Piece::Node { depth, .. } => depth,
-        }
-    }
-
-    fn shifted(self, by: i64) -> Piece {
-        match self {
-            Piece::Run {
-                s,
-                e,
-                shift,
-                min,
-                max,
-            } => Piece::Run {
-                s,
-                e,
-                shift: shift + by,
-                min: (i64::from(min) + by) as u32,
-                max: (i64::from(max) + by) as u32,
-            },
-            Piece::Node { x, depth } => Piece::Node {
-                x,
-                depth: (i64::from(depth) + by) as u32,
-            },
-        }
-    }
-}
-
 /// The changes since the base was built. Resellers are numbered as in the base
 /// (positions `0..n`), added ones `n..`.
+///
+/// Every field is persistent (structural sharing), so copying an overlay to change it
+/// costs `O(1)` and a change `O(log)`, whatever the overlay holds.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Overlay {
-    pieces: Vec<Piece>,
-    /// The logical position where each piece starts, then the length.
-    starts: Vec<u32>,
-    /// `(s, piece)` for every run, by `s`.
-    runs: Vec<(u32, u32)>,
-    /// Reseller -> its `Node` piece.
-    singles: Numbers<u32>,
-    /// For each filter, how many resellers of the pieces before each piece match it
-    /// (one more entry: all of them): computed by the first query that needs them,
-    /// cleared by [`Overlay::finish`] once a batch is in.
-    matches: [OnceLock<Vec<u32>>; 4],
+    pieces: PieceTree,
     /// Ids of the added resellers still present.
-    ids: HashMap<ResellerId, u32>,
+    ids: imbl::HashMap<ResellerId, u32>,
     /// Base positions removed.
-    removed: HashSet<u32, BuildHasherDefault<NumberHasher>>,
+    removed: imbl::GenericHashSet<
+        u32,
+        BuildHasherDefault<NumberHasher>,
+        imbl::shared_ptr::DefaultSharedPtr,
+    >,
     /// Reseller `n + i` is `added[i]` (the record's `parent` is not used).
-    added: Vec<Arc<Record>>,
+    added: imbl::Vector<Arc<Record>>,
     /// Base resellers whose name, capabilities or payload changed.
     updated: Numbers<Arc<Record>>,
 }
@@ -212,15 +164,6 @@ enum Seg {
     },
 }
 
-impl Seg {
-    fn len(&self) -> usize {
-        match self {
-            Seg::Run { span, .. } => span.len(),
-            Seg::Node { .. } => 1,
-        }
-    }
-}
-
 impl Core {
     pub(crate) fn n(&self) -> u32 {
         self.ids.len() as u32
@@ -247,18 +190,38 @@ impl Core {
             .map_or(self.ids.len(), |&s| s as usize)
     }
 
-    /// The run of positions `s..e` (not empty) at their depth plus `shift`.
+    /// The run of positions `s..e` (not empty) at their depth plus `shift`: its
+    /// smallest depth exact (one quantile), its largest bounded by the base's deepest
+    /// level, which is all that changes need (see [`Piece::Run`]).
     fn run(&self, s: u32, e: u32, shift: i64) -> Piece {
-        let depth = |k: usize| {
-            let v = self.level.quantile(s as usize, e as usize, k).unwrap_or(0);
-            (i64::from(self.depth_of_rank(v as usize)) + shift) as u32
-        };
         Piece::Run {
             s,
             e,
             shift,
-            min: depth(0),
-            max: depth((e - s) as usize - 1),
+            min: (i64::from(self.depth_in_range(s, e, 0)) + shift) as u32,
+            max: (i64::from(self.deepest()) + shift) as u32,
+        }
+    }
+
+    /// The `k`-th smallest base depth among positions `s..e`.
+    fn depth_in_range(&self, s: u32, e: u32, k: usize) -> u32 {
+        let v = self.level.quantile(s as usize, e as usize, k).unwrap_or(0);
+        self.depth_of_rank(v as usize)
+    }
+
+    /// The base's largest depth.
+    fn deepest(&self) -> u32 {
+        self.level_start.len().saturating_sub(2) as u32
+    }
+
+    /// The run of positions `s..e` with its filter matches.
+    fn run_leaf(&self, s: u32, e: u32, shift: i64) -> Leaf {
+        Leaf {
+            piece: self.run(s, e, shift),
+            matches: Filter::ALL.map(|f| {
+                let pre = &self.filters[f.slot()].pre;
+                (pre.rank1(e as usize) - pre.rank1(s as usize)) as u32
+            }),
         }
     }
 
@@ -301,9 +264,10 @@ impl Core {
         if let Some(found) = cache(&self.depth_counts.read().unwrap_or_else(|p| p.into_inner())) {
             return found;
         }
-        let Piece::Run { min, max, .. } = self.run(s, e, 0) else {
-            return Arc::from([]);
-        };
+        let (min, max) = (
+            self.depth_in_range(s, e, 0),
+            self.depth_in_range(s, e, (e - s) as usize - 1),
+        );
         let span = space.span(s, e);
         let m = space.matrix(self);
         let counts: Arc<[u32]> = (i64::from(min)..=i64::from(max) + 1)
@@ -331,76 +295,80 @@ impl Overlay {
     pub(crate) fn new(core: &Core) -> Overlay {
         let mut o = Overlay::default();
         if core.n() > 0 {
-            o.pieces.push(core.run(0, core.n(), 0));
+            o.pieces = PieceTree::new(vec![core.run_leaf(0, core.n(), 0)]);
         }
-        o.reindex();
         o
     }
 
-    fn reindex(&mut self) {
-        self.starts.clear();
-        self.runs.clear();
-        self.singles.clear();
-        let mut at = 0u32;
-        for (i, piece) in self.pieces.iter().enumerate() {
-            self.starts.push(at);
-            at += piece.len();
-            match *piece {
-                Piece::Run { s, .. } => self.runs.push((s, i as u32)),
-                Piece::Node { x, .. } => {
-                    self.singles.insert(x, i as u32);
-                }
-            }
-        }
-        self.starts.push(at);
-        self.runs.sort_unstable();
-    }
-
-    /// How much the overlay holds: what a version pays per change and per query.
+    /// How much the overlay holds: what a version pays per query.
     pub(crate) fn weight(&self) -> usize {
-        self.pieces.len() + self.added.len() + self.updated.len() + self.removed.len()
+        self.pieces.pieces() + self.added.len() + self.updated.len() + self.removed.len()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.pieces.capacity() * std::mem::size_of::<Piece>()
-            + self.starts.capacity() * 4
-            + self.runs.capacity() * 8
-            + (self.singles.capacity() + self.removed.capacity()) * 16
-            + self.ids.capacity() * 40
+        self.pieces.heap_bytes()
+            + self.removed.len() * 16
+            + self.ids.len() * 40
             + (self.added.len() + self.updated.len()) * 160
     }
 
     /// Number of resellers.
     pub(crate) fn len(&self) -> u32 {
-        self.starts.last().copied().unwrap_or(0)
-    }
-
-    fn piece_of(&self, l: u32) -> usize {
-        self.starts.partition_point(|&s| s <= l) - 1
+        self.pieces.len()
     }
 
     /// The reseller at logical position `l < len`.
     pub(crate) fn node_at(&self, l: u32) -> u32 {
-        let i = self.piece_of(l);
-        match self.pieces[i] {
-            Piece::Run { s, .. } => s + (l - self.starts[i]),
-            Piece::Node { x, .. } => x,
+        match self.pieces.at(l) {
+            Some(Found {
+                start,
+                leaf:
+                    Leaf {
+                        piece: Piece::Run { s, .. },
+                        ..
+                    },
+                ..
+            }) => s + (l - start),
+            Some(Found {
+                leaf:
+                    Leaf {
+                        piece: Piece::Node { x, .. },
+                        ..
+                    },
+                ..
+            }) => x,
+            None => NONE,
         }
     }
 
-    /// The piece and logical position of a present reseller.
-    fn locate(&self, x: u32) -> (usize, u32) {
-        if let Some(&i) = self.singles.get(&x) {
-            return (i as usize, self.starts[i as usize]);
-        }
-        let j = self
-            .runs
-            .partition_point(|&(s, _)| s <= x)
-            .saturating_sub(1);
-        let i = self.runs.get(j).map_or(0, |&(_, i)| i as usize);
-        match self.pieces.get(i) {
-            Some(&Piece::Run { s, .. }) => (i, self.starts[i] + (x - s)),
-            _ => (i, self.starts[i]),
+    /// The piece of a present reseller, and its logical position.
+    fn locate(&self, x: u32) -> (Found, u32) {
+        let found = self
+            .pieces
+            .single(x)
+            .or_else(|| self.pieces.run_from(x))
+            .and_then(|id| self.pieces.find(id));
+        match found {
+            Some(f) => {
+                let l = match f.leaf.piece {
+                    Piece::Run { s, .. } => f.start + (x - s),
+                    Piece::Node { .. } => f.start,
+                };
+                (f, l)
+            }
+            // Not reached for a present reseller: the maps hold every piece.
+            None => (
+                Found {
+                    id: Default::default(),
+                    start: self.len(),
+                    before: [0; 4],
+                    leaf: Leaf {
+                        piece: Piece::Node { x, depth: 0 },
+                        matches: [0; 4],
+                    },
+                },
+                self.len(),
+            ),
         }
     }
 
@@ -409,8 +377,8 @@ impl Overlay {
         self.locate(x).1
     }
 
-    fn depth_in(&self, core: &Core, i: usize, x: u32) -> u32 {
-        match self.pieces[i] {
+    fn depth_in(core: &Core, piece: Piece, x: u32) -> u32 {
+        match piece {
             Piece::Run { shift, .. } => (i64::from(core.depth_at(x)) + shift) as u32,
             Piece::Node { depth, .. } => depth,
         }
@@ -418,49 +386,61 @@ impl Overlay {
 
     /// Depth of a present reseller (a root is at 0).
     pub(crate) fn depth(&self, core: &Core, x: u32) -> u32 {
-        self.depth_in(core, self.locate(x).0, x)
+        Overlay::depth_in(core, self.locate(x).0.leaf.piece, x)
     }
 
     /// One past the last logical position of the downline of `x`.
     pub(crate) fn end(&self, core: &Core, x: u32) -> u32 {
-        let (i, _) = self.locate(x);
-        if let Piece::Run { s, e, .. } = self.pieces[i] {
-            let q = core.end[x as usize];
-            if q < e {
-                return self.starts[i] + (q - s);
-            }
-        }
-        self.first_at_most(core, i + 1, self.depth_in(core, i, x))
+        self.extent(core, x).1
     }
 
-    /// The first logical position in pieces `from..` at depth `d` or less; the length
-    /// when there is none.
-    fn first_at_most(&self, core: &Core, from: usize, d: u32) -> u32 {
-        for j in from..self.pieces.len() {
-            let piece = self.pieces[j];
-            if piece.min_depth() > d {
-                continue;
+    /// The logical position of a present reseller and one past the end of its
+    /// downline, from one lookup of its piece.
+    pub(crate) fn extent(&self, core: &Core, x: u32) -> (u32, u32) {
+        let (found, l) = self.locate(x);
+        (l, self.end_in(core, found, x))
+    }
+
+    fn end_in(&self, core: &Core, found: Found, x: u32) -> u32 {
+        let piece = found.leaf.piece;
+        if let Piece::Run { s, e, .. } = piece {
+            let q = core.end[x as usize];
+            if q < e {
+                return found.start + (q - s);
             }
-            return match piece {
-                Piece::Node { .. } => self.starts[j],
-                Piece::Run { s, e, shift, .. } => {
-                    // `min <= d`, so some base depth is at most `d - shift`.
-                    let t = (i64::from(d) - shift).max(0) as u32;
-                    self.starts[j] + (core.first_at_most(s, t).min(e - 1) - s)
-                }
-            };
         }
-        self.len()
+        self.first_at_most(
+            core,
+            found.start + piece.len(),
+            Overlay::depth_in(core, piece, x),
+        )
+    }
+
+    /// The first logical position from `l` (a piece boundary) on at depth `d` or
+    /// less; the length when there is none.
+    fn first_at_most(&self, core: &Core, l: u32, d: u32) -> u32 {
+        match self.pieces.first_at_most(l, i64::from(d)) {
+            None => self.len(),
+            Some(f) => match f.leaf.piece {
+                Piece::Node { .. } => f.start,
+                Piece::Run { s, e, shift, .. } => {
+                    // Some depth there is at most `d`, so some base depth is at most
+                    // `d - shift`.
+                    let t = (i64::from(d) - shift).max(0) as u32;
+                    f.start + (core.first_at_most(s, t).min(e - 1) - s)
+                }
+            },
+        }
     }
 
     /// The parent of a present reseller; `NONE` for a root.
     pub(crate) fn parent(&self, core: &Core, x: u32) -> u32 {
-        let (i, _) = self.locate(x);
-        let d = self.depth_in(core, i, x);
+        let (found, _) = self.locate(x);
+        let d = Overlay::depth_in(core, found.leaf.piece, x);
         if d == 0 {
             return NONE;
         }
-        if let Piece::Run { s, .. } = self.pieces[i] {
+        if let Piece::Run { s, .. } = found.leaf.piece {
             let p = core.parent[x as usize];
             if p != NONE && p >= s {
                 return p;
@@ -469,19 +449,15 @@ impl Overlay {
         // The last reseller before `x` one level up: every reseller in between is
         // deeper.
         let up = d - 1;
-        for j in (0..i).rev() {
-            let piece = self.pieces[j];
-            if piece.min_depth() > up {
-                continue;
-            }
-            return match piece {
+        match self.pieces.last_at_most(found.start, i64::from(up)) {
+            None => NONE,
+            Some(f) => match f.leaf.piece {
                 Piece::Node { x, .. } => x,
                 Piece::Run { s, e, shift, .. } => core
                     .last_at_most(s, e, i64::from(up) - shift)
                     .unwrap_or(NONE),
-            };
+            },
         }
-        NONE
     }
 
     /// The children of a present reseller, in order.
@@ -538,6 +514,14 @@ impl Overlay {
         }
     }
 
+    /// The piece of one reseller with capabilities `caps`.
+    fn single(x: u32, depth: u32, caps: Capabilities) -> Leaf {
+        Leaf {
+            piece: Piece::Node { x, depth },
+            matches: Filter::ALL.map(|f| u32::from(f.matches(caps))),
+        }
+    }
+
     fn space<'c>(core: &'c Core, filter: Option<Filter>) -> Space<'c> {
         match filter {
             None => Space::All,
@@ -551,12 +535,13 @@ impl Overlay {
         if range.start >= range.end {
             return out;
         }
-        let mut j = self.piece_of(range.start);
-        while j < self.pieces.len() && self.starts[j] < range.end {
-            let at = self.starts[j];
+        for (at, leaf) in self.pieces.walk_from(range.start) {
+            if at >= range.end {
+                break;
+            }
             let lo = range.start.max(at) - at;
-            let hi = range.end.min(self.starts[j + 1]) - at;
-            match self.pieces[j] {
+            let hi = range.end.min(at + leaf.piece.len()) - at;
+            match leaf.piece {
                 Piece::Run {
                     s,
                     e,
@@ -581,53 +566,24 @@ impl Overlay {
                     }
                 }
             }
-            j += 1;
         }
         out
     }
 
-    /// Forgets the per-piece match counts of the version this overlay was copied from.
-    pub(crate) fn finish(&mut self) {
-        self.matches = Default::default();
-    }
-
-    /// The matches of `f` before each piece (then all of them), for `count` and
-    /// filtered pre-order pages in `O(log k)`: `O(k)` rank queries, once per version
-    /// and filter.
-    fn match_counts(&self, core: &Core, f: Filter) -> &[u32] {
-        self.matches[f.slot()].get_or_init(|| {
-            let pre = &core.filters[f.slot()].pre;
-            let mut before = 0u32;
-            let mut counts = Vec::with_capacity(self.pieces.len() + 1);
-            for piece in &self.pieces {
-                counts.push(before);
-                before += match *piece {
-                    Piece::Run { s, e, .. } => {
-                        (pre.rank1(e as usize) - pre.rank1(s as usize)) as u32
-                    }
-                    Piece::Node { x, .. } => u32::from(f.matches(self.caps(core, x))),
-                };
-            }
-            counts.push(before);
-            counts
-        })
-    }
-
-    /// How many resellers before logical position `l` match `f`.
+    /// How many resellers before logical position `l` match `f`: the tree's count
+    /// before the piece, plus a rank inside a run.
     fn matches_before(&self, core: &Core, f: Filter, l: u32) -> usize {
-        let counts = self.match_counts(core, f);
-        if l >= self.len() {
-            return counts.last().copied().unwrap_or(0) as usize;
-        }
-        let i = self.piece_of(l);
-        let inside = match self.pieces[i] {
+        let Some(found) = self.pieces.at(l) else {
+            return self.pieces.total_matches(f.slot()) as usize;
+        };
+        let inside = match found.leaf.piece {
             Piece::Run { s, .. } => {
                 let pre = &core.filters[f.slot()].pre;
-                pre.rank1((s + (l - self.starts[i])) as usize) - pre.rank1(s as usize)
+                pre.rank1((s + (l - found.start)) as usize) - pre.rank1(s as usize)
             }
             Piece::Node { .. } => 0,
         };
-        counts[i] as usize + inside
+        found.before[f.slot()] as usize + inside
     }
 
     /// How many resellers of logical range `range` pass `filter`.
@@ -642,20 +598,23 @@ impl Overlay {
 
     /// Matches `from..from + n` of `f` (counted over all pieces), in order.
     fn matches_from(&self, core: &Core, f: Filter, from: usize, n: usize) -> Gathered {
-        let counts = self.match_counts(core, f);
-        let pre = &core.filters[f.slot()].pre;
         let mut items = Gathered::with_capacity(n);
+        let Some(first) = self.pieces.match_at(f.slot(), from as u32) else {
+            return items;
+        };
+        let pre = &core.filters[f.slot()].pre;
         let mut g = from;
-        let mut i = counts
-            .partition_point(|&c| c as usize <= g)
-            .saturating_sub(1);
-        while items.len() < n && i < self.pieces.len() {
-            let skip = g - counts[i] as usize;
-            let here = counts[i + 1] as usize - counts[i] as usize;
+        let mut before = first.before[f.slot()] as usize;
+        for (_, leaf) in self.pieces.walk_from(first.start) {
+            if items.len() >= n {
+                break;
+            }
+            let here = leaf.matches[f.slot()] as usize;
+            let skip = g - before;
             if skip < here {
-                match self.pieces[i] {
+                match leaf.piece {
                     Piece::Run { s, .. } => {
-                        let last = counts[i + 1] as usize;
+                        let last = before + here;
                         let mut next = pre.select1(pre.rank1(s as usize) + skip);
                         while g < last && items.len() < n {
                             let Some(p) = next else { break };
@@ -670,7 +629,7 @@ impl Overlay {
                     }
                 }
             }
-            i += 1;
+            before += here;
         }
         items
     }
@@ -698,22 +657,25 @@ impl Overlay {
             // Every reseller of the range: no need to look at the pieces off the page.
             let total = range.len();
             let window = request.window(total);
-            let (mut l, end) = (
+            let (lo, hi) = (
                 range.start + window.start as u32,
                 range.start + window.end as u32,
             );
             let mut items = Gathered::with_capacity(window.len());
-            while l < end {
-                let i = self.piece_of(l);
-                let take = end.min(self.starts[i + 1]) - l;
-                match self.pieces[i] {
-                    Piece::Run { s, .. } => {
-                        let from = s + (l - self.starts[i]);
-                        items.extend(from..from + take);
+            if lo < hi {
+                for (at, leaf) in self.pieces.walk_from(lo) {
+                    if at >= hi {
+                        break;
                     }
-                    Piece::Node { x, .. } => items.push(x),
+                    match leaf.piece {
+                        Piece::Run { s, .. } => {
+                            let from = s + (lo.max(at) - at);
+                            let to = s + (hi.min(at + leaf.piece.len()) - at);
+                            items.extend(from..to);
+                        }
+                        Piece::Node { x, .. } => items.push(x),
+                    }
                 }
-                l += take;
             }
             return (total, items);
         }
@@ -726,11 +688,17 @@ impl Overlay {
                 self.matches_from(core, f, before + window.start, window.len()),
             );
         }
-        let space = Overlay::space(core, filter);
-        let segs = self.segments(core, space, range);
-        let total = segs.iter().map(Seg::len).sum();
-        let window = request.window(total);
         // Level order (both pre-order cases returned above).
+        let space = Overlay::space(core, filter);
+        let total = self.count(core, range.clone(), filter);
+        let window = request.window(total);
+        let budget = Overlay::LEVEL_WALK.0 + Overlay::LEVEL_WALK.1 * window.end;
+        if let Some(items) =
+            self.level_walk(core, space, range.clone(), total, window.clone(), budget)
+        {
+            return (total, items);
+        }
+        let segs = self.segments(core, space, range);
         let items = match &segs[..] {
             // Inside one run the depths shift together: the base's own level order.
             [Seg::Run { span, .. }] => match space {
@@ -760,13 +728,114 @@ impl Overlay {
         (total, items)
     }
 
+    /// Pieces a level-order page visits level by level before it counts every piece
+    /// of its range instead: a number, plus so many per item up to the page's end.
+    /// Debug builds give up early, so that tests take both ways.
+    const LEVEL_WALK: (usize, usize) = if cfg!(debug_assertions) {
+        (0, 1)
+    } else {
+        (1024, 4)
+    };
+
+    /// The items `window` of logical range `range` (`total` of them in `space`) in level
+    /// order, taken level by level from the tree, or `None` once more than `budget`
+    /// pieces were visited.
+    ///
+    /// `range` is a downline, a reseller and its downline, or everything, so its first
+    /// reseller is its shallowest. At each depth `d` from there, the tree yields the
+    /// pieces of the range with a reseller at depth `d` or less (skipping, a subtree
+    /// at a time, pieces all deeper); a piece's resellers at depth `d` are a range of
+    /// its level-order ranks (a count and one quantile each, as in [`level_items`]).
+    /// A page near the start costs the pieces holding its levels, not the pieces of
+    /// the range; a page deep in a range of many pieces gives up, for the counts.
+    fn level_walk(
+        &self,
+        core: &Core,
+        space: Space<'_>,
+        range: Range<u32>,
+        total: usize,
+        window: Range<usize>,
+        budget: usize,
+    ) -> Option<Gathered> {
+        let mut items = Gathered::with_capacity(window.len());
+        if window.is_empty() || range.is_empty() {
+            return Some(items);
+        }
+        let first = self.pieces.at(range.start)?;
+        let top = match first.leaf.piece {
+            Piece::Run { s, shift, .. } => {
+                i64::from(core.depth_at(s + (range.start - first.start))) + shift
+            }
+            Piece::Node { depth, .. } => i64::from(depth),
+        };
+        let m = space.matrix(core);
+        let mut visited = 0usize;
+        // Resellers of the range before the current depth and piece, in level order.
+        let mut k = 0usize;
+        let mut d = top;
+        loop {
+            let mut next = Some(first);
+            while let Some(found) = next.filter(|f| f.start < range.end) {
+                visited += 1;
+                if visited > budget {
+                    return None;
+                }
+                let piece = found.leaf.piece;
+                let end = found.start + piece.len();
+                let lo = range.start.max(found.start) - found.start;
+                let hi = range.end.min(end) - found.start;
+                let seg = match piece {
+                    Piece::Run {
+                        s, shift, min, max, ..
+                    } => Seg::Run {
+                        span: space.span(s + lo, s + hi),
+                        shift,
+                        depths: (min, max),
+                        whole: None,
+                        counts: None,
+                    },
+                    Piece::Node { x, depth } => Seg::Node { x, depth },
+                };
+                let included = match &seg {
+                    Seg::Node { x, .. } => space.matches(self.caps(core, *x)),
+                    Seg::Run { .. } => true,
+                };
+                let lower = below(core, space, &seg, d);
+                let here = if included {
+                    below(core, space, &seg, d + 1) - lower
+                } else {
+                    0
+                };
+                for i in window.start.saturating_sub(k).min(here)..here {
+                    items.push(match &seg {
+                        Seg::Run { span, .. } => {
+                            let v = m.quantile(span.start, span.end, lower + i).unwrap_or(0);
+                            core.bfs[space.rank_of(v)]
+                        }
+                        Seg::Node { x, .. } => *x,
+                    });
+                    if items.len() == window.len() {
+                        return Some(items);
+                    }
+                }
+                k += here;
+                next = self.pieces.first_at_most(end, d);
+            }
+            // Every reseller of the range is at depth `d` or less.
+            if k >= total {
+                return Some(items);
+            }
+            d += 1;
+        }
+    }
+
     /// Every reseller with its parent and depth, in logical pre-order, in `O(n)`: what
     /// a rebuild, `summary` and `validate` start from.
     pub(crate) fn walk(&self, core: &Core, mut visit: impl FnMut(u32, u32, u32)) {
         let mut stack: Vec<u32> = Vec::new();
         let mut depths: Vec<u32> = Vec::new();
-        for &piece in &self.pieces {
-            match piece {
+        for (_, leaf) in self.pieces.walk_from(0) {
+            match leaf.piece {
                 Piece::Node { x, depth } => {
                     stack.truncate(depth as usize);
                     visit(x, stack.last().copied().unwrap_or(NONE), depth);
@@ -810,42 +879,48 @@ impl Overlay {
         if l == 0 || l >= self.len() {
             return;
         }
-        let i = self.piece_of(l);
-        if self.starts[i] == l {
-            return;
-        }
-        if let Piece::Run { s, e, shift, .. } = self.pieces[i] {
-            let m = s + (l - self.starts[i]);
-            self.pieces
-                .splice(i..=i, [core.run(s, m, shift), core.run(m, e, shift)]);
-            self.reindex();
-        }
+        self.pieces.split_at(l, |leaf, off| match leaf.piece {
+            Piece::Run { s, e, shift, .. } => (
+                core.run_leaf(s, s + off, shift),
+                core.run_leaf(s + off, e, shift),
+            ),
+            // A single reseller has no inside to split.
+            Piece::Node { .. } => (leaf, leaf),
+        });
     }
 
-    /// The index of the piece starting at logical position `l` (a boundary).
-    fn index_at(&self, l: u32) -> usize {
-        self.starts
-            .partition_point(|&s| s < l)
-            .min(self.pieces.len())
+    /// Joins the pieces on both sides of logical position `l` when they are runs that
+    /// continue each other, so that moving a subtree back does not leave them split.
+    fn merge(&mut self, core: &Core, l: u32) {
+        self.pieces.merge_at(l, |a, b| match (a.piece, b.piece) {
+            (
+                Piece::Run {
+                    s,
+                    e: e0,
+                    shift: h0,
+                    ..
+                },
+                Piece::Run {
+                    s: s1, e, shift, ..
+                },
+            ) if e0 == s1 && h0 == shift => Some(core.run_leaf(s, e, shift)),
+            _ => None,
+        });
     }
 
-    /// Takes out logical positions `lo..hi`.
-    fn cut(&mut self, core: &Core, lo: u32, hi: u32) -> Vec<Piece> {
-        self.split(core, lo);
-        self.split(core, hi);
-        let (i, j) = (self.index_at(lo), self.index_at(hi));
-        let out = self.pieces.drain(i..j).collect();
-        self.reindex();
-        out
-    }
-
-    /// Puts `pieces` at logical position `l`.
-    fn insert(&mut self, core: &Core, l: u32, pieces: Vec<Piece>) {
+    /// Takes out the one reseller at logical position `l`.
+    fn cut_one(&mut self, core: &Core, l: u32) {
         self.split(core, l);
-        let i = self.index_at(l);
-        self.pieces.splice(i..i, pieces);
-        self.merge();
-        self.reindex();
+        self.split(core, l + 1);
+        self.pieces.remove(l, l + 1);
+    }
+
+    /// Puts one reseller's piece at logical position `l`.
+    fn insert(&mut self, core: &Core, l: u32, leaf: Leaf) {
+        self.split(core, l);
+        self.pieces.insert(l, vec![leaf]);
+        self.merge(core, l);
+        self.merge(core, l + 1);
     }
 
     /// Changes the depth of logical positions `lo..hi` by `by`.
@@ -855,46 +930,23 @@ impl Overlay {
         }
         self.split(core, lo);
         self.split(core, hi);
-        let (i, j) = (self.index_at(lo), self.index_at(hi));
-        for piece in &mut self.pieces[i..j] {
-            *piece = piece.shifted(by);
-        }
-        self.merge();
-        self.reindex();
+        self.pieces.shift(lo, hi, by);
+        self.merge(core, lo);
+        self.merge(core, hi);
     }
 
-    /// Joins neighbouring runs that continue each other, so that moving a subtree back
-    /// does not leave the pieces split.
-    fn merge(&mut self) {
-        let mut out: Vec<Piece> = Vec::with_capacity(self.pieces.len());
-        for &piece in &self.pieces {
-            if let (
-                Some(Piece::Run {
-                    e: e0,
-                    shift: h0,
-                    min: min0,
-                    max: max0,
-                    ..
-                }),
-                Piece::Run {
-                    s,
-                    e,
-                    shift,
-                    min,
-                    max,
-                },
-            ) = (out.last_mut(), piece)
-            {
-                if *e0 == s && *h0 == shift {
-                    *e0 = e;
-                    *min0 = (*min0).min(min);
-                    *max0 = (*max0).max(max);
-                    continue;
-                }
-            }
-            out.push(piece);
-        }
-        self.pieces = out;
+    /// Moves logical positions `lo..hi` to `to` (a position of the forest without
+    /// them), `by` levels deeper.
+    fn relocate(&mut self, core: &Core, lo: u32, hi: u32, to: u32, by: i64) {
+        self.split(core, lo);
+        self.split(core, hi);
+        // Boundaries are the same positions once the pieces are out.
+        self.split(core, if to < lo { to } else { to + (hi - lo) });
+        self.pieces.relocate(lo, hi, to, by);
+        let gap = if to >= lo { lo } else { hi };
+        self.merge(core, gap);
+        self.merge(core, to);
+        self.merge(core, to + (hi - lo));
     }
 
     fn existing(&self, core: &Core, index: usize, id: &ResellerId) -> Result<u32, MutationError> {
@@ -957,10 +1009,10 @@ impl Overlay {
                     return Err(MutationError::TooMany { index });
                 }
                 let x = x as u32;
-                self.added.push(Arc::new(r.clone()));
+                self.added.push_back(Arc::new(r.clone()));
                 self.ids.insert(r.id.clone(), x);
                 let (l, depth) = self.slot_under(core, q);
-                self.insert(core, l, vec![Piece::Node { x, depth }]);
+                self.insert(core, l, Overlay::single(x, depth, r.capabilities));
             }
             Mutation::Move { id, parent } => {
                 let x = self.existing(core, index, id)?;
@@ -980,10 +1032,12 @@ impl Overlay {
                     });
                 }
                 let from = self.depth(core, x);
-                let moved = self.cut(core, lo, hi);
+                // `q` is outside `lo..hi`, so its slot is not inside it either, and
+                // neither its slot's depth nor, after it, anything but its position
+                // changes when the range is out.
                 let (l, to) = self.slot_under(core, q);
-                let by = i64::from(to) - i64::from(from);
-                self.insert(core, l, moved.into_iter().map(|p| p.shifted(by)).collect());
+                let l = if l >= hi { l - (hi - lo) } else { l };
+                self.relocate(core, lo, hi, l, i64::from(to) - i64::from(from));
             }
             Mutation::Remove { id, removal } => {
                 let x = self.existing(core, index, id)?;
@@ -996,7 +1050,7 @@ impl Overlay {
                         children: self.count_at_depth(core, lo + 1..hi, d),
                     });
                 }
-                self.cut(core, lo, lo + 1);
+                self.cut_one(core, lo);
                 // The children take its place, one level up.
                 self.shift(core, lo, hi - 1, -1);
                 match x.checked_sub(core.n()) {
@@ -1031,18 +1085,21 @@ impl Overlay {
                 if let Some(a) = attributes {
                     r.attributes = a.clone();
                 }
-                let caps_changed = r.capabilities != before;
+                let caps = r.capabilities;
                 match x.checked_sub(core.n()) {
-                    Some(i) => self.added[i as usize] = Arc::new(r),
+                    Some(i) => {
+                        self.added.set(i as usize, Arc::new(r));
+                    }
                     None => {
                         self.updated.insert(x, Arc::new(r));
-                        // A run reads capabilities from the base: take `x` out of it.
-                        if caps_changed && !self.singles.contains_key(&x) {
-                            let (l, depth) = (self.pos(x), self.depth(core, x));
-                            self.cut(core, l, l + 1);
-                            self.insert(core, l, vec![Piece::Node { x, depth }]);
-                        }
                     }
+                }
+                // A run reads capabilities from the base, and a single piece counts
+                // its matches: either way the reseller gets a new single piece.
+                if caps != before {
+                    let (l, depth) = (self.pos(x), self.depth(core, x));
+                    self.cut_one(core, l);
+                    self.insert(core, l, Overlay::single(x, depth, caps));
                 }
             }
         }
@@ -1053,26 +1110,32 @@ impl Overlay {
     ///
     /// [`Snapshot::validate`]: super::Snapshot::validate
     pub(crate) fn check(&self, core: &Core) -> Result<(), String> {
+        self.pieces.check()?;
         let mut seen = HashSet::new();
         let mut at = 0u32;
-        for (i, piece) in self.pieces.iter().enumerate() {
-            if self.starts[i] != at || piece.len() == 0 {
-                return Err(format!(
-                    "piece {i} starts at {} or is empty",
-                    self.starts[i]
-                ));
+        for (i, (start, leaf)) in self.pieces.walk_from(0).enumerate() {
+            let piece = leaf.piece;
+            if start != at || piece.len() == 0 {
+                return Err(format!("piece {i} starts at {start} or is empty"));
             }
             at += piece.len();
-            if let Piece::Run { s, e, shift, .. } = *piece {
-                if *piece != core.run(s, e, shift) {
-                    return Err(format!("piece {i}: wrong depth bounds"));
+            match piece {
+                Piece::Run { s, e, shift, .. } => {
+                    if leaf != core.run_leaf(s, e, shift) {
+                        return Err(format!("piece {i}: wrong depth bounds or matches"));
+                    }
+                    if let Some(p) = (s..e).find(|&p| self.caps(core, p) != core.caps[p as usize]) {
+                        return Err(format!("changed capabilities of {p} inside a run"));
+                    }
                 }
-                if let Some(p) = (s..e).find(|&p| self.caps(core, p) != core.caps[p as usize]) {
-                    return Err(format!("changed capabilities of {p} inside a run"));
+                Piece::Node { x, depth } => {
+                    if leaf != Overlay::single(x, depth, self.caps(core, x)) {
+                        return Err(format!("piece {i}: wrong matches"));
+                    }
                 }
             }
         }
-        if self.starts.last() != Some(&at) {
+        if self.len() != at {
             return Err("the length is not the sum of the pieces".into());
         }
         let live = core.n() as usize - self.removed.len() + self.ids.len();
@@ -1134,7 +1197,9 @@ fn below(core: &Core, space: Space<'_>, seg: &Seg, d: i64) -> usize {
             } else if d > i64::from(*max) {
                 span.len()
             } else if let Some(counts) = counts {
-                counts[(d - i64::from(*min)) as usize] as usize
+                // Past the run's exact largest depth, all of it.
+                let i = (d - i64::from(*min)) as usize;
+                counts.get(i).map_or(span.len(), |&c| c as usize)
             } else {
                 let bound = space.bound(core, d - shift);
                 space.matrix(core).count_less(span.start, span.end, bound)
@@ -1162,12 +1227,17 @@ fn level_items(core: &Core, space: Space<'_>, segs: &[Seg], window: Range<usize>
     }
     let m = space.matrix(core);
     let total_below = |d: i64| -> usize { segs.iter().map(|seg| below(core, space, seg, d)).sum() };
+    // The deepest reseller of the segments, exactly: a run's own bound is its base's
+    // deepest level, and pages past the last item would walk every level to there.
     let deepest = segs
         .iter()
         .map(|seg| match seg {
-            Seg::Run {
-                depths: (_, max), ..
-            } => i64::from(*max),
+            Seg::Run { span, shift, .. } => {
+                let v = m
+                    .quantile(span.start, span.end, span.len() - 1)
+                    .unwrap_or(0);
+                i64::from(core.depth_of_rank(space.rank_of(v))) + shift
+            }
             Seg::Node { depth, .. } => i64::from(*depth),
         })
         .max()

@@ -1,0 +1,1268 @@
+//! [`PieceTree`]: the pieces of a changed version as a persistent B+tree, so that a
+//! change costs `O(log k)` for `k` pieces, and a version is a clone of `O(1)`.
+//!
+//! # How
+//!
+//! - **Shape.** Leaves ([`Leaf`]: a piece and its filter matches) sit in bottom nodes of
+//!   up to [`WIDE`] leaves; inner nodes hold up to `WIDE` children. Every node but the
+//!   root holds at least `WIDE / 2`, and every leaf is at the same depth, so the height
+//!   is at most `log_16 k + 1`. Each child entry carries the sums of its subtree
+//!   ([`Sum`]: resellers, matches of each filter, smallest and largest depth), so the
+//!   piece at a logical position, the piece of the `i`-th match of a filter and the
+//!   first piece at most as deep as some depth after a position are each found by one
+//!   descent.
+//! - **Depth shifts are lazy.** A child entry also carries a `shift` added to every
+//!   depth below it: moving a subtree of any size changes one entry. A node's shift is
+//!   pushed into its own entries whenever the node is copied to be changed, so that
+//!   every algorithm works on roots that have none.
+//! - **Persistence by path copying.** Nodes are shared between versions behind `Arc`;
+//!   a change copies the nodes on its paths (`Arc::make_mut` copies only nodes another
+//!   version still holds) and shares the rest. Cloning a tree clones a handful of
+//!   `Arc`s.
+//! - **Every change is split and join.** [`PieceTree::insert`], `remove`, `shift` and
+//!   `relocate` cut the tree at piece boundaries into trees (`split`: one descent,
+//!   each level's remains joined back, `O(log k)` in all) and join trees again
+//!   (`join`: the shorter root's entries merged into the taller tree's spine node of
+//!   its height, a node that overflows split in two, up to a new root), so moving a
+//!   subtree of a million resellers costs what moving a leaf costs.
+//! - **From a piece to its position.** Pieces and nodes have ids ([`PieceId`]), stable
+//!   for as long as they exist, and a persistent parent table by id. The position of
+//!   a piece is a walk up the table, then one descent along that path summing what
+//!   lies before it: `O(WIDE × height)`. Moving entries between nodes updates the
+//!   table for the entries moved, at most `WIDE` per node split or merged. Run pieces
+//!   are also found by their first base position (an ordered map) and single
+//!   resellers by their number, so that a base reseller's piece is one lookup away.
+//!
+//! Depths are `i64` inside (sums of shifts); every piece's absolute depth is a valid
+//! `u32` depth of the forest.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use imbl::{HashMap as PersistentMap, OrdMap, Vector};
+
+use super::piece::{Leaf, Piece};
+
+/// The most entries a node holds; every node but the root holds at least half as many.
+pub(crate) const WIDE: usize = 32;
+const HALF: usize = WIDE / 2;
+const NO_PARENT: u32 = u32::MAX;
+
+/// A piece's or a node's id, stable while it exists: what the parent table and the
+/// maps to pieces hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct PieceId(u32);
+
+/// What a subtree sums: resellers, matches of each filter, smallest and largest depth
+/// (in the frame of the node holding the entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sum {
+    len: u32,
+    matches: [u32; 4],
+    min: i64,
+    max: i64,
+}
+
+impl Sum {
+    const EMPTY: Sum = Sum {
+        len: 0,
+        matches: [0; 4],
+        min: i64::MAX,
+        max: i64::MIN,
+    };
+
+    fn of(leaf: &Leaf) -> Sum {
+        Sum {
+            len: leaf.piece.len(),
+            matches: leaf.matches,
+            min: i64::from(leaf.piece.min_depth()),
+            max: i64::from(leaf.piece.max_depth()),
+        }
+    }
+
+    fn add(&mut self, other: &Sum) {
+        self.len += other.len;
+        for (m, o) in self.matches.iter_mut().zip(other.matches) {
+            *m += o;
+        }
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    fn shifted(self, by: i64) -> Sum {
+        if self.len == 0 {
+            return self;
+        }
+        Sum {
+            min: self.min + by,
+            max: self.max + by,
+            ..self
+        }
+    }
+}
+
+/// A leaf in a bottom node.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    id: u32,
+    leaf: Leaf,
+}
+
+/// A child entry of an inner node: the child, its id, its sums (shift included) and
+/// the shift of every depth below it.
+#[derive(Clone, Debug)]
+struct Child {
+    id: u32,
+    sum: Sum,
+    shift: i64,
+    node: Arc<Node>,
+}
+
+#[derive(Clone, Debug)]
+enum Kids {
+    Leaves(Vec<Slot>),
+    Nodes(Vec<Child>),
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    id: u32,
+    kids: Kids,
+}
+
+impl Node {
+    fn count(&self) -> usize {
+        match &self.kids {
+            Kids::Leaves(s) => s.len(),
+            Kids::Nodes(c) => c.len(),
+        }
+    }
+
+    fn sum(&self) -> Sum {
+        let mut sum = Sum::EMPTY;
+        match &self.kids {
+            Kids::Leaves(s) => s.iter().for_each(|s| sum.add(&Sum::of(&s.leaf))),
+            Kids::Nodes(c) => c.iter().for_each(|c| sum.add(&c.sum)),
+        }
+        sum
+    }
+
+    fn kid_ids(&self) -> Vec<u32> {
+        match &self.kids {
+            Kids::Leaves(s) => s.iter().map(|s| s.id).collect(),
+            Kids::Nodes(c) => c.iter().map(|c| c.id).collect(),
+        }
+    }
+
+    /// Adds `by` to every depth below this node's entries.
+    fn shift_kids(&mut self, by: i64) {
+        if by == 0 {
+            return;
+        }
+        match &mut self.kids {
+            Kids::Leaves(s) => s.iter_mut().for_each(|s| s.leaf = s.leaf.shifted(by)),
+            Kids::Nodes(c) => c.iter_mut().for_each(|c| {
+                c.shift += by;
+                c.sum = c.sum.shifted(by);
+            }),
+        }
+    }
+}
+
+fn own(node: Arc<Node>) -> Node {
+    Arc::try_unwrap(node).unwrap_or_else(|shared| (*shared).clone())
+}
+
+fn child_of(node: Arc<Node>) -> Child {
+    Child {
+        id: node.id,
+        sum: node.sum(),
+        shift: 0,
+        node,
+    }
+}
+
+/// A child's node with the child's shift pushed into it.
+fn unshift(child: Child) -> Arc<Node> {
+    let mut node = child.node;
+    if child.shift != 0 {
+        Arc::make_mut(&mut node).shift_kids(child.shift);
+    }
+    node
+}
+
+/// `n` items in `ceil(n / WIDE)` groups of nearly equal size: each at least `HALF`
+/// when `n > WIDE`.
+fn groups<T>(items: Vec<T>) -> Vec<Vec<T>> {
+    let n = items.len();
+    let k = n.div_ceil(WIDE).max(1);
+    let mut out = Vec::with_capacity(k);
+    let mut rest = items.into_iter();
+    for i in 0..k {
+        let size = n / k + usize::from(i < n % k);
+        out.push(rest.by_ref().take(size).collect());
+    }
+    out
+}
+
+/// A tree without a shift above it, and its height (1: the root holds leaves).
+struct Part {
+    node: Arc<Node>,
+    height: u32,
+}
+
+/// A piece found in the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub(crate) id: PieceId,
+    /// Its first logical position.
+    pub(crate) start: u32,
+    /// Matches of each filter in the pieces before it.
+    pub(crate) before: [u32; 4],
+    /// The piece, depths absolute.
+    pub(crate) leaf: Leaf,
+}
+
+/// What precedes an entry during a descent.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    start: u32,
+    before: [u32; 4],
+}
+
+impl Acc {
+    fn add(&mut self, sum: &Sum) {
+        self.start += sum.len;
+        for (b, m) in self.before.iter_mut().zip(sum.matches) {
+            *b += m;
+        }
+    }
+}
+
+/// The pieces of a changed version in logical pre-order. See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct PieceTree {
+    root: Option<Arc<Node>>,
+    height: u32,
+    total: Sum,
+    /// By id: the node holding it, or `NO_PARENT` (the root, or a free id).
+    parent: Vector<u32>,
+    free: Vector<u32>,
+    /// Run pieces by their first base position.
+    runs: OrdMap<u32, PieceId>,
+    /// Node pieces by reseller.
+    singles: PersistentMap<u32, PieceId>,
+}
+
+impl Default for PieceTree {
+    fn default() -> PieceTree {
+        PieceTree {
+            root: None,
+            height: 0,
+            total: Sum::EMPTY,
+            parent: Vector::new(),
+            free: Vector::new(),
+            runs: OrdMap::new(),
+            singles: PersistentMap::new(),
+        }
+    }
+}
+
+impl PieceTree {
+    /// A tree of `leaves`, in order.
+    pub(crate) fn new(leaves: Vec<Leaf>) -> PieceTree {
+        let mut t = PieceTree::default();
+        let part = t.build(leaves);
+        t.set_root(part);
+        t
+    }
+
+    /// Resellers listed.
+    pub(crate) fn len(&self) -> u32 {
+        self.total.len
+    }
+
+    /// Pieces.
+    pub(crate) fn pieces(&self) -> usize {
+        self.runs.len() + self.singles.len()
+    }
+
+    /// Matches of filter slot `f` in all pieces.
+    pub(crate) fn total_matches(&self, f: usize) -> u32 {
+        self.total.matches[f]
+    }
+
+    /// Bytes of the nodes and tables this version holds (shared ones included).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let pieces = self.pieces();
+        pieces * (std::mem::size_of::<Slot>() + 2 * 24)
+            + self.parent.len() * 4
+            + pieces / HALF * std::mem::size_of::<Child>()
+    }
+
+    // ----- ids -----
+
+    fn alloc(&mut self) -> u32 {
+        match self.free.pop_back() {
+            Some(id) => id,
+            None => {
+                let id = self.parent.len() as u32;
+                self.parent.push_back(NO_PARENT);
+                id
+            }
+        }
+    }
+
+    fn release(&mut self, id: u32) {
+        self.parent.set(id as usize, NO_PARENT);
+        self.free.push_back(id);
+    }
+
+    fn set_parent(&mut self, id: u32, parent: u32) {
+        self.parent.set(id as usize, parent);
+    }
+
+    /// Records `node` as the parent of its entries `which`.
+    fn adopt(&mut self, node: &Node, which: Range<usize>) {
+        let id = node.id;
+        match &node.kids {
+            Kids::Leaves(s) => {
+                for s in &s[which] {
+                    self.parent.set(s.id as usize, id);
+                }
+            }
+            Kids::Nodes(c) => {
+                for c in &c[which] {
+                    self.parent.set(c.id as usize, id);
+                }
+            }
+        }
+    }
+
+    fn register(&mut self, id: u32, leaf: &Leaf) {
+        match leaf.piece {
+            Piece::Run { s, .. } => {
+                self.runs.insert(s, PieceId(id));
+            }
+            Piece::Node { x, .. } => {
+                self.singles.insert(x, PieceId(id));
+            }
+        }
+    }
+
+    fn unregister(&mut self, leaf: &Leaf) {
+        match leaf.piece {
+            Piece::Run { s, .. } => {
+                self.runs.remove(&s);
+            }
+            Piece::Node { x, .. } => {
+                self.singles.remove(&x);
+            }
+        }
+    }
+
+    /// A node with a new id over `kids`, adopting them.
+    fn fresh(&mut self, kids: Kids) -> Arc<Node> {
+        let node = Node {
+            id: self.alloc(),
+            kids,
+        };
+        self.adopt(&node, 0..node.count());
+        Arc::new(node)
+    }
+
+    /// Node `id` over `kids`, adopting those of `moved` (the others already are its).
+    fn keep(&mut self, id: u32, kids: Kids, moved: Range<usize>) -> Arc<Node> {
+        let node = Node { id, kids };
+        self.adopt(&node, moved);
+        Arc::new(node)
+    }
+
+    /// Node `id` (when given, already the parent of `kids`) or a new one.
+    fn node(&mut self, id: Option<u32>, kids: Kids) -> Arc<Node> {
+        match id {
+            Some(id) => self.keep(id, kids, 0..0),
+            None => self.fresh(kids),
+        }
+    }
+
+    fn set_root(&mut self, part: Option<Part>) {
+        match part {
+            None => {
+                self.root = None;
+                self.height = 0;
+                self.total = Sum::EMPTY;
+            }
+            Some(p) => {
+                self.set_parent(p.node.id, NO_PARENT);
+                self.total = p.node.sum();
+                self.root = Some(p.node);
+                self.height = p.height;
+            }
+        }
+    }
+
+    fn take_root(&mut self) -> Option<Part> {
+        let height = self.height;
+        self.total = Sum::EMPTY;
+        self.height = 0;
+        self.root.take().map(|node| Part { node, height })
+    }
+
+    // ----- building, splitting, joining -----
+
+    /// New leaves as a tree, each with a new id.
+    fn build(&mut self, leaves: Vec<Leaf>) -> Option<Part> {
+        if leaves.is_empty() {
+            return None;
+        }
+        let slots: Vec<Slot> = leaves
+            .into_iter()
+            .map(|leaf| {
+                let id = self.alloc();
+                self.register(id, &leaf);
+                Slot { id, leaf }
+            })
+            .collect();
+        let mut nodes: Vec<Arc<Node>> = groups(slots)
+            .into_iter()
+            .map(|g| self.fresh(Kids::Leaves(g)))
+            .collect();
+        let mut height = 1;
+        while nodes.len() > 1 {
+            let children: Vec<Child> = nodes.into_iter().map(child_of).collect();
+            nodes = groups(children)
+                .into_iter()
+                .map(|g| self.fresh(Kids::Nodes(g)))
+                .collect();
+            height += 1;
+        }
+        nodes.pop().map(|node| Part { node, height })
+    }
+
+    /// A root over `slots` (id `id` or a new one); none when empty.
+    fn leaves_part(&mut self, id: Option<u32>, slots: Vec<Slot>) -> Option<Part> {
+        if slots.is_empty() {
+            if let Some(id) = id {
+                self.release(id);
+            }
+            return None;
+        }
+        Some(Part {
+            node: self.node(id, Kids::Leaves(slots)),
+            height: 1,
+        })
+    }
+
+    /// A root over `children` at `height`; its one child when there is one.
+    fn nodes_part(
+        &mut self,
+        id: Option<u32>,
+        mut children: Vec<Child>,
+        height: u32,
+    ) -> Option<Part> {
+        if children.len() < 2 {
+            if let Some(id) = id {
+                self.release(id);
+            }
+            return children.pop().map(|c| Part {
+                node: unshift(c),
+                height: height - 1,
+            });
+        }
+        Some(Part {
+            node: self.node(id, Kids::Nodes(children)),
+            height,
+        })
+    }
+
+    /// Splits `part` at logical position `l`, a piece boundary.
+    fn split(&mut self, part: Part, l: u32) -> (Option<Part>, Option<Part>) {
+        let Part { node, height } = part;
+        let Node { id, kids } = own(node);
+        match kids {
+            Kids::Leaves(mut slots) => {
+                let (mut at, mut i) = (0, 0);
+                while i < slots.len() && at < l {
+                    at += slots[i].leaf.piece.len();
+                    i += 1;
+                }
+                debug_assert_eq!(at.min(l), l, "split inside a piece");
+                let right = slots.split_off(i);
+                (
+                    self.leaves_part(Some(id), slots),
+                    self.leaves_part(None, right),
+                )
+            }
+            Kids::Nodes(mut children) => {
+                let (mut at, mut i) = (0, 0);
+                while i < children.len() && at + children[i].sum.len <= l {
+                    at += children[i].sum.len;
+                    i += 1;
+                }
+                if i == children.len() || at == l {
+                    let right = children.split_off(i);
+                    return (
+                        self.nodes_part(Some(id), children, height),
+                        self.nodes_part(None, right, height),
+                    );
+                }
+                let mut rest = children.split_off(i);
+                let middle = rest.remove(0);
+                self.set_parent(middle.id, NO_PARENT);
+                let inner = Part {
+                    node: unshift(middle),
+                    height: height - 1,
+                };
+                let (cl, cr) = self.split(inner, l - at);
+                let left = self.nodes_part(Some(id), children, height);
+                let right = self.nodes_part(None, rest, height);
+                (self.join(left, cl), self.join(cr, right))
+            }
+        }
+    }
+
+    /// `a` then `b` as one tree.
+    fn join(&mut self, a: Option<Part>, b: Option<Part>) -> Option<Part> {
+        let (a, b) = match (a, b) {
+            (None, x) | (x, None) => return x,
+            (Some(a), Some(b)) => (a, b),
+        };
+        let height = a.height.max(b.height);
+        let (first, second) = if a.height == b.height {
+            self.merge_nodes(a.node, b.node)
+        } else if a.height > b.height {
+            self.join_right(a.node, a.height, b)
+        } else {
+            self.join_left(a, b.node, b.height)
+        };
+        Some(match second {
+            None => Part {
+                node: first,
+                height,
+            },
+            Some(second) => Part {
+                node: self.fresh(Kids::Nodes(vec![child_of(first), child_of(second)])),
+                height: height + 1,
+            },
+        })
+    }
+
+    /// The entries of `a` then `b` (same height, no shifts above them) as one node, or
+    /// as two of at least `HALF` each when they do not fit in one.
+    fn merge_nodes(&mut self, a: Arc<Node>, b: Arc<Node>) -> (Arc<Node>, Option<Arc<Node>>) {
+        let (a, b) = (own(a), own(b));
+        let (aid, bid, na) = (a.id, b.id, a.count());
+        match (a.kids, b.kids) {
+            (Kids::Leaves(mut x), Kids::Leaves(y)) => {
+                x.extend(y);
+                self.spread(aid, bid, na, x, Kids::Leaves)
+            }
+            (Kids::Nodes(mut x), Kids::Nodes(y)) => {
+                x.extend(y);
+                self.spread(aid, bid, na, x, Kids::Nodes)
+            }
+            _ => unreachable!("nodes of one height hold the same kind of entries"),
+        }
+    }
+
+    /// `items`, the first `na` from node `aid` and the rest from node `bid`, in one
+    /// node (`aid`, `bid` released) or two (`aid`, `bid`).
+    fn spread<T>(
+        &mut self,
+        aid: u32,
+        bid: u32,
+        na: usize,
+        mut items: Vec<T>,
+        kids: fn(Vec<T>) -> Kids,
+    ) -> (Arc<Node>, Option<Arc<Node>>) {
+        let n = items.len();
+        if n <= WIDE {
+            self.release(bid);
+            return (self.keep(aid, kids(items), na..n), None);
+        }
+        let h = n / 2;
+        let second = items.split_off(h);
+        (
+            self.keep(aid, kids(items), na.min(h)..h),
+            Some(self.keep(bid, kids(second), 0..na.saturating_sub(h))),
+        )
+    }
+
+    /// `b` (shorter) joined after the tree under `node` (height `height`): the node,
+    /// and a new right sibling when it overflowed.
+    fn join_right(
+        &mut self,
+        node: Arc<Node>,
+        height: u32,
+        b: Part,
+    ) -> (Arc<Node>, Option<Arc<Node>>) {
+        let mut n = own(node);
+        let Kids::Nodes(children) = &mut n.kids else {
+            unreachable!("a taller tree's root has children")
+        };
+        let Some(last) = children.pop() else {
+            unreachable!("an inner node is never empty")
+        };
+        let child = unshift(last);
+        let (x, y) = if height - 1 == b.height {
+            self.merge_nodes(child, b.node)
+        } else {
+            self.join_right(child, height - 1, b)
+        };
+        self.set_parent(x.id, n.id);
+        if let Some(y) = &y {
+            self.set_parent(y.id, n.id);
+        }
+        let Kids::Nodes(children) = &mut n.kids else {
+            unreachable!("a taller tree's root has children")
+        };
+        children.push(child_of(x));
+        children.extend(y.map(child_of));
+        self.overflow(n)
+    }
+
+    /// `a` (shorter) joined before the tree under `node`.
+    fn join_left(
+        &mut self,
+        a: Part,
+        node: Arc<Node>,
+        height: u32,
+    ) -> (Arc<Node>, Option<Arc<Node>>) {
+        let mut n = own(node);
+        let Kids::Nodes(children) = &mut n.kids else {
+            unreachable!("a taller tree's root has children")
+        };
+        let first = children.remove(0);
+        let child = unshift(first);
+        let (x, y) = if height - 1 == a.height {
+            self.merge_nodes(a.node, child)
+        } else {
+            self.join_left(a, child, height - 1)
+        };
+        self.set_parent(x.id, n.id);
+        if let Some(y) = &y {
+            self.set_parent(y.id, n.id);
+        }
+        let Kids::Nodes(children) = &mut n.kids else {
+            unreachable!("a taller tree's root has children")
+        };
+        let mut front = vec![child_of(x)];
+        front.extend(y.map(child_of));
+        children.splice(0..0, front);
+        self.overflow(n)
+    }
+
+    /// A changed node, split in two when it holds more than `WIDE` entries.
+    fn overflow(&mut self, n: Node) -> (Arc<Node>, Option<Arc<Node>>) {
+        let Node { id, kids } = n;
+        match kids {
+            Kids::Nodes(mut c) if c.len() > WIDE => {
+                let second = c.split_off(c.len() / 2);
+                (
+                    self.keep(id, Kids::Nodes(c), 0..0),
+                    Some(self.fresh(Kids::Nodes(second))),
+                )
+            }
+            kids => (self.keep(id, kids, 0..0), None),
+        }
+    }
+
+    /// Takes out pieces `lo..hi` (piece boundaries): the rest of the tree is joined.
+    fn cut(&mut self, lo: u32, hi: u32) -> Option<Part> {
+        let root = self.take_root();
+        let (a, rest) = match root {
+            Some(r) => self.split(r, lo),
+            None => (None, None),
+        };
+        let (m, c) = match rest {
+            Some(r) => self.split(r, hi - lo),
+            None => (None, None),
+        };
+        let joined = self.join(a, c);
+        self.set_root(joined);
+        m
+    }
+
+    /// Puts `part` at logical position `l` (a piece boundary).
+    fn paste(&mut self, l: u32, part: Option<Part>) {
+        let root = self.take_root();
+        let (a, b) = match root {
+            Some(r) => self.split(r, l),
+            None => (None, None),
+        };
+        let left = self.join(a, part);
+        let joined = self.join(left, b);
+        self.set_root(joined);
+    }
+
+    /// Changes the bottom node holding logical position `l` in place (the nodes on
+    /// its path copied where shared, their shifts pushed down, so that the node's
+    /// depths are absolute). `change` gets the tree, the node's id and leaves, `l`
+    /// relative to the node, and whether the node is the root; it says whether it
+    /// did what it was asked (`false`: it declined, and changed nothing). A node left
+    /// with more than `WIDE` entries is split, up to a new root. Changes that could
+    /// leave a node less than half full are `change`'s to decline.
+    fn edit(
+        &mut self,
+        l: u32,
+        change: impl FnOnce(&mut PieceTree, u32, &mut Vec<Slot>, u32, bool) -> bool,
+    ) -> bool {
+        let Some(mut part) = self.take_root() else {
+            return false;
+        };
+        let (done, over) = self.edit_in(&mut part.node, l, part.height == 1, change);
+        let root = match over {
+            None => part,
+            Some(over) => Part {
+                node: self.fresh(Kids::Nodes(vec![child_of(part.node), child_of(over)])),
+                height: part.height + 1,
+            },
+        };
+        self.set_root(Some(root));
+        done
+    }
+
+    fn edit_in(
+        &mut self,
+        node: &mut Arc<Node>,
+        l: u32,
+        root: bool,
+        change: impl FnOnce(&mut PieceTree, u32, &mut Vec<Slot>, u32, bool) -> bool,
+    ) -> (bool, Option<Arc<Node>>) {
+        let n = Arc::make_mut(node);
+        let id = n.id;
+        match &mut n.kids {
+            Kids::Leaves(slots) => {
+                let done = change(self, id, slots, l, root);
+                if slots.len() > WIDE {
+                    let second = slots.split_off(slots.len() / 2);
+                    return (done, Some(self.fresh(Kids::Leaves(second))));
+                }
+                (done, None)
+            }
+            Kids::Nodes(children) => {
+                let (mut at, mut i) = (0, 0);
+                while i + 1 < children.len() && at + children[i].sum.len <= l {
+                    at += children[i].sum.len;
+                    i += 1;
+                }
+                let c = &mut children[i];
+                if c.shift != 0 {
+                    Arc::make_mut(&mut c.node).shift_kids(c.shift);
+                    c.shift = 0;
+                }
+                let (done, over) = self.edit_in(&mut c.node, l - at, false, change);
+                c.sum = c.node.sum();
+                if let Some(over) = over {
+                    self.set_parent(over.id, id);
+                    children.insert(i + 1, child_of(over));
+                }
+                if children.len() > WIDE {
+                    let second = children.split_off(children.len() / 2);
+                    return (done, Some(self.fresh(Kids::Nodes(second))));
+                }
+                (done, None)
+            }
+        }
+    }
+
+    /// A new slot of bottom node `parent`.
+    fn new_slot(&mut self, leaf: Leaf, parent: u32) -> Slot {
+        let id = self.alloc();
+        self.register(id, &leaf);
+        self.set_parent(id, parent);
+        Slot { id, leaf }
+    }
+
+    /// Takes a slot out of the maps and frees its id.
+    fn drop_slot(&mut self, slot: &Slot) {
+        self.unregister(&slot.leaf);
+        self.release(slot.id);
+    }
+
+    // ----- changes -----
+
+    /// Puts `leaves` at logical position `l`, a piece boundary.
+    pub(crate) fn insert(&mut self, l: u32, leaves: Vec<Leaf>) {
+        if leaves.len() <= 4 && self.root.is_some() {
+            // In place: one path.
+            let done = self.edit(l, |t, id, slots, rel, _| {
+                let (i, _) = slot_at(slots, rel);
+                let new: Vec<Slot> = leaves
+                    .into_iter()
+                    .map(|leaf| t.new_slot(leaf, id))
+                    .collect();
+                slots.splice(i..i, new);
+                true
+            });
+            debug_assert!(done);
+            return;
+        }
+        let part = self.build(leaves);
+        self.paste(l, part);
+    }
+
+    /// Takes out the pieces of `lo..hi` (piece boundaries) for good: their leaves,
+    /// depths absolute.
+    pub(crate) fn remove(&mut self, lo: u32, hi: u32) -> Vec<Leaf> {
+        // One piece out of a node that stays at least half full: in place.
+        let mut taken = None;
+        self.edit(lo, |t, _, slots, rel, root| {
+            let (i, at) = slot_at(slots, rel);
+            let fits = i < slots.len() && at == rel && slots[i].leaf.piece.len() == hi - lo;
+            if !fits || slots.len() <= if root { 1 } else { HALF } {
+                return false;
+            }
+            let slot = slots.remove(i);
+            t.drop_slot(&slot);
+            taken = Some(slot.leaf);
+            true
+        });
+        if let Some(leaf) = taken {
+            return vec![leaf];
+        }
+        let Some(part) = self.cut(lo, hi) else {
+            return Vec::new();
+        };
+        let mut leaves = Vec::new();
+        let mut stack = vec![(part.node, 0i64)];
+        while let Some((node, shift)) = stack.pop() {
+            self.release(node.id);
+            match &node.kids {
+                Kids::Leaves(s) => {
+                    for slot in s {
+                        self.release(slot.id);
+                        self.unregister(&slot.leaf);
+                        leaves.push(slot.leaf.shifted(shift));
+                    }
+                }
+                Kids::Nodes(c) => {
+                    // Pushed in reverse, so that leaves come out in order.
+                    for c in c.iter().rev() {
+                        stack.push((c.node.clone(), shift + c.shift));
+                    }
+                }
+            }
+        }
+        leaves
+    }
+
+    /// Adds `by` to the depth of every reseller in `lo..hi` (piece boundaries).
+    pub(crate) fn shift(&mut self, lo: u32, hi: u32, by: i64) {
+        self.relocate(lo, hi, lo, by);
+    }
+
+    /// Moves the pieces of `lo..hi` (piece boundaries), `by` levels deeper, to
+    /// logical position `to` of the tree without them (a piece boundary there).
+    pub(crate) fn relocate(&mut self, lo: u32, hi: u32, to: u32, by: i64) {
+        let part = self.cut(lo, hi).map(|p| {
+            let mut n = own(p.node);
+            n.shift_kids(by);
+            Part {
+                node: Arc::new(n),
+                height: p.height,
+            }
+        });
+        self.paste(to, part);
+    }
+
+    /// Makes a piece boundary at logical position `l`: the piece across it is
+    /// replaced by the two halves `cut` makes of it (given the piece, depths absolute,
+    /// and the offset of `l` in it).
+    pub(crate) fn split_at(&mut self, l: u32, cut: impl FnOnce(Leaf, u32) -> (Leaf, Leaf)) {
+        if l == 0 || l >= self.len() {
+            return;
+        }
+        self.edit(l, |t, id, slots, rel, _| {
+            let (i, at) = slot_at(slots, rel);
+            if i < slots.len() && at < rel {
+                let old = slots[i];
+                t.drop_slot(&old);
+                let (a, b) = cut(old.leaf, rel - at);
+                let new = [t.new_slot(a, id), t.new_slot(b, id)];
+                slots.splice(i..=i, new);
+            }
+            true
+        });
+    }
+
+    /// Replaces the pieces ending and starting at `l` by one, when `join` makes one of
+    /// them.
+    pub(crate) fn merge_at(&mut self, l: u32, join: impl Fn(&Leaf, &Leaf) -> Option<Leaf>) {
+        if l == 0 || l >= self.len() {
+            return;
+        }
+        // Both in one node that stays at least half full: in place.
+        let done = self.edit(l, |t, id, slots, rel, root| {
+            let (i, at) = slot_at(slots, rel);
+            if i == 0 || i == slots.len() || at != rel {
+                return false;
+            }
+            let Some(joined) = join(&slots[i - 1].leaf, &slots[i].leaf) else {
+                return true;
+            };
+            if slots.len() <= if root { 1 } else { HALF } {
+                return false;
+            }
+            let (a, b) = (slots[i - 1], slots[i]);
+            t.drop_slot(&a);
+            t.drop_slot(&b);
+            let new = t.new_slot(joined, id);
+            slots.splice(i - 1..=i, [new]);
+            true
+        });
+        if done {
+            return;
+        }
+        let (Some(a), Some(b)) = (self.at(l - 1), self.at(l)) else {
+            return;
+        };
+        if b.start != l {
+            return;
+        }
+        if let Some(joined) = join(&a.leaf, &b.leaf) {
+            let end = b.start + b.leaf.piece.len();
+            self.remove(a.start, end);
+            self.insert(a.start, vec![joined]);
+        }
+    }
+
+    // ----- queries -----
+
+    /// One descent: `enter(acc, sum)` says whether the wanted piece is within an entry
+    /// preceded by `acc`.
+    fn descend(&self, enter: impl Fn(&Acc, &Sum) -> bool) -> Option<Found> {
+        let mut node = self.root.as_deref()?;
+        let mut acc = Acc::default();
+        let mut shift = 0i64;
+        loop {
+            match &node.kids {
+                Kids::Leaves(slots) => {
+                    for slot in slots {
+                        let sum = Sum::of(&slot.leaf);
+                        if enter(&acc, &sum) {
+                            return Some(Found {
+                                id: PieceId(slot.id),
+                                start: acc.start,
+                                before: acc.before,
+                                leaf: slot.leaf.shifted(shift),
+                            });
+                        }
+                        acc.add(&sum);
+                    }
+                    return None;
+                }
+                Kids::Nodes(children) => {
+                    let next = children.iter().find(|c| {
+                        let inside = enter(&acc, &c.sum);
+                        if !inside {
+                            acc.add(&c.sum);
+                        }
+                        inside
+                    })?;
+                    shift += next.shift;
+                    node = &next.node;
+                }
+            }
+        }
+    }
+
+    /// The piece holding logical position `l`.
+    pub(crate) fn at(&self, l: u32) -> Option<Found> {
+        self.descend(|acc, sum| l < acc.start + sum.len)
+    }
+
+    /// The piece holding the `g`-th match (from 0) of filter slot `f`.
+    pub(crate) fn match_at(&self, f: usize, g: u32) -> Option<Found> {
+        self.descend(|acc, sum| g < acc.before[f] + sum.matches[f])
+    }
+
+    /// The piece with this id.
+    pub(crate) fn find(&self, id: PieceId) -> Option<Found> {
+        let mut path = vec![id.0];
+        loop {
+            let &up = self.parent.get(*path.last()? as usize)?;
+            if up == NO_PARENT {
+                break;
+            }
+            path.push(up);
+            if path.len() > 64 {
+                return None;
+            }
+        }
+        let mut node = self.root.as_deref()?;
+        if path.pop() != Some(node.id) {
+            return None;
+        }
+        let mut acc = Acc::default();
+        let mut shift = 0i64;
+        while let Some(want) = path.pop() {
+            match &node.kids {
+                Kids::Leaves(slots) => {
+                    for slot in slots {
+                        if slot.id == want {
+                            return Some(Found {
+                                id,
+                                start: acc.start,
+                                before: acc.before,
+                                leaf: slot.leaf.shifted(shift),
+                            });
+                        }
+                        acc.add(&Sum::of(&slot.leaf));
+                    }
+                    return None;
+                }
+                Kids::Nodes(children) => {
+                    let c = children.iter().find(|c| {
+                        let hit = c.id == want;
+                        if !hit {
+                            acc.add(&c.sum);
+                        }
+                        hit
+                    })?;
+                    shift += c.shift;
+                    node = &c.node;
+                }
+            }
+        }
+        None
+    }
+
+    /// The run piece that may hold base position `x`: the one with the largest first
+    /// position at most `x` (the caller checks its end).
+    pub(crate) fn run_from(&self, x: u32) -> Option<PieceId> {
+        self.runs.get_prev(&x).map(|(_, &id)| id)
+    }
+
+    /// The single piece of reseller `x`, if it has one.
+    pub(crate) fn single(&self, x: u32) -> Option<PieceId> {
+        self.singles.get(&x).copied()
+    }
+
+    /// The first piece starting at or after `l` (a piece boundary) with a reseller at
+    /// depth `d` or less.
+    pub(crate) fn first_at_most(&self, l: u32, d: i64) -> Option<Found> {
+        fn go(node: &Node, mut acc: Acc, shift: i64, l: u32, d: i64) -> Option<Found> {
+            match &node.kids {
+                Kids::Leaves(slots) => {
+                    for slot in slots {
+                        let sum = Sum::of(&slot.leaf);
+                        if acc.start >= l && sum.min + shift <= d {
+                            return Some(Found {
+                                id: PieceId(slot.id),
+                                start: acc.start,
+                                before: acc.before,
+                                leaf: slot.leaf.shifted(shift),
+                            });
+                        }
+                        acc.add(&sum);
+                    }
+                }
+                Kids::Nodes(children) => {
+                    for c in children {
+                        if acc.start + c.sum.len > l && c.sum.min + shift <= d {
+                            if let Some(found) = go(&c.node, acc, shift + c.shift, l, d) {
+                                return Some(found);
+                            }
+                        }
+                        acc.add(&c.sum);
+                    }
+                }
+            }
+            None
+        }
+        go(self.root.as_deref()?, Acc::default(), 0, l, d)
+    }
+
+    /// The last piece ending at or before `l` (a piece boundary) with a reseller at
+    /// depth `d` or less.
+    pub(crate) fn last_at_most(&self, l: u32, d: i64) -> Option<Found> {
+        fn go(node: &Node, acc: Acc, shift: i64, l: u32, d: i64) -> Option<Found> {
+            let sums: Vec<Sum> = match &node.kids {
+                Kids::Leaves(s) => s.iter().map(|s| Sum::of(&s.leaf)).collect(),
+                Kids::Nodes(c) => c.iter().map(|c| c.sum).collect(),
+            };
+            let mut accs = Vec::with_capacity(sums.len());
+            let mut a = acc;
+            for s in &sums {
+                accs.push(a);
+                a.add(s);
+            }
+            for i in (0..sums.len()).rev() {
+                if accs[i].start >= l || sums[i].min + shift > d {
+                    continue;
+                }
+                match &node.kids {
+                    Kids::Leaves(s) => {
+                        return Some(Found {
+                            id: PieceId(s[i].id),
+                            start: accs[i].start,
+                            before: accs[i].before,
+                            leaf: s[i].leaf.shifted(shift),
+                        })
+                    }
+                    Kids::Nodes(c) => {
+                        if let Some(found) = go(&c[i].node, accs[i], shift + c[i].shift, l, d) {
+                            return Some(found);
+                        }
+                    }
+                }
+            }
+            None
+        }
+        go(self.root.as_deref()?, Acc::default(), 0, l, d)
+    }
+
+    /// The pieces from the one holding logical position `l` on, each with its start.
+    pub(crate) fn walk_from(&self, l: u32) -> Walk<'_> {
+        let mut walk = Walk {
+            stack: Vec::new(),
+            start: 0,
+        };
+        let Some(mut node) = self.root.as_deref() else {
+            return walk;
+        };
+        let mut at = 0u32;
+        let mut shift = 0i64;
+        loop {
+            match &node.kids {
+                Kids::Leaves(slots) => {
+                    let mut i = 0;
+                    while i < slots.len() && at + slots[i].leaf.piece.len() <= l {
+                        at += slots[i].leaf.piece.len();
+                        i += 1;
+                    }
+                    walk.stack.push((node, i, shift));
+                    walk.start = at;
+                    return walk;
+                }
+                Kids::Nodes(children) => {
+                    let mut i = 0;
+                    while i + 1 < children.len() && at + children[i].sum.len <= l {
+                        at += children[i].sum.len;
+                        i += 1;
+                    }
+                    walk.stack.push((node, i + 1, shift));
+                    shift += children[i].shift;
+                    node = &children[i].node;
+                }
+            }
+        }
+    }
+
+    /// Checks the shape, the sums, the parent table and the maps. For `validate`.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let mut leaves = 0usize;
+        if let Some(root) = &self.root {
+            if self.parent.get(root.id as usize) != Some(&NO_PARENT) {
+                return Err("the root has a parent".into());
+            }
+            if root.sum() != self.total {
+                return Err("the total is not the root's sum".into());
+            }
+            let mut stack = vec![(root.clone(), self.height, true)];
+            while let Some((node, height, is_root)) = stack.pop() {
+                let count = node.count();
+                if count > WIDE
+                    || (!is_root && count < HALF)
+                    || (is_root && height > 1 && count < 2)
+                {
+                    return Err(format!("node {} holds {count} entries", node.id));
+                }
+                for k in node.kid_ids() {
+                    if self.parent.get(k as usize) != Some(&node.id) {
+                        return Err(format!("entry {k} of node {} has another parent", node.id));
+                    }
+                }
+                match &node.kids {
+                    Kids::Leaves(s) => {
+                        if height != 1 {
+                            return Err("leaves at different depths".into());
+                        }
+                        for slot in s {
+                            leaves += 1;
+                            let found = match slot.leaf.piece {
+                                Piece::Run { s, .. } => self.runs.get(&s),
+                                Piece::Node { x, .. } => self.singles.get(&x),
+                            };
+                            if found != Some(&PieceId(slot.id)) || slot.leaf.piece.len() == 0 {
+                                return Err(format!("piece {} is not in its map", slot.id));
+                            }
+                        }
+                    }
+                    Kids::Nodes(c) => {
+                        if height < 2 {
+                            return Err("children below the bottom".into());
+                        }
+                        for c in c {
+                            if c.id != c.node.id || c.sum != c.node.sum().shifted(c.shift) {
+                                return Err(format!("entry of node {} is stale", c.id));
+                            }
+                            stack.push((c.node.clone(), height - 1, false));
+                        }
+                    }
+                }
+            }
+        } else if self.total != Sum::EMPTY {
+            return Err("an empty tree with a total".into());
+        }
+        if leaves != self.pieces() {
+            return Err(format!("{leaves} pieces, {} in the maps", self.pieces()));
+        }
+        Ok(())
+    }
+}
+
+/// The slot of `slots` holding relative position `l`, and where it starts; the count
+/// and the total when `l` is past them all.
+fn slot_at(slots: &[Slot], l: u32) -> (usize, u32) {
+    let mut at = 0;
+    for (i, s) in slots.iter().enumerate() {
+        let len = s.leaf.piece.len();
+        if l < at + len {
+            return (i, at);
+        }
+        at += len;
+    }
+    (slots.len(), at)
+}
+
+/// The pieces in order from some logical position: see [`PieceTree::walk_from`].
+pub(crate) struct Walk<'t> {
+    stack: Vec<(&'t Node, usize, i64)>,
+    start: u32,
+}
+
+impl Iterator for Walk<'_> {
+    /// A piece's first logical position, and the piece (depths absolute).
+    type Item = (u32, Leaf);
+
+    fn next(&mut self) -> Option<(u32, Leaf)> {
+        loop {
+            let (node, i, shift) = self.stack.last_mut()?;
+            let (node, shift) = (*node, *shift);
+            if *i >= node.count() {
+                self.stack.pop();
+                continue;
+            }
+            let at = *i;
+            *i += 1;
+            match &node.kids {
+                Kids::Leaves(slots) => {
+                    let leaf = slots[at].leaf.shifted(shift);
+                    let start = self.start;
+                    self.start += leaf.piece.len();
+                    return Some((start, leaf));
+                }
+                Kids::Nodes(children) => {
+                    let c = &children[at];
+                    self.stack.push((&c.node, 0, shift + c.shift));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

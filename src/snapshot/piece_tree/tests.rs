@@ -1,0 +1,323 @@
+//! The piece tree against a plain vector of leaves, after every change.
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// A leaf with unique keys: runs at `1000 * k`, single resellers `k`.
+fn leaf(k: u32, run: bool, len: u32, depth: u32, m: u32) -> Leaf {
+    let piece = if run {
+        Piece::Run {
+            s: 1000 * k,
+            e: 1000 * k + len,
+            shift: 0,
+            min: depth,
+            max: depth + len - 1,
+        }
+    } else {
+        Piece::Node { x: k, depth }
+    };
+    Leaf {
+        piece,
+        matches: [m % 2, m % 3, 0, m % 5],
+    }
+}
+
+fn starts(model: &[Leaf]) -> Vec<u32> {
+    let mut at = 0;
+    let mut out = Vec::with_capacity(model.len() + 1);
+    for l in model {
+        out.push(at);
+        at += l.piece.len();
+    }
+    out.push(at);
+    out
+}
+
+fn cut_run(leaf: Leaf, off: u32) -> (Leaf, Leaf) {
+    let Piece::Run {
+        s,
+        e,
+        shift,
+        min,
+        max,
+    } = leaf.piece
+    else {
+        panic!("only runs are split");
+    };
+    let a = Leaf {
+        piece: Piece::Run {
+            s,
+            e: s + off,
+            shift,
+            min,
+            max: min + off - 1,
+        },
+        matches: [0, leaf.matches[1], 0, 0],
+    };
+    let b = Leaf {
+        piece: Piece::Run {
+            s: s + off,
+            e,
+            shift,
+            min: min + off,
+            max,
+        },
+        matches: [leaf.matches[0], 0, 0, leaf.matches[3]],
+    };
+    (a, b)
+}
+
+fn join_runs(a: &Leaf, b: &Leaf) -> Option<Leaf> {
+    match (a.piece, b.piece) {
+        (
+            Piece::Run {
+                s,
+                e: e0,
+                shift: h0,
+                min: m0,
+                max: x0,
+            },
+            Piece::Run {
+                s: s1,
+                e,
+                shift,
+                min,
+                max,
+            },
+        ) if e0 == s1 && h0 == shift => {
+            let mut matches = a.matches;
+            for (m, o) in matches.iter_mut().zip(b.matches) {
+                *m += o;
+            }
+            Some(Leaf {
+                piece: Piece::Run {
+                    s,
+                    e,
+                    shift,
+                    min: m0.min(min),
+                    max: x0.max(max),
+                },
+                matches,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn compare(tree: &PieceTree, model: &[Leaf], probe: u32) -> Result<(), TestCaseError> {
+    if let Err(e) = tree.check() {
+        return Err(TestCaseError::fail(e));
+    }
+    let st = starts(model);
+    let walked: Vec<(u32, Leaf)> = tree.walk_from(0).collect();
+    let expected: Vec<(u32, Leaf)> = st.iter().copied().zip(model.iter().copied()).collect();
+    prop_assert_eq!(&walked, &expected);
+    let len = *st.last().unwrap();
+    prop_assert_eq!(tree.len(), len);
+    // Every piece by its key, and by a position inside it.
+    let mut before = [0u32; 4];
+    for (i, l) in model.iter().enumerate() {
+        let id = match l.piece {
+            Piece::Run { s, .. } => tree.run_from(s + probe % l.piece.len()),
+            Piece::Node { x, .. } => tree.single(x),
+        };
+        let found = id.and_then(|id| tree.find(id));
+        prop_assert_eq!(
+            found.map(|f| (f.start, f.leaf, f.before)),
+            Some((st[i], *l, before))
+        );
+        let inside = st[i] + probe % l.piece.len();
+        prop_assert_eq!(
+            tree.at(inside).map(|f| (f.start, f.leaf)),
+            Some((st[i], *l))
+        );
+        for (b, m) in before.iter_mut().zip(l.matches) {
+            *b += m;
+        }
+    }
+    prop_assert_eq!(tree.at(len), None);
+    // Walks from every position.
+    if len > 0 {
+        let from = probe % len;
+        let i = st.partition_point(|&s| s <= from) - 1;
+        let walked: Vec<(u32, Leaf)> = tree.walk_from(from).collect();
+        prop_assert_eq!(&walked[..], &expected[i..]);
+    }
+    // The g-th match of each filter.
+    for f in 0..4 {
+        let total: u32 = model.iter().map(|l| l.matches[f]).sum();
+        prop_assert_eq!(tree.total_matches(f), total);
+        for g in [0, probe % total.max(1), total.saturating_sub(1), total] {
+            let mut acc = 0;
+            let want = model.iter().enumerate().find_map(|(i, l)| {
+                let hit = g < acc + l.matches[f];
+                acc += l.matches[f];
+                hit.then_some((st[i], *l))
+            });
+            prop_assert_eq!(tree.match_at(f, g).map(|f| (f.start, f.leaf)), want);
+        }
+    }
+    // The first and last pieces at most as deep as `d` after and before a boundary.
+    for (b, &l) in st.iter().enumerate() {
+        for d in [probe as i64 % 20, 10, 12, 30] {
+            let first = (b..model.len())
+                .find(|&i| i64::from(model[i].piece.min_depth()) <= d)
+                .map(|i| (st[i], model[i]));
+            prop_assert_eq!(tree.first_at_most(l, d).map(|f| (f.start, f.leaf)), first);
+            let last = (0..b)
+                .rev()
+                .find(|&i| i64::from(model[i].piece.min_depth()) <= d)
+                .map(|i| (st[i], model[i]));
+            prop_assert_eq!(tree.last_at_most(l, d).map(|f| (f.start, f.leaf)), last);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert {
+        at: usize,
+        leaves: Vec<(bool, u32, u32, u32)>,
+    },
+    Remove {
+        at: usize,
+        n: usize,
+    },
+    Relocate {
+        at: usize,
+        n: usize,
+        to: usize,
+        by: i64,
+    },
+    Shift {
+        at: usize,
+        n: usize,
+        by: i64,
+    },
+    Split {
+        at: usize,
+        off: u32,
+    },
+    Merge {
+        at: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let l = (any::<bool>(), 1u32..6, 10u32..20, 0u32..30);
+    prop_oneof![
+        4 => (any::<usize>(), prop::collection::vec(l, 1..40)).prop_map(|(at, leaves)| Op::Insert { at, leaves }),
+        1 => (any::<usize>(), 1usize..4).prop_map(|(at, n)| Op::Remove { at, n }),
+        3 => (any::<usize>(), 1usize..200, any::<usize>(), -3i64..4).prop_map(|(at, n, to, by)| Op::Relocate { at, n, to, by }),
+        1 => (any::<usize>(), 1usize..200, -3i64..4).prop_map(|(at, n, by)| Op::Shift { at, n, by }),
+        2 => (any::<usize>(), any::<u32>()).prop_map(|(at, off)| Op::Split { at, off }),
+        1 => any::<usize>().prop_map(|at| Op::Merge { at }),
+    ]
+}
+
+/// Whether every depth of `leaves` stays at least 0 when shifted by `by`.
+fn shiftable(leaves: &[Leaf], by: i64) -> bool {
+    leaves
+        .iter()
+        .all(|l| i64::from(l.piece.min_depth()) + by >= 0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matches_a_vector(ops in prop::collection::vec(op(), 1..60), probe in any::<u32>()) {
+        let mut key = 1u32;
+        let mut fresh = |run: bool, len: u32, depth: u32, m: u32| {
+            key += 1;
+            leaf(key, run, len, depth, m)
+        };
+        let first: Vec<Leaf> = (0..50).map(|i| fresh(i % 3 == 0, 1 + i % 4, 10 + i % 7, i)).collect();
+        let mut model = first.clone();
+        let mut tree = PieceTree::new(first);
+        compare(&tree, &model, probe)?;
+        for op in ops {
+            let st = starts(&model);
+            let k = model.len();
+            match op {
+                Op::Insert { at, leaves } => {
+                    let at = at % (k + 1);
+                    let new: Vec<Leaf> = leaves.iter().map(|&(r, len, d, m)| fresh(r, len, d, m)).collect();
+                    tree.insert(st[at], new.clone());
+                    model.splice(at..at, new);
+                }
+                Op::Remove { at, n } => {
+                    if k == 0 { continue; }
+                    let at = at % k;
+                    let end = (at + n).min(k);
+                    let got = tree.remove(st[at], st[end]);
+                    let want: Vec<Leaf> = model.drain(at..end).collect();
+                    prop_assert_eq!(got, want);
+                }
+                Op::Relocate { at, n, to, by } => {
+                    if k == 0 { continue; }
+                    let at = at % k;
+                    let end = (at + n).min(k);
+                    if !shiftable(&model[at..end], by) { continue; }
+                    let moved: Vec<Leaf> = model.drain(at..end).map(|l| l.shifted(by)).collect();
+                    let to = to % (model.len() + 1);
+                    let rest = starts(&model);
+                    tree.relocate(st[at], st[end], rest[to], by);
+                    model.splice(to..to, moved);
+                }
+                Op::Shift { at, n, by } => {
+                    if k == 0 { continue; }
+                    let at = at % k;
+                    let end = (at + n).min(k);
+                    if !shiftable(&model[at..end], by) { continue; }
+                    tree.shift(st[at], st[end], by);
+                    for l in &mut model[at..end] {
+                        *l = l.shifted(by);
+                    }
+                }
+                Op::Split { at, off } => {
+                    if k == 0 { continue; }
+                    let at = at % k;
+                    let len = model[at].piece.len();
+                    if !matches!(model[at].piece, Piece::Run { .. }) || len < 2 { continue; }
+                    let off = 1 + off % (len - 1);
+                    tree.split_at(st[at] + off, cut_run);
+                    let (a, b) = cut_run(model[at], off);
+                    model.splice(at..=at, [a, b]);
+                }
+                Op::Merge { at } => {
+                    let at = at % (k + 1);
+                    tree.merge_at(st[at], join_runs);
+                    if at > 0 && at < k {
+                        if let Some(j) = join_runs(&model[at - 1], &model[at]) {
+                            model.splice(at - 1..=at, [j]);
+                        }
+                    }
+                }
+            }
+            compare(&tree, &model, probe)?;
+        }
+    }
+
+    #[test]
+    fn versions_are_independent(n in 1usize..300, moves in prop::collection::vec((any::<usize>(), any::<usize>()), 1..20)) {
+        let leaves: Vec<Leaf> = (0..n as u32).map(|i| leaf(i + 1, false, 1, 10, i)).collect();
+        let mut tree = PieceTree::new(leaves.clone());
+        let mut model = leaves;
+        let mut versions = vec![(tree.clone(), model.clone())];
+        for (a, b) in moves {
+            let k = model.len();
+            let at = a % k;
+            let to = b % k;
+            let l = model.remove(at);
+            model.insert(to, l);
+            tree.relocate(at as u32, at as u32 + 1, to as u32, 0);
+            versions.push((tree.clone(), model.clone()));
+        }
+        for (t, m) in &versions {
+            compare(t, m, 7)?;
+        }
+    }
+}
