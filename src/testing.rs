@@ -196,6 +196,10 @@ impl Model {
     ///
     /// The index of the first mutation the contract refuses.
     pub fn apply(&mut self, batch: &[Mutation]) -> Result<(), usize> {
+        // One mutation checks everything before it changes anything: no copy needed.
+        if let [m] = batch {
+            return if self.apply_one(m) { Ok(()) } else { Err(0) };
+        }
         let mut next = self.clone();
         for (i, m) in batch.iter().enumerate() {
             if !next.apply_one(m) {
