@@ -29,9 +29,10 @@
 //!   for as long as they exist, and a persistent parent table by id. The position of
 //!   a piece is a walk up the table, then one descent along that path summing what
 //!   lies before it: `O(WIDE × height)`. Moving entries between nodes updates the
-//!   table for the entries moved, at most `WIDE` per node split or merged. Run pieces
-//!   are also found by their first base position (an ordered map) and single
-//!   resellers by their number, so that a base reseller's piece is one lookup away.
+//!   table for the entries moved, at most `WIDE` per node split or merged. Every
+//!   piece is also in an ordered map by its key (a run's first base position, a
+//!   single reseller's number), so that a reseller's piece is the one with the
+//!   largest key at most its number: one lookup.
 //!
 //! Depths are `i64` inside (sums of shifts); every piece's absolute depth is a valid
 //! `u32` depth of the forest.
@@ -39,7 +40,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use imbl::{HashMap as PersistentMap, OrdMap, Vector};
+use imbl::{OrdMap, Vector};
 
 use super::piece::{Leaf, Piece};
 
@@ -53,11 +54,12 @@ const NO_PARENT: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct PieceId(u32);
 
-/// What a subtree sums: resellers, matches of each filter, smallest and largest depth
-/// (in the frame of the node holding the entry).
+/// What a subtree sums: resellers, pieces, matches of each filter, smallest and largest
+/// depth (in the frame of the node holding the entry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Sum {
     len: u32,
+    pieces: u32,
     matches: [u32; 4],
     min: i64,
     max: i64,
@@ -66,6 +68,7 @@ struct Sum {
 impl Sum {
     const EMPTY: Sum = Sum {
         len: 0,
+        pieces: 0,
         matches: [0; 4],
         min: i64::MAX,
         max: i64::MIN,
@@ -74,6 +77,7 @@ impl Sum {
     fn of(leaf: &Leaf) -> Sum {
         Sum {
             len: leaf.piece.len(),
+            pieces: 1,
             matches: leaf.matches,
             min: i64::from(leaf.piece.min_depth()),
             max: i64::from(leaf.piece.max_depth()),
@@ -82,6 +86,7 @@ impl Sum {
 
     fn add(&mut self, other: &Sum) {
         self.len += other.len;
+        self.pieces += other.pieces;
         for (m, o) in self.matches.iter_mut().zip(other.matches) {
             *m += o;
         }
@@ -217,6 +222,8 @@ pub(crate) struct Found {
     pub(crate) id: PieceId,
     /// Its first logical position.
     pub(crate) start: u32,
+    /// How many pieces come before it.
+    pub(crate) index: u32,
     /// Matches of each filter in the pieces before it.
     pub(crate) before: [u32; 4],
     /// The piece, depths absolute.
@@ -227,12 +234,14 @@ pub(crate) struct Found {
 #[derive(Clone, Copy, Default)]
 struct Acc {
     start: u32,
+    index: u32,
     before: [u32; 4],
 }
 
 impl Acc {
     fn add(&mut self, sum: &Sum) {
         self.start += sum.len;
+        self.index += sum.pieces;
         for (b, m) in self.before.iter_mut().zip(sum.matches) {
             *b += m;
         }
@@ -248,10 +257,11 @@ pub(crate) struct PieceTree {
     /// By id: the node holding it, or `NO_PARENT` (the root, or a free id).
     parent: Vector<u32>,
     free: Vector<u32>,
-    /// Run pieces by their first base position.
-    runs: OrdMap<u32, PieceId>,
-    /// Node pieces by reseller.
-    singles: PersistentMap<u32, PieceId>,
+    /// Every piece by its key: a run's first base position, a single reseller's
+    /// number. Keys are distinct (runs cover distinct base positions, and a single
+    /// base reseller is in no run), so the piece of reseller `x` has the largest key
+    /// at most `x`.
+    keys: OrdMap<u32, PieceId>,
 }
 
 impl Default for PieceTree {
@@ -262,8 +272,7 @@ impl Default for PieceTree {
             total: Sum::EMPTY,
             parent: Vector::new(),
             free: Vector::new(),
-            runs: OrdMap::new(),
-            singles: PersistentMap::new(),
+            keys: OrdMap::new(),
         }
     }
 }
@@ -284,7 +293,7 @@ impl PieceTree {
 
     /// Pieces.
     pub(crate) fn pieces(&self) -> usize {
-        self.runs.len() + self.singles.len()
+        self.keys.len()
     }
 
     /// Matches of filter slot `f` in all pieces.
@@ -340,25 +349,11 @@ impl PieceTree {
     }
 
     fn register(&mut self, id: u32, leaf: &Leaf) {
-        match leaf.piece {
-            Piece::Run { s, .. } => {
-                self.runs.insert(s, PieceId(id));
-            }
-            Piece::Node { x, .. } => {
-                self.singles.insert(x, PieceId(id));
-            }
-        }
+        self.keys.insert(key(leaf), PieceId(id));
     }
 
     fn unregister(&mut self, leaf: &Leaf) {
-        match leaf.piece {
-            Piece::Run { s, .. } => {
-                self.runs.remove(&s);
-            }
-            Piece::Node { x, .. } => {
-                self.singles.remove(&x);
-            }
-        }
+        self.keys.remove(&key(leaf));
     }
 
     /// A node with a new id over `kids`, adopting them.
@@ -945,6 +940,7 @@ impl PieceTree {
                             return Some(Found {
                                 id: PieceId(slot.id),
                                 start: acc.start,
+                                index: acc.index,
                                 before: acc.before,
                                 leaf: slot.leaf.shifted(shift),
                             });
@@ -971,6 +967,17 @@ impl PieceTree {
     /// The piece holding logical position `l`.
     pub(crate) fn at(&self, l: u32) -> Option<Found> {
         self.descend(|acc, sum| l < acc.start + sum.len)
+    }
+
+    /// How many pieces hold the resellers of logical range `lo..hi`.
+    pub(crate) fn pieces_in(&self, lo: u32, hi: u32) -> u32 {
+        match (
+            self.at(lo),
+            hi.checked_sub(1).and_then(|last| self.at(last)),
+        ) {
+            (Some(a), Some(b)) if lo < hi => b.index + 1 - a.index,
+            _ => 0,
+        }
     }
 
     /// The piece holding the `g`-th match (from 0) of filter slot `f`.
@@ -1005,6 +1012,7 @@ impl PieceTree {
                             return Some(Found {
                                 id,
                                 start: acc.start,
+                                index: acc.index,
                                 before: acc.before,
                                 leaf: slot.leaf.shifted(shift),
                             });
@@ -1029,15 +1037,11 @@ impl PieceTree {
         None
     }
 
-    /// The run piece that may hold base position `x`: the one with the largest first
-    /// position at most `x` (the caller checks its end).
-    pub(crate) fn run_from(&self, x: u32) -> Option<PieceId> {
-        self.runs.get_prev(&x).map(|(_, &id)| id)
-    }
-
-    /// The single piece of reseller `x`, if it has one.
-    pub(crate) fn single(&self, x: u32) -> Option<PieceId> {
-        self.singles.get(&x).copied()
+    /// The piece that holds reseller `x` if any does: the one with the largest key at
+    /// most `x` (a run whose first position is at most `x`, or `x`'s single piece;
+    /// the caller checks that it holds `x`).
+    pub(crate) fn piece_of(&self, x: u32) -> Option<PieceId> {
+        self.keys.get_prev(&x).map(|(_, &id)| id)
     }
 
     /// The first piece starting at or after `l` (a piece boundary) with a reseller at
@@ -1052,6 +1056,7 @@ impl PieceTree {
                             return Some(Found {
                                 id: PieceId(slot.id),
                                 start: acc.start,
+                                index: acc.index,
                                 before: acc.before,
                                 leaf: slot.leaf.shifted(shift),
                             });
@@ -1098,6 +1103,7 @@ impl PieceTree {
                         return Some(Found {
                             id: PieceId(s[i].id),
                             start: accs[i].start,
+                            index: accs[i].index,
                             before: accs[i].before,
                             leaf: s[i].leaf.shifted(shift),
                         })
@@ -1182,10 +1188,7 @@ impl PieceTree {
                         }
                         for slot in s {
                             leaves += 1;
-                            let found = match slot.leaf.piece {
-                                Piece::Run { s, .. } => self.runs.get(&s),
-                                Piece::Node { x, .. } => self.singles.get(&x),
-                            };
+                            let found = self.keys.get(&key(&slot.leaf));
                             if found != Some(&PieceId(slot.id)) || slot.leaf.piece.len() == 0 {
                                 return Err(format!("piece {} is not in its map", slot.id));
                             }
@@ -1211,6 +1214,15 @@ impl PieceTree {
             return Err(format!("{leaves} pieces, {} in the maps", self.pieces()));
         }
         Ok(())
+    }
+}
+
+/// A piece's key in the map to pieces: a run's first base position, a single
+/// reseller's number.
+fn key(leaf: &Leaf) -> u32 {
+    match leaf.piece {
+        Piece::Run { s, .. } => s,
+        Piece::Node { x, .. } => x,
     }
 }
 

@@ -4,7 +4,8 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// A leaf with unique keys: runs at `1000 * k`, single resellers `k`.
+/// A leaf with a key of its own: runs at `1000 * k..1000 * k + len` (`len` < 6),
+/// single resellers at `1000 * k + 500`, as the overlay's keys never fall inside a run.
 fn leaf(k: u32, run: bool, len: u32, depth: u32, m: u32) -> Leaf {
     let piece = if run {
         Piece::Run {
@@ -15,7 +16,10 @@ fn leaf(k: u32, run: bool, len: u32, depth: u32, m: u32) -> Leaf {
             max: depth + len - 1,
         }
     } else {
-        Piece::Node { x: k, depth }
+        Piece::Node {
+            x: 1000 * k + 500,
+            depth,
+        }
     };
     Leaf {
         piece,
@@ -119,8 +123,8 @@ fn compare(tree: &PieceTree, model: &[Leaf], probe: u32) -> Result<(), TestCaseE
     let mut before = [0u32; 4];
     for (i, l) in model.iter().enumerate() {
         let id = match l.piece {
-            Piece::Run { s, .. } => tree.run_from(s + probe % l.piece.len()),
-            Piece::Node { x, .. } => tree.single(x),
+            Piece::Run { s, .. } => tree.piece_of(s + probe % l.piece.len()),
+            Piece::Node { x, .. } => tree.piece_of(x),
         };
         let found = id.and_then(|id| tree.find(id));
         prop_assert_eq!(

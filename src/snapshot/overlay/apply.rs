@@ -1,0 +1,243 @@
+//! Mutations on the overlay: each one a few cuts, shifts and pastes of the piece tree.
+
+use std::sync::Arc;
+
+use super::super::piece::{Leaf, Piece};
+use super::super::Core;
+use super::Overlay;
+use crate::id::{ResellerId, LIMIT, NONE};
+use crate::mutation::{Mutation, MutationError, Removal};
+
+impl Overlay {
+    /// Makes a boundary between pieces at logical position `l`.
+    fn split(&mut self, core: &Core, l: u32) {
+        if l == 0 || l >= self.len() {
+            return;
+        }
+        self.pieces.split_at(l, |leaf, off| match leaf.piece {
+            Piece::Run { s, e, shift, .. } => (
+                core.run_leaf(s, s + off, shift),
+                core.run_leaf(s + off, e, shift),
+            ),
+            // A single reseller has no inside to split.
+            Piece::Node { .. } => (leaf, leaf),
+        });
+    }
+
+    /// Joins the pieces on both sides of logical position `l` when they are runs that
+    /// continue each other, so that moving a subtree back does not leave them split.
+    fn merge(&mut self, core: &Core, l: u32) {
+        self.pieces.merge_at(l, |a, b| match (a.piece, b.piece) {
+            (
+                Piece::Run {
+                    s,
+                    e: e0,
+                    shift: h0,
+                    ..
+                },
+                Piece::Run {
+                    s: s1, e, shift, ..
+                },
+            ) if e0 == s1 && h0 == shift => Some(core.run_leaf(s, e, shift)),
+            _ => None,
+        });
+    }
+
+    /// Takes out the one reseller at logical position `l`.
+    fn cut_one(&mut self, core: &Core, l: u32) {
+        self.split(core, l);
+        self.split(core, l + 1);
+        self.pieces.remove(l, l + 1);
+    }
+
+    /// Puts one reseller's piece at logical position `l`.
+    fn insert(&mut self, core: &Core, l: u32, leaf: Leaf) {
+        self.split(core, l);
+        self.pieces.insert(l, vec![leaf]);
+        self.merge(core, l);
+        self.merge(core, l + 1);
+    }
+
+    /// Changes the depth of logical positions `lo..hi` by `by`.
+    fn shift(&mut self, core: &Core, lo: u32, hi: u32, by: i64) {
+        if lo >= hi || by == 0 {
+            return;
+        }
+        self.split(core, lo);
+        self.split(core, hi);
+        self.pieces.shift(lo, hi, by);
+        self.merge(core, lo);
+        self.merge(core, hi);
+    }
+
+    /// Moves logical positions `lo..hi` to `to` (a position of the forest without
+    /// them), `by` levels deeper.
+    fn relocate(&mut self, core: &Core, lo: u32, hi: u32, to: u32, by: i64) {
+        self.split(core, lo);
+        self.split(core, hi);
+        // Boundaries are the same positions once the pieces are out.
+        self.split(core, if to < lo { to } else { to + (hi - lo) });
+        self.pieces.relocate(lo, hi, to, by);
+        let gap = if to >= lo { lo } else { hi };
+        self.merge(core, gap);
+        self.merge(core, to);
+        self.merge(core, to + (hi - lo));
+    }
+
+    fn existing(&self, core: &Core, index: usize, id: &ResellerId) -> Result<u32, MutationError> {
+        self.find(core, id).ok_or_else(|| MutationError::UnknownId {
+            index,
+            id: id.clone(),
+        })
+    }
+
+    /// A new parent: `None`, or a present reseller.
+    fn new_parent(
+        &self,
+        core: &Core,
+        index: usize,
+        id: &ResellerId,
+        parent: Option<&ResellerId>,
+    ) -> Result<u32, MutationError> {
+        match parent {
+            None => Ok(NONE),
+            Some(p) => self
+                .find(core, p)
+                .ok_or_else(|| MutationError::UnknownParent {
+                    index,
+                    id: id.clone(),
+                    parent: p.clone(),
+                }),
+        }
+    }
+
+    /// Where a new last child of `q` goes (`NONE`: a new last root), and its depth.
+    fn slot_under(&self, core: &Core, q: u32) -> (u32, u32) {
+        if q == NONE {
+            (self.len(), 0)
+        } else {
+            (self.end(core, q), self.depth(core, q) + 1)
+        }
+    }
+
+    /// Applies mutation `index` of a batch. On an error the overlay may be half
+    /// changed: the caller drops it.
+    pub(crate) fn apply(
+        &mut self,
+        core: &Core,
+        index: usize,
+        m: &Mutation,
+    ) -> Result<(), MutationError> {
+        match m {
+            Mutation::Add(r) => {
+                if self.find(core, &r.id).is_some() {
+                    return Err(MutationError::DuplicateId {
+                        index,
+                        id: r.id.clone(),
+                    });
+                }
+                // A record naming itself as parent is a root, as when building.
+                let parent = r.parent.as_ref().filter(|&p| *p != r.id);
+                let q = self.new_parent(core, index, &r.id, parent)?;
+                let x = core.n() as usize + self.added.len();
+                if x >= LIMIT {
+                    return Err(MutationError::TooMany { index });
+                }
+                let x = x as u32;
+                self.added.push_back(Arc::new(r.clone()));
+                self.ids.insert(r.id.clone(), x);
+                let (l, depth) = self.slot_under(core, q);
+                self.insert(core, l, Overlay::single(x, depth, r.capabilities));
+            }
+            Mutation::Move { id, parent } => {
+                let x = self.existing(core, index, id)?;
+                if parent.as_ref() == Some(id) {
+                    return Err(MutationError::OwnParent {
+                        index,
+                        id: id.clone(),
+                    });
+                }
+                let q = self.new_parent(core, index, id, parent.as_ref())?;
+                let (lo, hi) = (self.pos(x), self.end(core, x));
+                if q != NONE && (lo..hi).contains(&self.pos(q)) {
+                    return Err(MutationError::MoveUnderOwnDownline {
+                        index,
+                        id: id.clone(),
+                        parent: parent.clone().unwrap_or_default(),
+                    });
+                }
+                let from = self.depth(core, x);
+                // `q` is outside `lo..hi`, so its slot is not inside it either, and
+                // neither its slot's depth nor, after it, anything but its position
+                // changes when the range is out.
+                let (l, to) = self.slot_under(core, q);
+                let l = if l >= hi { l - (hi - lo) } else { l };
+                self.relocate(core, lo, hi, l, i64::from(to) - i64::from(from));
+            }
+            Mutation::Remove { id, removal } => {
+                let x = self.existing(core, index, id)?;
+                let (lo, hi) = (self.pos(x), self.end(core, x));
+                if *removal == Removal::LeafOnly && hi > lo + 1 {
+                    let d = self.depth(core, x) + 1;
+                    return Err(MutationError::HasDownline {
+                        index,
+                        id: id.clone(),
+                        children: self.count_at_depth(core, lo + 1..hi, d),
+                    });
+                }
+                self.cut_one(core, lo);
+                // The children take its place, one level up.
+                self.shift(core, lo, hi - 1, -1);
+                match x.checked_sub(core.n()) {
+                    Some(_) => {
+                        self.ids.remove(id);
+                    }
+                    None => {
+                        self.removed.insert(x);
+                        self.updated.remove(&x);
+                    }
+                }
+            }
+            Mutation::Update {
+                id,
+                name,
+                capabilities,
+                economic_enabled,
+                attributes,
+            } => {
+                let x = self.existing(core, index, id)?;
+                let mut r = self.record(core, x);
+                let before = r.capabilities;
+                if let Some(name) = name {
+                    r.name = name.clone();
+                }
+                if let Some(c) = capabilities {
+                    r.capabilities = *c;
+                }
+                if let Some(e) = economic_enabled {
+                    r.economic_enabled = *e;
+                }
+                if let Some(a) = attributes {
+                    r.attributes = a.clone();
+                }
+                let caps = r.capabilities;
+                match x.checked_sub(core.n()) {
+                    Some(i) => {
+                        self.added.set(i as usize, Arc::new(r));
+                    }
+                    None => {
+                        self.updated.insert(x, Arc::new(r));
+                    }
+                }
+                // A run reads capabilities from the base, and a single piece counts
+                // its matches: either way the reseller gets a new single piece.
+                if caps != before {
+                    let (l, depth) = (self.pos(x), self.depth(core, x));
+                    self.cut_one(core, l);
+                    self.insert(core, l, Overlay::single(x, depth, caps));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! What the overlay asks of the indexed forest it is over: depths, level ancestors,
+//! runs of positions with their depth bounds and filter matches, records.
+
+use super::super::piece::{Leaf, Piece};
+use super::super::Core;
+use crate::capability::Filter;
+use crate::record::Record;
+
+impl Core {
+    pub(crate) fn n(&self) -> u32 {
+        self.ids.len() as u32
+    }
+
+    /// Depth of the reseller of level-order rank `b`.
+    pub(super) fn depth_of_rank(&self, b: usize) -> u32 {
+        (self.level_start.partition_point(|&s| s as usize <= b) - 1) as u32
+    }
+
+    /// Depth of position `p`, in `O(log n)`.
+    pub(crate) fn depth_at(&self, p: u32) -> u32 {
+        self.depth_of_rank(self.level.get(p as usize) as usize)
+    }
+
+    /// The level-order rank below which resellers are shallower than `depth`.
+    pub(super) fn rank_bound(&self, depth: i64) -> usize {
+        if depth <= 0 {
+            return 0;
+        }
+        usize::try_from(depth)
+            .ok()
+            .and_then(|d| self.level_start.get(d))
+            .map_or(self.ids.len(), |&s| s as usize)
+    }
+
+    /// The run of positions `s..e` (not empty) at their depth plus `shift`: its
+    /// smallest depth exact (one quantile), its largest bounded by the base's deepest
+    /// level, which is all that changes need (see [`Piece::Run`]).
+    pub(super) fn run(&self, s: u32, e: u32, shift: i64) -> Piece {
+        Piece::Run {
+            s,
+            e,
+            shift,
+            min: (i64::from(self.depth_in_range(s, e, 0)) + shift) as u32,
+            max: (i64::from(self.deepest()) + shift) as u32,
+        }
+    }
+
+    /// The `k`-th smallest base depth among positions `s..e`.
+    pub(super) fn depth_in_range(&self, s: u32, e: u32, k: usize) -> u32 {
+        let v = self.level.quantile(s as usize, e as usize, k).unwrap_or(0);
+        self.depth_of_rank(v as usize)
+    }
+
+    /// The base's largest depth.
+    pub(super) fn deepest(&self) -> u32 {
+        self.level_start.len().saturating_sub(2) as u32
+    }
+
+    /// The run of positions `s..e` with its filter matches.
+    pub(super) fn run_leaf(&self, s: u32, e: u32, shift: i64) -> Leaf {
+        Leaf {
+            piece: self.run(s, e, shift),
+            matches: Filter::ALL.map(|f| {
+                let pre = &self.filters[f.slot()].pre;
+                (pre.rank1(e as usize) - pre.rank1(s as usize)) as u32
+            }),
+        }
+    }
+
+    /// The first position from `s` on at depth `t` or less (`n` when none): `s`
+    /// itself, or the end of the downline of `s`'s ancestor at depth `t`, which is the
+    /// last position up to `s` at depth `t`: the largest level-order rank below
+    /// depth `t + 1` there.
+    pub(super) fn first_at_most(&self, s: u32, t: u32) -> u32 {
+        if s >= self.n() || self.depth_at(s) <= t {
+            return s.min(self.n());
+        }
+        match self.last_at_most(0, s + 1, i64::from(t)) {
+            Some(a) => self.end[a as usize],
+            None => self.n(),
+        }
+    }
+
+    /// The last position in `lo..hi` at depth `t` or less: the one with the largest
+    /// level-order rank below depth `t + 1` there (when depth `t` occurs in the range
+    /// and nothing shallower follows it, that is the last position at depth `t`).
+    pub(super) fn last_at_most(&self, lo: u32, hi: u32, t: i64) -> Option<u32> {
+        let (lo, hi) = (lo as usize, hi as usize);
+        let below = self.level.count_less(lo, hi, self.rank_bound(t + 1));
+        let v = self.level.quantile(lo, hi, below.checked_sub(1)?)?;
+        Some(self.bfs[v as usize])
+    }
+
+    /// The record at position `p` (without its parent).
+    pub(super) fn record(&self, p: u32) -> Record {
+        Record {
+            id: self.ids[p as usize].clone(),
+            parent: None,
+            name: self.payloads.name(p).to_owned(),
+            capabilities: self.caps[p as usize],
+            economic_enabled: self.payloads.economic(p),
+            attributes: self.payloads.attributes(p),
+        }
+    }
+}

@@ -1,0 +1,542 @@
+//! Queries through the overlay: counts, pages in pre-order (filtered or not) and in
+//! level order, from the piece tree and the base's indexes.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::super::piece::Piece;
+use super::super::{Core, FilterIndex};
+use super::Overlay;
+use crate::capability::{Capabilities, Filter};
+use crate::paging::{Gathered, Order, PageRequest};
+use crate::wavelet::WaveletMatrix;
+
+/// Depth counts of runs, by base positions and filter slot: see
+/// [`Core::depth_counts`].
+pub(crate) type DepthCounts = HashMap<(u32, u32, u8), Arc<[u32]>>;
+
+/// Which resellers a listing counts: all, or the matches of one filter. The base's
+/// indexes are read through it: positions or match indices, level-order ranks or
+/// ranks among the matches.
+#[derive(Clone, Copy)]
+enum Space<'c> {
+    All,
+    Match(Filter, &'c FilterIndex),
+}
+
+impl Space<'_> {
+    /// The indices of the resellers at base positions `s..e`.
+    fn span(&self, s: u32, e: u32) -> Range<usize> {
+        match self {
+            Space::All => s as usize..e as usize,
+            Space::Match(_, fi) => fi.pre.rank1(s as usize)..fi.pre.rank1(e as usize),
+        }
+    }
+
+    fn matrix<'a>(&'a self, core: &'a Core) -> &'a WaveletMatrix {
+        match self {
+            Space::All => &core.level,
+            Space::Match(_, fi) => &fi.level,
+        }
+    }
+
+    /// The matrix value below which base depths are below `depth`.
+    fn bound(&self, core: &Core, depth: i64) -> usize {
+        let rank = core.rank_bound(depth);
+        match self {
+            Space::All => rank,
+            Space::Match(_, fi) => fi.bfs.rank1(rank),
+        }
+    }
+
+    /// Level-order rank of a matrix value.
+    fn rank_of(&self, v: u32) -> usize {
+        match self {
+            Space::All => v as usize,
+            Space::Match(_, fi) => fi.bfs.select1(v as usize).unwrap_or(0),
+        }
+    }
+
+    fn matches(&self, caps: Capabilities) -> bool {
+        match self {
+            Space::All => true,
+            Space::Match(f, _) => f.matches(caps),
+        }
+    }
+}
+
+/// A piece clipped to a listing: a run's indices in a [`Space`], or one reseller.
+enum Seg {
+    /// `depths` bounds the depths of the span's resellers; `whole` holds the base
+    /// positions of the piece when the listing takes all of it (what the cache of
+    /// depth counts is keyed by), and `counts` those counts once looked up.
+    Run {
+        span: Range<usize>,
+        shift: i64,
+        depths: (u32, u32),
+        whole: Option<(u32, u32)>,
+        counts: Option<Arc<[u32]>>,
+    },
+    Node {
+        x: u32,
+        depth: u32,
+    },
+}
+
+impl Core {
+    /// For the resellers of `space` at base positions `s..e` (a whole run): how many are
+    /// shallower than each depth from the run's smallest to one past its largest
+    /// (`counts[i]` for depth `min + i`, the same whatever the run's shift). Computed
+    /// once per run and kept with the base, so that level-order pages of changed
+    /// versions cost one lookup per run and depth instead of a wavelet rank query.
+    fn depth_counts(&self, space: Space<'_>, s: u32, e: u32) -> Arc<[u32]> {
+        let slot = match space {
+            Space::All => 0,
+            Space::Match(f, _) => 1 + f.slot() as u8,
+        };
+        let key = (s, e, slot);
+        let cache = |c: &DepthCounts| c.get(&key).cloned();
+        if let Some(found) = cache(&self.depth_counts.read().unwrap_or_else(|p| p.into_inner())) {
+            return found;
+        }
+        let (min, max) = (
+            self.depth_in_range(s, e, 0),
+            self.depth_in_range(s, e, (e - s) as usize - 1),
+        );
+        let span = space.span(s, e);
+        let m = space.matrix(self);
+        let counts: Arc<[u32]> = (i64::from(min)..=i64::from(max) + 1)
+            .map(|d| m.count_less(span.start, span.end, space.bound(self, d)) as u32)
+            .collect();
+        let mut cache = self.depth_counts.write().unwrap_or_else(|p| p.into_inner());
+        cache.entry(key).or_insert(counts).clone()
+    }
+}
+
+impl Overlay {
+    fn space<'c>(core: &'c Core, filter: Option<Filter>) -> Space<'c> {
+        match filter {
+            None => Space::All,
+            Some(f) => Space::Match(f, &core.filters[f.slot()]),
+        }
+    }
+
+    /// The pieces of logical range `range`, clipped, with the resellers of `space`.
+    fn segments(&self, core: &Core, space: Space<'_>, range: Range<u32>) -> Vec<Seg> {
+        let mut out = Vec::new();
+        if range.start >= range.end {
+            return out;
+        }
+        for (at, leaf) in self.pieces.walk_from(range.start) {
+            if at >= range.end {
+                break;
+            }
+            let lo = range.start.max(at) - at;
+            let hi = range.end.min(at + leaf.piece.len()) - at;
+            match leaf.piece {
+                Piece::Run {
+                    s,
+                    e,
+                    shift,
+                    min,
+                    max,
+                } => {
+                    let span = space.span(s + lo, s + hi);
+                    if !span.is_empty() {
+                        out.push(Seg::Run {
+                            span,
+                            shift,
+                            depths: (min, max),
+                            whole: (hi - lo == e - s).then_some((s, e)),
+                            counts: None,
+                        });
+                    }
+                }
+                Piece::Node { x, depth } => {
+                    if space.matches(self.caps(core, x)) {
+                        out.push(Seg::Node { x, depth });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// How many resellers before logical position `l` match `f`: the tree's count
+    /// before the piece, plus a rank inside a run.
+    fn matches_before(&self, core: &Core, f: Filter, l: u32) -> usize {
+        let Some(found) = self.pieces.at(l) else {
+            return self.pieces.total_matches(f.slot()) as usize;
+        };
+        let inside = match found.leaf.piece {
+            Piece::Run { s, .. } => {
+                let pre = &core.filters[f.slot()].pre;
+                pre.rank1((s + (l - found.start)) as usize) - pre.rank1(s as usize)
+            }
+            Piece::Node { .. } => 0,
+        };
+        found.before[f.slot()] as usize + inside
+    }
+
+    /// How many resellers of logical range `range` pass `filter`.
+    pub(crate) fn count(&self, core: &Core, range: Range<u32>, filter: Option<Filter>) -> usize {
+        match filter {
+            None => range.len(),
+            Some(f) => {
+                self.matches_before(core, f, range.end) - self.matches_before(core, f, range.start)
+            }
+        }
+    }
+
+    /// Matches `from..from + n` of `f` (counted over all pieces), in order.
+    fn matches_from(&self, core: &Core, f: Filter, from: usize, n: usize) -> Gathered {
+        let mut items = Gathered::with_capacity(n);
+        let Some(first) = self.pieces.match_at(f.slot(), from as u32) else {
+            return items;
+        };
+        let pre = &core.filters[f.slot()].pre;
+        let mut g = from;
+        let mut before = first.before[f.slot()] as usize;
+        for (_, leaf) in self.pieces.walk_from(first.start) {
+            if items.len() >= n {
+                break;
+            }
+            let here = leaf.matches[f.slot()] as usize;
+            let skip = g - before;
+            if skip < here {
+                match leaf.piece {
+                    Piece::Run { s, .. } => {
+                        let last = before + here;
+                        let mut next = pre.select1(pre.rank1(s as usize) + skip);
+                        while g < last && items.len() < n {
+                            let Some(p) = next else { break };
+                            items.push(p as u32);
+                            g += 1;
+                            next = pre.next_one(p + 1);
+                        }
+                    }
+                    Piece::Node { x, .. } => {
+                        items.push(x);
+                        g += 1;
+                    }
+                }
+            }
+            before += here;
+        }
+        items
+    }
+
+    /// How many resellers of logical range `range` are at depth `d`.
+    pub(crate) fn count_at_depth(&self, core: &Core, range: Range<u32>, d: u32) -> usize {
+        let segs = self.segments(core, Space::All, range);
+        let d = i64::from(d);
+        segs.iter()
+            .map(|seg| below(core, Space::All, seg, d + 1) - below(core, Space::All, seg, d))
+            .sum()
+    }
+
+    /// The page `request` of the resellers of logical range `range` that pass
+    /// `filter`, in `order`: the total and the resellers.
+    pub(crate) fn listing(
+        &self,
+        core: &Core,
+        range: Range<u32>,
+        filter: Option<Filter>,
+        order: Order,
+        request: PageRequest,
+    ) -> (usize, Gathered) {
+        if let (None, Order::PreOrder) = (filter, order) {
+            // Every reseller of the range: no need to look at the pieces off the page.
+            let total = range.len();
+            let window = request.window(total);
+            let (lo, hi) = (
+                range.start + window.start as u32,
+                range.start + window.end as u32,
+            );
+            let mut items = Gathered::with_capacity(window.len());
+            if lo < hi {
+                for (at, leaf) in self.pieces.walk_from(lo) {
+                    if at >= hi {
+                        break;
+                    }
+                    match leaf.piece {
+                        Piece::Run { s, .. } => {
+                            let from = s + (lo.max(at) - at);
+                            let to = s + (hi.min(at + leaf.piece.len()) - at);
+                            items.extend(from..to);
+                        }
+                        Piece::Node { x, .. } => items.push(x),
+                    }
+                }
+            }
+            return (total, items);
+        }
+        if let (Some(f), Order::PreOrder) = (filter, order) {
+            let before = self.matches_before(core, f, range.start);
+            let total = self.matches_before(core, f, range.end) - before;
+            let window = request.window(total);
+            return (
+                total,
+                self.matches_from(core, f, before + window.start, window.len()),
+            );
+        }
+        // Level order (both pre-order cases returned above).
+        let space = Overlay::space(core, filter);
+        let total = self.count(core, range.clone(), filter);
+        let window = request.window(total);
+        // Many pieces, a page near the top: level by level from the tree. (Few pieces:
+        // counting them all is cheaper, and inside one run it is the base's own order.)
+        let many = self.pieces.pieces_in(range.start, range.end) > Overlay::LEVEL_WALK.0;
+        if many && window.start < Overlay::LEVEL_WALK.1 {
+            let budget = Overlay::LEVEL_WALK.2 + Overlay::LEVEL_WALK.3 * window.end;
+            let walked = self.level_walk(core, space, range.clone(), total, window.clone(), budget);
+            if let Some(items) = walked {
+                return (total, items);
+            }
+        }
+        let segs = self.segments(core, space, range);
+        let items = match &segs[..] {
+            // Inside one run the depths shift together: the base's own level order.
+            [Seg::Run { span, .. }] => match space {
+                Space::All => core.level_page(span.clone(), window),
+                Space::Match(_, fi) => {
+                    // The run's base positions, from its first and last match.
+                    let first = fi.pre.select1(span.start).unwrap_or(0);
+                    let last = fi.pre.select1(span.end - 1).unwrap_or(0);
+                    core.filtered_level_page(fi, span.clone(), first..last + 1, window)
+                }
+            },
+            _ => {
+                let mut segs = segs;
+                for seg in &mut segs {
+                    if let Seg::Run {
+                        whole: Some((s, e)),
+                        counts,
+                        ..
+                    } = seg
+                    {
+                        *counts = Some(core.depth_counts(space, *s, *e));
+                    }
+                }
+                level_items(core, space, &segs, window)
+            }
+        };
+        (total, items)
+    }
+
+    /// When a level-order page is taken level by level from the tree: when its range
+    /// holds more than `.0` pieces and the page starts before item `.1`; it gives up
+    /// for the counts after visiting `.2` pieces plus `.3` per item up to the page's
+    /// end. Debug builds walk any range of two pieces or more and give up early, so
+    /// that tests take both ways.
+    const LEVEL_WALK: (u32, usize, usize, usize) = if cfg!(debug_assertions) {
+        (1, usize::MAX, 0, 1)
+    } else {
+        (64, 256, 1024, 4)
+    };
+
+    /// The items `window` of logical range `range` (`total` of them in `space`) in level
+    /// order, taken level by level from the tree, or `None` once more than `budget`
+    /// pieces were visited.
+    ///
+    /// `range` is a downline, a reseller and its downline, or everything, so its first
+    /// reseller is its shallowest. At each depth `d` from there, the tree yields the
+    /// pieces of the range with a reseller at depth `d` or less (skipping, a subtree
+    /// at a time, pieces all deeper); a piece's resellers at depth `d` are a range of
+    /// its level-order ranks (a count and one quantile each, as in [`level_items`]).
+    /// A page near the start costs the pieces holding its levels, not the pieces of
+    /// the range; a page deep in a range of many pieces gives up, for the counts.
+    fn level_walk(
+        &self,
+        core: &Core,
+        space: Space<'_>,
+        range: Range<u32>,
+        total: usize,
+        window: Range<usize>,
+        budget: usize,
+    ) -> Option<Gathered> {
+        let mut items = Gathered::with_capacity(window.len());
+        if window.is_empty() || range.is_empty() {
+            return Some(items);
+        }
+        let first = self.pieces.at(range.start)?;
+        let top = match first.leaf.piece {
+            Piece::Run { s, shift, .. } => {
+                i64::from(core.depth_at(s + (range.start - first.start))) + shift
+            }
+            Piece::Node { depth, .. } => i64::from(depth),
+        };
+        let m = space.matrix(core);
+        let mut visited = 0usize;
+        // Resellers of the range before the current depth and piece, in level order.
+        let mut k = 0usize;
+        let mut d = top;
+        loop {
+            let mut next = Some(first);
+            while let Some(found) = next.filter(|f| f.start < range.end) {
+                visited += 1;
+                if visited > budget {
+                    return None;
+                }
+                let piece = found.leaf.piece;
+                let end = found.start + piece.len();
+                let lo = range.start.max(found.start) - found.start;
+                let hi = range.end.min(end) - found.start;
+                let seg = match piece {
+                    Piece::Run {
+                        s, shift, min, max, ..
+                    } => Seg::Run {
+                        span: space.span(s + lo, s + hi),
+                        shift,
+                        depths: (min, max),
+                        whole: None,
+                        counts: None,
+                    },
+                    Piece::Node { x, depth } => Seg::Node { x, depth },
+                };
+                let included = match &seg {
+                    Seg::Node { x, .. } => space.matches(self.caps(core, *x)),
+                    Seg::Run { .. } => true,
+                };
+                let lower = below(core, space, &seg, d);
+                let here = if included {
+                    below(core, space, &seg, d + 1) - lower
+                } else {
+                    0
+                };
+                for i in window.start.saturating_sub(k).min(here)..here {
+                    items.push(match &seg {
+                        Seg::Run { span, .. } => {
+                            let v = m.quantile(span.start, span.end, lower + i).unwrap_or(0);
+                            core.bfs[space.rank_of(v)]
+                        }
+                        Seg::Node { x, .. } => *x,
+                    });
+                    if items.len() == window.len() {
+                        return Some(items);
+                    }
+                }
+                k += here;
+                next = self.pieces.first_at_most(end, d);
+            }
+            // Every reseller of the range is at depth `d` or less.
+            if k >= total {
+                return Some(items);
+            }
+            d += 1;
+        }
+    }
+}
+
+/// How many resellers of `seg` are shallower than depth `d`.
+fn below(core: &Core, space: Space<'_>, seg: &Seg, d: i64) -> usize {
+    match seg {
+        Seg::Run {
+            span,
+            shift,
+            depths: (min, max),
+            counts,
+            ..
+        } => {
+            if d <= i64::from(*min) {
+                0
+            } else if d > i64::from(*max) {
+                span.len()
+            } else if let Some(counts) = counts {
+                // Past the run's exact largest depth, all of it.
+                let i = (d - i64::from(*min)) as usize;
+                counts.get(i).map_or(span.len(), |&c| c as usize)
+            } else {
+                let bound = space.bound(core, d - shift);
+                space.matrix(core).count_less(span.start, span.end, bound)
+            }
+        }
+        Seg::Node { depth, .. } => usize::from(i64::from(*depth) < d),
+    }
+}
+
+/// The same for every segment.
+fn below_each(core: &Core, space: Space<'_>, segs: &[Seg], d: i64) -> Vec<usize> {
+    segs.iter().map(|seg| below(core, space, seg, d)).collect()
+}
+
+/// The items `window` of `segs` ordered by (depth, logical position).
+///
+/// A binary search over depths finds the depth of the first item; then the items are
+/// taken level by level, segment by segment, each segment's resellers at one depth
+/// being a range of its level-order ranks (one quantile each). Counting a segment
+/// costs one wavelet rank query unless its depth bounds settle it.
+fn level_items(core: &Core, space: Space<'_>, segs: &[Seg], window: Range<usize>) -> Gathered {
+    let mut items = Gathered::with_capacity(window.len());
+    if window.is_empty() {
+        return items;
+    }
+    let m = space.matrix(core);
+    let total_below = |d: i64| -> usize { segs.iter().map(|seg| below(core, space, seg, d)).sum() };
+    // The deepest reseller of the segments: a run's own bound is its base's deepest
+    // level, and pages past the last item would walk every level to there. A whole
+    // run's depth counts end one past its largest depth; a clipped one takes a quantile.
+    let deepest = segs
+        .iter()
+        .map(|seg| match seg {
+            Seg::Run {
+                counts: Some(counts),
+                depths: (min, _),
+                ..
+            } => i64::from(*min) + counts.len() as i64 - 2,
+            Seg::Run { span, shift, .. } => {
+                let v = m
+                    .quantile(span.start, span.end, span.len() - 1)
+                    .unwrap_or(0);
+                i64::from(core.depth_of_rank(space.rank_of(v))) + shift
+            }
+            Seg::Node { depth, .. } => i64::from(*depth),
+        })
+        .max()
+        .unwrap_or(0);
+    // The depth of the first item: the smallest `d` with more than `window.start`
+    // items at depth `d` or above.
+    let (mut lo, mut hi) = (0i64, deepest);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if total_below(mid + 1) > window.start {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let mut d = lo;
+    let mut lower = below_each(core, space, segs, d);
+    let mut skip = window.start - lower.iter().sum::<usize>().min(window.start);
+    let mut k = window.start;
+    loop {
+        let upper = below_each(core, space, segs, d + 1);
+        for (j, seg) in segs.iter().enumerate() {
+            let at_d = upper[j] - lower[j];
+            if skip >= at_d {
+                skip -= at_d;
+                continue;
+            }
+            for i in skip..at_d {
+                if k == window.end {
+                    return items;
+                }
+                items.push(match seg {
+                    Seg::Run { span, .. } => {
+                        let v = m.quantile(span.start, span.end, lower[j] + i).unwrap_or(0);
+                        core.bfs[space.rank_of(v)]
+                    }
+                    Seg::Node { x, .. } => *x,
+                });
+                k += 1;
+            }
+            skip = 0;
+        }
+        if k == window.end || d >= deepest {
+            return items;
+        }
+        d += 1;
+        lower = upper;
+    }
+}
