@@ -19,6 +19,7 @@ use crate::wavelet::{RankBits, WaveletMatrix};
 mod file;
 mod overlay;
 mod payload;
+mod persistent_array;
 mod piece;
 mod piece_tree;
 mod validate;

@@ -35,6 +35,7 @@
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::persistent_array::PersistentArray;
 use super::piece::{Leaf, Piece};
 use super::piece_tree::{Found, PieceTree};
 use super::Core;
@@ -97,12 +98,18 @@ pub(crate) struct Overlay {
     added: imbl::Vector<Arc<Record>>,
     /// Base resellers whose name, capabilities or payload changed.
     updated: Numbers<Arc<Record>>,
+    /// Bit `x` set when base reseller `x` was ever updated: most resellers of a page
+    /// are not, and a bit says so faster than a lookup in `updated`.
+    touched: PersistentArray<u64>,
 }
 
 impl Overlay {
     /// No changes yet: one run over the whole base.
     pub(crate) fn new(core: &Core) -> Overlay {
-        let mut o = Overlay::default();
+        let mut o = Overlay {
+            touched: PersistentArray::filled((core.n() as usize).div_ceil(64)),
+            ..Overlay::default()
+        };
         if core.n() > 0 {
             o.pieces = PieceTree::new(vec![core.run_leaf(0, core.n(), 0)]);
         }
@@ -304,8 +311,23 @@ impl Overlay {
     pub(crate) fn changed(&self, core: &Core, x: u32) -> Option<&Record> {
         match x.checked_sub(core.n()) {
             Some(i) => self.added.get(i as usize).map(|r| &**r),
+            None if !self.touched(x) => None,
             None => self.updated.get(&x).map(|r| &**r),
         }
+    }
+
+    /// Whether base reseller `x` was ever updated in this overlay.
+    #[inline]
+    fn touched(&self, x: u32) -> bool {
+        let word = self.touched.get(x as usize / 64).unwrap_or(0);
+        word & (1 << (x % 64)) != 0
+    }
+
+    /// Records that base reseller `x` was updated.
+    fn touch(&mut self, x: u32) {
+        let i = x as usize / 64;
+        let word = self.touched.get(i).unwrap_or(0);
+        self.touched.set(i, word | (1 << (x % 64)));
     }
 
     pub(crate) fn caps(&self, core: &Core, x: u32) -> Capabilities {

@@ -40,7 +40,9 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use imbl::{OrdMap, Vector};
+use imbl::OrdMap;
+
+use super::persistent_array::PersistentArray;
 
 use super::piece::{Leaf, Piece};
 
@@ -255,8 +257,8 @@ pub(crate) struct PieceTree {
     height: u32,
     total: Sum,
     /// By id: the node holding it, or `NO_PARENT` (the root, or a free id).
-    parent: Vector<u32>,
-    free: Vector<u32>,
+    parent: PersistentArray<u32>,
+    free: PersistentArray<u32>,
     /// Every piece by its key: a run's first base position, a single reseller's
     /// number. Keys are distinct (runs cover distinct base positions, and a single
     /// base reseller is in no run), so the piece of reseller `x` has the largest key
@@ -270,8 +272,8 @@ impl Default for PieceTree {
             root: None,
             height: 0,
             total: Sum::EMPTY,
-            parent: Vector::new(),
-            free: Vector::new(),
+            parent: PersistentArray::default(),
+            free: PersistentArray::default(),
             keys: OrdMap::new(),
         }
     }
@@ -312,11 +314,11 @@ impl PieceTree {
     // ----- ids -----
 
     fn alloc(&mut self) -> u32 {
-        match self.free.pop_back() {
+        match self.free.pop() {
             Some(id) => id,
             None => {
                 let id = self.parent.len() as u32;
-                self.parent.push_back(NO_PARENT);
+                self.parent.push(NO_PARENT);
                 id
             }
         }
@@ -324,7 +326,7 @@ impl PieceTree {
 
     fn release(&mut self, id: u32) {
         self.parent.set(id as usize, NO_PARENT);
-        self.free.push_back(id);
+        self.free.push(id);
     }
 
     fn set_parent(&mut self, id: u32, parent: u32) {
@@ -989,7 +991,7 @@ impl PieceTree {
     pub(crate) fn find(&self, id: PieceId) -> Option<Found> {
         let mut path = vec![id.0];
         loop {
-            let &up = self.parent.get(*path.last()? as usize)?;
+            let up = self.parent.get(*path.last()? as usize)?;
             if up == NO_PARENT {
                 break;
             }
@@ -1161,7 +1163,7 @@ impl PieceTree {
     pub(crate) fn check(&self) -> Result<(), String> {
         let mut leaves = 0usize;
         if let Some(root) = &self.root {
-            if self.parent.get(root.id as usize) != Some(&NO_PARENT) {
+            if self.parent.get(root.id as usize) != Some(NO_PARENT) {
                 return Err("the root has a parent".into());
             }
             if root.sum() != self.total {
@@ -1177,7 +1179,7 @@ impl PieceTree {
                     return Err(format!("node {} holds {count} entries", node.id));
                 }
                 for k in node.kid_ids() {
-                    if self.parent.get(k as usize) != Some(&node.id) {
+                    if self.parent.get(k as usize) != Some(node.id) {
                         return Err(format!("entry {k} of node {} has another parent", node.id));
                     }
                 }

@@ -227,6 +227,7 @@ impl Overlay {
                     }
                     None => {
                         self.updated.insert(x, Arc::new(r));
+                        self.touch(x);
                     }
                 }
                 // A run reads capabilities from the base, and a single piece counts

@@ -1,0 +1,195 @@
+//! [`PersistentArray`]: a growable array of small `Copy` values with structural sharing,
+//! for the tables a changed version keeps by number (the piece tree's parent table, its
+//! free ids, which base resellers were updated).
+//!
+//! # How
+//!
+//! A radix tree of fanout 64: leaves hold 64 values, inner nodes 64 children, all
+//! behind `Arc`. Element `i` is found by its index's 6-bit digits from the root down,
+//! one pointer per level (4 levels reach 16,777,216 values). A change copies the leaf
+//! and the inner nodes on its path when another version still holds them
+//! (`Arc::make_mut`) and changes them in place otherwise, so a version's first change
+//! to a path costs about 1 KB of copying and later ones nothing. Cloning the array
+//! clones one `Arc`. `imbl::Vector` does the same with relaxed (RRB) nodes, whose
+//! size tables a table written by index never needs; this one reads and writes with
+//! shifts and masks only.
+
+use std::sync::Arc;
+
+const BITS: u32 = 6;
+const FAN: usize = 1 << BITS;
+const MASK: usize = FAN - 1;
+
+#[derive(Clone, Debug)]
+enum Node<T: Copy> {
+    Leaf(Arc<[T; FAN]>),
+    Inner(Arc<Vec<Node<T>>>),
+}
+
+/// A growable persistent array: see the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct PersistentArray<T: Copy + Default> {
+    root: Node<T>,
+    /// Levels above the leaves.
+    height: u32,
+    len: usize,
+}
+
+impl<T: Copy + Default> Default for PersistentArray<T> {
+    fn default() -> Self {
+        PersistentArray {
+            root: Node::Leaf(Arc::new([T::default(); FAN])),
+            height: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default> PersistentArray<T> {
+    /// An array of `len` default values.
+    pub(crate) fn filled(len: usize) -> Self {
+        let mut a = PersistentArray::default();
+        a.resize(len);
+        a
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Value `i`, if `i < len`.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<T> {
+        if i >= self.len {
+            return None;
+        }
+        let mut node = &self.root;
+        let mut shift = BITS * self.height;
+        loop {
+            match node {
+                Node::Leaf(values) => return Some(values[i & MASK]),
+                Node::Inner(children) => {
+                    node = &children[(i >> shift) & MASK];
+                    shift -= BITS;
+                }
+            }
+        }
+    }
+
+    /// Sets value `i < len`; nothing for `i >= len`.
+    pub(crate) fn set(&mut self, i: usize, value: T) {
+        if i >= self.len {
+            return;
+        }
+        let mut node = &mut self.root;
+        let mut shift = BITS * self.height;
+        loop {
+            match node {
+                Node::Leaf(values) => {
+                    Arc::make_mut(values)[i & MASK] = value;
+                    return;
+                }
+                Node::Inner(children) => {
+                    node = &mut Arc::make_mut(children)[(i >> shift) & MASK];
+                    shift -= BITS;
+                }
+            }
+        }
+    }
+
+    /// Appends a value.
+    pub(crate) fn push(&mut self, value: T) {
+        self.resize(self.len + 1);
+        self.set(self.len - 1, value);
+    }
+
+    /// Removes and returns the last value.
+    pub(crate) fn pop(&mut self) -> Option<T> {
+        let last = self.get(self.len.checked_sub(1)?)?;
+        self.len -= 1;
+        Some(last)
+    }
+
+    /// Grows to `len` values (new ones default); never shrinks.
+    fn resize(&mut self, len: usize) {
+        while len > FAN << (BITS * self.height) {
+            let old = std::mem::replace(&mut self.root, Node::Inner(Arc::new(Vec::new())));
+            self.root = Node::Inner(Arc::new(vec![old]));
+            self.height += 1;
+        }
+        if len > self.len {
+            // Make sure every leaf up to `len` exists.
+            let mut i = self.len.next_multiple_of(FAN).max(FAN);
+            while i < len {
+                Self::ensure(&mut self.root, self.height, i);
+                i += FAN;
+            }
+            self.len = len;
+        }
+    }
+
+    /// Creates the nodes down to the leaf of value `i`.
+    fn ensure(node: &mut Node<T>, height: u32, i: usize) {
+        let Node::Inner(children) = node else { return };
+        let digit = (i >> (BITS * height)) & MASK;
+        let children = Arc::make_mut(children);
+        while children.len() <= digit {
+            children.push(if height == 1 {
+                Node::Leaf(Arc::new([T::default(); FAN]))
+            } else {
+                Node::Inner(Arc::new(Vec::new()))
+            });
+        }
+        Self::ensure(&mut children[digit], height - 1, i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn matches_a_vector(ops in prop::collection::vec((0u8..4, any::<u32>(), any::<u32>()), 1..3000)) {
+            let mut a: PersistentArray<u32> = PersistentArray::default();
+            let mut v: Vec<u32> = Vec::new();
+            let mut kept = Vec::new();
+            for (op, i, x) in ops {
+                match op {
+                    0 | 1 => {
+                        a.push(x);
+                        v.push(x);
+                    }
+                    2 if !v.is_empty() => {
+                        let i = i as usize % v.len();
+                        a.set(i, x);
+                        v[i] = x;
+                    }
+                    _ => {
+                        prop_assert_eq!(a.pop(), v.pop());
+                    }
+                }
+                if x % 97 == 0 {
+                    kept.push((a.clone(), v.clone()));
+                }
+                prop_assert_eq!(a.len(), v.len());
+            }
+            for (a, v) in kept.iter().chain([(a.clone(), v.clone())].iter()) {
+                for (i, x) in v.iter().enumerate() {
+                    prop_assert_eq!(a.get(i), Some(*x));
+                }
+                prop_assert_eq!(a.get(v.len()), None);
+            }
+        }
+
+        #[test]
+        fn filled_is_default(n in 0usize..20_000) {
+            let a: PersistentArray<u64> = PersistentArray::filled(n);
+            prop_assert_eq!(a.len(), n);
+            prop_assert_eq!(a.get(n.saturating_sub(1)), (n > 0).then_some(0));
+            prop_assert_eq!(a.get(n), None);
+        }
+    }
+}
