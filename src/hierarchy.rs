@@ -235,11 +235,16 @@ impl Shared {
                 evicted.extend(kept.pop_front());
             }
         }
+        let cheap = evicted.iter().all(|old| old.shares_base(&next));
         self.current.store(next);
-        // Freeing takes a while (a base, or the paths of the persistent structures a
-        // version did not share with the next: tens of microseconds): not on the
-        // writer's path. (Readers still holding it keep it alive anyway.)
-        if !evicted.is_empty() {
+        // A version over the current base frees only the paths of the persistent
+        // structures it did not share with the next: here, by the thread that
+        // allocated them (freed by another, glibc's allocator takes this thread's arena
+        // lock for each). A base takes a while to free: not on the writer's path.
+        // (Readers still holding a version keep it alive anyway.)
+        if cheap {
+            drop(evicted);
+        } else {
             rayon::spawn(move || drop(evicted));
         }
     }

@@ -415,6 +415,15 @@ impl Snapshot {
         }
     }
 
+    /// Whether this is a changed version over the same indexed base as `other`, so that
+    /// dropping it frees only its changes.
+    pub(crate) fn shares_base(&self, other: &Snapshot) -> bool {
+        match (&self.repr, &other.repr) {
+            (Repr::Changed { base: a, .. }, Repr::Changed { base: b, .. }) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// How many resellers the indexed base holds (this snapshot's own count when it
     /// has no changes).
     pub(crate) fn base_len(&self) -> usize {
