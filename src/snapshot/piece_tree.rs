@@ -41,6 +41,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use imbl::OrdMap;
+use smallvec::SmallVec;
 
 use super::persistent_array::PersistentArray;
 
@@ -989,7 +990,7 @@ impl PieceTree {
 
     /// The piece with this id.
     pub(crate) fn find(&self, id: PieceId) -> Option<Found> {
-        let mut path = vec![id.0];
+        let mut path: SmallVec<[u32; 16]> = smallvec::smallvec![id.0];
         loop {
             let up = self.parent.get(*path.last()? as usize)?;
             if up == NO_PARENT {
@@ -1086,18 +1087,19 @@ impl PieceTree {
     /// depth `d` or less.
     pub(crate) fn last_at_most(&self, l: u32, d: i64) -> Option<Found> {
         fn go(node: &Node, acc: Acc, shift: i64, l: u32, d: i64) -> Option<Found> {
-            let sums: Vec<Sum> = match &node.kids {
-                Kids::Leaves(s) => s.iter().map(|s| Sum::of(&s.leaf)).collect(),
-                Kids::Nodes(c) => c.iter().map(|c| c.sum).collect(),
+            let sum = |i: usize| match &node.kids {
+                Kids::Leaves(s) => Sum::of(&s[i].leaf),
+                Kids::Nodes(c) => c[i].sum,
             };
-            let mut accs = Vec::with_capacity(sums.len());
+            let count = node.count();
+            let mut accs: SmallVec<[Acc; WIDE]> = SmallVec::with_capacity(count);
             let mut a = acc;
-            for s in &sums {
+            for i in 0..count {
                 accs.push(a);
-                a.add(s);
+                a.add(&sum(i));
             }
-            for i in (0..sums.len()).rev() {
-                if accs[i].start >= l || sums[i].min + shift > d {
+            for i in (0..count).rev() {
+                if accs[i].start >= l || sum(i).min + shift > d {
                     continue;
                 }
                 match &node.kids {
@@ -1125,7 +1127,7 @@ impl PieceTree {
     /// The pieces from the one holding logical position `l` on, each with its start.
     pub(crate) fn walk_from(&self, l: u32) -> Walk<'_> {
         let mut walk = Walk {
-            stack: Vec::new(),
+            stack: SmallVec::new(),
             start: 0,
         };
         let Some(mut node) = self.root.as_deref() else {
@@ -1244,7 +1246,7 @@ fn slot_at(slots: &[Slot], l: u32) -> (usize, u32) {
 
 /// The pieces in order from some logical position: see [`PieceTree::walk_from`].
 pub(crate) struct Walk<'t> {
-    stack: Vec<(&'t Node, usize, i64)>,
+    stack: SmallVec<[(&'t Node, usize, i64); 8]>,
     start: u32,
 }
 
