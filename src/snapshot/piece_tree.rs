@@ -233,6 +233,19 @@ pub(crate) struct Found {
     pub(crate) leaf: Leaf,
 }
 
+impl Found {
+    /// `slot`, preceded by `acc`, under shifts summing to `shift`.
+    fn new(slot: &Slot, acc: &Acc, shift: i64) -> Found {
+        Found {
+            id: PieceId(slot.id),
+            start: acc.start,
+            index: acc.index,
+            before: acc.before,
+            leaf: slot.leaf.shifted(shift),
+        }
+    }
+}
+
 /// What precedes an entry during a descent.
 #[derive(Clone, Copy, Default)]
 struct Acc {
@@ -940,13 +953,7 @@ impl PieceTree {
                     for slot in slots {
                         let sum = Sum::of(&slot.leaf);
                         if enter(&acc, &sum) {
-                            return Some(Found {
-                                id: PieceId(slot.id),
-                                start: acc.start,
-                                index: acc.index,
-                                before: acc.before,
-                                leaf: slot.leaf.shifted(shift),
-                            });
+                            return Some(Found::new(slot, &acc, shift));
                         }
                         acc.add(&sum);
                     }
@@ -1012,13 +1019,7 @@ impl PieceTree {
                 Kids::Leaves(slots) => {
                     for slot in slots {
                         if slot.id == want {
-                            return Some(Found {
-                                id,
-                                start: acc.start,
-                                index: acc.index,
-                                before: acc.before,
-                                leaf: slot.leaf.shifted(shift),
-                            });
+                            return Some(Found::new(slot, &acc, shift));
                         }
                         acc.add(&Sum::of(&slot.leaf));
                     }
@@ -1056,13 +1057,7 @@ impl PieceTree {
                     for slot in slots {
                         let sum = Sum::of(&slot.leaf);
                         if acc.start >= l && sum.min + shift <= d {
-                            return Some(Found {
-                                id: PieceId(slot.id),
-                                start: acc.start,
-                                index: acc.index,
-                                before: acc.before,
-                                leaf: slot.leaf.shifted(shift),
-                            });
+                            return Some(Found::new(slot, &acc, shift));
                         }
                         acc.add(&sum);
                     }
@@ -1103,15 +1098,7 @@ impl PieceTree {
                     continue;
                 }
                 match &node.kids {
-                    Kids::Leaves(s) => {
-                        return Some(Found {
-                            id: PieceId(s[i].id),
-                            start: accs[i].start,
-                            index: accs[i].index,
-                            before: accs[i].before,
-                            leaf: s[i].leaf.shifted(shift),
-                        })
-                    }
+                    Kids::Leaves(s) => return Some(Found::new(&s[i], &accs[i], shift)),
                     Kids::Nodes(c) => {
                         if let Some(found) = go(&c[i].node, accs[i], shift + c[i].shift, l, d) {
                             return Some(found);
