@@ -127,6 +127,9 @@ impl Overlay {
                 return Err(format!("id {id:?} maps to the wrong reseller"));
             }
         }
+        if let Some(x) = self.updated.keys().find(|&&x| !self.touched(x)) {
+            return Err(format!("updated reseller {x} has no bit"));
+        }
         Ok(())
     }
 }
