@@ -17,8 +17,10 @@ use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Items, Order, Page, PageRequest};
 use crate::snapshot::{QueryError, Snapshot};
 
+mod fold;
 mod position;
 
+use fold::{compact_apart, Fold};
 use position::Progress;
 pub use position::{Applied, Position, WaitTimeout};
 
@@ -39,10 +41,11 @@ pub use position::{Applied, Position, WaitTimeout};
 /// A mutation costs `O(log k · log n)` for `k` pieces of change not yet folded, never
 /// `O(n)`: the new version is the previous one's indexed forest plus an overlay of the
 /// changes, held in persistent structures that the new version shares with the previous
-/// one but for a few paths. A background thread folds the overlay into a new indexed
-/// forest once it reaches the [fold threshold](Hierarchy::set_fold_threshold), and
-/// publishes that in place of the same version (see ARCHITECTURE.md); the writer never
-/// waits for a fold.
+/// one but for a few paths. A background thread of the lowest scheduling priority folds
+/// the overlay into a new indexed forest once it reaches the
+/// [fold threshold](Hierarchy::set_fold_threshold), and publishes that in place of the
+/// same version (see ARCHITECTURE.md); the writer never waits for a fold to be built,
+/// and replays at most a few dozen of the batches applied meanwhile.
 ///
 /// # Examples
 ///
@@ -84,8 +87,8 @@ struct Shared {
 
 /// The writer's state.
 struct Writer {
-    /// While a fold runs: the batches applied since the version it folds.
-    since_fold: Option<Vec<Vec<Mutation>>>,
+    /// The fold under way, if any.
+    fold: Option<Fold>,
     /// The change weight at which a fold starts; `None`: the base's size, at least
     /// [`Hierarchy::DEFAULT_FOLD_AT`].
     fold_at: Option<usize>,
@@ -253,7 +256,7 @@ impl Shared {
     /// and the same contents, under the writer lock; a fold still running is dropped.
     fn replace(&self, writer: &mut Writer, folded: Arc<Snapshot>) {
         writer.generation += 1;
-        writer.since_fold = None;
+        writer.fold = None;
         let old = {
             let mut kept = lock(&self.kept);
             let slot = kept.iter_mut().find(|s| s.version() == folded.version());
@@ -262,76 +265,6 @@ impl Shared {
         let previous = self.current.swap(folded);
         rayon::spawn(move || drop((old, previous)));
     }
-
-    /// The background fold of `snap`: build its new base without any lock, replay the
-    /// batches applied meanwhile onto it, round after round without the lock while
-    /// they are many, then the last few under the writer lock, and publish the result
-    /// in place of the current version. The writer waits for at most
-    /// [`Shared::REPLAY_LOCKED`] batches of replay.
-    fn fold(&self, snap: &Arc<Snapshot>, generation: u64) {
-        let mut folded = snap.compacted();
-        for round in 0.. {
-            let mut writer = lock(&self.writer);
-            if writer.generation != generation {
-                return; // a newer base was published meanwhile
-            }
-            let log = match writer.since_fold.as_mut() {
-                Some(log) => std::mem::take(log),
-                None => return,
-            };
-            if log.len() <= Shared::REPLAY_LOCKED || round == Shared::REPLAY_ROUNDS {
-                let Some(folded) = replay(folded, &log) else {
-                    return;
-                };
-                if folded.version() == self.current.load().version() {
-                    self.replace(&mut writer, folded);
-                }
-                return;
-            }
-            drop(writer);
-            match replay(folded, &log) {
-                Some(f) => folded = f,
-                None => return,
-            }
-        }
-    }
-
-    /// At most this many batches applied during a fold are replayed under the writer
-    /// lock; more are replayed without it first.
-    const REPLAY_LOCKED: usize = 64;
-
-    /// Rounds of replay without the lock before the rest is replayed under it, however
-    /// many batches that is (a writer outrunning the replay).
-    const REPLAY_ROUNDS: usize = 16;
-}
-
-/// `batches` applied one by one onto `folded`, each numbered as the next version. Every
-/// batch was accepted on the same contents, so it is accepted again; if one were not,
-/// `None`, and the current version simply stays as it is.
-fn replay(mut folded: Arc<Snapshot>, batches: &[Vec<Mutation>]) -> Option<Arc<Snapshot>> {
-    for batch in batches {
-        let mut next = folded.with_changes(batch).ok()?;
-        next.set_version(folded.version() + 1);
-        folded = Arc::new(next);
-    }
-    Some(folded)
-}
-
-/// `snap.compacted()` on a thread of its own, waited for. The new base's millions of
-/// small allocations then come from that thread's allocator arena, not the caller's:
-/// freeing them later (when the base is folded again) would otherwise stall the
-/// caller's own allocations (with glibc, for up to a tenth of a second at a million
-/// resellers, while the frees are consolidated). Background folds get this by running
-/// on their own thread.
-fn compact_apart(snap: &Arc<Snapshot>) -> Arc<Snapshot> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("reseller-hierarchy-fold".into())
-            .spawn_scoped(s, || snap.compacted())
-            .ok()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_else(|| snap.compacted())
-    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -372,7 +305,7 @@ impl Hierarchy {
                 progress: Progress::default(),
                 kept: Mutex::new(VecDeque::from([first])),
                 writer: Mutex::new(Writer {
-                    since_fold: None,
+                    fold: None,
                     fold_at: None,
                     generation: 0,
                 }),
@@ -543,7 +476,7 @@ impl Hierarchy {
         let mut writer = lock(&self.shared.writer);
         // A fold of the replaced contents still running must not be published.
         writer.generation += 1;
-        writer.since_fold = None;
+        writer.fold = None;
         let version = self.shared.current.load().version() + 1;
         snapshot.set_version(version);
         self.shared.publish(Arc::new(snapshot));
@@ -609,15 +542,10 @@ impl Hierarchy {
         let fold_at = writer
             .fold_at
             .unwrap_or_else(|| Hierarchy::DEFAULT_FOLD_AT.max(next.base_len()));
-        let weight = next.change_weight();
-        match &mut writer.since_fold {
-            Some(log) => log.push(batch.to_vec()),
-            None if weight >= fold_at => {
-                writer.since_fold = Some(Vec::new());
-                let (shared, generation) = (self.shared.clone(), writer.generation);
-                std::thread::spawn(move || shared.fold(&next, generation));
-            }
-            None => {}
+        if writer.fold.is_some() {
+            self.shared.fold_step(writer, batch);
+        } else if next.change_weight() >= fold_at {
+            self.shared.start_fold(writer, next);
         }
         Ok(version)
     }

@@ -113,7 +113,8 @@ fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) ->
 fn main() {
     let started = Instant::now();
     let args: Vec<String> = std::env::args().collect();
-    // `-- stream [--n N] [--deep]`: a live hierarchy under a stream of changes.
+    // `-- stream [--n N] [--deep] [--batch N] [--fold-threshold W]`: a live hierarchy
+    // under a stream of changes.
     if args.iter().any(|a| a == "stream") {
         let n = args
             .iter()
@@ -125,7 +126,11 @@ fn main() {
             .position(|a| a == "--batch")
             .and_then(|i| args.get(i + 1)?.parse().ok())
             .unwrap_or(10_000);
-        stream::run(n, args.iter().any(|a| a == "--deep"), batch);
+        let fold = args
+            .iter()
+            .position(|a| a == "--fold-threshold")
+            .and_then(|i| args.get(i + 1)?.parse().ok());
+        stream::run(n, args.iter().any(|a| a == "--deep"), batch, fold);
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }

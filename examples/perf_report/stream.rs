@@ -1,5 +1,7 @@
-//! `perf_report -- stream [--n N] [--deep]`: a live hierarchy under a stream of changes,
-//! as issue 10 measures it, every figure beside `build` of the same run.
+//! `perf_report -- stream [--n N] [--deep] [--batch N] [--fold-threshold W]`: a live
+//! hierarchy under a stream of changes, as issue 10 measures it, every figure beside
+//! `build` of the same run (`--fold-threshold`: `Hierarchy::set_fold_threshold`, so
+//! that folds run during the stream).
 //!
 //! - `stream_mutation_p50`/`_p99`/`_p999`/`_max`, `stream_mutations_per_s`: 100,000
 //!   one-mutation batches through `Hierarchy::apply`, back to back, from
@@ -118,7 +120,7 @@ fn queries(snap: &Snapshot, root: &ResellerId, sample: &[ResellerId]) -> [(&'sta
     ]
 }
 
-pub(crate) fn run(n: usize, deep: bool, batch: usize) {
+pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
     let shape = if deep { "deep" } else { "random" };
     let input = records(n, deep);
     let builds: Vec<f64> = (0..3)
@@ -150,6 +152,9 @@ pub(crate) fn run(n: usize, deep: bool, batch: usize) {
     );
     let static_rss = rss();
     let h = Arc::new(Hierarchy::new(start));
+    if let Some(weight) = fold {
+        h.set_fold_threshold(weight);
+    }
 
     // A reader paging the root's downline on another thread, sampling RSS too.
     let stop = Arc::new(AtomicBool::new(false));
