@@ -20,7 +20,7 @@ use crate::snapshot::{QueryError, Snapshot};
 mod fold;
 mod position;
 
-use fold::{compact_apart, Fold};
+use fold::Fold;
 use position::Progress;
 pub use position::{Applied, Position, WaitTimeout};
 
@@ -366,7 +366,7 @@ impl Hierarchy {
     /// ```
     pub fn compact(&self) {
         let mut writer = lock(&self.shared.writer);
-        let folded = compact_apart(&self.shared.current.load_full());
+        let folded = self.shared.current.load_full().compacted();
         self.shared.replace(&mut writer, folded);
     }
 

@@ -1,6 +1,8 @@
 //! `cargo run --release --features generate --example perf_report`: the key figures, one JSON object a line,
-//! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]`: a live
-//! hierarchy under 100,000 changes, see `stream.rs`; `-- startup [--n N] [--ids object-id]`:
+//! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]
+//! [--fold-threshold W]`: a live hierarchy under 100,000 changes, see `stream.rs`;
+//! `-- free [--n N]`: whether freeing a base stalls the thread that built it, see
+//! `free.rs`; `-- startup [--n N] [--ids object-id]`:
 //! import, snapshot files and memory, see `startup.rs`; `-- postgres [--n N]`: a replica
 //! that follows PostgreSQL, under `.ci/with-postgres`, see `postgres.rs`),
 //! `{"metric", "shape", "n", "subtree", "value", "unit"}`, measured in one run (so that
@@ -23,6 +25,7 @@ use serde_json::json;
 
 #[path = "../../benches/common/bodies.rs"]
 mod bodies;
+mod free;
 #[path = "../../benches/common/moves.rs"]
 mod moves;
 #[path = "../../benches/common/naive.rs"]
@@ -146,6 +149,17 @@ fn main() {
     }
     if args.iter().any(|a| a == "startup-child") {
         startup::child(&args);
+        return;
+    }
+    // `-- free [--n N]`: whether freeing a base stalls the thread that built it.
+    if args.iter().any(|a| a == "free") {
+        let n = args
+            .iter()
+            .position(|a| a == "--n")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(N);
+        free::run(n);
+        eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }
     if args.iter().any(|a| a == "startup") {

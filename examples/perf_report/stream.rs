@@ -134,13 +134,9 @@ pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
         })
         .collect();
     emit("build", shape, n, None, median(builds), "ns");
-    // The first snapshot is built on another thread, as a service would on start-up.
-    let start = {
-        let copy = input.clone();
-        std::thread::spawn(move || Snapshot::build(copy).unwrap())
-            .join()
-            .unwrap()
-    };
+    // The first snapshot is built by the thread that will write, as the simplest
+    // service would.
+    let start = Snapshot::build(input.clone()).unwrap();
     let root = start.iter().next().unwrap().id().clone();
     emit(
         "reader_page_p50",

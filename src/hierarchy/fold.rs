@@ -165,22 +165,6 @@ fn replay(
     Some(folded)
 }
 
-/// `snap.compacted()` on a thread of its own, waited for. The new base's allocations
-/// then come from that thread's allocator arena, not the caller's: freeing them later
-/// (when the base is folded again) would otherwise stall the caller's own allocations
-/// (with glibc, while the frees are consolidated). Background folds get this by
-/// running on their own thread.
-pub(super) fn compact_apart(snap: &Arc<Snapshot>) -> Arc<Snapshot> {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("reseller-hierarchy-fold".into())
-            .spawn_scoped(s, || snap.compacted())
-            .ok()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_else(|| snap.compacted())
-    })
-}
-
 /// Lowers this thread's scheduling priority as far as it goes (`nice` 19 on Linux,
 /// which any thread may do to itself): a fold is throughput work, and on a machine
 /// whose cores are all busy it must not take a core from the writer or a reader for a

@@ -1,0 +1,86 @@
+//! `perf_report -- free [--n N]`: does freeing a base stall the thread that built it?
+//!
+//! With glibc's allocator, chunks freed by another thread are handed back to the arena
+//! of the thread that allocated them. A writer that had built the first snapshot used
+//! to stall once that base was folded away and freed. This mode measures it: for each
+//! of two first snapshots, one built by the writer's thread and one built by another
+//! thread, the writer applies mutations, folds (`Hierarchy::compact`), lets the old
+//! base be freed on the rayon pool, and applies 4,000 more, timed. Ids are made longer
+//! than 24 bytes, so that each is an allocation of its own: a million small
+//! allocations in the base, the case that stalled.
+//!
+//! Metrics `free_mutation_p50`, `free_mutation_p999`, `free_mutation_max`, each with
+//! `_built_here` and `_built_apart`, beside `build`.
+
+use std::time::{Duration, Instant};
+
+use reseller_hierarchy::generate::{Generator, MutationStream, Shape};
+use reseller_hierarchy::{Hierarchy, Record, ResellerId, Snapshot};
+
+use super::{emit, quantile};
+
+/// Mutations timed after the fold.
+const TIMED: usize = 4_000;
+
+fn records(n: usize) -> Vec<Record> {
+    let long = |id: &ResellerId| ResellerId::from(format!("reseller-0000-0000-{id}"));
+    let mut records = Generator::new(Shape::Random, n).seed(42).generate();
+    for r in &mut records {
+        r.id = long(&r.id);
+        r.parent = r.parent.as_ref().map(long);
+    }
+    records
+}
+
+pub(crate) fn run(n: usize) {
+    let input = records(n);
+    let t = Instant::now();
+    drop(Snapshot::build(input.clone()).unwrap());
+    emit(
+        "build",
+        "random",
+        n,
+        None,
+        t.elapsed().as_nanos() as f64,
+        "ns",
+    );
+    for apart in [false, true] {
+        let builder = if apart { "built_apart" } else { "built_here" };
+        let copy = input.clone();
+        let first = if apart {
+            std::thread::spawn(move || Snapshot::build(copy).unwrap())
+                .join()
+                .unwrap()
+        } else {
+            Snapshot::build(copy).unwrap()
+        };
+        let h = Hierarchy::new(first);
+        h.set_fold_threshold(usize::MAX);
+        let mut stream = MutationStream::new(&h.snapshot(), 11);
+        let mut apply = |h: &Hierarchy| {
+            let m = stream.next_for(&h.snapshot());
+            let t = Instant::now();
+            let _ = h.apply(std::slice::from_ref(&m));
+            t.elapsed().as_nanos() as f64
+        };
+        for _ in 0..1_000 {
+            apply(&h);
+        }
+        h.compact();
+        // Evict every version over the first base (the default retention is 16), so
+        // that the pool frees it, and give the pool time to.
+        for _ in 0..2 * Hierarchy::DEFAULT_RETENTION {
+            apply(&h);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let times: Vec<f64> = (0..TIMED).map(|_| apply(&h)).collect();
+        for (metric, q) in [
+            ("free_mutation_p50", 0.5),
+            ("free_mutation_p999", 0.999),
+            ("free_mutation_max", 1.0),
+        ] {
+            let metric = format!("{metric}_{builder}");
+            emit(&metric, "random", n, None, quantile(times.clone(), q), "ns");
+        }
+    }
+}
