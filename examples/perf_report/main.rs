@@ -1,6 +1,6 @@
 //! `cargo run --release --features generate --example perf_report`: the key figures, one JSON object a line,
-//! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep] [--batch N]
-//! [--fold-threshold W]`: a live hierarchy under 100,000 changes, see `stream.rs`;
+//! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep | --chain LEN]
+//! [--batch N] [--fold-threshold W]`: a live hierarchy under 100,000 changes, see `stream.rs`;
 //! `-- free [--n N]`: whether freeing a base stalls the thread that built it, see
 //! `free.rs`; `-- startup [--n N] [--ids object-id]`:
 //! import, snapshot files and memory, see `startup.rs`; `-- postgres [--n N]`: a replica
@@ -116,8 +116,8 @@ fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) ->
 fn main() {
     let started = Instant::now();
     let args: Vec<String> = std::env::args().collect();
-    // `-- stream [--n N] [--deep] [--batch N] [--fold-threshold W]`: a live hierarchy
-    // under a stream of changes.
+    // `-- stream [--n N] [--deep | --chain LEN] [--batch N] [--fold-threshold W]`: a
+    // live hierarchy under a stream of changes.
     if args.iter().any(|a| a == "stream") {
         let n = args
             .iter()
@@ -133,7 +133,12 @@ fn main() {
             .iter()
             .position(|a| a == "--fold-threshold")
             .and_then(|i| args.get(i + 1)?.parse().ok());
-        stream::run(n, args.iter().any(|a| a == "--deep"), batch, fold);
+        let chain = args
+            .iter()
+            .position(|a| a == "--chain")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .or_else(|| args.iter().any(|a| a == "--deep").then_some(100_000));
+        stream::run(n, chain, batch, fold);
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }

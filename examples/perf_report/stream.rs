@@ -1,13 +1,15 @@
-//! `perf_report -- stream [--n N] [--deep] [--batch N] [--fold-threshold W]`: a live
-//! hierarchy under a stream of changes, as issue 10 measures it, every figure beside
-//! `build` of the same run (`--fold-threshold`: `Hierarchy::set_fold_threshold`, so
-//! that folds run during the stream).
+//! `perf_report -- stream [--n N] [--deep | --chain LEN] [--batch N] [--fold-threshold
+//! W]`: a live hierarchy under a stream of changes, as issue 10 measures it, every
+//! figure beside `build` of the same run (`--deep`: chains 100,000 deep, one per root;
+//! `--chain LEN`: chains `LEN` deep, so that with `LEN` over 100,000 the deep shape has
+//! subtrees of over 100,000 to move; `--fold-threshold`:
+//! `Hierarchy::set_fold_threshold`, so that folds run during the stream).
 //!
 //! - `stream_mutation_p50`/`_p99`/`_p999`/`_max`, `stream_mutations_per_s`: 100,000
 //!   one-mutation batches through `Hierarchy::apply`, back to back, from
 //!   `generate::MutationStream` (50% add, 25% move, 10% remove re-attaching, 15%
-//!   capability updates), with a move of a subtree of over 100,000 resellers every
-//!   1,000th mutation where one exists;
+//!   capability updates), with a move of a subtree of over 100,000 resellers once per
+//!   1,000 mutations where one exists;
 //! - `batch_mutation_mean`: the first `--batch N` of those mutations (10,000 by
 //!   default: a batch costs the current overlay `O(k)` per mutation, so the whole
 //!   100,000 takes minutes) as one batch, on the same start;
@@ -33,12 +35,14 @@ use super::{emit, median, per_call_ns, quantile, rss};
 
 const MUTATIONS: usize = 100_000;
 
-fn records(n: usize, deep: bool) -> Vec<Record> {
-    let g = if deep {
-        // Chains 100,000 deep, one per root.
-        Generator::new(Shape::Chain, n).roots((n / 100_000).max(1))
-    } else {
-        Generator::new(Shape::Random, n)
+/// Page times the reader keeps (a uniform sample of all of them).
+const READER_SAMPLES: usize = 1 << 20;
+
+fn records(n: usize, chain: Option<usize>) -> Vec<Record> {
+    let g = match chain {
+        // Chains `len` deep, one per root.
+        Some(len) => Generator::new(Shape::Chain, n).roots((n / len.max(1)).max(1)),
+        None => Generator::new(Shape::Random, n),
     };
     g.seed(42).generate()
 }
@@ -51,11 +55,19 @@ fn large_move(
     ids: &[ResellerId],
     rng: &mut SplitMix,
 ) -> Option<Mutation> {
-    let live: Vec<&ResellerId> = big
-        .iter()
-        .filter(|b| snap.downline_count(b).is_ok_and(|k| k > 100_000))
-        .collect();
-    let who = *live.get(rng.below(live.len().max(1)))?;
+    let large = |b: &&ResellerId| snap.downline_count(b).is_ok_and(|k| k > 100_000);
+    // A few random draws first (the deep shape has hundreds of thousands of
+    // candidates), then all of them.
+    let drawn = (0..64)
+        .filter_map(|_| big.get(rng.below(big.len().max(1))))
+        .find(large);
+    let who = match drawn {
+        Some(who) => who,
+        None => {
+            let live: Vec<&ResellerId> = big.iter().filter(large).collect();
+            *live.get(rng.below(live.len().max(1)))?
+        }
+    };
     (0..64).find_map(|_| {
         let to = &ids[rng.below(ids.len())];
         // A target removed meanwhile reads as "inside": draw again.
@@ -120,9 +132,9 @@ fn queries(snap: &Snapshot, root: &ResellerId, sample: &[ResellerId]) -> [(&'sta
     ]
 }
 
-pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
-    let shape = if deep { "deep" } else { "random" };
-    let input = records(n, deep);
+pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usize>) {
+    let shape = if chain.is_some() { "deep" } else { "random" };
+    let input = records(n, chain);
     let builds: Vec<f64> = (0..3)
         .map(|_| {
             let copy = input.clone();
@@ -146,6 +158,12 @@ pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
         page_ns(&start, &root),
         "ns",
     );
+    // The reader keeps a uniform sample of its page times (reservoir sampling), so
+    // that its memory stays the same however long the stream runs; allocated before
+    // the static size is read.
+    let mut times: Vec<f64> = Vec::with_capacity(READER_SAMPLES);
+    times.resize(READER_SAMPLES, 0.0);
+    times.clear();
     let static_rss = rss();
     let h = Arc::new(Hierarchy::new(start));
     if let Some(weight) = fold {
@@ -158,7 +176,8 @@ pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
     let reader = {
         let (h, stop, seen, root) = (h.clone(), stop.clone(), seen.clone(), root.clone());
         std::thread::spawn(move || {
-            let mut times = Vec::new();
+            let mut times = times;
+            let mut pick = SplitMix::new(3);
             let mut peak: f64 = 0.0;
             let mut k = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -172,7 +191,12 @@ pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
                     )
                     .unwrap();
                 black_box(page.iter().map(|r| r.id().as_str().len()).sum::<usize>());
-                times.push(t.elapsed().as_nanos() as f64);
+                let ns = t.elapsed().as_nanos() as f64;
+                if times.len() < READER_SAMPLES {
+                    times.push(ns);
+                } else if let Some(slot) = times.get_mut(pick.below(k as usize + 1)) {
+                    *slot = ns;
+                }
                 k += 1;
                 if k.is_multiple_of(256) {
                     peak = peak.max(rss());
@@ -202,7 +226,9 @@ pub(crate) fn run(n: usize, deep: bool, batch: usize, fold: Option<usize>) {
     let mut large = 0usize;
     for i in 0..MUTATIONS {
         let current = h.snapshot();
-        let m = match (i % 1000 == 999)
+        // One large move per 1,000 mutations, drawn again at the next mutation when
+        // none was found.
+        let m = match (large < (i + 1) / 1000 && !big.is_empty())
             .then(|| large_move(&current, &big, &ids, &mut rng))
             .flatten()
         {
