@@ -351,7 +351,9 @@ impl Hierarchy {
     /// thread (`O(n)`, about one build), and publishes it in place of the current
     /// version: the same version number and the same contents, only faster to query.
     /// Writers wait meanwhile; readers do not. [`apply`](Hierarchy::apply) does this
-    /// by itself in the background; calling it is only useful before a burst of reads.
+    /// by itself in the background, at the lowest scheduling priority; calling it is
+    /// useful before a burst of reads, or on a machine whose cores stay busy, where a
+    /// background fold builds slowly.
     ///
     /// # Examples
     ///

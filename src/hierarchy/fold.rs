@@ -6,14 +6,15 @@
 //! version (same number, same contents, faster to query). Bringing it level is where
 //! the writer could wait, so it is bounded:
 //!
-//! 1. the fold thread replays the batches without any lock, round after round;
+//! 1. the fold thread replays them without any lock, [`REPLAY_CHUNK`] at a time;
 //! 2. once at most [`REPLAY_LOCKED`] remain, it replays those under the writer lock
 //!    and publishes;
-//! 3. if the writer keeps outrunning the replay (a replay round costs what applying
-//!    its batches cost, so a writer that never pauses is never caught), after
-//!    [`REPLAY_ROUNDS`] rounds the fold hands what it has to the writer, which replays
-//!    [`CATCH_UP`] batches per batch it applies until none are left: each apply then
-//!    costs at most `1 + CATCH_UP` times its own work, never more.
+//! 3. as soon as the writer applied, during a chunk, at least as many batches as the
+//!    chunk replayed, the fold thread is not gaining on it (a writer that never
+//!    pauses, or a fold thread starved of CPU by its low priority) and hands what it
+//!    has to the writer, which replays [`CATCH_UP`] batches per batch it applies
+//!    until none are left: each apply then costs at most `1 + CATCH_UP` times its own
+//!    work, never more.
 //!
 //! The writer therefore never waits for more than [`REPLAY_LOCKED`] batches of
 //! replay, nor does more than [`CATCH_UP`] extra batches per apply.
@@ -29,9 +30,9 @@ use crate::snapshot::Snapshot;
 /// (2 in debug builds, so that tests take every path).
 pub(super) const REPLAY_LOCKED: usize = if cfg!(debug_assertions) { 2 } else { 64 };
 
-/// Rounds of replay without the lock before the fold hands the rest to the writer (1
-/// in debug builds).
-pub(super) const REPLAY_ROUNDS: usize = if cfg!(debug_assertions) { 1 } else { 16 };
+/// Batches the fold thread replays without the lock between two looks at how many
+/// the writer applied meanwhile (4 in debug builds).
+pub(super) const REPLAY_CHUNK: usize = if cfg!(debug_assertions) { 4 } else { 256 };
 
 /// Batches of a handed-over fold the writer replays per batch it applies (so that the
 /// backlog shrinks by `CATCH_UP - 1` per apply, its own batch being queued too).
@@ -72,31 +73,38 @@ impl Shared {
     /// The background fold of `snap`, numbered `generation` (see the module docs).
     fn fold(&self, snap: &Arc<Snapshot>, generation: u64) {
         let mut folded = snap.compacted();
-        for round in 0.. {
+        // Batches taken from the writer and not replayed yet, and how many the last
+        // chunk replayed (none before the first).
+        let mut pending: VecDeque<Vec<Mutation>> = VecDeque::new();
+        let mut replayed: Option<usize> = None;
+        loop {
             let mut writer = lock(&self.writer);
             if writer.generation != generation {
                 return; // a newer base was published meanwhile
             }
-            let log = match writer.fold.as_mut() {
+            let fresh = match writer.fold.as_mut() {
                 Some(Fold::Running(log)) => std::mem::take(log),
                 _ => return,
             };
-            if log.len() <= REPLAY_LOCKED {
-                match replay(folded, log) {
+            let outpaced = replayed.is_some_and(|done| fresh.len() >= done);
+            pending.extend(fresh);
+            if pending.len() <= REPLAY_LOCKED {
+                match replay(folded, pending) {
                     Some(folded) => self.replace_if_level(&mut writer, folded),
                     None => writer.fold = None,
                 }
                 return;
             }
-            if round == REPLAY_ROUNDS {
+            if outpaced {
                 writer.fold = Some(Fold::CatchingUp {
                     folded,
-                    backlog: log.into(),
+                    backlog: pending,
                 });
                 return;
             }
             drop(writer);
-            match replay(folded, log) {
+            let chunk = pending.len().min(REPLAY_CHUNK);
+            match replay(folded, pending.drain(..chunk)) {
                 Some(f) => folded = f,
                 None => {
                     let mut writer = lock(&self.writer);
@@ -106,6 +114,7 @@ impl Shared {
                     return;
                 }
             }
+            replayed = Some(chunk);
         }
     }
 
