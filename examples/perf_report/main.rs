@@ -113,32 +113,26 @@ fn page_ids(snap: &Snapshot, id: &ResellerId, order: Order, req: PageRequest) ->
     page.iter().map(|r| r.id().as_str().len()).sum()
 }
 
+/// The value after `name` on the command line, parsed; `None` when absent or unreadable.
+pub(crate) fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1)?.parse().ok()
+}
+
 fn main() {
     let started = Instant::now();
     let args: Vec<String> = std::env::args().collect();
     // `-- stream [--n N] [--deep | --chain LEN] [--batch N] [--fold-threshold W]`: a
     // live hierarchy under a stream of changes.
     if args.iter().any(|a| a == "stream") {
-        let n = args
-            .iter()
-            .position(|a| a == "--n")
-            .and_then(|i| args.get(i + 1)?.parse().ok())
-            .unwrap_or(N);
-        let batch = args
-            .iter()
-            .position(|a| a == "--batch")
-            .and_then(|i| args.get(i + 1)?.parse().ok())
-            .unwrap_or(10_000);
-        let fold = args
-            .iter()
-            .position(|a| a == "--fold-threshold")
-            .and_then(|i| args.get(i + 1)?.parse().ok());
-        let chain = args
-            .iter()
-            .position(|a| a == "--chain")
-            .and_then(|i| args.get(i + 1)?.parse().ok())
-            .or_else(|| args.iter().any(|a| a == "--deep").then_some(100_000));
-        stream::run(n, chain, batch, fold);
+        let chain =
+            arg(&args, "--chain").or_else(|| args.iter().any(|a| a == "--deep").then_some(100_000));
+        stream::run(
+            arg(&args, "--n").unwrap_or(N),
+            chain,
+            arg(&args, "--batch").unwrap_or(10_000),
+            arg(&args, "--fold-threshold"),
+        );
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }
@@ -158,12 +152,7 @@ fn main() {
     }
     // `-- free [--n N]`: whether freeing a base stalls the thread that built it.
     if args.iter().any(|a| a == "free") {
-        let n = args
-            .iter()
-            .position(|a| a == "--n")
-            .and_then(|i| args.get(i + 1)?.parse().ok())
-            .unwrap_or(N);
-        free::run(n);
+        free::run(arg(&args, "--n").unwrap_or(N));
         eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }

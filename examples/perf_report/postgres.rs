@@ -23,7 +23,7 @@ use reseller_hierarchy::generate::{Generator, Shape, SplitMix};
 use reseller_hierarchy::postgres::{Follower, Lsn, Source, Table};
 use reseller_hierarchy::{Builder, Record};
 
-use super::{emit, quantile};
+use super::{arg, emit, quantile};
 
 const SCHEMA: &str = "
     CREATE TABLE resellers (
@@ -34,11 +34,6 @@ const SCHEMA: &str = "
         economic_enabled boolean NOT NULL DEFAULT false,
         attributes jsonb);
     CREATE INDEX ON resellers (parent_id);";
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1)?.parse().ok()
-}
 
 /// COPY text form of a value (backslash, tab and line breaks escaped).
 fn copy_text(s: &str) -> String {

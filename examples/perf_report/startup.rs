@@ -31,7 +31,7 @@ use std::time::Instant;
 use reseller_hierarchy::generate::{Generator, IdStyle, Shape};
 use reseller_hierarchy::{Builder, Order, PageRequest, Record, Snapshot};
 
-use super::{emit, median, rss};
+use super::{arg, emit, median, rss};
 
 /// Peak resident set size of this process (`VmHWM`), in bytes (Linux).
 fn peak_rss() -> f64 {
@@ -42,11 +42,6 @@ fn peak_rss() -> f64 {
             line.split_whitespace().nth(1)?.parse::<f64>().ok()
         })
         .map_or(0.0, |kib| kib * 1024.0)
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    let i = args.iter().position(|a| a == name)?;
-    args.get(i + 1)?.parse().ok()
 }
 
 /// The reader as it was before the parallel import: one `Value` a line, then a record.

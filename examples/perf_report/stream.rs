@@ -159,8 +159,8 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         "ns",
     );
     // The reader keeps a uniform sample of its page times (reservoir sampling), so
-    // that its memory stays the same however long the stream runs; allocated before
-    // the static size is read.
+    // that its memory stays the same however long the stream runs; allocated and
+    // written once (so that its pages are resident) before the static size is read.
     let mut times: Vec<f64> = Vec::with_capacity(READER_SAMPLES);
     times.resize(READER_SAMPLES, 0.0);
     times.clear();
