@@ -236,7 +236,14 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
                 large += 1;
                 m
             }
-            None => stream.next_for(&current),
+            // The reader pages the first root's downline and the queries after the
+            // stream ask about it: it is never removed (drawn again instead).
+            None => loop {
+                let m = stream.next_for(&current);
+                if !matches!(&m, Mutation::Remove { id, .. } if *id == root) {
+                    break m;
+                }
+            },
         };
         drop(current);
         let t = Instant::now();
