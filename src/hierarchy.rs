@@ -15,7 +15,7 @@ use crate::cursor::{self, CursorData, CursorError};
 use crate::id::ResellerId;
 use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Items, Order, Page, PageRequest};
-use crate::snapshot::{QueryError, Snapshot};
+use crate::snapshot::{Handle, QueryError, Snapshot};
 
 mod fold;
 mod position;
@@ -183,7 +183,7 @@ impl From<CursorError> for ListError {
 #[derive(Clone)]
 pub struct CursorPage {
     snapshot: Arc<Snapshot>,
-    items: Vec<u32>,
+    items: Vec<Handle>,
     total: usize,
     request: PageRequest,
     next: Option<String>,
@@ -205,7 +205,7 @@ impl CursorPage {
     pub fn page(&self) -> Page<'_> {
         Page {
             snapshot: &self.snapshot,
-            items: Items::Slice(&self.items),
+            items: Items::Kept(&self.items),
             total: self.total,
             request: self.request,
         }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::snapshot::{Reseller, Snapshot};
+use crate::snapshot::{Handle, Pos, Reseller, Snapshot};
 
 /// Which precomputed traversal order a listing follows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -387,28 +387,32 @@ impl<'s> Page<'s> {
     }
 }
 
-/// Positions gathered for one page; pages of up to 64 (the default is 50) need no
+/// Resellers gathered for one page; pages of up to 64 (the default is 50) need no
 /// heap allocation.
-pub(crate) type Gathered = smallvec::SmallVec<[u32; 64]>;
+pub(crate) type Gathered = smallvec::SmallVec<[Handle; 64]>;
 
-/// The positions on a page: a run of consecutive positions, a slice of a precomputed
-/// order, or (level order within a subtree, upline) positions gathered for the page.
+/// The resellers on a page: a run of consecutive base positions, a slice of a
+/// precomputed order (both of a plain snapshot, whose handles are its base positions),
+/// resellers gathered for the page (level order within a subtree, upline, changed
+/// versions), or borrowed from a page kept whole (a cursor page).
 // The inline buffer is the point: a page lives on the caller's stack, and a level-order
 // page of up to 64 needs no allocation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Items<'s> {
-    Range(Range<u32>),
-    Slice(&'s [u32]),
+    Range(Range<Pos>),
+    Slice(&'s [Pos]),
     Owned(Gathered),
+    Kept(&'s [Handle]),
 }
 
 impl Items<'_> {
     pub(crate) fn len(&self) -> usize {
         match self {
-            Items::Range(r) => r.len(),
+            Items::Range(r) => (r.end - r.start) as usize,
             Items::Slice(s) => s.len(),
             Items::Owned(v) => v.len(),
+            Items::Kept(v) => v.len(),
         }
     }
 
@@ -417,11 +421,12 @@ impl Items<'_> {
     }
 
     #[inline]
-    pub(crate) fn get(&self, i: usize) -> u32 {
+    pub(crate) fn get(&self, i: usize) -> Handle {
         match self {
-            Items::Range(r) => r.start + i as u32,
-            Items::Slice(s) => s[i],
+            Items::Range(r) => Handle::of(r.start + i as u32),
+            Items::Slice(s) => Handle::of(s[i]),
             Items::Owned(v) => v[i],
+            Items::Kept(v) => v[i],
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
 mod file;
+mod numbering;
 mod overlay;
 mod payload;
 mod persistent_array;
@@ -26,6 +27,8 @@ mod validate;
 
 pub use file::{LoadError, FORMAT_VERSION};
 
+pub(crate) use numbering::{Handle, Pos};
+use numbering::{Line, Rank};
 use overlay::Overlay;
 use payload::Payloads;
 
@@ -98,19 +101,19 @@ pub(crate) struct Core {
     /// By position.
     ids: Vec<ResellerId>,
     lookup: IdTable,
-    /// Parent position, or `NONE` for a root.
-    parent: Vec<u32>,
+    /// Parent position, or `Pos::NONE` for a root.
+    parent: Vec<Pos>,
     /// One past the last position of the reseller's downline.
-    end: Vec<u32>,
+    end: Vec<Pos>,
     caps: Vec<Capabilities>,
     payloads: Payloads,
-    /// Level-order index -> position.
-    bfs: Vec<u32>,
+    /// Level-order rank -> position.
+    bfs: Vec<Pos>,
     /// Position -> level-order index.
     level: WaveletMatrix,
     /// `level_start[d]`: the level-order index of the first reseller at depth `d`;
     /// the last entry is `n`.
-    level_start: Vec<u32>,
+    level_start: Vec<Rank>,
     filters: [FilterIndex; 4],
     roots: usize,
     /// Depth counts of the runs that changed versions over this base list in level
@@ -131,10 +134,10 @@ struct FilterIndex {
 }
 
 impl FilterIndex {
-    fn build(filter: Filter, caps: &[Capabilities], bfs: &[u32], bfs_of: &[u32]) -> FilterIndex {
+    fn build(filter: Filter, caps: &[Capabilities], bfs: &[Pos], bfs_of: &[u32]) -> FilterIndex {
         let n = caps.len();
         let pre = RankBits::from_fn(n, |p| filter.matches(caps[p]));
-        let by_level = RankBits::from_fn(n, |b| filter.matches(caps[bfs[b] as usize]));
+        let by_level = RankBits::from_fn(n, |b| filter.matches(caps[bfs[b].idx()]));
         let values: Vec<u32> = (0..n)
             .filter(|&p| pre.get(p))
             .map(|p| by_level.rank1(bfs_of[p] as usize) as u32)
@@ -231,8 +234,8 @@ impl Snapshot {
             }
         }
         // Pre-order position of every input index, top down.
-        let mut pos = vec![0u32; n];
-        let mut next = 0u32;
+        let mut pos = vec![Pos::new(0); n];
+        let mut next = Pos::new(0);
         for &r in &forest.roots {
             pos[r as usize] = next;
             next += size[r as usize];
@@ -244,24 +247,25 @@ impl Snapshot {
                 p += size[c as usize];
             }
         }
+        // Input index by position.
         let mut pre = vec![0u32; n];
         for (i, &p) in pos.iter().enumerate() {
-            pre[p as usize] = i as u32;
+            pre[p.idx()] = i as u32;
         }
 
         // Renumber everything by position: the ids move, the payload is copied into
         // chunks by position, and the arrays are independent, so they run side by side.
         let ((parent, end, caps), (ids_by_pos, payloads)) = rayon::join(
             || {
-                let parent: Vec<u32> = pre
+                let parent: Vec<Pos> = pre
                     .par_iter()
                     .with_min_len(4096)
                     .map(|&i| match in_parent[i as usize] {
-                        NONE => NONE,
+                        NONE => Pos::NONE,
                         p => pos[p as usize],
                     })
                     .collect();
-                let end: Vec<u32> = pre
+                let end: Vec<Pos> = pre
                     .par_iter()
                     .with_min_len(4096)
                     .map(|&i| pos[i as usize] + size[i as usize])
@@ -283,11 +287,12 @@ impl Snapshot {
             },
         );
         drop((records, in_caps));
-        lookup.remap(|i| pos[i as usize]);
-        let bfs: Vec<u32> = order.iter().map(|&v| pos[v as usize]).collect();
+        lookup.remap(|i| pos[i as usize].get());
+        let bfs: Vec<Pos> = order.iter().map(|&v| pos[v as usize]).collect();
+        // Rank by position: the values of the level-order wavelet matrix.
         let mut bfs_of = vec![0u32; n];
         for (b, &p) in bfs.iter().enumerate() {
-            bfs_of[p as usize] = b as u32;
+            bfs_of[p.idx()] = b as u32;
         }
         drop((pos, pre, size, forest));
 
@@ -301,7 +306,7 @@ impl Snapshot {
                 std::array::from_fn(|i| std::mem::take(&mut built[i]))
             },
         );
-        let roots = parent.iter().filter(|&&p| p == NONE).count();
+        let roots = parent.iter().filter(|p| p.is_none()).count();
         let level_start = level_starts(&parent, &bfs);
         let core = Core {
             ids: ids_by_pos,
@@ -435,32 +440,32 @@ impl Snapshot {
         self.delta().map_or(0, |o| o.weight())
     }
 
-    /// Parent of reseller `p`, or `NONE`.
+    /// Parent of reseller `h`, or `Handle::NONE`.
     #[inline]
-    fn parent_of(&self, p: u32) -> u32 {
+    fn parent_of(&self, h: Handle) -> Handle {
         match &self.repr {
-            Repr::Plain(core) => core.parent[p as usize],
-            Repr::Changed { delta, .. } => delta.parent(self.core(), p),
+            Repr::Plain(core) => Handle::of(core.parent[h.pos().idx()]),
+            Repr::Changed { delta, .. } => delta.parent(self.core(), h),
         }
     }
 
-    /// The position of reseller `p` and one past the end of its downline.
+    /// The line of reseller `h` and one past the end of its downline.
     #[inline]
-    fn extent(&self, p: u32) -> (u32, u32) {
+    fn extent(&self, h: Handle) -> (Line, Line) {
         match &self.repr {
-            Repr::Plain(core) => (p, core.end[p as usize]),
-            Repr::Changed { delta, .. } => delta.extent(self.core(), p),
+            Repr::Plain(core) => (Line::of(h.pos()), Line::of(core.end[h.pos().idx()])),
+            Repr::Changed { delta, .. } => delta.extent(self.core(), h),
         }
     }
 
-    /// The positions `from`, `end[from]`, `end[end[from]]`, … below `to`: the children
-    /// of `p` for `p + 1 .. end[p]`, the roots for `0 .. n`.
-    fn hops(&self, from: u32, to: u32) -> impl Iterator<Item = u32> + '_ {
+    /// The base positions `from`, `end[from]`, `end[end[from]]`, … below `to`: the
+    /// children of `p` for `p + 1 .. end[p]`, the roots for `0 .. n`.
+    fn hops(&self, from: Pos, to: Pos) -> impl Iterator<Item = Pos> + '_ {
         let mut next = from;
         std::iter::from_fn(move || {
             (next < to).then(|| {
                 let c = next;
-                next = self.core().end[c as usize];
+                next = self.core().end[c.idx()];
                 c
             })
         })
@@ -475,7 +480,7 @@ impl Snapshot {
     pub fn root_count(&self) -> usize {
         match self.delta() {
             None => self.core().roots,
-            Some(o) => o.count_at_depth(self.core(), 0..o.len(), 0),
+            Some(o) => o.count_at_depth(self.core(), Line::new(0)..o.end_line(), 0),
         }
     }
 
@@ -496,7 +501,10 @@ impl Snapshot {
     /// ```
     pub fn roots(&self) -> impl Iterator<Item = Reseller<'_>> + '_ {
         let (base, changed) = match self.delta() {
-            None => (Some(self.hops(0, self.len() as u32)), None),
+            None => (
+                Some(self.hops(Pos::new(0), Pos::at(self.len())).map(Handle::of)),
+                None,
+            ),
             Some(o) => (None, Some(o.roots(self.core()).into_iter())),
         };
         base.into_iter()
@@ -523,40 +531,40 @@ impl Snapshot {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'_>> + '_ {
         let reseller = self.resolver();
         let delta = self.delta();
-        (0..self.len() as u32).map(move |l| reseller(delta.map_or(l, |o| o.node_at(l))))
+        Line::each(Line::new(0)..Line::at(self.len()))
+            .map(move |l| reseller(delta.map_or_else(|| Handle::new(l.get()), |o| o.node_at(l))))
     }
 
-    /// The reseller with this id: its position, or with changes, its number in the
-    /// overlay.
+    /// The reseller with this id.
     #[inline]
-    pub(crate) fn position(&self, id: &ResellerId) -> Option<u32> {
+    pub(crate) fn position(&self, id: &ResellerId) -> Option<Handle> {
         match &self.repr {
-            Repr::Plain(core) => core.lookup.get(&core.ids, id.as_str()),
+            Repr::Plain(core) => core.find(id).map(Handle::of),
             Repr::Changed { delta, .. } => delta.find(self.core(), id),
         }
     }
 
-    fn find(&self, id: &ResellerId) -> Result<u32, QueryError> {
+    fn find(&self, id: &ResellerId) -> Result<Handle, QueryError> {
         self.position(id)
             .ok_or_else(|| QueryError::NotFound { id: id.clone() })
     }
 
     #[inline]
-    pub(crate) fn reseller(&self, p: u32) -> Reseller<'_> {
-        self.resolver()(p)
+    pub(crate) fn reseller(&self, h: Handle) -> Reseller<'_> {
+        self.resolver()(h)
     }
 
     /// [`reseller`](Snapshot::reseller) with the base and the changes looked up once,
     /// for a page's worth of resellers.
     #[inline]
-    pub(crate) fn resolver<'s>(&'s self) -> impl Fn(u32) -> Reseller<'s> + Copy + 's {
+    pub(crate) fn resolver<'s>(&'s self) -> impl Fn(Handle) -> Reseller<'s> + Copy + 's {
         let core = self.core();
         let delta = self.delta();
-        move |p| Reseller {
+        move |h| Reseller {
             snap: self,
             core,
             delta,
-            p,
+            h,
         }
     }
 
@@ -592,7 +600,7 @@ impl Snapshot {
         page: PageRequest,
     ) -> Result<Page<'_>, QueryError> {
         let (pos, end) = self.extent(self.find(id)?);
-        Ok(self.listing(pos as usize + 1..end as usize, None, order, page))
+        Ok(self.listing(Line::span(pos + 1..end), None, order, page))
     }
 
     /// Size of the downline of `id`, in `O(1)`.
@@ -626,14 +634,17 @@ impl Snapshot {
         Ok(self.contains(r, a))
     }
 
-    /// Whether position `a` lies in the strict downline of position `r`.
+    /// Whether reseller `a` lies in the strict downline of reseller `r`.
     #[inline]
-    fn contains(&self, r: u32, a: u32) -> bool {
+    fn contains(&self, r: Handle, a: Handle) -> bool {
         match &self.repr {
-            Repr::Plain(core) => r < a && a < core.end[r as usize],
+            Repr::Plain(core) => {
+                let (r, a) = (r.pos(), a.pos());
+                r < a && a < core.end[r.idx()]
+            }
             Repr::Changed { delta, .. } => {
                 let (pos, end) = self.extent(r);
-                (pos + 1..end).contains(&delta.pos(a))
+                (pos + 1..end).contains(&delta.line(a))
             }
         }
     }
@@ -675,7 +686,7 @@ impl Snapshot {
         let items = self.upline(id)?.skip(window.start).take(window.len());
         Ok(Page {
             snapshot: self,
-            items: Items::Owned(items.map(|r| r.p).collect()),
+            items: Items::Owned(items.map(|r| r.h).collect()),
             total,
             request: page,
         })
@@ -742,7 +753,11 @@ impl Snapshot {
     ) -> Result<usize, AccessError> {
         let (range, filter) = self.eligible_scope(principal, flags)?;
         Ok(match (self.delta(), filter) {
-            (Some(o), _) => o.count(self.core(), range.start as u32..range.end as u32, filter),
+            (Some(o), _) => o.count(
+                self.core(),
+                Line::at(range.start)..Line::at(range.end),
+                filter,
+            ),
             (None, None) => range.len(),
             (None, Some(f)) => self.filter_span(f, &range).len(),
         })
@@ -761,7 +776,7 @@ impl Snapshot {
                     .position(id)
                     .ok_or_else(|| AccessError::UnknownReseller { id: id.clone() })?;
                 let (pos, end) = self.extent(p);
-                pos as usize..end as usize
+                Line::span(pos..end)
             }
         };
         Ok((range, filter))
@@ -794,7 +809,7 @@ impl Snapshot {
                 let w = request.window(range.len());
                 let start = range.start + w.start;
                 let end = range.start + w.end;
-                (range.len(), Items::Range(start as u32..end as u32))
+                (range.len(), Items::Range(Pos::at(start)..Pos::at(end)))
             }
             (None, Order::LevelOrder) => {
                 let total = range.len();
@@ -813,7 +828,7 @@ impl Snapshot {
                 let mut items = Gathered::with_capacity(w.len());
                 let mut next = pre.select1(span.start + w.start);
                 while let Some(p) = next.filter(|_| items.len() < w.len()) {
-                    items.push(p as u32);
+                    items.push(Handle::of(Pos::at(p)));
                     next = pre.next_one(p + 1);
                 }
                 (span.len(), Items::Owned(items))
@@ -845,7 +860,7 @@ impl Snapshot {
         order: Order,
         request: PageRequest,
     ) -> Page<'_> {
-        let range = range.start as u32..range.end as u32;
+        let range = Line::at(range.start)..Line::at(range.end);
         let (total, items) = delta.listing(self.core(), range, filter, order, request);
         Page {
             snapshot: self,
@@ -887,9 +902,9 @@ impl Snapshot {
                 let mut children = vec![0u32; n];
                 for p in 0..n {
                     let q = core.parent[p];
-                    if q != NONE {
-                        depth[p] = depth[q as usize] + 1;
-                        children[q as usize] += 1;
+                    if !q.is_none() {
+                        depth[p] = depth[q.idx()] + 1;
+                        children[q.idx()] += 1;
                     }
                 }
                 core.caps.iter().for_each(|&c| count(c));
@@ -898,14 +913,14 @@ impl Snapshot {
             }
             Some(o) => {
                 let core = self.core();
-                let mut children: std::collections::HashMap<u32, usize> = Default::default();
+                let mut children: std::collections::HashMap<Handle, usize> = Default::default();
                 let mut deepest = 0;
                 o.walk(core, |x, parent, d| {
                     count(o.caps(core, x));
                     deepest = deepest.max(d as usize);
                     *children.entry(parent).or_default() += 1;
                 });
-                children.remove(&NONE);
+                children.remove(&Handle::NONE);
                 max_depth = deepest;
                 widest_fan_out = children.values().copied().max().unwrap_or(0);
             }
@@ -958,7 +973,7 @@ impl Core {
     /// item is very often the next entry of the global level order, taken without a
     /// quantile when it still lies in `scope`.
     fn level_page(&self, scope: Range<usize>, window: Range<usize>) -> Gathered {
-        let in_scope = |p: u32| scope.contains(&(p as usize));
+        let in_scope = |p: Pos| scope.contains(&p.idx());
         let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<usize> = None;
         for k in window {
@@ -973,7 +988,7 @@ impl Core {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(self.bfs[rank]);
+            items.push(Handle::of(self.bfs[rank]));
             last = Some(rank);
         }
         items
@@ -989,7 +1004,7 @@ impl Core {
         scope: Range<usize>,
         window: Range<usize>,
     ) -> Gathered {
-        let in_scope = |p: u32| scope.contains(&(p as usize));
+        let in_scope = |p: Pos| scope.contains(&p.idx());
         let mut items = Gathered::with_capacity(window.len());
         let mut last: Option<usize> = None; // level-order rank of the last item
         for k in window {
@@ -1003,7 +1018,7 @@ impl Core {
             let Some(rank) = next.or_else(quantile) else {
                 break;
             };
-            items.push(self.bfs[rank]);
+            items.push(Handle::of(self.bfs[rank]));
             last = Some(rank);
         }
         items
@@ -1011,20 +1026,20 @@ impl Core {
 }
 
 /// The level-order index of the first reseller of each depth, then `n`.
-fn level_starts(parent: &[u32], bfs: &[u32]) -> Vec<u32> {
+fn level_starts(parent: &[Pos], bfs: &[Pos]) -> Vec<Rank> {
     let mut depth = vec![0u32; parent.len()];
     for p in 0..parent.len() {
-        if parent[p] != NONE {
-            depth[p] = depth[parent[p] as usize] + 1;
+        if !parent[p].is_none() {
+            depth[p] = depth[parent[p].idx()] + 1;
         }
     }
-    let mut starts = vec![0u32];
+    let mut starts = vec![Rank::new(0)];
     for (b, &p) in bfs.iter().enumerate() {
-        if depth[p as usize] as usize == starts.len() {
-            starts.push(b as u32);
+        if depth[p.idx()] as usize == starts.len() {
+            starts.push(Rank::at(b));
         }
     }
-    starts.push(bfs.len() as u32);
+    starts.push(Rank::at(bfs.len()));
     if bfs.is_empty() {
         starts.truncate(1);
     }
@@ -1057,15 +1072,17 @@ pub struct Reseller<'s> {
     core: &'s Core,
     /// `snap`'s changes over it, if any.
     delta: Option<&'s Overlay>,
-    p: u32,
+    h: Handle,
 }
 
 /// What a reseller carries: from the base's arrays, or its changed record.
 macro_rules! carried {
-    ($self:ident, $core:ident => $plain:expr, $r:ident => $changed:expr) => {
-        match $self.delta.and_then(|o| o.changed($self.core, $self.p)) {
+    ($self:ident, $core:ident, $p:ident => $plain:expr, $r:ident => $changed:expr) => {
+        match $self.delta.and_then(|o| o.changed($self.core, $self.h)) {
+            // Not changed: a base reseller, whose handle is its base position.
             None => {
                 let $core = $self.core;
+                let $p = $self.h.pos();
                 $plain
             }
             Some($r) => $changed,
@@ -1077,28 +1094,26 @@ impl<'s> Reseller<'s> {
     /// Its id.
     #[inline]
     pub fn id(&self) -> &'s ResellerId {
-        carried!(self, core => &core.ids[self.p as usize], r => &r.id)
+        carried!(self, core, p => &core.ids[p.idx()], r => &r.id)
     }
 
     /// Its parent's id; `None` for a root.
     #[inline]
     pub fn parent(&self) -> Option<&'s ResellerId> {
-        match self.snap.parent_of(self.p) {
-            NONE => None,
-            q => Some(self.snap.reseller(q).id()),
-        }
+        let q = self.snap.parent_of(self.h);
+        (!q.is_none()).then(|| self.snap.reseller(q).id())
     }
 
     /// Its name.
     #[inline]
     pub fn name(&self) -> &'s str {
-        carried!(self, core => core.payloads.name(self.p), r => &r.name)
+        carried!(self, core, p => core.payloads.name(p), r => &r.name)
     }
 
     /// Its capabilities.
     #[inline]
     pub fn capabilities(&self) -> Capabilities {
-        carried!(self, core => core.caps[self.p as usize], r => r.capabilities)
+        carried!(self, core, p => core.caps[p.idx()], r => r.capabilities)
     }
 
     /// TelecomX `integrations.billing.economic.enabled`.
@@ -1106,21 +1121,21 @@ impl<'s> Reseller<'s> {
     pub fn economic_enabled(&self) -> bool {
         carried!(
             self,
-            core => core.payloads.economic(self.p),
+            core, p => core.payloads.economic(p),
             r => r.economic_enabled
         )
     }
 
     /// The payload attributes (a copy of the stored text).
     pub fn attributes(&self) -> Attributes {
-        carried!(self, core => core.payloads.attributes(self.p), r => r.attributes.clone())
+        carried!(self, core, p => core.payloads.attributes(p), r => r.attributes.clone())
     }
 
     /// What the body writers copy: id, name, attributes text and splices, borrowed.
     #[cfg(feature = "serde")]
     #[inline]
     pub(crate) fn wire(&self) -> payload::WireParts<'s> {
-        carried!(self, core => core.payloads.get(self.p, core.ids[self.p as usize].as_str()), r => payload::WireParts {
+        carried!(self, core, p => core.payloads.get(p, core.ids[p.idx()].as_str()), r => payload::WireParts {
             id: r.id.as_str(),
             name: &r.name,
             attributes: r.attributes.as_json().map(str::as_bytes),
@@ -1137,17 +1152,15 @@ impl<'s> Reseller<'s> {
     #[cfg(feature = "serde")]
     #[inline]
     pub(crate) fn parent_wire_id(&self) -> Option<(&'s str, bool)> {
-        match self.snap.parent_of(self.p) {
-            NONE => None,
-            q => Some(self.snap.reseller(q).wire_id()),
-        }
+        let q = self.snap.parent_of(self.h);
+        (!q.is_none()).then(|| self.snap.reseller(q).wire_id())
     }
 
     /// [`wire`](Reseller::wire)'s `id` and `id_plain` alone.
     #[cfg(feature = "serde")]
     #[inline]
     fn wire_id(&self) -> (&'s str, bool) {
-        carried!(self, core => (core.ids[self.p as usize].as_str(), core.payloads.id_plain(self.p)), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
+        carried!(self, core, p => (core.ids[p.idx()].as_str(), core.payloads.id_plain(p)), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both
@@ -1168,20 +1181,23 @@ impl<'s> Reseller<'s> {
     pub fn is_in_downline_of(&self, of: &Reseller<'_>) -> bool {
         if std::ptr::eq(self.snap, of.snap) {
             match self.delta {
-                None => of.p < self.p && self.p < self.core.end[of.p as usize],
-                Some(_) => self.snap.contains(of.p, self.p),
+                None => {
+                    let (of, me) = (of.h.pos(), self.h.pos());
+                    of < me && me < self.core.end[of.idx()]
+                }
+                Some(_) => self.snap.contains(of.h, self.h),
             }
         } else {
             self.snap
                 .position(of.id())
-                .is_some_and(|r| self.snap.contains(r, self.p))
+                .is_some_and(|r| self.snap.contains(r, self.h))
         }
     }
 
     /// Size of its downline, in `O(1)` (`O(k log n)` on a version with `k` pieces of
     /// change).
     pub fn downline_len(&self) -> usize {
-        let (pos, end) = self.snap.extent(self.p);
+        let (pos, end) = self.snap.extent(self.h);
         (end - pos - 1) as usize
     }
 
@@ -1190,10 +1206,10 @@ impl<'s> Reseller<'s> {
         match self.snap.delta() {
             None => Upline {
                 snap: self.snap,
-                next: self.snap.core().parent[self.p as usize],
+                next: Handle::of(self.snap.core().parent[self.h.pos().idx()]),
             }
             .count(),
-            Some(o) => o.depth(self.snap.core(), self.p) as usize,
+            Some(o) => o.depth(self.snap.core(), self.h) as usize,
         }
     }
 
@@ -1201,11 +1217,14 @@ impl<'s> Reseller<'s> {
     pub fn children(&self) -> impl Iterator<Item = Reseller<'s>> + 's {
         let snap = self.snap;
         let (base, changed) = match snap.delta() {
-            None => (
-                Some(snap.hops(self.p + 1, snap.core().end[self.p as usize])),
-                None,
-            ),
-            Some(o) => (None, Some(o.children(snap.core(), self.p).into_iter())),
+            None => {
+                let p = self.h.pos();
+                (
+                    Some(snap.hops(p + 1, snap.core().end[p.idx()]).map(Handle::of)),
+                    None,
+                )
+            }
+            Some(o) => (None, Some(o.children(snap.core(), self.h).into_iter())),
         };
         base.into_iter()
             .flatten()
@@ -1239,7 +1258,7 @@ impl fmt::Debug for Reseller<'_> {
 
 impl PartialEq for Reseller<'_> {
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.snap, other.snap) && self.p == other.p
+        std::ptr::eq(self.snap, other.snap) && self.h == other.h
     }
 }
 
@@ -1249,7 +1268,7 @@ impl Eq for Reseller<'_> {}
 #[derive(Clone, Debug)]
 pub struct Upline<'s> {
     snap: &'s Snapshot,
-    next: u32,
+    next: Handle,
 }
 
 impl<'s> Iterator for Upline<'s> {
@@ -1257,12 +1276,12 @@ impl<'s> Iterator for Upline<'s> {
 
     #[inline]
     fn next(&mut self) -> Option<Reseller<'s>> {
-        let p = self.next;
-        if p == NONE {
+        let h = self.next;
+        if h.is_none() {
             return None;
         }
-        self.next = self.snap.parent_of(p);
-        Some(self.snap.reseller(p))
+        self.next = self.snap.parent_of(h);
+        Some(self.snap.reseller(h))
     }
 }
 

@@ -2,20 +2,22 @@
 //! mutation cost `O(log k · log n)` (for `k` pieces of change) instead of a rebuild.
 //!
 //! A changed forest is still listed in depth-first pre-order, so a downline is still a
-//! contiguous range, now of *logical* positions. The overlay keeps that order as a
-//! piece table over the base's pre-order, held in a persistent B+tree
-//! ([`PieceTree`]) that sums lengths, filter matches and depth bounds, so that a
-//! version shares all but a few paths with the one it was made from:
+//! contiguous range, now of the version's own positions ([`Line`]s, as against the
+//! base's [`Pos`]itions; a reseller itself is a [`Handle`], see `numbering.rs`). The
+//! overlay keeps that order as a piece table over the base's pre-order, held in a
+//! persistent B+tree ([`PieceTree`]) that sums lengths, filter matches and depth
+//! bounds, so that a version shares all but a few paths with the one it was made from:
 //!
 //! - [`Piece::Run`]: base positions `s..e`, consecutive in the base and still
 //!   consecutive, each at its base depth plus `shift` (a moved subtree keeps its
-//!   internal order and changes depth by one amount);
+//!   internal order and changes depth by one amount); the line of base position `p`
+//!   in a run starting at line `start` is `start + (p - s)`;
 //! - [`Piece::Node`]: one reseller the base cannot describe: an added one, or a base
 //!   reseller whose capabilities changed (so a run's filter bits stay true).
 //!
 //! Every question reduces to the base's indexes applied piece by piece:
 //!
-//! - the end of a downline is the first later logical position at most as deep: the
+//! - the end of a downline is the first later line at most as deep: the
 //!   tree's depth bounds skip whole subtrees of pieces that are deeper, and inside a
 //!   run the base answers with one level-ancestor query (the wavelet matrix over
 //!   level-order ranks);
@@ -35,12 +37,13 @@
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::numbering::{Handle, Line, Pos};
 use super::persistent_array::PersistentArray;
 use super::piece::{Leaf, Piece};
 use super::piece_tree::{Found, PieceTree};
 use super::Core;
 use crate::capability::{Capabilities, Filter};
-use crate::id::{ResellerId, NONE};
+use crate::id::ResellerId;
 use crate::record::Record;
 
 mod apply;
@@ -50,8 +53,8 @@ mod walk;
 
 pub(crate) use listing::DepthCounts;
 
-/// Hashes the overlay's `u32` reseller numbers with one multiplication: they are not
-/// attacker-chosen (ids are hashed with SipHash elsewhere).
+/// Hashes the overlay's handles and positions (`u32` inside) with one multiplication:
+/// they are not attacker-chosen (ids are hashed with SipHash elsewhere).
 #[derive(Default)]
 struct NumberHasher(u64);
 
@@ -72,14 +75,14 @@ impl Hasher for NumberHasher {
 }
 
 type Numbers<V> = imbl::GenericHashMap<
-    u32,
+    Pos,
     V,
     BuildHasherDefault<NumberHasher>,
     imbl::shared_ptr::DefaultSharedPtr,
 >;
 
-/// The changes since the base was built. Resellers are numbered as in the base
-/// (positions `0..n`), added ones `n..`.
+/// The changes since the base was built. Resellers are [`Handle`]s: a base reseller
+/// is its base position (`0..n`), an added one `n..`.
 ///
 /// Every field is persistent (structural sharing), so copying an overlay to change it
 /// costs `O(1)` and a change `O(log)`, whatever the overlay holds.
@@ -87,10 +90,10 @@ type Numbers<V> = imbl::GenericHashMap<
 pub(crate) struct Overlay {
     pieces: PieceTree,
     /// Ids of the added resellers still present.
-    ids: imbl::HashMap<ResellerId, u32>,
+    ids: imbl::HashMap<ResellerId, Handle>,
     /// Base positions removed.
     removed: imbl::GenericHashSet<
-        u32,
+        Pos,
         BuildHasherDefault<NumberHasher>,
         imbl::shared_ptr::DefaultSharedPtr,
     >,
@@ -98,7 +101,7 @@ pub(crate) struct Overlay {
     added: imbl::Vector<Arc<Record>>,
     /// Base resellers whose name, capabilities or payload changed.
     updated: Numbers<Arc<Record>>,
-    /// Bit `x` set when base reseller `x` was ever updated: most resellers of a page
+    /// Bit `p` set when base reseller `p` was ever updated: most resellers of a page
     /// are not, and a bit says so faster than a lookup in `updated`.
     touched: PersistentArray<u64>,
 }
@@ -111,7 +114,7 @@ impl Overlay {
             ..Overlay::default()
         };
         if core.n() > 0 {
-            o.pieces = PieceTree::new(vec![core.run_leaf(0, core.n(), 0)]);
+            o.pieces = PieceTree::new(vec![core.run_leaf(Pos::new(0), Pos::new(core.n()), 0)]);
         }
         o
     }
@@ -133,8 +136,13 @@ impl Overlay {
         self.pieces.len()
     }
 
-    /// The reseller at logical position `l < len`.
-    pub(crate) fn node_at(&self, l: u32) -> u32 {
+    /// One past the last line.
+    pub(crate) fn end_line(&self) -> Line {
+        Line::new(self.pieces.len())
+    }
+
+    /// The reseller at line `l` (below [`end_line`](Overlay::end_line)).
+    pub(crate) fn node_at(&self, l: Line) -> Handle {
         match self.pieces.at(l) {
             Some(Found {
                 start,
@@ -144,7 +152,7 @@ impl Overlay {
                         ..
                     },
                 ..
-            }) => s + (l - start),
+            }) => Handle::of(s + (l - start)),
             Some(Found {
                 leaf:
                     Leaf {
@@ -153,17 +161,18 @@ impl Overlay {
                     },
                 ..
             }) => x,
-            None => NONE,
+            None => Handle::NONE,
         }
     }
 
-    /// The piece of a present reseller, and its logical position.
-    fn locate(&self, x: u32) -> (Found, u32) {
+    /// The piece of a present reseller, and its line.
+    fn locate(&self, x: Handle) -> (Found, Line) {
         let found = self.pieces.piece_of(x).and_then(|id| self.pieces.find(id));
         match found {
             Some(f) => {
                 let l = match f.leaf.piece {
-                    Piece::Run { s, .. } => f.start + (x - s),
+                    // A run holds base resellers, whose handles are their positions.
+                    Piece::Run { s, .. } => f.start + (x.pos() - s),
                     Piece::Node { .. } => f.start,
                 };
                 (f, l)
@@ -172,7 +181,7 @@ impl Overlay {
             None => (
                 Found {
                     id: Default::default(),
-                    start: self.len(),
+                    start: self.end_line(),
                     index: self.pieces.pieces() as u32,
                     before: [0; 4],
                     leaf: Leaf {
@@ -180,44 +189,45 @@ impl Overlay {
                         matches: [0; 4],
                     },
                 },
-                self.len(),
+                self.end_line(),
             ),
         }
     }
 
-    /// Logical position of a present reseller.
-    pub(crate) fn pos(&self, x: u32) -> u32 {
+    /// The line of a present reseller.
+    pub(crate) fn line(&self, x: Handle) -> Line {
         self.locate(x).1
     }
 
-    fn depth_in(core: &Core, piece: Piece, x: u32) -> u32 {
+    /// The depth of `x`, in `piece`.
+    fn depth_in(core: &Core, piece: Piece, x: Handle) -> u32 {
         match piece {
-            Piece::Run { shift, .. } => (i64::from(core.depth_at(x)) + shift) as u32,
+            Piece::Run { shift, .. } => (i64::from(core.depth_at(x.pos())) + shift) as u32,
             Piece::Node { depth, .. } => depth,
         }
     }
 
     /// Depth of a present reseller (a root is at 0).
-    pub(crate) fn depth(&self, core: &Core, x: u32) -> u32 {
+    pub(crate) fn depth(&self, core: &Core, x: Handle) -> u32 {
         Overlay::depth_in(core, self.locate(x).0.leaf.piece, x)
     }
 
-    /// One past the last logical position of the downline of `x`.
-    pub(crate) fn end(&self, core: &Core, x: u32) -> u32 {
+    /// One past the last line of the downline of `x`.
+    pub(crate) fn end(&self, core: &Core, x: Handle) -> Line {
         self.extent(core, x).1
     }
 
-    /// The logical position of a present reseller and one past the end of its
-    /// downline, from one lookup of its piece.
-    pub(crate) fn extent(&self, core: &Core, x: u32) -> (u32, u32) {
+    /// The line of a present reseller and one past the end of its downline, from one
+    /// lookup of its piece.
+    pub(crate) fn extent(&self, core: &Core, x: Handle) -> (Line, Line) {
         let (found, l) = self.locate(x);
         (l, self.end_in(core, found, x))
     }
 
-    fn end_in(&self, core: &Core, found: Found, x: u32) -> u32 {
+    fn end_in(&self, core: &Core, found: Found, x: Handle) -> Line {
         let piece = found.leaf.piece;
         if let Piece::Run { s, e, .. } = piece {
-            let q = core.end[x as usize];
+            let q = core.end[x.pos().idx()];
             if q < e {
                 return found.start + (q - s);
             }
@@ -229,11 +239,11 @@ impl Overlay {
         )
     }
 
-    /// The first logical position from `l` (a piece boundary) on at depth `d` or
-    /// less; the length when there is none.
-    fn first_at_most(&self, core: &Core, l: u32, d: u32) -> u32 {
+    /// The first line from `l` (a piece boundary) on at depth `d` or less; the end
+    /// when there is none.
+    fn first_at_most(&self, core: &Core, l: Line, d: u32) -> Line {
         match self.pieces.first_at_most(l, i64::from(d)) {
-            None => self.len(),
+            None => self.end_line(),
             Some(f) => match f.leaf.piece {
                 Piece::Node { .. } => f.start,
                 Piece::Run { s, e, shift, .. } => {
@@ -246,38 +256,38 @@ impl Overlay {
         }
     }
 
-    /// The parent of a present reseller; `NONE` for a root.
-    pub(crate) fn parent(&self, core: &Core, x: u32) -> u32 {
+    /// The parent of a present reseller; `Handle::NONE` for a root.
+    pub(crate) fn parent(&self, core: &Core, x: Handle) -> Handle {
         let (found, _) = self.locate(x);
         let d = Overlay::depth_in(core, found.leaf.piece, x);
         if d == 0 {
-            return NONE;
+            return Handle::NONE;
         }
         if let Piece::Run { s, .. } = found.leaf.piece {
-            let p = core.parent[x as usize];
-            if p != NONE && p >= s {
-                return p;
+            let p = core.parent[x.pos().idx()];
+            if !p.is_none() && p >= s {
+                return Handle::of(p);
             }
         }
         // The last reseller before `x` one level up: every reseller in between is
         // deeper.
         let up = d - 1;
         match self.pieces.last_at_most(found.start, i64::from(up)) {
-            None => NONE,
+            None => Handle::NONE,
             Some(f) => match f.leaf.piece {
                 Piece::Node { x, .. } => x,
                 Piece::Run { s, e, shift, .. } => core
                     .last_at_most(s, e, i64::from(up) - shift)
-                    .unwrap_or(NONE),
+                    .map_or(Handle::NONE, Handle::of),
             },
         }
     }
 
     /// The children of a present reseller, in order.
-    pub(crate) fn children(&self, core: &Core, x: u32) -> Vec<u32> {
+    pub(crate) fn children(&self, core: &Core, x: Handle) -> Vec<Handle> {
         let end = self.end(core, x);
         let mut out = Vec::new();
-        let mut l = self.pos(x) + 1;
+        let mut l = self.line(x) + 1;
         while l < end {
             let c = self.node_at(l);
             out.push(c);
@@ -287,10 +297,10 @@ impl Overlay {
     }
 
     /// The roots, in order.
-    pub(crate) fn roots(&self, core: &Core) -> Vec<u32> {
+    pub(crate) fn roots(&self, core: &Core) -> Vec<Handle> {
         let mut out = Vec::new();
-        let mut l = 0;
-        while l < self.len() {
+        let mut l = Line::new(0);
+        while l < self.end_line() {
             let c = self.node_at(l);
             out.push(c);
             l = self.end(core, c).max(l + 1);
@@ -299,51 +309,51 @@ impl Overlay {
     }
 
     /// The reseller with this id, if present.
-    pub(crate) fn find(&self, core: &Core, id: &ResellerId) -> Option<u32> {
+    pub(crate) fn find(&self, core: &Core, id: &ResellerId) -> Option<Handle> {
         if let Some(&x) = self.ids.get(id) {
             return Some(x);
         }
-        let p = core.lookup.get(&core.ids, id.as_str())?;
-        (!self.removed.contains(&p)).then_some(p)
+        let p = core.find(id)?;
+        (!self.removed.contains(&p)).then_some(Handle::of(p))
     }
 
     /// The record of an added or updated reseller; `None` for one the base describes.
-    pub(crate) fn changed(&self, core: &Core, x: u32) -> Option<&Record> {
-        match x.checked_sub(core.n()) {
+    pub(crate) fn changed(&self, core: &Core, x: Handle) -> Option<&Record> {
+        match x.added_index(core.n()) {
             Some(i) => self.added.get(i as usize).map(|r| &**r),
-            None if !self.touched(x) => None,
-            None => self.updated.get(&x).map(|r| &**r),
+            None if !self.touched(x.pos()) => None,
+            None => self.updated.get(&x.pos()).map(|r| &**r),
         }
     }
 
-    /// Whether base reseller `x` was ever updated in this overlay.
+    /// Whether base reseller `p` was ever updated in this overlay.
     #[inline]
-    fn touched(&self, x: u32) -> bool {
-        let word = self.touched.get(x as usize / 64).unwrap_or(0);
-        word & (1 << (x % 64)) != 0
+    fn touched(&self, p: Pos) -> bool {
+        let word = self.touched.get(p.idx() / 64).unwrap_or(0);
+        word & (1 << (p.get() % 64)) != 0
     }
 
-    /// Records that base reseller `x` was updated.
-    fn touch(&mut self, x: u32) {
-        let i = x as usize / 64;
+    /// Records that base reseller `p` was updated.
+    fn touch(&mut self, p: Pos) {
+        let i = p.idx() / 64;
         let word = self.touched.get(i).unwrap_or(0);
-        self.touched.set(i, word | (1 << (x % 64)));
+        self.touched.set(i, word | (1 << (p.get() % 64)));
     }
 
-    pub(crate) fn caps(&self, core: &Core, x: u32) -> Capabilities {
+    pub(crate) fn caps(&self, core: &Core, x: Handle) -> Capabilities {
         self.changed(core, x)
-            .map_or_else(|| core.caps[x as usize], |r| r.capabilities)
+            .map_or_else(|| core.caps[x.pos().idx()], |r| r.capabilities)
     }
 
-    fn record(&self, core: &Core, x: u32) -> Record {
+    fn record(&self, core: &Core, x: Handle) -> Record {
         match self.changed(core, x) {
             Some(r) => r.clone(),
-            None => core.record(x),
+            None => core.record(x.pos()),
         }
     }
 
     /// The piece of one reseller with capabilities `caps`.
-    fn single(x: u32, depth: u32, caps: Capabilities) -> Leaf {
+    fn single(x: Handle, depth: u32, caps: Capabilities) -> Leaf {
         Leaf {
             piece: Piece::Node { x, depth },
             matches: Filter::ALL.map(|f| u32::from(f.matches(caps))),

@@ -18,6 +18,7 @@
 
 use rayon::prelude::*;
 
+use super::numbering::Pos;
 use crate::builder::Columns;
 use crate::id::ResellerId;
 use crate::record::{Attributes, Splice, SpliceKind, Splices};
@@ -194,8 +195,8 @@ impl Payloads {
     /// The chunk of position `p` (which must be below [`len`](Payloads::len)) and its
     /// index there.
     #[inline]
-    fn slot(&self, p: u32) -> (&Chunk, usize) {
-        let (k, j) = (p as usize / CHUNK, p as usize % CHUNK);
+    fn slot(&self, p: Pos) -> (&Chunk, usize) {
+        let (k, j) = (p.idx() / CHUNK, p.idx() % CHUNK);
         (&self.chunks[k], j)
     }
 
@@ -203,7 +204,7 @@ impl Payloads {
     /// id is `id`.
     #[inline]
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub(crate) fn get<'s>(&'s self, p: u32, id: &'s str) -> WireParts<'s> {
+    pub(crate) fn get<'s>(&'s self, p: Pos, id: &'s str) -> WireParts<'s> {
         let (c, j) = self.slot(p);
         let flags = c.flags[j];
         let (attributes, splices) = c.attributes(j);
@@ -222,27 +223,27 @@ impl Payloads {
     /// Whether the id of position `p` is plain (a page asks it of every parent).
     #[cfg(feature = "serde")]
     #[inline]
-    pub(crate) fn id_plain(&self, p: u32) -> bool {
+    pub(crate) fn id_plain(&self, p: Pos) -> bool {
         let (c, j) = self.slot(p);
         c.flags[j] & ID_PLAIN != 0
     }
 
     /// The name of position `p`.
     #[inline]
-    pub(crate) fn name(&self, p: u32) -> &str {
+    pub(crate) fn name(&self, p: Pos) -> &str {
         let (c, j) = self.slot(p);
         c.name(j)
     }
 
     /// The economic flag of position `p`.
     #[inline]
-    pub(crate) fn economic(&self, p: u32) -> bool {
+    pub(crate) fn economic(&self, p: Pos) -> bool {
         let (c, j) = self.slot(p);
         c.flags[j] & ECONOMIC != 0
     }
 
     /// The attributes of position `p` as an owned value.
-    pub(crate) fn attributes(&self, p: u32) -> Attributes {
+    pub(crate) fn attributes(&self, p: Pos) -> Attributes {
         let (c, j) = self.slot(p);
         let (text, splices) = c.attributes(j);
         // The bytes were a `str` when stored.

@@ -1,6 +1,8 @@
 //! [`Piece`]: one stretch of a changed version's pre-order, and [`Leaf`], a piece with
 //! the counts the piece tree sums about it.
 
+use super::numbering::{Handle, Pos};
+
 /// A stretch of the changed pre-order (see `overlay.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Piece {
@@ -9,14 +11,14 @@ pub(crate) enum Piece {
     /// level, shifted: an exact largest depth costs a quantile per cut, and only a
     /// level-order listing across many pieces needs it, which finds it itself).
     Run {
-        s: u32,
-        e: u32,
+        s: Pos,
+        e: Pos,
         shift: i64,
         min: u32,
         max: u32,
     },
     /// One reseller at `depth`.
-    Node { x: u32, depth: u32 },
+    Node { x: Handle, depth: u32 },
 }
 
 impl Piece {

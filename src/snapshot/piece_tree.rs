@@ -8,7 +8,7 @@
 //!   root holds at least `WIDE / 2`, and every leaf is at the same depth, so the height
 //!   is at most `log_16 k + 1`. Each child entry carries the sums of its subtree
 //!   ([`Sum`]: resellers, matches of each filter, smallest and largest depth), so the
-//!   piece at a logical position, the piece of the `i`-th match of a filter and the
+//!   piece at a line, the piece of the `i`-th match of a filter and the
 //!   first piece at most as deep as some depth after a position are each found by one
 //!   descent.
 //! - **Depth shifts are lazy.** A child entry also carries a `shift` added to every
@@ -45,6 +45,7 @@ use smallvec::SmallVec;
 
 use super::persistent_array::PersistentArray;
 
+use super::numbering::{Handle, Line};
 use super::piece::{Leaf, Piece};
 
 /// The most entries a node holds; every node but the root holds at least half as many.
@@ -223,8 +224,8 @@ struct Part {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Found {
     pub(crate) id: PieceId,
-    /// Its first logical position.
-    pub(crate) start: u32,
+    /// Its first line.
+    pub(crate) start: Line,
     /// How many pieces come before it.
     pub(crate) index: u32,
     /// Matches of each filter in the pieces before it.
@@ -249,7 +250,7 @@ impl Found {
 /// What precedes an entry during a descent.
 #[derive(Clone, Copy, Default)]
 struct Acc {
-    start: u32,
+    start: Line,
     index: u32,
     before: [u32; 4],
 }
@@ -264,7 +265,7 @@ impl Acc {
     }
 }
 
-/// The pieces of a changed version in logical pre-order. See the module docs.
+/// The pieces of a changed version in the version's pre-order. See the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct PieceTree {
     root: Option<Arc<Node>>,
@@ -277,7 +278,7 @@ pub(crate) struct PieceTree {
     /// number. Keys are distinct (runs cover distinct base positions, and a single
     /// base reseller is in no run), so the piece of reseller `x` has the largest key
     /// at most `x`.
-    keys: OrdMap<u32, PieceId>,
+    keys: OrdMap<Handle, PieceId>,
 }
 
 impl Default for PieceTree {
@@ -487,7 +488,7 @@ impl PieceTree {
         })
     }
 
-    /// Splits `part` at logical position `l`, a piece boundary.
+    /// Splits `part` at offset `l` (from its first line), a piece boundary.
     fn split(&mut self, part: Part, l: u32) -> (Option<Part>, Option<Part>) {
         let Part { node, height } = part;
         let Node { id, kids } = own(node);
@@ -680,10 +681,10 @@ impl PieceTree {
     }
 
     /// Takes out pieces `lo..hi` (piece boundaries): the rest of the tree is joined.
-    fn cut(&mut self, lo: u32, hi: u32) -> Option<Part> {
+    fn cut(&mut self, lo: Line, hi: Line) -> Option<Part> {
         let root = self.take_root();
         let (a, rest) = match root {
-            Some(r) => self.split(r, lo),
+            Some(r) => self.split(r, lo.get()),
             None => (None, None),
         };
         let (m, c) = match rest {
@@ -695,11 +696,11 @@ impl PieceTree {
         m
     }
 
-    /// Puts `part` at logical position `l` (a piece boundary).
-    fn paste(&mut self, l: u32, part: Option<Part>) {
+    /// Puts `part` at line `l` (a piece boundary).
+    fn paste(&mut self, l: Line, part: Option<Part>) {
         let root = self.take_root();
         let (a, b) = match root {
-            Some(r) => self.split(r, l),
+            Some(r) => self.split(r, l.get()),
             None => (None, None),
         };
         let left = self.join(a, part);
@@ -707,7 +708,7 @@ impl PieceTree {
         self.set_root(joined);
     }
 
-    /// Changes the bottom node holding logical position `l` in place (the nodes on
+    /// Changes the bottom node holding line `l` in place (the nodes on
     /// its path copied where shared, their shifts pushed down, so that the node's
     /// depths are absolute). `change` gets the tree, the node's id and leaves, `l`
     /// relative to the node, and whether the node is the root; it says whether it
@@ -716,13 +717,13 @@ impl PieceTree {
     /// leave a node less than half full are `change`'s to decline.
     fn edit(
         &mut self,
-        l: u32,
+        l: Line,
         change: impl FnOnce(&mut PieceTree, u32, &mut Vec<Slot>, u32, bool) -> bool,
     ) -> bool {
         let Some(mut part) = self.take_root() else {
             return false;
         };
-        let (done, over) = self.edit_in(&mut part.node, l, part.height == 1, change);
+        let (done, over) = self.edit_in(&mut part.node, l.get(), part.height == 1, change);
         let root = match over {
             None => part,
             Some(over) => Part {
@@ -794,8 +795,8 @@ impl PieceTree {
 
     // ----- changes -----
 
-    /// Puts `leaves` at logical position `l`, a piece boundary.
-    pub(crate) fn insert(&mut self, l: u32, leaves: Vec<Leaf>) {
+    /// Puts `leaves` at line `l`, a piece boundary.
+    pub(crate) fn insert(&mut self, l: Line, leaves: Vec<Leaf>) {
         if leaves.len() <= 4 && self.root.is_some() {
             // In place: one path.
             let done = self.edit(l, |t, id, slots, rel, _| {
@@ -816,7 +817,7 @@ impl PieceTree {
 
     /// Takes out the pieces of `lo..hi` (piece boundaries) for good: their leaves,
     /// depths absolute.
-    pub(crate) fn remove(&mut self, lo: u32, hi: u32) -> Vec<Leaf> {
+    pub(crate) fn remove(&mut self, lo: Line, hi: Line) -> Vec<Leaf> {
         // One piece out of a node that stays at least half full: in place.
         let mut taken = None;
         self.edit(lo, |t, _, slots, rel, root| {
@@ -860,13 +861,13 @@ impl PieceTree {
     }
 
     /// Adds `by` to the depth of every reseller in `lo..hi` (piece boundaries).
-    pub(crate) fn shift(&mut self, lo: u32, hi: u32, by: i64) {
+    pub(crate) fn shift(&mut self, lo: Line, hi: Line, by: i64) {
         self.relocate(lo, hi, lo, by);
     }
 
     /// Moves the pieces of `lo..hi` (piece boundaries), `by` levels deeper, to
-    /// logical position `to` of the tree without them (a piece boundary there).
-    pub(crate) fn relocate(&mut self, lo: u32, hi: u32, to: u32, by: i64) {
+    /// line `to` of the tree without them (a piece boundary there).
+    pub(crate) fn relocate(&mut self, lo: Line, hi: Line, to: Line, by: i64) {
         let part = self.cut(lo, hi).map(|p| {
             let mut n = own(p.node);
             n.shift_kids(by);
@@ -878,11 +879,11 @@ impl PieceTree {
         self.paste(to, part);
     }
 
-    /// Makes a piece boundary at logical position `l`: the piece across it is
+    /// Makes a piece boundary at line `l`: the piece across it is
     /// replaced by the two halves `cut` makes of it (given the piece, depths absolute,
     /// and the offset of `l` in it).
-    pub(crate) fn split_at(&mut self, l: u32, cut: impl FnOnce(Leaf, u32) -> (Leaf, Leaf)) {
-        if l == 0 || l >= self.len() {
+    pub(crate) fn split_at(&mut self, l: Line, cut: impl FnOnce(Leaf, u32) -> (Leaf, Leaf)) {
+        if l.get() == 0 || l.get() >= self.len() {
             return;
         }
         self.edit(l, |t, id, slots, rel, _| {
@@ -900,8 +901,8 @@ impl PieceTree {
 
     /// Replaces the pieces ending and starting at `l` by one, when `join` makes one of
     /// them.
-    pub(crate) fn merge_at(&mut self, l: u32, join: impl Fn(&Leaf, &Leaf) -> Option<Leaf>) {
-        if l == 0 || l >= self.len() {
+    pub(crate) fn merge_at(&mut self, l: Line, join: impl Fn(&Leaf, &Leaf) -> Option<Leaf>) {
+        if l.get() == 0 || l.get() >= self.len() {
             return;
         }
         // Both in one node that stays at least half full: in place.
@@ -974,16 +975,18 @@ impl PieceTree {
         }
     }
 
-    /// The piece holding logical position `l`.
-    pub(crate) fn at(&self, l: u32) -> Option<Found> {
+    /// The piece holding line `l`.
+    pub(crate) fn at(&self, l: Line) -> Option<Found> {
         self.descend(|acc, sum| l < acc.start + sum.len)
     }
 
-    /// How many pieces hold the resellers of logical range `lo..hi`.
-    pub(crate) fn pieces_in(&self, lo: u32, hi: u32) -> u32 {
+    /// How many pieces hold the resellers of lines `lo..hi`.
+    pub(crate) fn pieces_in(&self, lo: Line, hi: Line) -> u32 {
         match (
             self.at(lo),
-            hi.checked_sub(1).and_then(|last| self.at(last)),
+            hi.get()
+                .checked_sub(1)
+                .and_then(|last| self.at(Line::new(last))),
         ) {
             (Some(a), Some(b)) if lo < hi => b.index + 1 - a.index,
             _ => 0,
@@ -1044,14 +1047,14 @@ impl PieceTree {
     /// The piece that holds reseller `x` if any does: the one with the largest key at
     /// most `x` (a run whose first position is at most `x`, or `x`'s single piece;
     /// the caller checks that it holds `x`).
-    pub(crate) fn piece_of(&self, x: u32) -> Option<PieceId> {
+    pub(crate) fn piece_of(&self, x: Handle) -> Option<PieceId> {
         self.keys.get_prev(&x).map(|(_, &id)| id)
     }
 
     /// The first piece starting at or after `l` (a piece boundary) with a reseller at
     /// depth `d` or less.
-    pub(crate) fn first_at_most(&self, l: u32, d: i64) -> Option<Found> {
-        fn go(node: &Node, mut acc: Acc, shift: i64, l: u32, d: i64) -> Option<Found> {
+    pub(crate) fn first_at_most(&self, l: Line, d: i64) -> Option<Found> {
+        fn go(node: &Node, mut acc: Acc, shift: i64, l: Line, d: i64) -> Option<Found> {
             match &node.kids {
                 Kids::Leaves(slots) => {
                     for slot in slots {
@@ -1080,8 +1083,8 @@ impl PieceTree {
 
     /// The last piece ending at or before `l` (a piece boundary) with a reseller at
     /// depth `d` or less.
-    pub(crate) fn last_at_most(&self, l: u32, d: i64) -> Option<Found> {
-        fn go(node: &Node, acc: Acc, shift: i64, l: u32, d: i64) -> Option<Found> {
+    pub(crate) fn last_at_most(&self, l: Line, d: i64) -> Option<Found> {
+        fn go(node: &Node, acc: Acc, shift: i64, l: Line, d: i64) -> Option<Found> {
             let sum = |i: usize| match &node.kids {
                 Kids::Leaves(s) => Sum::of(&s[i].leaf),
                 Kids::Nodes(c) => c[i].sum,
@@ -1111,16 +1114,16 @@ impl PieceTree {
         go(self.root.as_deref()?, Acc::default(), 0, l, d)
     }
 
-    /// The pieces from the one holding logical position `l` on, each with its start.
-    pub(crate) fn walk_from(&self, l: u32) -> Walk<'_> {
+    /// The pieces from the one holding line `l` on, each with its start.
+    pub(crate) fn walk_from(&self, l: Line) -> Walk<'_> {
         let mut walk = Walk {
             stack: SmallVec::new(),
-            start: 0,
+            start: Line::new(0),
         };
         let Some(mut node) = self.root.as_deref() else {
             return walk;
         };
-        let mut at = 0u32;
+        let mut at = Line::new(0);
         let mut shift = 0i64;
         loop {
             match &node.kids {
@@ -1210,9 +1213,9 @@ impl PieceTree {
 
 /// A piece's key in the map to pieces: a run's first base position, a single
 /// reseller's number.
-fn key(leaf: &Leaf) -> u32 {
+fn key(leaf: &Leaf) -> Handle {
     match leaf.piece {
-        Piece::Run { s, .. } => s,
+        Piece::Run { s, .. } => Handle::of(s),
         Piece::Node { x, .. } => x,
     }
 }
@@ -1231,17 +1234,17 @@ fn slot_at(slots: &[Slot], l: u32) -> (usize, u32) {
     (slots.len(), at)
 }
 
-/// The pieces in order from some logical position: see [`PieceTree::walk_from`].
+/// The pieces in order from some line: see [`PieceTree::walk_from`].
 pub(crate) struct Walk<'t> {
     stack: SmallVec<[(&'t Node, usize, i64); 8]>,
-    start: u32,
+    start: Line,
 }
 
 impl Iterator for Walk<'_> {
-    /// A piece's first logical position, and the piece (depths absolute).
-    type Item = (u32, Leaf);
+    /// A piece's first line, and the piece (depths absolute).
+    type Item = (Line, Leaf);
 
-    fn next(&mut self) -> Option<(u32, Leaf)> {
+    fn next(&mut self) -> Option<(Line, Leaf)> {
         loop {
             let (node, i, shift) = self.stack.last_mut()?;
             let (node, shift) = (*node, *shift);

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
+use super::numbering::{Pos, Rank};
 use super::Snapshot;
 use crate::capability::Filter;
-use crate::id::NONE;
 
 /// A broken snapshot invariant, found by `Snapshot::validate`. Seeing one is a bug in
 /// this crate: please report it.
@@ -79,23 +79,23 @@ impl Snapshot {
         let mut children = vec![0u32; n];
         for p in 0..n {
             let q = self.core().parent[p];
-            if q != NONE {
-                ensure!((q as usize) < p, "parent {q} of {p} does not precede it");
-                depth[p] = depth[q as usize] + 1;
-                children[q as usize] += 1;
+            if !q.is_none() {
+                ensure!(q.idx() < p, "parent {q} of {p} does not precede it");
+                depth[p] = depth[q.idx()] + 1;
+                children[q.idx()] += 1;
             }
         }
         let mut size = vec![1u32; n];
         for p in (0..n).rev() {
             let q = self.core().parent[p];
-            if q != NONE {
-                size[q as usize] += size[p];
+            if !q.is_none() {
+                size[q.idx()] += size[p];
             }
         }
         let mut roots = 0;
-        for r in self.hops(0, n as u32) {
+        for r in self.hops(Pos::new(0), Pos::at(n)) {
             ensure!(
-                self.core().parent[r as usize] == NONE,
+                self.core().parent[r.idx()].is_none(),
                 "position {r} should be a root"
             );
             roots += 1;
@@ -107,15 +107,15 @@ impl Snapshot {
         );
         for p in 0..n {
             ensure!(
-                self.core().end[p] as usize == p + size[p] as usize,
+                self.core().end[p].idx() == p + size[p] as usize,
                 "end of {p} is {}, its subtree has {}",
                 self.core().end[p],
                 size[p]
             );
             let mut count = 0;
-            for c in self.hops(p as u32 + 1, self.core().end[p]) {
+            for c in self.hops(Pos::at(p) + 1, self.core().end[p]) {
                 ensure!(
-                    self.core().parent[c as usize] as usize == p,
+                    self.core().parent[c.idx()] == Pos::at(p),
                     "{c} should be a child of {p}"
                 );
                 count += 1;
@@ -131,13 +131,13 @@ impl Snapshot {
         let mut bfs_of = vec![u32::MAX; n];
         for (b, &p) in self.core().bfs.iter().enumerate() {
             ensure!(
-                (p as usize) < n && bfs_of[p as usize] == u32::MAX,
+                p.idx() < n && bfs_of[p.idx()] == u32::MAX,
                 "bfs repeats {p}"
             );
-            bfs_of[p as usize] = b as u32;
+            bfs_of[p.idx()] = b as u32;
         }
         for w in self.core().bfs.windows(2) {
-            let (a, b) = (w[0] as usize, w[1] as usize);
+            let (a, b) = (w[0].idx(), w[1].idx());
             ensure!(
                 (depth[a], a) < (depth[b], b),
                 "level order has {a} before {b}"
@@ -149,14 +149,14 @@ impl Snapshot {
         let levels = depth.iter().max().map_or(0, |&d| d as usize + 1);
         let ls = &self.core().level_start;
         ensure!(
-            ls.len() == levels + 1 && ls.last() == Some(&(n as u32)),
+            ls.len() == levels + 1 && ls.last() == Some(&Rank::at(n)),
             "{} level starts for {levels} levels",
             ls.len()
         );
         for (b, &p) in self.core().bfs.iter().enumerate() {
-            let d = depth[p as usize] as usize;
+            let d = depth[p.idx()] as usize;
             ensure!(
-                ls[d] as usize <= b && b < ls[d + 1] as usize,
+                ls[d].idx() <= b && b < ls[d + 1].idx(),
                 "level order rank {b} is outside depth {d}"
             );
         }

@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
+use super::super::numbering::{Handle, Line};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
 use super::Overlay;
-use crate::id::{ResellerId, LIMIT, NONE};
+use crate::id::{ResellerId, LIMIT};
 use crate::mutation::{Mutation, MutationError, Removal};
 
 impl Overlay {
-    /// Makes a boundary between pieces at logical position `l`.
-    fn split(&mut self, core: &Core, l: u32) {
-        if l == 0 || l >= self.len() {
+    /// Makes a boundary between pieces at line `l`.
+    fn split(&mut self, core: &Core, l: Line) {
+        if l.get() == 0 || l >= self.end_line() {
             return;
         }
         self.pieces.split_at(l, |leaf, off| match leaf.piece {
@@ -24,9 +25,9 @@ impl Overlay {
         });
     }
 
-    /// Joins the pieces on both sides of logical position `l` when they are runs that
-    /// continue each other, so that moving a subtree back does not leave them split.
-    fn merge(&mut self, core: &Core, l: u32) {
+    /// Joins the pieces on both sides of line `l` when they are runs that continue
+    /// each other, so that moving a subtree back does not leave them split.
+    fn merge(&mut self, core: &Core, l: Line) {
         self.pieces.merge_at(l, |a, b| match (a.piece, b.piece) {
             (
                 Piece::Run {
@@ -43,23 +44,23 @@ impl Overlay {
         });
     }
 
-    /// Takes out the one reseller at logical position `l`.
-    fn cut_one(&mut self, core: &Core, l: u32) {
+    /// Takes out the one reseller at line `l`.
+    fn cut_one(&mut self, core: &Core, l: Line) {
         self.split(core, l);
         self.split(core, l + 1);
         self.pieces.remove(l, l + 1);
     }
 
-    /// Puts one reseller's piece at logical position `l`.
-    fn insert(&mut self, core: &Core, l: u32, leaf: Leaf) {
+    /// Puts one reseller's piece at line `l`.
+    fn insert(&mut self, core: &Core, l: Line, leaf: Leaf) {
         self.split(core, l);
         self.pieces.insert(l, vec![leaf]);
         self.merge(core, l);
         self.merge(core, l + 1);
     }
 
-    /// Changes the depth of logical positions `lo..hi` by `by`.
-    fn shift(&mut self, core: &Core, lo: u32, hi: u32, by: i64) {
+    /// Changes the depth of lines `lo..hi` by `by`.
+    fn shift(&mut self, core: &Core, lo: Line, hi: Line, by: i64) {
         if lo >= hi || by == 0 {
             return;
         }
@@ -70,9 +71,9 @@ impl Overlay {
         self.merge(core, hi);
     }
 
-    /// Moves logical positions `lo..hi` to `to` (a position of the forest without
-    /// them), `by` levels deeper.
-    fn relocate(&mut self, core: &Core, lo: u32, hi: u32, to: u32, by: i64) {
+    /// Moves lines `lo..hi` to `to` (a line of the forest without them), `by` levels
+    /// deeper.
+    fn relocate(&mut self, core: &Core, lo: Line, hi: Line, to: Line, by: i64) {
         self.split(core, lo);
         self.split(core, hi);
         // Boundaries are the same positions once the pieces are out.
@@ -84,7 +85,12 @@ impl Overlay {
         self.merge(core, to + (hi - lo));
     }
 
-    fn existing(&self, core: &Core, index: usize, id: &ResellerId) -> Result<u32, MutationError> {
+    fn existing(
+        &self,
+        core: &Core,
+        index: usize,
+        id: &ResellerId,
+    ) -> Result<Handle, MutationError> {
         self.find(core, id).ok_or_else(|| MutationError::UnknownId {
             index,
             id: id.clone(),
@@ -98,9 +104,9 @@ impl Overlay {
         index: usize,
         id: &ResellerId,
         parent: Option<&ResellerId>,
-    ) -> Result<u32, MutationError> {
+    ) -> Result<Handle, MutationError> {
         match parent {
-            None => Ok(NONE),
+            None => Ok(Handle::NONE),
             Some(p) => self
                 .find(core, p)
                 .ok_or_else(|| MutationError::UnknownParent {
@@ -111,10 +117,11 @@ impl Overlay {
         }
     }
 
-    /// Where a new last child of `q` goes (`NONE`: a new last root), and its depth.
-    fn slot_under(&self, core: &Core, q: u32) -> (u32, u32) {
-        if q == NONE {
-            (self.len(), 0)
+    /// Where a new last child of `q` goes (`Handle::NONE`: a new last root), and its
+    /// depth.
+    fn slot_under(&self, core: &Core, q: Handle) -> (Line, u32) {
+        if q.is_none() {
+            (self.end_line(), 0)
         } else {
             (self.end(core, q), self.depth(core, q) + 1)
         }
@@ -139,11 +146,10 @@ impl Overlay {
                 // A record naming itself as parent is a root, as when building.
                 let parent = r.parent.as_ref().filter(|&p| *p != r.id);
                 let q = self.new_parent(core, index, &r.id, parent)?;
-                let x = core.n() as usize + self.added.len();
-                if x >= LIMIT {
+                if core.n() as usize + self.added.len() >= LIMIT {
                     return Err(MutationError::TooMany { index });
                 }
-                let x = x as u32;
+                let x = Handle::added(core.n(), self.added.len() as u32);
                 self.added.push_back(Arc::new(r.clone()));
                 self.ids.insert(r.id.clone(), x);
                 let (l, depth) = self.slot_under(core, q);
@@ -158,8 +164,8 @@ impl Overlay {
                     });
                 }
                 let q = self.new_parent(core, index, id, parent.as_ref())?;
-                let (lo, hi) = (self.pos(x), self.end(core, x));
-                if q != NONE && (lo..hi).contains(&self.pos(q)) {
+                let (lo, hi) = (self.line(x), self.end(core, x));
+                if !q.is_none() && (lo..hi).contains(&self.line(q)) {
                     return Err(MutationError::MoveUnderOwnDownline {
                         index,
                         id: id.clone(),
@@ -176,7 +182,7 @@ impl Overlay {
             }
             Mutation::Remove { id, removal } => {
                 let x = self.existing(core, index, id)?;
-                let (lo, hi) = (self.pos(x), self.end(core, x));
+                let (lo, hi) = (self.line(x), self.end(core, x));
                 if *removal == Removal::LeafOnly && hi > lo + 1 {
                     let d = self.depth(core, x) + 1;
                     return Err(MutationError::HasDownline {
@@ -188,13 +194,13 @@ impl Overlay {
                 self.cut_one(core, lo);
                 // The children take its place, one level up.
                 self.shift(core, lo, hi - 1, -1);
-                match x.checked_sub(core.n()) {
-                    Some(_) => {
+                match x.base(core.n()) {
+                    None => {
                         self.ids.remove(id);
                     }
-                    None => {
-                        self.removed.insert(x);
-                        self.updated.remove(&x);
+                    Some(p) => {
+                        self.removed.insert(p);
+                        self.updated.remove(&p);
                     }
                 }
             }
@@ -221,19 +227,19 @@ impl Overlay {
                     r.attributes = a.clone();
                 }
                 let caps = r.capabilities;
-                match x.checked_sub(core.n()) {
+                match x.added_index(core.n()) {
                     Some(i) => {
                         self.added.set(i as usize, Arc::new(r));
                     }
                     None => {
-                        self.updated.insert(x, Arc::new(r));
-                        self.touch(x);
+                        self.updated.insert(x.pos(), Arc::new(r));
+                        self.touch(x.pos());
                     }
                 }
                 // A run reads capabilities from the base, and a single piece counts
                 // its matches: either way the reseller gets a new single piece.
                 if caps != before {
-                    let (l, depth) = (self.pos(x), self.depth(core, x));
+                    let (l, depth) = (self.line(x), self.depth(core, x));
                     self.cut_one(core, l);
                     self.insert(core, l, Overlay::single(x, depth, caps));
                 }

@@ -1,41 +1,61 @@
-//! What the overlay asks of the indexed forest it is over: depths, level ancestors,
-//! runs of positions with their depth bounds and filter matches, records.
+//! What the overlay asks of the indexed forest it is over: lookups, depths, level
+//! ancestors, runs of positions with their depth bounds and filter matches, records.
 
+use super::super::numbering::{Pos, Rank};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
 use crate::capability::Filter;
+use crate::id::ResellerId;
 use crate::record::Record;
 
 impl Core {
+    /// Number of resellers.
     pub(crate) fn n(&self) -> u32 {
         self.ids.len() as u32
     }
 
+    /// The position of the reseller with this id.
+    #[inline]
+    pub(crate) fn find(&self, id: &ResellerId) -> Option<Pos> {
+        self.lookup.get(&self.ids, id.as_str()).map(Pos::new)
+    }
+
+    /// The level-order rank of position `p`, in `O(log n)` (the wavelet matrix).
+    pub(crate) fn rank_of(&self, p: Pos) -> Rank {
+        Rank::new(self.level.get(p.idx()))
+    }
+
+    /// The position of the reseller of level-order rank `b`.
+    #[inline]
+    pub(crate) fn at_rank(&self, b: Rank) -> Pos {
+        self.bfs[b.idx()]
+    }
+
     /// Depth of the reseller of level-order rank `b`.
-    pub(super) fn depth_of_rank(&self, b: usize) -> u32 {
-        (self.level_start.partition_point(|&s| s as usize <= b) - 1) as u32
+    pub(super) fn depth_of_rank(&self, b: Rank) -> u32 {
+        (self.level_start.partition_point(|&s| s <= b) - 1) as u32
     }
 
     /// Depth of position `p`, in `O(log n)`.
-    pub(crate) fn depth_at(&self, p: u32) -> u32 {
-        self.depth_of_rank(self.level.get(p as usize) as usize)
+    pub(crate) fn depth_at(&self, p: Pos) -> u32 {
+        self.depth_of_rank(self.rank_of(p))
     }
 
     /// The level-order rank below which resellers are shallower than `depth`.
-    pub(super) fn rank_bound(&self, depth: i64) -> usize {
+    pub(super) fn rank_bound(&self, depth: i64) -> Rank {
         if depth <= 0 {
-            return 0;
+            return Rank::new(0);
         }
         usize::try_from(depth)
             .ok()
-            .and_then(|d| self.level_start.get(d))
-            .map_or(self.ids.len(), |&s| s as usize)
+            .and_then(|d| self.level_start.get(d).copied())
+            .unwrap_or(Rank::at(self.ids.len()))
     }
 
     /// The run of positions `s..e` (not empty) at their depth plus `shift`: its
     /// smallest depth exact (one quantile), its largest bounded by the base's deepest
     /// level, which is all that changes need (see [`Piece::Run`]).
-    pub(super) fn run(&self, s: u32, e: u32, shift: i64) -> Piece {
+    pub(super) fn run(&self, s: Pos, e: Pos, shift: i64) -> Piece {
         Piece::Run {
             s,
             e,
@@ -46,9 +66,9 @@ impl Core {
     }
 
     /// The `k`-th smallest base depth among positions `s..e`.
-    pub(super) fn depth_in_range(&self, s: u32, e: u32, k: usize) -> u32 {
-        let v = self.level.quantile(s as usize, e as usize, k).unwrap_or(0);
-        self.depth_of_rank(v as usize)
+    pub(super) fn depth_in_range(&self, s: Pos, e: Pos, k: usize) -> u32 {
+        let v = self.level.quantile(s.idx(), e.idx(), k).unwrap_or(0);
+        self.depth_of_rank(Rank::new(v))
     }
 
     /// The base's largest depth.
@@ -57,12 +77,12 @@ impl Core {
     }
 
     /// The run of positions `s..e` with its filter matches.
-    pub(super) fn run_leaf(&self, s: u32, e: u32, shift: i64) -> Leaf {
+    pub(super) fn run_leaf(&self, s: Pos, e: Pos, shift: i64) -> Leaf {
         Leaf {
             piece: self.run(s, e, shift),
             matches: Filter::ALL.map(|f| {
                 let pre = &self.filters[f.slot()].pre;
-                (pre.rank1(e as usize) - pre.rank1(s as usize)) as u32
+                (pre.rank1(e.idx()) - pre.rank1(s.idx())) as u32
             }),
         }
     }
@@ -71,33 +91,34 @@ impl Core {
     /// itself, or the end of the downline of `s`'s ancestor at depth `t`, which is the
     /// last position up to `s` at depth `t`: the largest level-order rank below
     /// depth `t + 1` there.
-    pub(super) fn first_at_most(&self, s: u32, t: u32) -> u32 {
-        if s >= self.n() || self.depth_at(s) <= t {
-            return s.min(self.n());
+    pub(super) fn first_at_most(&self, s: Pos, t: u32) -> Pos {
+        let n = Pos::new(self.n());
+        if s >= n || self.depth_at(s) <= t {
+            return s.min(n);
         }
-        match self.last_at_most(0, s + 1, i64::from(t)) {
-            Some(a) => self.end[a as usize],
-            None => self.n(),
+        match self.last_at_most(Pos::new(0), s + 1, i64::from(t)) {
+            Some(a) => self.end[a.idx()],
+            None => n,
         }
     }
 
     /// The last position in `lo..hi` at depth `t` or less: the one with the largest
     /// level-order rank below depth `t + 1` there (when depth `t` occurs in the range
     /// and nothing shallower follows it, that is the last position at depth `t`).
-    pub(super) fn last_at_most(&self, lo: u32, hi: u32, t: i64) -> Option<u32> {
-        let (lo, hi) = (lo as usize, hi as usize);
-        let below = self.level.count_less(lo, hi, self.rank_bound(t + 1));
+    pub(super) fn last_at_most(&self, lo: Pos, hi: Pos, t: i64) -> Option<Pos> {
+        let (lo, hi) = (lo.idx(), hi.idx());
+        let below = self.level.count_less(lo, hi, self.rank_bound(t + 1).idx());
         let v = self.level.quantile(lo, hi, below.checked_sub(1)?)?;
         Some(self.bfs[v as usize])
     }
 
     /// The record at position `p` (without its parent).
-    pub(super) fn record(&self, p: u32) -> Record {
+    pub(super) fn record(&self, p: Pos) -> Record {
         Record {
-            id: self.ids[p as usize].clone(),
+            id: self.ids[p.idx()].clone(),
             parent: None,
             name: self.payloads.name(p).to_owned(),
-            capabilities: self.caps[p as usize],
+            capabilities: self.caps[p.idx()],
             economic_enabled: self.payloads.economic(p),
             attributes: self.payloads.attributes(p),
         }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::super::numbering::{Handle, Line, Pos, Rank};
 use super::super::piece::Piece;
 use super::super::{Core, FilterIndex};
 use super::Overlay;
@@ -14,7 +15,7 @@ use crate::wavelet::WaveletMatrix;
 
 /// Depth counts of runs, by base positions and filter slot: see
 /// [`Core::depth_counts`].
-pub(crate) type DepthCounts = HashMap<(u32, u32, u8), Arc<[u32]>>;
+pub(crate) type DepthCounts = HashMap<(Pos, Pos, u8), Arc<[u32]>>;
 
 /// Which resellers a listing counts: all, or the matches of one filter. The base's
 /// indexes are read through it: positions or match indices, level-order ranks or
@@ -27,10 +28,10 @@ enum Space<'c> {
 
 impl Space<'_> {
     /// The indices of the resellers at base positions `s..e`.
-    fn span(&self, s: u32, e: u32) -> Range<usize> {
+    fn span(&self, s: Pos, e: Pos) -> Range<usize> {
         match self {
-            Space::All => s as usize..e as usize,
-            Space::Match(_, fi) => fi.pre.rank1(s as usize)..fi.pre.rank1(e as usize),
+            Space::All => Pos::span(s..e),
+            Space::Match(_, fi) => fi.pre.rank1(s.idx())..fi.pre.rank1(e.idx()),
         }
     }
 
@@ -45,16 +46,16 @@ impl Space<'_> {
     fn bound(&self, core: &Core, depth: i64) -> usize {
         let rank = core.rank_bound(depth);
         match self {
-            Space::All => rank,
-            Space::Match(_, fi) => fi.bfs.rank1(rank),
+            Space::All => rank.idx(),
+            Space::Match(_, fi) => fi.bfs.rank1(rank.idx()),
         }
     }
 
     /// Level-order rank of a matrix value.
-    fn rank_of(&self, v: u32) -> usize {
+    fn rank_of(&self, v: u32) -> Rank {
         match self {
-            Space::All => v as usize,
-            Space::Match(_, fi) => fi.bfs.select1(v as usize).unwrap_or(0),
+            Space::All => Rank::new(v),
+            Space::Match(_, fi) => Rank::at(fi.bfs.select1(v as usize).unwrap_or(0)),
         }
     }
 
@@ -75,11 +76,11 @@ enum Seg {
         span: Range<usize>,
         shift: i64,
         depths: (u32, u32),
-        whole: Option<(u32, u32)>,
+        whole: Option<(Pos, Pos)>,
         counts: Option<Arc<[u32]>>,
     },
     Node {
-        x: u32,
+        x: Handle,
         depth: u32,
     },
 }
@@ -90,7 +91,7 @@ impl Core {
     /// (`counts[i]` for depth `min + i`, the same whatever the run's shift). Computed
     /// once per run and kept with the base, so that level-order pages of changed
     /// versions cost one lookup per run and depth instead of a wavelet rank query.
-    fn depth_counts(&self, space: Space<'_>, s: u32, e: u32) -> Arc<[u32]> {
+    fn depth_counts(&self, space: Space<'_>, s: Pos, e: Pos) -> Arc<[u32]> {
         let slot = match space {
             Space::All => 0,
             Space::Match(f, _) => 1 + f.slot() as u8,
@@ -122,8 +123,8 @@ impl Overlay {
         }
     }
 
-    /// The pieces of logical range `range`, clipped, with the resellers of `space`.
-    fn segments(&self, core: &Core, space: Space<'_>, range: Range<u32>) -> Vec<Seg> {
+    /// The pieces of lines `range`, clipped, with the resellers of `space`.
+    fn segments(&self, core: &Core, space: Space<'_>, range: Range<Line>) -> Vec<Seg> {
         let mut out = Vec::new();
         if range.start >= range.end {
             return out;
@@ -163,26 +164,26 @@ impl Overlay {
         out
     }
 
-    /// How many resellers before logical position `l` match `f`: the tree's count
-    /// before the piece, plus a rank inside a run.
-    fn matches_before(&self, core: &Core, f: Filter, l: u32) -> usize {
+    /// How many resellers before line `l` match `f`: the tree's count before the
+    /// piece, plus a rank inside a run.
+    fn matches_before(&self, core: &Core, f: Filter, l: Line) -> usize {
         let Some(found) = self.pieces.at(l) else {
             return self.pieces.total_matches(f.slot()) as usize;
         };
         let inside = match found.leaf.piece {
             Piece::Run { s, .. } => {
                 let pre = &core.filters[f.slot()].pre;
-                pre.rank1((s + (l - found.start)) as usize) - pre.rank1(s as usize)
+                pre.rank1((s + (l - found.start)).idx()) - pre.rank1(s.idx())
             }
             Piece::Node { .. } => 0,
         };
         found.before[f.slot()] as usize + inside
     }
 
-    /// How many resellers of logical range `range` pass `filter`.
-    pub(crate) fn count(&self, core: &Core, range: Range<u32>, filter: Option<Filter>) -> usize {
+    /// How many resellers of lines `range` pass `filter`.
+    pub(crate) fn count(&self, core: &Core, range: Range<Line>, filter: Option<Filter>) -> usize {
         match filter {
-            None => range.len(),
+            None => (range.end - range.start) as usize,
             Some(f) => {
                 self.matches_before(core, f, range.end) - self.matches_before(core, f, range.start)
             }
@@ -208,10 +209,10 @@ impl Overlay {
                 match leaf.piece {
                     Piece::Run { s, .. } => {
                         let last = before + here;
-                        let mut next = pre.select1(pre.rank1(s as usize) + skip);
+                        let mut next = pre.select1(pre.rank1(s.idx()) + skip);
                         while g < last && items.len() < n {
                             let Some(p) = next else { break };
-                            items.push(p as u32);
+                            items.push(Handle::of(Pos::at(p)));
                             g += 1;
                             next = pre.next_one(p + 1);
                         }
@@ -227,8 +228,8 @@ impl Overlay {
         items
     }
 
-    /// How many resellers of logical range `range` are at depth `d`.
-    pub(crate) fn count_at_depth(&self, core: &Core, range: Range<u32>, d: u32) -> usize {
+    /// How many resellers of lines `range` are at depth `d`.
+    pub(crate) fn count_at_depth(&self, core: &Core, range: Range<Line>, d: u32) -> usize {
         let segs = self.segments(core, Space::All, range);
         let d = i64::from(d);
         segs.iter()
@@ -236,19 +237,19 @@ impl Overlay {
             .sum()
     }
 
-    /// The page `request` of the resellers of logical range `range` that pass
-    /// `filter`, in `order`: the total and the resellers.
+    /// The page `request` of the resellers of lines `range` that pass `filter`, in
+    /// `order`: the total and the resellers.
     pub(crate) fn listing(
         &self,
         core: &Core,
-        range: Range<u32>,
+        range: Range<Line>,
         filter: Option<Filter>,
         order: Order,
         request: PageRequest,
     ) -> (usize, Gathered) {
         if let (None, Order::PreOrder) = (filter, order) {
             // Every reseller of the range: no need to look at the pieces off the page.
-            let total = range.len();
+            let total = (range.end - range.start) as usize;
             let window = request.window(total);
             let (lo, hi) = (
                 range.start + window.start as u32,
@@ -264,7 +265,7 @@ impl Overlay {
                         Piece::Run { s, .. } => {
                             let from = s + (lo.max(at) - at);
                             let to = s + (hi.min(at + leaf.piece.len()) - at);
-                            items.extend(from..to);
+                            items.extend(Pos::each(from..to).map(Handle::of));
                         }
                         Piece::Node { x, .. } => items.push(x),
                     }
@@ -336,9 +337,9 @@ impl Overlay {
         (64, 256, 1024, 4)
     };
 
-    /// The items `window` of logical range `range` (`total` of them in `space`) in level
-    /// order, taken level by level from the tree, or `None` once more than `budget`
-    /// pieces were visited.
+    /// The items `window` of lines `range` (`total` of them in `space`) in level order,
+    /// taken level by level from the tree, or `None` once more than `budget` pieces
+    /// were visited.
     ///
     /// `range` is a downline, a reseller and its downline, or everything, so its first
     /// reseller is its shallowest. At each depth `d` from there, the tree yields the
@@ -351,13 +352,13 @@ impl Overlay {
         &self,
         core: &Core,
         space: Space<'_>,
-        range: Range<u32>,
+        range: Range<Line>,
         total: usize,
         window: Range<usize>,
         budget: usize,
     ) -> Option<Gathered> {
         let mut items = Gathered::with_capacity(window.len());
-        if window.is_empty() || range.is_empty() {
+        if window.is_empty() || range.start >= range.end {
             return Some(items);
         }
         let first = self.pieces.at(range.start)?;
@@ -409,7 +410,7 @@ impl Overlay {
                     items.push(match &seg {
                         Seg::Run { span, .. } => {
                             let v = m.quantile(span.start, span.end, lower + i).unwrap_or(0);
-                            core.bfs[space.rank_of(v)]
+                            Handle::of(core.at_rank(space.rank_of(v)))
                         }
                         Seg::Node { x, .. } => *x,
                     });
@@ -461,7 +462,7 @@ fn below_each(core: &Core, space: Space<'_>, segs: &[Seg], d: i64) -> Vec<usize>
     segs.iter().map(|seg| below(core, space, seg, d)).collect()
 }
 
-/// The items `window` of `segs` ordered by (depth, logical position).
+/// The items `window` of `segs` ordered by (depth, line).
 ///
 /// A binary search over depths finds the depth of the first item; then the items are
 /// taken level by level, segment by segment, each segment's resellers at one depth
@@ -525,7 +526,7 @@ fn level_items(core: &Core, space: Space<'_>, segs: &[Seg], window: Range<usize>
                 items.push(match seg {
                     Seg::Run { span, .. } => {
                         let v = m.quantile(span.start, span.end, lower[j] + i).unwrap_or(0);
-                        core.bfs[space.rank_of(v)]
+                        Handle::of(core.at_rank(space.rank_of(v)))
                     }
                     Seg::Node { x, .. } => *x,
                 });

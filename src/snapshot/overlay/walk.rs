@@ -3,45 +3,52 @@
 
 use std::collections::HashSet;
 
+use super::super::numbering::{Handle, Line, Pos};
 use super::super::piece::Piece;
 use super::super::Core;
 use super::Overlay;
-use crate::id::{ResellerId, NONE};
+use crate::id::ResellerId;
 use crate::record::Record;
 
 impl Overlay {
-    /// Every reseller with its parent and depth, in logical pre-order, in `O(n)`: what
-    /// a rebuild, `summary` and `validate` start from.
-    pub(crate) fn walk(&self, core: &Core, mut visit: impl FnMut(u32, u32, u32)) {
-        let mut stack: Vec<u32> = Vec::new();
+    /// Every reseller with its parent (`Handle::NONE` for a root) and depth, in the
+    /// version's pre-order, in `O(n)`: what a rebuild, `summary` and `validate` start
+    /// from.
+    pub(crate) fn walk(&self, core: &Core, mut visit: impl FnMut(Handle, Handle, u32)) {
+        let mut stack: Vec<Handle> = Vec::new();
         let mut depths: Vec<u32> = Vec::new();
-        for (_, leaf) in self.pieces.walk_from(0) {
+        for (_, leaf) in self.pieces.walk_from(Line::new(0)) {
             match leaf.piece {
                 Piece::Node { x, depth } => {
                     stack.truncate(depth as usize);
-                    visit(x, stack.last().copied().unwrap_or(NONE), depth);
+                    visit(x, stack.last().copied().unwrap_or(Handle::NONE), depth);
                     stack.push(x);
                 }
                 Piece::Run { s, e, shift, .. } => {
                     depths.clear();
-                    for p in s..e {
-                        let q = core.parent[p as usize];
-                        let d = if q != NONE && q >= s {
+                    for p in Pos::each(s..e) {
+                        let q = core.parent[p.idx()];
+                        let d = if !q.is_none() && q >= s {
                             depths[(q - s) as usize] + 1
                         } else {
                             (i64::from(core.depth_at(p)) + shift) as u32
                         };
                         depths.push(d);
                         stack.truncate(d as usize);
-                        visit(p, stack.last().copied().unwrap_or(NONE), d);
-                        stack.push(p);
+                        visit(
+                            Handle::of(p),
+                            stack.last().copied().unwrap_or(Handle::NONE),
+                            d,
+                        );
+                        stack.push(Handle::of(p));
                     }
                 }
             }
         }
     }
 
-    /// The records of every reseller in logical pre-order, each naming its parent.
+    /// The records of every reseller in the version's pre-order, each naming its
+    /// parent.
     pub(crate) fn records(&self, core: &Core) -> Vec<Record> {
         let mut out = Vec::with_capacity(self.len() as usize);
         let mut ids: Vec<ResellerId> = Vec::new();
@@ -61,11 +68,11 @@ impl Overlay {
     pub(crate) fn check(&self, core: &Core) -> Result<(), String> {
         self.pieces.check()?;
         let mut seen = HashSet::new();
-        let mut at = 0u32;
-        for (i, (start, leaf)) in self.pieces.walk_from(0).enumerate() {
+        let mut at = Line::new(0);
+        for (i, (start, leaf)) in self.pieces.walk_from(Line::new(0)).enumerate() {
             let piece = leaf.piece;
             if start != at || piece.len() == 0 {
-                return Err(format!("piece {i} starts at {start} or is empty"));
+                return Err(format!("piece {i} starts at {start:?} or is empty"));
             }
             at += piece.len();
             match piece {
@@ -73,8 +80,9 @@ impl Overlay {
                     if leaf != core.run_leaf(s, e, shift) {
                         return Err(format!("piece {i}: wrong depth bounds or matches"));
                     }
-                    if let Some(p) = (s..e).find(|&p| self.caps(core, p) != core.caps[p as usize]) {
-                        return Err(format!("changed capabilities of {p} inside a run"));
+                    let changed = |p: &Pos| self.caps(core, Handle::of(*p)) != core.caps[p.idx()];
+                    if let Some(p) = Pos::each(s..e).find(changed) {
+                        return Err(format!("changed capabilities of {p:?} inside a run"));
                     }
                 }
                 Piece::Node { x, depth } => {
@@ -84,42 +92,42 @@ impl Overlay {
                 }
             }
         }
-        if self.len() != at {
+        if self.end_line() != at {
             return Err("the length is not the sum of the pieces".into());
         }
         let live = core.n() as usize - self.removed.len() + self.ids.len();
-        if at as usize != live {
-            return Err(format!("{at} resellers listed, {live} present"));
+        if at.idx() != live {
+            return Err(format!("{} resellers listed, {live} present", at.get()));
         }
         // Depths, parents and downline ends against a plain walk.
-        let mut order: Vec<(u32, u32, u32)> = Vec::with_capacity(at as usize);
+        let mut order: Vec<(Handle, Handle, u32)> = Vec::with_capacity(at.idx());
         self.walk(core, |x, parent, d| order.push((x, parent, d)));
         let mut ends = vec![at; order.len()];
         let mut open: Vec<usize> = Vec::new();
         for (l, &(x, parent, d)) in order.iter().enumerate() {
             if !seen.insert(x) {
-                return Err(format!("reseller {x} listed twice"));
+                return Err(format!("reseller {x:?} listed twice"));
             }
-            if x < core.n() && self.removed.contains(&x) {
-                return Err(format!("removed reseller {x} listed"));
+            if x.base(core.n()).is_some_and(|p| self.removed.contains(&p)) {
+                return Err(format!("removed reseller {x:?} listed"));
             }
             if l == 0 && d != 0 || l > 0 && d > order[l - 1].2 + 1 {
                 return Err(format!("depth jumps to {d} at {l}"));
             }
             while open.last().is_some_and(|&o| order[o].2 >= d) {
-                ends[open.pop().unwrap_or(0)] = l as u32;
+                ends[open.pop().unwrap_or(0)] = Line::at(l);
             }
             open.push(l);
-            if self.pos(x) != l as u32 || self.node_at(l as u32) != x {
-                return Err(format!("reseller {x} is not found at {l}"));
+            if self.line(x) != Line::at(l) || self.node_at(Line::at(l)) != x {
+                return Err(format!("reseller {x:?} is not found at {l}"));
             }
             if self.depth(core, x) != d || self.parent(core, x) != parent {
-                return Err(format!("depth or parent of {x} is wrong"));
+                return Err(format!("depth or parent of {x:?} is wrong"));
             }
         }
         for (l, &(x, ..)) in order.iter().enumerate() {
             if self.end(core, x) != ends[l] {
-                return Err(format!("downline of {x} should end at {}", ends[l]));
+                return Err(format!("downline of {x:?} should end at {:?}", ends[l]));
             }
         }
         for (id, &x) in &self.ids {
@@ -127,8 +135,8 @@ impl Overlay {
                 return Err(format!("id {id:?} maps to the wrong reseller"));
             }
         }
-        if let Some(x) = self.updated.keys().find(|&&x| !self.touched(x)) {
-            return Err(format!("updated reseller {x} has no bit"));
+        if let Some(p) = self.updated.keys().find(|&&p| !self.touched(p)) {
+            return Err(format!("updated reseller {p:?} has no bit"));
         }
         Ok(())
     }

@@ -3,21 +3,22 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::snapshot::numbering::Pos;
 
 /// A leaf with a key of its own: runs at `1000 * k..1000 * k + len` (`len` < 6),
 /// single resellers at `1000 * k + 500`, as the overlay's keys never fall inside a run.
 fn leaf(k: u32, run: bool, len: u32, depth: u32, m: u32) -> Leaf {
     let piece = if run {
         Piece::Run {
-            s: 1000 * k,
-            e: 1000 * k + len,
+            s: Pos::new(1000 * k),
+            e: Pos::new(1000 * k + len),
             shift: 0,
             min: depth,
             max: depth + len - 1,
         }
     } else {
         Piece::Node {
-            x: 1000 * k + 500,
+            x: Handle::new(1000 * k + 500),
             depth,
         }
     };
@@ -27,8 +28,8 @@ fn leaf(k: u32, run: bool, len: u32, depth: u32, m: u32) -> Leaf {
     }
 }
 
-fn starts(model: &[Leaf]) -> Vec<u32> {
-    let mut at = 0;
+fn starts(model: &[Leaf]) -> Vec<Line> {
+    let mut at = Line::new(0);
     let mut out = Vec::with_capacity(model.len() + 1);
     for l in model {
         out.push(at);
@@ -114,16 +115,16 @@ fn compare(tree: &PieceTree, model: &[Leaf], probe: u32) -> Result<(), TestCaseE
         return Err(TestCaseError::fail(e));
     }
     let st = starts(model);
-    let walked: Vec<(u32, Leaf)> = tree.walk_from(0).collect();
-    let expected: Vec<(u32, Leaf)> = st.iter().copied().zip(model.iter().copied()).collect();
+    let walked: Vec<(Line, Leaf)> = tree.walk_from(Line::new(0)).collect();
+    let expected: Vec<(Line, Leaf)> = st.iter().copied().zip(model.iter().copied()).collect();
     prop_assert_eq!(&walked, &expected);
     let len = *st.last().unwrap();
-    prop_assert_eq!(tree.len(), len);
+    prop_assert_eq!(tree.len(), len.get());
     // Every piece by its key, and by a position inside it.
     let mut before = [0u32; 4];
     for (i, l) in model.iter().enumerate() {
         let id = match l.piece {
-            Piece::Run { s, .. } => tree.piece_of(s + probe % l.piece.len()),
+            Piece::Run { s, .. } => tree.piece_of(Handle::of(s + probe % l.piece.len())),
             Piece::Node { x, .. } => tree.piece_of(x),
         };
         let found = id.and_then(|id| tree.find(id));
@@ -142,10 +143,10 @@ fn compare(tree: &PieceTree, model: &[Leaf], probe: u32) -> Result<(), TestCaseE
     }
     prop_assert_eq!(tree.at(len), None);
     // Walks from every position.
-    if len > 0 {
-        let from = probe % len;
+    if len.get() > 0 {
+        let from = Line::new(probe % len.get());
         let i = st.partition_point(|&s| s <= from) - 1;
-        let walked: Vec<(u32, Leaf)> = tree.walk_from(from).collect();
+        let walked: Vec<(Line, Leaf)> = tree.walk_from(from).collect();
         prop_assert_eq!(&walked[..], &expected[i..]);
     }
     // The g-th match of each filter.
@@ -317,7 +318,7 @@ proptest! {
             let to = b % k;
             let l = model.remove(at);
             model.insert(to, l);
-            tree.relocate(at as u32, at as u32 + 1, to as u32, 0);
+            tree.relocate(Line::at(at), Line::at(at) + 1, Line::at(to), 0);
             versions.push((tree.clone(), model.clone()));
         }
         for (t, m) in &versions {
