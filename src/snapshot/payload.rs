@@ -202,7 +202,7 @@ impl Payloads {
 
     /// The payload of position `p` (which must be below [`len`](Payloads::len)), whose
     /// id is `id`.
-    #[inline]
+    #[inline(always)] // with `Reseller::wire`, into the body writers' loops
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn get<'s>(&'s self, p: Pos, id: &'s str) -> WireParts<'s> {
         let (c, j) = self.slot(p);
