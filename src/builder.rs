@@ -27,7 +27,6 @@ use rayon::prelude::*;
 use crate::id::{ResellerId, LIMIT, NONE};
 use crate::lookup::IdTable;
 use crate::record::Record;
-use crate::snapshot::Snapshot;
 
 mod columns;
 mod place;
@@ -36,9 +35,9 @@ pub(crate) use columns::Columns;
 pub use place::Place;
 pub(crate) use place::Places;
 
-/// Collects records, then validates them all at once and builds a [`Snapshot`].
+/// Collects records, then validates them all at once and builds a [`Snapshot`](crate::Snapshot).
 ///
-/// [`Snapshot::build`] does the same from any iterator of records; a `Builder` is for
+/// [`Snapshot::build`](crate::Snapshot::build) does the same from any iterator of records; a `Builder` is for
 /// callers that also have records they could not parse (see
 /// [`Builder::push_malformed`]), so that those are reported together with every other
 /// problem.
@@ -158,12 +157,9 @@ impl Builder {
         self.len()
     }
 
-    /// Validates every record and builds the snapshot.
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError`] listing every [`Problem`] found; nothing is built then.
-    pub fn build(self) -> Result<Snapshot, BuildError> {
+    /// Validates every record: the parts of a snapshot ([`Builder::build`] lays them
+    /// out, in `snapshot/layout.rs`), or every [`Problem`] found.
+    pub(crate) fn validate(self) -> Result<Parts, BuildError> {
         let Builder {
             records,
             malformed_at,
@@ -237,12 +233,12 @@ impl Builder {
         let mut records = records;
         // The parent ids are resolved: free them before the snapshot is laid out.
         records.parents = Vec::new();
-        Ok(Snapshot::from_parts(Parts {
+        Ok(Parts {
             lookup,
             parent,
             records,
             forest,
-        }))
+        })
     }
 }
 
@@ -274,10 +270,10 @@ fn cycle_problems(forest: &Forest, parent: &[u32], ids: &[ResellerId]) -> Vec<Pr
         .collect()
 }
 
-/// Builds a snapshot from records whose parents are already given as record indices
-/// (`NONE` for a root), as a snapshot file holds them: checks that the ids are unique
-/// and that the parents form a forest, then lays it out.
-pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapshot, BuildError> {
+/// Validates records whose parents are already given as record indices (`NONE` for a
+/// root), as a snapshot file holds them: checks that the ids are unique and that the
+/// parents form a forest.
+pub(crate) fn validate_linked(records: Columns, parent: Vec<u32>) -> Result<Parts, BuildError> {
     if let Some(p) = names_too_large(&records) {
         return Err(BuildError { problems: vec![p] });
     }
@@ -306,12 +302,12 @@ pub(crate) fn build_linked(records: Columns, parent: Vec<u32>) -> Result<Snapsho
     if !problems.is_empty() {
         return Err(BuildError { problems });
     }
-    Ok(Snapshot::from_parts(Parts {
+    Ok(Parts {
         lookup,
         parent,
         records,
         forest,
-    }))
+    })
 }
 
 /// Everything a validated build hands to the snapshot.

@@ -14,8 +14,8 @@ use crate::capability::FilterFlags;
 use crate::cursor::{self, CursorData, CursorError};
 use crate::id::ResellerId;
 use crate::mutation::{Mutation, MutationError};
-use crate::paging::{Items, Order, Page, PageRequest};
-use crate::snapshot::{Handle, QueryError, Snapshot};
+use crate::paging::{Order, PageRequest};
+use crate::snapshot::{Handle, Items, Page, QueryError, Snapshot};
 
 mod fold;
 mod position;

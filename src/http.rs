@@ -55,7 +55,7 @@ pub use tokens::{Tokens, TokensError};
 
 use crate::access::Principal;
 use crate::hierarchy::Hierarchy;
-use crate::paging::Page;
+use crate::snapshot::Page;
 use crate::wire::{jsonapi, order_from_query, page_request_from_query, telecomx, ApiError};
 use crate::{FilterFlags, Order};
 

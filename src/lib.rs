@@ -133,11 +133,13 @@ pub use cursor::CursorError;
 pub use hierarchy::{Applied, CursorPage, Hierarchy, ListError, Position, Start, WaitTimeout};
 pub use id::ResellerId;
 pub use mutation::{Mutation, MutationError, Removal};
-pub use paging::{Order, Page, PageError, PageRequest};
+pub use paging::{Order, PageError, PageRequest};
 pub use record::{Attributes, Record};
 #[doc(hidden)]
 pub use snapshot::InvariantError;
-pub use snapshot::{LoadError, QueryError, Reseller, Snapshot, Summary, Upline, FORMAT_VERSION};
+pub use snapshot::{
+    LoadError, Page, QueryError, Reseller, Snapshot, Summary, Upline, FORMAT_VERSION,
+};
 
 /// The README's examples, run as doctests.
 #[cfg(doctest)]

@@ -4,21 +4,21 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::access::{authorize, AccessError, Principal, Scope};
-use crate::builder::{BuildError, Builder, Parts};
+use crate::builder::{BuildError, Builder};
 use crate::capability::{Capabilities, Capability, Filter, FilterFlags};
-use crate::id::{ResellerId, NONE};
+use crate::id::ResellerId;
 use crate::lookup::IdTable;
 use crate::mutation::{Mutation, MutationError};
-use crate::paging::{Gathered, Items, Order, Page, PageRequest};
+use crate::paging::{Order, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
 mod file;
+mod layout;
 mod numbering;
 mod overlay;
+mod page;
 mod payload;
 mod persistent_array;
 mod piece;
@@ -30,6 +30,8 @@ pub use file::{LoadError, FORMAT_VERSION};
 pub(crate) use numbering::{Handle, Pos};
 use numbering::{Line, Rank};
 use overlay::Overlay;
+pub use page::Page;
+pub(crate) use page::{Gathered, Items};
 use payload::Payloads;
 
 #[cfg(feature = "serde")]
@@ -134,22 +136,6 @@ struct FilterIndex {
 }
 
 impl FilterIndex {
-    fn build(filter: Filter, caps: &[Capabilities], bfs: &[Pos], bfs_of: &[u32]) -> FilterIndex {
-        let n = caps.len();
-        let pre = RankBits::from_fn(n, |p| filter.matches(caps[p]));
-        let by_level = RankBits::from_fn(n, |b| filter.matches(caps[bfs[b].idx()]));
-        let values: Vec<u32> = (0..n)
-            .filter(|&p| pre.get(p))
-            .map(|p| by_level.rank1(bfs_of[p] as usize) as u32)
-            .collect();
-        let level = WaveletMatrix::new(&values, by_level.ones() as u32);
-        FilterIndex {
-            pre,
-            bfs: by_level,
-            level,
-        }
-    }
-
     fn heap_bytes(&self) -> usize {
         self.pre.heap_bytes() + self.bfs.heap_bytes() + self.level.heap_bytes()
     }
@@ -211,123 +197,6 @@ impl Snapshot {
             b.push(r);
         }
         b.build()
-    }
-
-    pub(crate) fn from_parts(parts: Parts) -> Snapshot {
-        let Parts {
-            mut lookup,
-            parent: in_parent,
-            mut records,
-            forest,
-        } = parts;
-        let ids = std::mem::take(&mut records.ids);
-        let in_caps = std::mem::take(&mut records.caps);
-        let n = ids.len();
-        let order = &forest.order;
-
-        // Subtree sizes, leaves first.
-        let mut size = vec![1u32; n];
-        for &v in order.iter().rev() {
-            let p = in_parent[v as usize];
-            if p != NONE {
-                size[p as usize] += size[v as usize];
-            }
-        }
-        // Pre-order position of every input index, top down.
-        let mut pos = vec![Pos::new(0); n];
-        let mut next = Pos::new(0);
-        for &r in &forest.roots {
-            pos[r as usize] = next;
-            next += size[r as usize];
-        }
-        for &v in order {
-            let mut p = pos[v as usize] + 1;
-            for &c in forest.children_of(v) {
-                pos[c as usize] = p;
-                p += size[c as usize];
-            }
-        }
-        // Input index by position.
-        let mut pre = vec![0u32; n];
-        for (i, &p) in pos.iter().enumerate() {
-            pre[p.idx()] = i as u32;
-        }
-
-        // Renumber everything by position: the ids move, the payload is copied into
-        // chunks by position, and the arrays are independent, so they run side by side.
-        let ((parent, end, caps), (ids_by_pos, payloads)) = rayon::join(
-            || {
-                let parent: Vec<Pos> = pre
-                    .par_iter()
-                    .with_min_len(4096)
-                    .map(|&i| match in_parent[i as usize] {
-                        NONE => Pos::NONE,
-                        p => pos[p as usize],
-                    })
-                    .collect();
-                let end: Vec<Pos> = pre
-                    .par_iter()
-                    .with_min_len(4096)
-                    .map(|&i| pos[i as usize] + size[i as usize])
-                    .collect();
-                let caps: Vec<Capabilities> = pre.iter().map(|&i| in_caps[i as usize]).collect();
-                (parent, end, caps)
-            },
-            || {
-                let payloads = Payloads::build(&pre, &ids, &records);
-                // A gather of independent reads, on all cores: faster than moving the
-                // ids along the permutation's cycles, whose reads depend on each other.
-                let by_pos: Vec<ResellerId> = pre
-                    .par_iter()
-                    .with_min_len(4096)
-                    .map(|&i| ids[i as usize].clone())
-                    .collect();
-                drop(ids);
-                (by_pos, payloads)
-            },
-        );
-        drop((records, in_caps));
-        lookup.remap(|i| pos[i as usize].get());
-        let bfs: Vec<Pos> = order.iter().map(|&v| pos[v as usize]).collect();
-        // Rank by position: the values of the level-order wavelet matrix.
-        let mut bfs_of = vec![0u32; n];
-        for (b, &p) in bfs.iter().enumerate() {
-            bfs_of[p.idx()] = b as u32;
-        }
-        drop((pos, pre, size, forest));
-
-        let (level, filters) = rayon::join(
-            || WaveletMatrix::new(&bfs_of, n as u32),
-            || {
-                let mut built: Vec<FilterIndex> = Filter::ALL
-                    .par_iter()
-                    .map(|&f| FilterIndex::build(f, &caps, &bfs, &bfs_of))
-                    .collect();
-                std::array::from_fn(|i| std::mem::take(&mut built[i]))
-            },
-        );
-        let roots = parent.iter().filter(|p| p.is_none()).count();
-        let level_start = level_starts(&parent, &bfs);
-        let core = Core {
-            ids: ids_by_pos,
-            lookup,
-            parent,
-            end,
-            caps,
-            payloads,
-            bfs,
-            level,
-            level_start,
-            filters,
-            roots,
-            depth_counts: Default::default(),
-        };
-        let snapshot = Snapshot {
-            repr: Repr::Plain(core),
-            version: 0,
-        };
-        debug_assert_eq!(snapshot.validate(), Ok(()));
-        snapshot
     }
 
     /// Number of resellers.
@@ -1023,27 +892,6 @@ impl Core {
         }
         items
     }
-}
-
-/// The level-order index of the first reseller of each depth, then `n`.
-fn level_starts(parent: &[Pos], bfs: &[Pos]) -> Vec<Rank> {
-    let mut depth = vec![0u32; parent.len()];
-    for p in 0..parent.len() {
-        if !parent[p].is_none() {
-            depth[p] = depth[parent[p].idx()] + 1;
-        }
-    }
-    let mut starts = vec![Rank::new(0)];
-    for (b, &p) in bfs.iter().enumerate() {
-        if depth[p.idx()] as usize == starts.len() {
-            starts.push(Rank::at(b));
-        }
-    }
-    starts.push(Rank::at(bfs.len()));
-    if bfs.is_empty() {
-        starts.truncate(1);
-    }
-    starts
 }
 
 /// Facts about a whole hierarchy; see [`Snapshot::summary`].

@@ -7,6 +7,12 @@ const BLOCK_WORDS: usize = 8;
 
 /// A bit vector with constant-time rank and logarithmic-time select, at 1/16 bit of
 /// directory per bit (one `u32` count per 512-bit block).
+///
+/// # How
+///
+/// `rank1(i)` is the count before `i`'s block plus the popcounts of at most eight
+/// words of that block (one cache line); `select1(j)` binary-searches the block counts
+/// for the block holding the `j`-th one, then scans its words.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RankBits {
     len: usize,
@@ -123,6 +129,24 @@ impl RankBits {
 
 /// Wavelet matrix (Claude, Navarro and Ordóñez, 2015) of a sequence of values below
 /// `2^bits`.
+///
+/// # How
+///
+/// Level 0 holds the most significant bit of every value, in sequence order. The
+/// sequence is then stably partitioned by that bit, zeros first, and level 1 holds the
+/// next bit of every value in that order; and so on, `bits` levels of `n` bits each,
+/// with rank directories ([`RankBits`]). A range `lo..hi` of one level maps to two
+/// ranges of the next: its zeros to `rank0(lo)..rank0(hi)`, its ones to
+/// `zeros + rank1(lo)..zeros + rank1(hi)`. So, with two ranks per level:
+///
+/// - [`get`](WaveletMatrix::get) follows one position down, reading its bits;
+/// - [`quantile`](WaveletMatrix::quantile) (the `k`-th smallest in a range) goes to
+///   the zeros when the range holds more than `k` zeros at this bit, else to the ones
+///   with `k` less those zeros;
+/// - [`count_less`](WaveletMatrix::count_less) follows the bits of the bound, adding
+///   the zeros of the range wherever the bound has a one.
+///
+/// Each is `O(bits)` = `O(log n)` rank queries, whatever the range's length.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct WaveletMatrix {
     len: usize,

@@ -36,7 +36,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 
-use crate::builder::{build_linked, BuildError, Columns};
+use crate::builder::{validate_linked, BuildError, Columns};
 use crate::capability::Capabilities;
 use crate::id::{ResellerId, LIMIT, NONE};
 use crate::record::Splices;
@@ -281,7 +281,8 @@ impl Snapshot {
         let (records, parent, version) = decode(&file)?;
         // The records are copied out: free the file's bytes before the layout is built.
         drop(file);
-        let mut snap = build_linked(records, parent).map_err(LoadError::Invalid)?;
+        let parts = validate_linked(records, parent).map_err(LoadError::Invalid)?;
+        let mut snap = Snapshot::from_parts(parts);
         snap.version = version;
         Ok(snap)
     }

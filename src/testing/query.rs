@@ -7,7 +7,8 @@ use std::fmt;
 use crate::access::Principal;
 use crate::capability::FilterFlags;
 use crate::id::ResellerId;
-use crate::paging::{Order, Page, PageRequest};
+use crate::paging::{Order, PageRequest};
+use crate::snapshot::Page;
 use crate::snapshot::{QueryError, Snapshot};
 
 use super::Model;

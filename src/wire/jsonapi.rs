@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{order_from_query, page_request_from_query, write, ApiError};
 use crate::id::ResellerId;
-use crate::paging::Page;
+use crate::snapshot::Page;
 use crate::snapshot::{Reseller, Snapshot};
 
 /// The JSON:API resource type of a reseller.

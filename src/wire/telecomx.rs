@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{order_from_query, page_request_from_query, write, ApiError};
 use crate::access::Principal;
 use crate::capability::FilterFlags;
-use crate::paging::Page;
+use crate::snapshot::Page;
 use crate::snapshot::{Reseller, Snapshot};
 
 /// One entry of the list: `{"_id", "name", "integrations": {"billing": {"economic":

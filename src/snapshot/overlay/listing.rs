@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use super::super::numbering::{Handle, Line, Pos, Rank};
 use super::super::piece::Piece;
+use super::super::Gathered;
 use super::super::{Core, FilterIndex};
 use super::Overlay;
 use crate::capability::{Capabilities, Filter};
-use crate::paging::{Gathered, Order, PageRequest};
+use crate::paging::{Order, PageRequest};
 use crate::wavelet::WaveletMatrix;
 
 /// Depth counts of runs, by base positions and filter slot: see
