@@ -400,8 +400,9 @@ impl Snapshot {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Reseller<'_>> + '_ {
         let reseller = self.resolver();
         let delta = self.delta();
-        Line::each(Line::new(0)..Line::at(self.len()))
-            .map(move |l| reseller(delta.map_or_else(|| Handle::new(l.get()), |o| o.node_at(l))))
+        Line::each(Line::new(0)..Line::at(self.len())).map(move |l| {
+            reseller(delta.map_or_else(|| Handle::of(l.plain_pos()), |o| o.node_at(l)))
+        })
     }
 
     /// The reseller with this id.

@@ -15,7 +15,7 @@
 //! Arithmetic stays inside one kind: a position plus an offset is a position of the
 //! same kind, and two positions of the same kind differ by an offset (`u32`). Crossing
 //! from one kind to another is a named conversion ([`Handle::of`], [`Line::of`],
-//! [`Handle::base`]), which is where the code says why the two numbers agree.
+//! [`Line::plain_pos`], [`Handle::base`]), which is where the code says why the two numbers agree.
 //!
 //! Each is a `u32` inside (`repr(transparent)`), so the arrays of them cost what
 //! arrays of `u32` cost, and `u32::MAX` is kept as `NONE` ("no reseller") where one is
@@ -200,12 +200,12 @@ impl Line {
     pub(crate) const fn of(p: Pos) -> Line {
         Line(p.0)
     }
-}
 
-impl From<Pos> for Handle {
+    /// The base position at this line of a plain snapshot (the inverse of
+    /// [`Line::of`]).
     #[inline]
-    fn from(p: Pos) -> Handle {
-        Handle::of(p)
+    pub(crate) const fn plain_pos(self) -> Pos {
+        Pos(self.0)
     }
 }
 
