@@ -60,6 +60,14 @@ impl Space<'_> {
         }
     }
 
+    /// The indices, in this space, of the resellers of level-order ranks `ranks`.
+    fn within(&self, ranks: Range<Rank>) -> Range<usize> {
+        match self {
+            Space::All => Rank::span(ranks),
+            Space::Match(_, fi) => fi.bfs.rank1(ranks.start.idx())..fi.bfs.rank1(ranks.end.idx()),
+        }
+    }
+
     fn matches(&self, caps: Capabilities) -> bool {
         match self {
             Space::All => true,
@@ -113,6 +121,30 @@ impl Core {
             .collect();
         let mut cache = self.depth_counts.write().unwrap_or_else(|p| p.into_inner());
         cache.entry(key).or_insert(counts).clone()
+    }
+}
+
+impl Core {
+    /// The level-order ranks of the resellers at base depth `t` among base positions
+    /// `s..e`, in `O(log w)` for a level `w` wide: a level lists its resellers by
+    /// position, so they are the level's slice between two binary searches (the top
+    /// levels, which level-order pages walk most, are short and stay in cache).
+    fn level_ranks(&self, s: Pos, e: Pos, t: i64) -> Range<Rank> {
+        let start = usize::try_from(t)
+            .ok()
+            .and_then(|t| self.level_start.get(t).copied());
+        let Some(a) = start else {
+            return Rank::new(0)..Rank::new(0);
+        };
+        let b = self
+            .level_start
+            .get(t as usize + 1)
+            .copied()
+            .unwrap_or(Rank::at(self.bfs.len()));
+        let level = &self.bfs[a.idx()..b.idx()];
+        let lo = level.partition_point(|&p| p < s);
+        let hi = lo + level[lo..].partition_point(|&p| p < e);
+        a + lo as u32..a + hi as u32
     }
 }
 
@@ -345,8 +377,10 @@ impl Overlay {
     /// `range` is a downline, a reseller and its downline, or everything, so its first
     /// reseller is its shallowest. At each depth `d` from there, the tree yields the
     /// pieces of the range with a reseller at depth `d` or less (skipping, a subtree
-    /// at a time, pieces all deeper); a piece's resellers at depth `d` are a range of
-    /// its level-order ranks (a count and one quantile each, as in [`level_items`]).
+    /// at a time, pieces all deeper); a run's resellers at depth `d` are a slice of
+    /// the base's level `d - shift`, found by two binary searches over that level
+    /// ([`Core::level_ranks`]; near the top of a range, levels are short and in cache,
+    /// where a wavelet count or quantile reads one cache line per bit of the rank).
     /// A page near the start costs the pieces holding its levels, not the pieces of
     /// the range; a page deep in a range of many pieces gives up, for the counts.
     fn level_walk(
@@ -369,7 +403,6 @@ impl Overlay {
             }
             Piece::Node { depth, .. } => i64::from(depth),
         };
-        let m = space.matrix(core);
         let mut visited = 0usize;
         // Resellers of the range before the current depth and piece, in level order.
         let mut k = 0usize;
@@ -385,39 +418,33 @@ impl Overlay {
                 let end = found.start + piece.len();
                 let lo = range.start.max(found.start) - found.start;
                 let hi = range.end.min(end) - found.start;
-                let seg = match piece {
+                // The piece's resellers at depth `d`: indices `at..at + here` in
+                // `space`'s level order.
+                let (at, here) = match piece {
                     Piece::Run {
                         s, shift, min, max, ..
-                    } => Seg::Run {
-                        span: space.span(s + lo, s + hi),
-                        shift,
-                        depths: (min, max),
-                        whole: None,
-                        counts: None,
-                    },
-                    Piece::Node { x, depth } => Seg::Node { x, depth },
-                };
-                let included = match &seg {
-                    Seg::Node { x, .. } => space.matches(self.caps(core, *x)),
-                    Seg::Run { .. } => true,
-                };
-                let lower = below(core, space, &seg, d);
-                let here = if included {
-                    below(core, space, &seg, d + 1) - lower
-                } else {
-                    0
-                };
-                for i in window.start.saturating_sub(k).min(here)..here {
-                    items.push(match &seg {
-                        Seg::Run { span, .. } => {
-                            let v = m.quantile(span.start, span.end, lower + i).unwrap_or(0);
-                            Handle::of(core.at_rank(space.rank_of(v)))
-                        }
-                        Seg::Node { x, .. } => *x,
-                    });
-                    if items.len() == window.len() {
-                        return Some(items);
+                    } if (i64::from(min)..=i64::from(max)).contains(&d) => {
+                        let v = space.within(core.level_ranks(s + lo, s + hi, d - shift));
+                        (v.start, v.len())
                     }
+                    Piece::Run { .. } => (0, 0),
+                    Piece::Node { x, depth } => {
+                        let here = i64::from(depth) == d && space.matches(self.caps(core, x));
+                        (0, usize::from(here))
+                    }
+                };
+                let from = window.start.saturating_sub(k).min(here);
+                let take = (from..here).len().min(window.len() - items.len());
+                match piece {
+                    Piece::Run { .. } => items.extend(
+                        (at + from..at + from + take)
+                            .map(|v| Handle::of(core.at_rank(space.rank_of(v as u32)))),
+                    ),
+                    Piece::Node { x, .. } if take > 0 => items.push(x),
+                    Piece::Node { .. } => {}
+                }
+                if items.len() == window.len() {
+                    return Some(items);
                 }
                 k += here;
                 next = self.pieces.first_at_most(end, d);
@@ -428,6 +455,33 @@ impl Overlay {
             }
             d += 1;
         }
+    }
+}
+
+/// Pushes `take` resellers of `seg`, all at one depth, from its `first`-th in level
+/// order (`first` counting the resellers of shallower depths).
+///
+/// A run's resellers at one depth are consecutive in the base's level order (a level
+/// is sorted by pre-order position, and a run is a range of those), and so are its
+/// matches among a filter's: one quantile finds the first, the rest follow it.
+fn push_at_depth(
+    core: &Core,
+    space: Space<'_>,
+    seg: &Seg,
+    first: usize,
+    take: usize,
+    items: &mut Gathered,
+) {
+    if take == 0 {
+        return;
+    }
+    match seg {
+        Seg::Run { span, .. } => {
+            let m = space.matrix(core);
+            let v = m.quantile(span.start, span.end, first).unwrap_or(0);
+            items.extend((v..v + take as u32).map(|v| Handle::of(core.at_rank(space.rank_of(v)))));
+        }
+        Seg::Node { x, .. } => items.push(*x),
     }
 }
 
@@ -520,18 +574,11 @@ fn level_items(core: &Core, space: Space<'_>, segs: &[Seg], window: Range<usize>
                 skip -= at_d;
                 continue;
             }
-            for i in skip..at_d {
-                if k == window.end {
-                    return items;
-                }
-                items.push(match seg {
-                    Seg::Run { span, .. } => {
-                        let v = m.quantile(span.start, span.end, lower[j] + i).unwrap_or(0);
-                        Handle::of(core.at_rank(space.rank_of(v)))
-                    }
-                    Seg::Node { x, .. } => *x,
-                });
-                k += 1;
+            let take = (at_d - skip).min(window.end - k);
+            push_at_depth(core, space, seg, lower[j] + skip, take, &mut items);
+            k += take;
+            if k == window.end {
+                return items;
             }
             skip = 0;
         }
