@@ -277,7 +277,7 @@ impl Overlay {
             Some(f) => match f.leaf.piece {
                 Piece::Node { x, .. } => x,
                 Piece::Run { s, e, shift, .. } => core
-                    .last_at_most(s, e, i64::from(up) - shift)
+                    .last_at_depth(s, e, i64::from(up) - shift)
                     .map_or(Handle::NONE, Handle::of),
             },
         }

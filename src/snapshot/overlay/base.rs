@@ -41,6 +41,20 @@ impl Core {
         self.depth_of_rank(self.rank_of(p))
     }
 
+    /// The positions at base depth `t`, in order (empty past the deepest level), and
+    /// the level-order rank of the first.
+    pub(super) fn level(&self, t: usize) -> (Rank, &[Pos]) {
+        let Some(&a) = self.level_start.get(t) else {
+            return (Rank::at(self.bfs.len()), &[]);
+        };
+        let b = self
+            .level_start
+            .get(t + 1)
+            .copied()
+            .unwrap_or(Rank::at(self.bfs.len()));
+        (a, &self.bfs[a.idx()..b.idx()])
+    }
+
     /// The level-order rank below which resellers are shallower than `depth`.
     pub(super) fn rank_bound(&self, depth: i64) -> Rank {
         if depth <= 0 {
@@ -89,27 +103,26 @@ impl Core {
 
     /// The first position from `s` on at depth `t` or less (`n` when none): `s`
     /// itself, or the end of the downline of `s`'s ancestor at depth `t`, which is the
-    /// last position up to `s` at depth `t`: the largest level-order rank below
-    /// depth `t + 1` there.
+    /// last position up to `s` at depth `t`: one binary search over that level, which
+    /// lists its positions in order.
     pub(super) fn first_at_most(&self, s: Pos, t: u32) -> Pos {
         let n = Pos::new(self.n());
         if s >= n || self.depth_at(s) <= t {
             return s.min(n);
         }
-        match self.last_at_most(Pos::new(0), s + 1, i64::from(t)) {
-            Some(a) => self.end[a.idx()],
+        let (_, level) = self.level(t as usize);
+        match level.partition_point(|&p| p <= s).checked_sub(1) {
+            Some(i) => self.end[level[i].idx()],
             None => n,
         }
     }
 
-    /// The last position in `lo..hi` at depth `t` or less: the one with the largest
-    /// level-order rank below depth `t + 1` there (when depth `t` occurs in the range
-    /// and nothing shallower follows it, that is the last position at depth `t`).
-    pub(super) fn last_at_most(&self, lo: Pos, hi: Pos, t: i64) -> Option<Pos> {
-        let (lo, hi) = (lo.idx(), hi.idx());
-        let below = self.level.count_less(lo, hi, self.rank_bound(t + 1).idx());
-        let v = self.level.quantile(lo, hi, below.checked_sub(1)?)?;
-        Some(self.bfs[v as usize])
+    /// The last position in `lo..hi` at depth `t`: one binary search over that
+    /// level, which lists its positions in order.
+    pub(super) fn last_at_depth(&self, lo: Pos, hi: Pos, t: i64) -> Option<Pos> {
+        let (_, level) = self.level(usize::try_from(t).ok()?);
+        let i = level.partition_point(|&p| p < hi).checked_sub(1)?;
+        (level[i] >= lo).then_some(level[i])
     }
 
     /// The record at position `p` (without its parent).

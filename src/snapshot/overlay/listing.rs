@@ -130,18 +130,10 @@ impl Core {
     /// position, so they are the level's slice between two binary searches (the top
     /// levels, which level-order pages walk most, are short and stay in cache).
     fn level_ranks(&self, s: Pos, e: Pos, t: i64) -> Range<Rank> {
-        let start = usize::try_from(t)
-            .ok()
-            .and_then(|t| self.level_start.get(t).copied());
-        let Some(a) = start else {
+        let Ok(t) = usize::try_from(t) else {
             return Rank::new(0)..Rank::new(0);
         };
-        let b = self
-            .level_start
-            .get(t as usize + 1)
-            .copied()
-            .unwrap_or(Rank::at(self.bfs.len()));
-        let level = &self.bfs[a.idx()..b.idx()];
+        let (a, level) = self.level(t);
         let lo = level.partition_point(|&p| p < s);
         let hi = lo + level[lo..].partition_point(|&p| p < e);
         a + lo as u32..a + hi as u32
