@@ -310,11 +310,13 @@ impl Overlay {
 
     /// The reseller with this id, if present.
     pub(crate) fn find(&self, core: &Core, id: &ResellerId) -> Option<Handle> {
-        if let Some(&x) = self.ids.get(id) {
-            return Some(x);
+        // The base first: most ids are its, and its table is cheaper to probe than
+        // the persistent map (an id is in at most one of them, a removed base id
+        // being added again as a new reseller).
+        match core.find(id) {
+            Some(p) if !self.removed.contains(&p) => Some(Handle::of(p)),
+            _ => self.ids.get(id).copied(),
         }
-        let p = core.find(id)?;
-        (!self.removed.contains(&p)).then_some(Handle::of(p))
     }
 
     /// The record of an added or updated reseller; `None` for one the base describes.
