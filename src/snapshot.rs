@@ -116,6 +116,9 @@ pub(crate) struct Core {
     /// `level_start[d]`: the level-order index of the first reseller at depth `d`;
     /// the last entry is `n`.
     level_start: Vec<Rank>,
+    /// Depth by position, for depths below [`Core::DEEP`] (one byte a reseller); a
+    /// deeper reseller holds `DEEP` and its depth is read from the level order.
+    shallow: Vec<u8>,
     filters: [FilterIndex; 4],
     roots: usize,
     /// Depth counts of the runs that changed versions over this base list in level
@@ -822,6 +825,7 @@ impl Snapshot {
                 .sum::<usize>()
             + core.lookup.heap_bytes()
             + core.level_start.capacity() * 4
+            + core.shallow.capacity()
             + self.delta().map_or(0, |o| o.heap_bytes())
     }
 }

@@ -129,7 +129,13 @@ impl Snapshot {
             },
         );
         let roots = parent.iter().filter(|p| p.is_none()).count();
-        let level_start = level_starts(&parent, &bfs);
+        let depth = depths(&parent);
+        let level_start = level_starts(&depth, &bfs);
+        let shallow = depth
+            .iter()
+            .map(|&d| d.min(u32::from(Core::DEEP)) as u8)
+            .collect();
+        drop(depth);
         let core = Core {
             ids: ids_by_pos,
             lookup,
@@ -140,6 +146,7 @@ impl Snapshot {
             bfs,
             level,
             level_start,
+            shallow,
             filters,
             roots,
             depth_counts: Default::default(),
@@ -173,14 +180,19 @@ impl FilterIndex {
     }
 }
 
-/// The level-order index of the first reseller of each depth, then `n`.
-fn level_starts(parent: &[Pos], bfs: &[Pos]) -> Vec<Rank> {
+/// The depth of each position (parents precede their children).
+fn depths(parent: &[Pos]) -> Vec<u32> {
     let mut depth = vec![0u32; parent.len()];
     for p in 0..parent.len() {
         if !parent[p].is_none() {
             depth[p] = depth[parent[p].idx()] + 1;
         }
     }
+    depth
+}
+
+/// The level-order index of the first reseller of each depth, then `n`.
+fn level_starts(depth: &[u32], bfs: &[Pos]) -> Vec<Rank> {
     let mut starts = vec![Rank::new(0)];
     for (b, &p) in bfs.iter().enumerate() {
         if depth[p.idx()] as usize == starts.len() {

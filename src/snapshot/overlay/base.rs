@@ -36,9 +36,17 @@ impl Core {
         (self.level_start.partition_point(|&s| s <= b) - 1) as u32
     }
 
-    /// Depth of position `p`, in `O(log n)`.
+    /// Depths from this one on are not kept by position (see `shallow`).
+    pub(crate) const DEEP: u8 = u8::MAX;
+
+    /// Depth of position `p`: one byte read below [`Core::DEEP`], otherwise `O(log n)`
+    /// (its level-order rank from the wavelet matrix, then its level).
+    #[inline]
     pub(crate) fn depth_at(&self, p: Pos) -> u32 {
-        self.depth_of_rank(self.rank_of(p))
+        match self.shallow.get(p.idx()) {
+            Some(&d) if d < Core::DEEP => u32::from(d),
+            _ => self.depth_of_rank(self.rank_of(p)),
+        }
     }
 
     /// The positions at base depth `t`, in order (empty past the deepest level), and
