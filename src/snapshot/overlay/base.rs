@@ -1,6 +1,8 @@
 //! What the overlay asks of the indexed forest it is over: lookups, depths, level
 //! ancestors, runs of positions with their depth bounds and filter matches, records.
 
+use std::ops::Range;
+
 use super::super::numbering::{Pos, Rank};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
@@ -61,6 +63,20 @@ impl Core {
             .copied()
             .unwrap_or(Rank::at(self.bfs.len()));
         (a, &self.bfs[a.idx()..b.idx()])
+    }
+
+    /// The level-order ranks of the resellers at base depth `t` among base positions
+    /// `s..e`, in `O(log w)` for a level `w` wide: a level lists its resellers by
+    /// position, so they are the level's slice between two binary searches (the top
+    /// levels, which level-order pages walk most, are short and stay in cache).
+    pub(super) fn level_ranks(&self, s: Pos, e: Pos, t: i64) -> Range<Rank> {
+        let Ok(t) = usize::try_from(t) else {
+            return Rank::new(0)..Rank::new(0);
+        };
+        let (a, level) = self.level(t);
+        let lo = level.partition_point(|&p| p < s);
+        let hi = lo + level[lo..].partition_point(|&p| p < e);
+        a + lo as u32..a + hi as u32
     }
 
     /// The level-order rank below which resellers are shallower than `depth`.

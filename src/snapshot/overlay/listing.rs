@@ -124,22 +124,6 @@ impl Core {
     }
 }
 
-impl Core {
-    /// The level-order ranks of the resellers at base depth `t` among base positions
-    /// `s..e`, in `O(log w)` for a level `w` wide: a level lists its resellers by
-    /// position, so they are the level's slice between two binary searches (the top
-    /// levels, which level-order pages walk most, are short and stay in cache).
-    fn level_ranks(&self, s: Pos, e: Pos, t: i64) -> Range<Rank> {
-        let Ok(t) = usize::try_from(t) else {
-            return Rank::new(0)..Rank::new(0);
-        };
-        let (a, level) = self.level(t);
-        let lo = level.partition_point(|&p| p < s);
-        let hi = lo + level[lo..].partition_point(|&p| p < e);
-        a + lo as u32..a + hi as u32
-    }
-}
-
 impl Overlay {
     fn space<'c>(core: &'c Core, filter: Option<Filter>) -> Space<'c> {
         match filter {
