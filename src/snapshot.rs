@@ -771,17 +771,14 @@ impl Snapshot {
             None => {
                 let core = self.core();
                 let n = self.len();
-                let mut depth = vec![0u32; n];
                 let mut children = vec![0u32; n];
-                for p in 0..n {
-                    let q = core.parent[p];
+                for q in &core.parent {
                     if !q.is_none() {
-                        depth[p] = depth[q.idx()] + 1;
                         children[q.idx()] += 1;
                     }
                 }
                 core.caps.iter().for_each(|&c| count(c));
-                max_depth = depth.iter().max().map_or(0, |&d| d as usize);
+                max_depth = core.deepest() as usize;
                 widest_fan_out = children.iter().max().map_or(0, |&c| c as usize);
             }
             Some(o) => {

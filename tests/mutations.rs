@@ -164,6 +164,12 @@ fn check(snap: &Snapshot, model: &Model, principals: &[Principal]) -> Result<(),
     let roots = ids.iter().filter(|id| model.parent(id).is_none()).count();
     prop_assert_eq!(snap.root_count(), roots);
     prop_assert_eq!(snap.summary().resellers, ids.len());
+    let deepest = ids
+        .iter()
+        .map(|id| model.upline(id).map_or(0, |up| up.len()))
+        .max()
+        .unwrap_or(0);
+    prop_assert_eq!(snap.summary().max_depth, deepest);
     let flag_sets = [
         FilterFlags::NONE,
         FilterFlags {

@@ -110,7 +110,7 @@ impl Core {
     }
 
     /// The base's largest depth.
-    pub(super) fn deepest(&self) -> u32 {
+    pub(crate) fn deepest(&self) -> u32 {
         self.level_start.len().saturating_sub(2) as u32
     }
 
