@@ -14,6 +14,7 @@ use crate::paging::{Order, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
+mod depth_bounds;
 mod file;
 mod layout;
 mod numbering;
@@ -119,6 +120,8 @@ pub(crate) struct Core {
     /// Depth by position, for depths below [`Core::DEEP`] (one byte a reseller); a
     /// deeper reseller holds `DEEP` and its depth is read from the level order.
     shallow: Vec<u8>,
+    /// The smallest and largest of `shallow` over any range of positions.
+    bounds: depth_bounds::DepthBounds,
     filters: [FilterIndex; 4],
     roots: usize,
     /// Depth counts of the runs that changed versions over this base list in level
@@ -823,6 +826,7 @@ impl Snapshot {
             + core.lookup.heap_bytes()
             + core.level_start.capacity() * 4
             + core.shallow.capacity()
+            + core.bounds.heap_bytes()
             + self.delta().map_or(0, |o| o.heap_bytes())
     }
 }

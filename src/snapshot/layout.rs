@@ -13,6 +13,7 @@
 
 use rayon::prelude::*;
 
+use super::depth_bounds::DepthBounds;
 use super::numbering::{Pos, Rank};
 use super::payload::Payloads;
 use super::{Core, FilterIndex, Repr, Snapshot};
@@ -131,11 +132,12 @@ impl Snapshot {
         let roots = parent.iter().filter(|p| p.is_none()).count();
         let depth = depths(&parent);
         let level_start = level_starts(&depth, &bfs);
-        let shallow = depth
+        let shallow: Vec<u8> = depth
             .iter()
             .map(|&d| d.min(u32::from(Core::DEEP)) as u8)
             .collect();
         drop(depth);
+        let bounds = DepthBounds::build(&shallow);
         let core = Core {
             ids: ids_by_pos,
             lookup,
@@ -147,6 +149,7 @@ impl Snapshot {
             level,
             level_start,
             shallow,
+            bounds,
             filters,
             roots,
             depth_counts: Default::default(),

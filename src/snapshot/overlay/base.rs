@@ -91,20 +91,37 @@ impl Core {
     }
 
     /// The run of positions `s..e` (not empty) at their depth plus `shift`: its
-    /// smallest depth exact (one quantile), its largest bounded by the base's deepest
-    /// level, which is all that changes need (see [`Piece::Run`]).
+    /// smallest depth exact, its largest bounded by the base's deepest level, which is
+    /// all that changes need (see [`Piece::Run`]).
     pub(super) fn run(&self, s: Pos, e: Pos, shift: i64) -> Piece {
         Piece::Run {
             s,
             e,
             shift,
-            min: (i64::from(self.depth_in_range(s, e, 0)) + shift) as u32,
+            min: (i64::from(self.min_depth_in(s, e)) + shift) as u32,
             max: (i64::from(self.deepest()) + shift) as u32,
         }
     }
 
-    /// The `k`-th smallest base depth among positions `s..e`.
-    pub(super) fn depth_in_range(&self, s: Pos, e: Pos, k: usize) -> u32 {
+    /// The smallest base depth among positions `s..e` (not empty): `O(1)` from the
+    /// one-byte depths (see [`DepthBounds`](super::super::depth_bounds::DepthBounds)),
+    /// a quantile of the level order when it is [`Core::DEEP`] or more.
+    pub(super) fn min_depth_in(&self, s: Pos, e: Pos) -> u32 {
+        self.bounds
+            .min(&self.shallow, s, e)
+            .unwrap_or_else(|| self.depth_in_range(s, e, 0))
+    }
+
+    /// The largest base depth among positions `s..e` (not empty), as
+    /// [`Core::min_depth_in`].
+    pub(super) fn max_depth_in(&self, s: Pos, e: Pos) -> u32 {
+        self.bounds
+            .max(&self.shallow, s, e)
+            .unwrap_or_else(|| self.depth_in_range(s, e, (e - s) as usize - 1))
+    }
+
+    /// The `k`-th smallest base depth among positions `s..e`, from the level order.
+    fn depth_in_range(&self, s: Pos, e: Pos, k: usize) -> u32 {
         let v = self.level.quantile(s.idx(), e.idx(), k).unwrap_or(0);
         self.depth_of_rank(Rank::new(v))
     }

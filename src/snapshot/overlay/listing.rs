@@ -110,10 +110,7 @@ impl Core {
         if let Some(found) = cache(&self.depth_counts.read().unwrap_or_else(|p| p.into_inner())) {
             return found;
         }
-        let (min, max) = (
-            self.depth_in_range(s, e, 0),
-            self.depth_in_range(s, e, (e - s) as usize - 1),
-        );
+        let (min, max) = (self.min_depth_in(s, e), self.max_depth_in(s, e));
         let span = space.span(s, e);
         let m = space.matrix(self);
         let counts: Arc<[u32]> = (i64::from(min)..=i64::from(max) + 1)
