@@ -14,7 +14,7 @@ use crate::paging::{Order, PageRequest};
 use crate::record::{Attributes, Record};
 use crate::wavelet::{RankBits, WaveletMatrix};
 
-mod depth_bounds;
+mod depths;
 mod file;
 mod layout;
 mod numbering;
@@ -117,11 +117,9 @@ pub(crate) struct Core {
     /// `level_start[d]`: the level-order index of the first reseller at depth `d`;
     /// the last entry is `n`.
     level_start: Vec<Rank>,
-    /// Depth by position, for depths below [`Core::DEEP`] (one byte a reseller); a
-    /// deeper reseller holds `DEEP` and its depth is read from the level order.
-    shallow: Vec<u8>,
-    /// The smallest and largest of `shallow` over any range of positions.
-    bounds: depth_bounds::DepthBounds,
+    /// Depth by position in about a byte a reseller, and the smallest depth of any
+    /// range of positions.
+    depths: depths::Depths,
     filters: [FilterIndex; 4],
     roots: usize,
     /// Depth counts of the runs that changed versions over this base list in level
@@ -825,8 +823,7 @@ impl Snapshot {
                 .sum::<usize>()
             + core.lookup.heap_bytes()
             + core.level_start.capacity() * 4
-            + core.shallow.capacity()
-            + core.bounds.heap_bytes()
+            + core.depths.heap_bytes()
             + self.delta().map_or(0, |o| o.heap_bytes())
     }
 }

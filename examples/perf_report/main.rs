@@ -130,7 +130,7 @@ fn main() {
         stream::run(
             arg(&args, "--n").unwrap_or(N),
             chain,
-            arg(&args, "--batch").unwrap_or(10_000),
+            arg(&args, "--batch").unwrap_or(100_000),
             arg(&args, "--fold-threshold"),
         );
         eprintln!("perf_report took {:.1?}", started.elapsed());

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::depth_bounds::DepthBounds;
+use super::depths::Depths;
 use super::numbering::{Pos, Rank};
 use super::payload::Payloads;
 use super::{Core, FilterIndex, Repr, Snapshot};
@@ -132,12 +132,8 @@ impl Snapshot {
         let roots = parent.iter().filter(|p| p.is_none()).count();
         let depth = depths(&parent);
         let level_start = level_starts(&depth, &bfs);
-        let shallow: Vec<u8> = depth
-            .iter()
-            .map(|&d| d.min(u32::from(Core::DEEP)) as u8)
-            .collect();
+        let depths = Depths::build(&depth);
         drop(depth);
-        let bounds = DepthBounds::build(&shallow);
         let core = Core {
             ids: ids_by_pos,
             lookup,
@@ -148,8 +144,7 @@ impl Snapshot {
             bfs,
             level,
             level_start,
-            shallow,
-            bounds,
+            depths,
             filters,
             roots,
             depth_counts: Default::default(),

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::numbering::{Pos, Rank};
-use super::{Core, Snapshot};
+use super::Snapshot;
 use crate::capability::Filter;
 
 /// A broken snapshot invariant, found by `Snapshot::validate`. Seeing one is a bug in
@@ -153,18 +153,10 @@ impl Snapshot {
             "{} level starts for {levels} levels",
             ls.len()
         );
-        ensure!(
-            self.core().shallow.len() == n,
-            "{} shallow depths for {n} resellers",
-            self.core().shallow.len()
-        );
-        for (p, (&s, &d)) in self.core().shallow.iter().zip(&depth).enumerate() {
-            let want = d.min(u32::from(Core::DEEP));
-            ensure!(
-                u32::from(s) == want,
-                "shallow depth of {p} is {s}, should be {want}"
-            );
-        }
+        self.core()
+            .depths
+            .check(&depth)
+            .map_err(|message| InvariantError { message })?;
         for (b, &p) in self.core().bfs.iter().enumerate() {
             let d = depth[p.idx()] as usize;
             ensure!(

@@ -38,16 +38,14 @@ impl Core {
         (self.level_start.partition_point(|&s| s <= b) - 1) as u32
     }
 
-    /// Depths from this one on are not kept by position (see `shallow`).
-    pub(crate) const DEEP: u8 = u8::MAX;
-
-    /// Depth of position `p`: one byte read below [`Core::DEEP`], otherwise `O(log n)`
-    /// (its level-order rank from the wavelet matrix, then its level).
+    /// Depth of position `p`: a byte and its block's smallest depth (see
+    /// [`Depths`](super::super::depths::Depths)), otherwise `O(log n)` (its level-order
+    /// rank from the wavelet matrix, then its level).
     #[inline]
     pub(crate) fn depth_at(&self, p: Pos) -> u32 {
-        match self.shallow.get(p.idx()) {
-            Some(&d) if d < Core::DEEP => u32::from(d),
-            _ => self.depth_of_rank(self.rank_of(p)),
+        match self.depths.get(p) {
+            Some(d) => d,
+            None => self.depth_of_rank(self.rank_of(p)),
         }
     }
 
@@ -104,20 +102,18 @@ impl Core {
     }
 
     /// The smallest base depth among positions `s..e` (not empty): `O(1)` from the
-    /// one-byte depths (see [`DepthBounds`](super::super::depth_bounds::DepthBounds)),
-    /// a quantile of the level order when it is [`Core::DEEP`] or more.
+    /// depths by position (see [`Depths`](super::super::depths::Depths)), a quantile
+    /// of the level order when they cannot tell.
     pub(super) fn min_depth_in(&self, s: Pos, e: Pos) -> u32 {
-        self.bounds
-            .min(&self.shallow, s, e)
+        self.depths
+            .min(s, e)
             .unwrap_or_else(|| self.depth_in_range(s, e, 0))
     }
 
-    /// The largest base depth among positions `s..e` (not empty), as
-    /// [`Core::min_depth_in`].
+    /// The largest base depth among positions `s..e` (not empty): a quantile of the
+    /// level order.
     pub(super) fn max_depth_in(&self, s: Pos, e: Pos) -> u32 {
-        self.bounds
-            .max(&self.shallow, s, e)
-            .unwrap_or_else(|| self.depth_in_range(s, e, (e - s) as usize - 1))
+        self.depth_in_range(s, e, (e - s) as usize - 1)
     }
 
     /// The `k`-th smallest base depth among positions `s..e`, from the level order.
