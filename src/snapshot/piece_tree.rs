@@ -29,7 +29,10 @@
 //!   for as long as they exist, and a persistent parent table by id. The position of
 //!   a piece is a walk up the table, then one descent along that path summing what
 //!   lies before it: `O(WIDE × height)`. Moving entries between nodes updates the
-//!   table for the entries moved, at most `WIDE` per node split or merged. Every
+//!   table for the entries moved, at most `WIDE` per node split or merged; a node cut
+//!   in two, or two merged into one, leaves its id with the part holding more of its
+//!   entries, so that fewer of them move (these writes were a quarter of a change's
+//!   time). Every
 //!   piece is also in an ordered map by its key (a run's first base position, a
 //!   single reseller's number), so that a reseller's piece is the one with the
 //!   largest key at most its number: one lookup.
@@ -175,6 +178,17 @@ impl Node {
                 c.sum = c.sum.shifted(by);
             }),
         }
+    }
+}
+
+/// Which of the two parts of node `id` cut in two (`left` and `right` entries) keeps
+/// its id: the larger, so that fewer entries move to the new node and change parent in
+/// the parent table (the most frequent writes of a change).
+fn larger_keeps(id: u32, left: usize, right: usize) -> (Option<u32>, Option<u32>) {
+    if left >= right {
+        (Some(id), None)
+    } else {
+        (None, Some(id))
     }
 }
 
@@ -501,10 +515,8 @@ impl PieceTree {
                 }
                 debug_assert_eq!(at.min(l), l, "split inside a piece");
                 let right = slots.split_off(i);
-                (
-                    self.leaves_part(Some(id), slots),
-                    self.leaves_part(None, right),
-                )
+                let (lid, rid) = larger_keeps(id, slots.len(), right.len());
+                (self.leaves_part(lid, slots), self.leaves_part(rid, right))
             }
             Kids::Nodes(mut children) => {
                 let (mut at, mut i) = (0, 0);
@@ -514,9 +526,10 @@ impl PieceTree {
                 }
                 if i == children.len() || at == l {
                     let right = children.split_off(i);
+                    let (lid, rid) = larger_keeps(id, children.len(), right.len());
                     return (
-                        self.nodes_part(Some(id), children, height),
-                        self.nodes_part(None, right, height),
+                        self.nodes_part(lid, children, height),
+                        self.nodes_part(rid, right, height),
                     );
                 }
                 let mut rest = children.split_off(i);
@@ -527,8 +540,9 @@ impl PieceTree {
                     height: height - 1,
                 };
                 let (cl, cr) = self.split(inner, l - at);
-                let left = self.nodes_part(Some(id), children, height);
-                let right = self.nodes_part(None, rest, height);
+                let (lid, rid) = larger_keeps(id, children.len(), rest.len());
+                let left = self.nodes_part(lid, children, height);
+                let right = self.nodes_part(rid, rest, height);
                 (self.join(left, cl), self.join(cr, right))
             }
         }
@@ -590,8 +604,13 @@ impl PieceTree {
     ) -> (Arc<Node>, Option<Arc<Node>>) {
         let n = items.len();
         if n <= WIDE {
-            self.release(bid);
-            return (self.keep(aid, kids(items), na..n), None);
+            // The node that gave more entries keeps its id: fewer entries change parent.
+            if na >= n - na {
+                self.release(bid);
+                return (self.keep(aid, kids(items), na..n), None);
+            }
+            self.release(aid);
+            return (self.keep(bid, kids(items), 0..na), None);
         }
         let h = n / 2;
         let second = items.split_off(h);
