@@ -612,7 +612,11 @@ impl PieceTree {
             self.release(aid);
             return (self.keep(bid, kids(items), 0..na), None);
         }
-        let h = n / 2;
+        // The cut closest to where `a`'s entries end that leaves both nodes between
+        // half full and full: the fewest entries change node (and parent).
+        // (Two nodes hold at most `2 × WIDE`; past that, halves.)
+        let (lo, hi) = (HALF.max(n - WIDE), WIDE.min(n - HALF));
+        let h = if lo <= hi { na.clamp(lo, hi) } else { n / 2 };
         let second = items.split_off(h);
         (
             self.keep(aid, kids(items), na.min(h)..h),
