@@ -6,7 +6,11 @@
 //!
 //! A radix tree of fanout 64: leaves hold 64 values, inner nodes 64 children, all
 //! behind `Arc`. Element `i` is found by its index's 6-bit digits from the root down,
-//! one pointer per level (4 levels reach 16,777,216 values). A change copies the leaf
+//! one pointer per level (4 levels reach 16,777,216 values): an inner node's children
+//! are an array inside its own allocation (children past the length are placeholders),
+//! not a `Vec` behind it, which would be a second pointer per level to follow — the
+//! walk up the piece tree's parent table and a page's check of updated resellers are
+//! chains of these lookups. A change copies the leaf
 //! and the inner nodes on its path when another version still holds them
 //! (`Arc::make_mut`) and changes them in place otherwise, so a version's first change
 //! to a path costs about 1 KB of copying and later ones nothing. Cloning the array
@@ -20,10 +24,21 @@ const BITS: u32 = 6;
 const FAN: usize = 1 << BITS;
 const MASK: usize = FAN - 1;
 
+/// A node. An inner node's children sit inside its `Arc` allocation, so that each level
+/// of a lookup is one pointer to follow; children past the array's length are
+/// placeholders (a leaf of default values), never read.
 #[derive(Clone, Debug)]
 enum Node<T: Copy> {
     Leaf(Arc<[T; FAN]>),
-    Inner(Arc<Vec<Node<T>>>),
+    Inner(Arc<[Node<T>; FAN]>),
+}
+
+impl<T: Copy + Default> Node<T> {
+    /// An inner node of placeholders.
+    fn inner() -> Node<T> {
+        let empty = Arc::new([T::default(); FAN]);
+        Node::Inner(Arc::new(std::array::from_fn(|_| Node::Leaf(empty.clone()))))
+    }
 }
 
 /// A growable persistent array: see the module docs.
@@ -113,8 +128,12 @@ impl<T: Copy + Default> PersistentArray<T> {
     /// Grows to `len` values (new ones default); never shrinks.
     fn resize(&mut self, len: usize) {
         while len > FAN << (BITS * self.height) {
-            let old = std::mem::replace(&mut self.root, Node::Inner(Arc::new(Vec::new())));
-            self.root = Node::Inner(Arc::new(vec![old]));
+            let mut root = Node::inner();
+            let Node::Inner(children) = &mut root else {
+                unreachable!("Node::inner is inner")
+            };
+            Arc::make_mut(children)[0] = std::mem::replace(&mut self.root, Node::inner());
+            self.root = root;
             self.height += 1;
         }
         if len > self.len {
@@ -128,19 +147,19 @@ impl<T: Copy + Default> PersistentArray<T> {
         }
     }
 
-    /// Creates the nodes down to the leaf of value `i`.
+    /// Creates the inner nodes down to the leaf of value `i` (`node` is `height` levels
+    /// above the leaves; a placeholder is already a leaf of default values).
     fn ensure(node: &mut Node<T>, height: u32, i: usize) {
+        if height < 2 {
+            return;
+        }
         let Node::Inner(children) = node else { return };
         let digit = (i >> (BITS * height)) & MASK;
-        let children = Arc::make_mut(children);
-        while children.len() <= digit {
-            children.push(if height == 1 {
-                Node::Leaf(Arc::new([T::default(); FAN]))
-            } else {
-                Node::Inner(Arc::new(Vec::new()))
-            });
+        let child = &mut Arc::make_mut(children)[digit];
+        if matches!(child, Node::Leaf(_)) {
+            *child = Node::inner();
         }
-        Self::ensure(&mut children[digit], height - 1, i);
+        Self::ensure(child, height - 1, i);
     }
 }
 
