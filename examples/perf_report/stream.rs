@@ -20,7 +20,10 @@
 //!   one after the build.
 //!
 //! The five slowest mutations of the stream, with their kind, go to stderr, so that a
-//! stall of the writer's own making can be told from the scheduler's.
+//! stall of the writer's own making can be told from the scheduler's; and
+//! `machine_spin_gap_max` is the longest a thread doing nothing but read the clock
+//! went without a core, beside another doing the same, for five seconds: what the
+//! machine itself makes a thread wait, which `stream_mutation_max` includes.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,6 +137,26 @@ fn queries(snap: &Snapshot, root: &ResellerId, sample: &[ResellerId]) -> [(&'sta
     ]
 }
 
+/// The longest gap between two readings of the clock seen by either of two threads that
+/// do nothing else for `seconds`: how long this machine takes a core away from a busy
+/// thread (two of them busy, as the writer and the reader are during the stream). No
+/// stall of the stream can be told apart from the library's own below this.
+fn spin_gap_ns(seconds: f64) -> f64 {
+    let spin = move || {
+        let start = Instant::now();
+        let (mut last, mut longest) = (start, 0u128);
+        while last.duration_since(start).as_secs_f64() < seconds {
+            let now = Instant::now();
+            longest = longest.max(now.duration_since(last).as_nanos());
+            last = now;
+        }
+        longest
+    };
+    let other = std::thread::spawn(spin);
+    let mine = spin();
+    mine.max(other.join().unwrap()) as f64
+}
+
 /// What a mutation of the stream was, for the list of the slowest.
 fn kind(m: &Mutation, ok: bool) -> &'static str {
     match (m, ok) {
@@ -173,6 +196,14 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         })
         .collect();
     emit("build", shape, n, None, median(builds), "ns");
+    emit(
+        "machine_spin_gap_max",
+        shape,
+        n,
+        None,
+        spin_gap_ns(5.0),
+        "ns",
+    );
     // The first snapshot is built by the thread that will write, as the simplest
     // service would.
     let start = Snapshot::build(input.clone()).unwrap();
