@@ -313,6 +313,107 @@ proptest! {
     }
 }
 
+/// Chains `lens` deep, each followed by `singles` lone roots, numbered in order: the
+/// end of a chain shares a block of the base's positions with the roots after it, so
+/// some depths sit 255 or more below their block's smallest (and are read from the
+/// level order) while the rest are bytes over the block's smallest.
+fn chains(lens: &[usize], singles: usize) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut next = 0u64;
+    for &len in lens {
+        for i in 0..len {
+            let parent = (i > 0).then(|| next - 1);
+            records.push(Record::new(next, parent));
+            next += 1;
+        }
+        for _ in 0..singles {
+            records.push(Record::new(next, None::<u64>));
+            next += 1;
+        }
+    }
+    records
+}
+
+/// What deep versions must get right, without `check`'s every page of every downline
+/// (quadratic in a chain's length): the invariants (depths by position included),
+/// both whole listings, every reseller's parent, depth and downline size, and the
+/// first and last pages of some downlines in both orders.
+fn check_deep(snap: &Snapshot, model: &Model) -> Result<(), TestCaseError> {
+    prop_assert_eq!(snap.validate(), Ok(()));
+    for order in [Order::PreOrder, Order::LevelOrder] {
+        // Pages of 1,000 (the most a page holds), all of them.
+        let mut got = Vec::new();
+        for number in 1.. {
+            let req = PageRequest::new(number, 1000).unwrap();
+            let page = snap
+                .eligible_parents(&Principal::admin(), FilterFlags::NONE, order, req)
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            got.extend(ids_of(&page));
+        }
+        prop_assert_eq!(got, model.all(order));
+    }
+    for (i, id) in model.ids().enumerate() {
+        let r = snap.get(id).unwrap();
+        prop_assert_eq!(r.parent(), model.parent(id));
+        prop_assert_eq!(
+            r.depth(),
+            model.upline(id).unwrap().len(),
+            "depth of {}",
+            id
+        );
+        let want = model.downline(id, Order::PreOrder).unwrap();
+        prop_assert_eq!(snap.downline_count(id).unwrap(), want.len());
+        if i % 37 == 0 {
+            for order in [Order::PreOrder, Order::LevelOrder] {
+                let want = model.downline(id, order).unwrap();
+                let last = want.len().div_ceil(50).max(1) as u64;
+                for req in [
+                    PageRequest::new(1, 50).unwrap(),
+                    PageRequest::new(last, 50).unwrap(),
+                ] {
+                    let page = snap.downline(id, order, req).unwrap();
+                    prop_assert_eq!(ids_of(&page), Model::page(&want, req).to_vec());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases((cases() / 50).max(4)))]
+
+    /// Forests deeper than 255, changed without folding: depths read as bytes over a
+    /// block's smallest and depths read from the level order both agree with the model.
+    #[test]
+    fn deep_chains_under_changes_match_the_model(
+        lens in prop::collection::vec(256usize..700, 1..4),
+        singles in 1usize..4,
+        batches in prop::collection::vec(prop::collection::vec(op(), 1..8), 4..12),
+    ) {
+        let records = chains(&lens, singles);
+        let mut model = Model::new(&records).unwrap();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        check_deep(&h.snapshot(), &model)?;
+        let mut fresh = 0;
+        for (step, batch) in batches.iter().enumerate() {
+            let ids: Vec<ResellerId> = model.ids().cloned().collect();
+            let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
+            match (h.apply(&batch), model.apply(&batch)) {
+                (Ok(_), Ok(())) | (Err(_), Err(_)) => {}
+                (got, want) => prop_assert!(false, "engine {:?}, model {:?} for {:?}", got, want, batch),
+            }
+            if step % 3 == 2 || step + 1 == batches.len() {
+                check_deep(&h.snapshot(), &model)?;
+            }
+        }
+    }
+}
+
 fn small() -> Hierarchy {
     Hierarchy::with_options(
         Snapshot::build((1..=10u64).map(|i| Record::new(i, (i > 1).then_some(1u64)))).unwrap(),
