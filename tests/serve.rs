@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
@@ -43,8 +44,12 @@ impl Drop for Server {
 }
 
 fn start(extra: &[&str]) -> Server {
-    let data = file("serve.ndjson", DATA);
-    let tokens = file("serve-tokens.json", TOKENS);
+    // Files of their own for each server: tests run in parallel, and rewriting a file
+    // another test's server is reading would hand it an empty or partial file.
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let data = file(&format!("serve-{n}.ndjson"), DATA);
+    let tokens = file(&format!("serve-tokens-{n}.json"), TOKENS);
     let mut child = Command::new(env!("CARGO_BIN_EXE_resellers"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(&data)
