@@ -295,21 +295,7 @@ proptest! {
         batches in prop::collection::vec(prop::collection::vec(op(), 1..12), 20..40),
         who in prop::collection::vec(testing::principal(300), 3),
     ) {
-        let mut model = Model::new(&records).unwrap();
-        let h = Hierarchy::new(Snapshot::build(records).unwrap());
-        h.set_fold_threshold(usize::MAX);
-        let mut fresh = 0;
-        for (step, batch) in batches.iter().enumerate() {
-            let ids: Vec<ResellerId> = model.ids().cloned().collect();
-            let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
-            match (h.apply(&batch), model.apply(&batch)) {
-                (Ok(_), Ok(())) | (Err(_), Err(_)) => {}
-                (got, want) => prop_assert!(false, "engine {:?}, model {:?} for {:?}", got, want, batch),
-            }
-            if step % 4 == 3 || step + 1 == batches.len() {
-                check(&h.snapshot(), &model, &who)?;
-            }
-        }
+        unfolded(records, &batches, 4, |snap, model| check(snap, model, &who))?;
     }
 }
 
@@ -395,23 +381,38 @@ proptest! {
         batches in prop::collection::vec(prop::collection::vec(op(), 1..8), 4..12),
     ) {
         let records = chains(&lens, singles);
-        let mut model = Model::new(&records).unwrap();
-        let h = Hierarchy::new(Snapshot::build(records).unwrap());
-        h.set_fold_threshold(usize::MAX);
-        check_deep(&h.snapshot(), &model)?;
-        let mut fresh = 0;
-        for (step, batch) in batches.iter().enumerate() {
-            let ids: Vec<ResellerId> = model.ids().cloned().collect();
-            let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
-            match (h.apply(&batch), model.apply(&batch)) {
-                (Ok(_), Ok(())) | (Err(_), Err(_)) => {}
-                (got, want) => prop_assert!(false, "engine {:?}, model {:?} for {:?}", got, want, batch),
-            }
-            if step % 3 == 2 || step + 1 == batches.len() {
-                check_deep(&h.snapshot(), &model)?;
+        check_deep(&Snapshot::build(records.clone()).unwrap(), &Model::new(&records).unwrap())?;
+        unfolded(records, &batches, 3, check_deep)?;
+    }
+}
+
+/// Applies `batches` (resolved against the model's ids) to a hierarchy over `records`
+/// that never folds, and to the model; both accept or refuse each batch alike, and
+/// after every `every`-th batch and the last `check` compares them.
+fn unfolded(
+    records: Vec<Record>,
+    batches: &[Vec<Op>],
+    every: usize,
+    check: impl Fn(&Snapshot, &Model) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    h.set_fold_threshold(usize::MAX);
+    let mut fresh = 0;
+    for (step, batch) in batches.iter().enumerate() {
+        let ids: Vec<ResellerId> = model.ids().cloned().collect();
+        let batch: Vec<Mutation> = batch.iter().map(|o| resolve(o, &ids, &mut fresh)).collect();
+        match (h.apply(&batch), model.apply(&batch)) {
+            (Ok(_), Ok(())) | (Err(_), Err(_)) => {}
+            (got, want) => {
+                prop_assert!(false, "engine {:?}, model {:?} for {:?}", got, want, batch)
             }
         }
+        if step % every == every - 1 || step + 1 == batches.len() {
+            check(&h.snapshot(), &model)?;
+        }
     }
+    Ok(())
 }
 
 fn small() -> Hierarchy {
