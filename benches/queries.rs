@@ -40,7 +40,7 @@ fn records(shape: Shape, n: usize) -> Vec<Record> {
 fn with_downline_near(snap: &Snapshot, target: usize) -> ResellerId {
     snap.iter()
         .min_by_key(|r| r.downline_len().abs_diff(target))
-        .map(|r| r.id().clone())
+        .map(|r| r.id().to_owned())
         .unwrap()
 }
 
@@ -103,7 +103,7 @@ fn downline_page(c: &mut Criterion) {
     // The other shapes at one million: the root's downline, first page.
     for shape in [Shape::PowerLaw, Shape::Chain, Shape::Star] {
         let snap = Snapshot::build(records(shape, 1_000_000)).unwrap();
-        let root = snap.iter().next().unwrap().id().clone();
+        let root = snap.iter().next().unwrap().id().to_owned();
         for order in [Order::PreOrder, Order::LevelOrder] {
             let name = format!("{}/{order:?}/first", shape.name());
             g.bench_function(BenchmarkId::new(name, 999_999), |b| {
@@ -119,7 +119,7 @@ fn downline_page(c: &mut Criterion) {
 
 fn eligible_filtered_page(c: &mut Criterion) {
     let snap = Snapshot::build(records(Shape::Random, 1_000_000)).unwrap();
-    let root = snap.iter().next().unwrap().id().clone();
+    let root = snap.iter().next().unwrap().id().to_owned();
     let me = Principal::new(Role::ResellerAdmin, root);
     let mut g = c.benchmark_group("eligible_filtered_page");
     g.throughput(Throughput::Elements(50));
@@ -142,7 +142,7 @@ fn eligible_filtered_page(c: &mut Criterion) {
 
 fn counts(c: &mut Criterion) {
     let snap = Snapshot::build(records(Shape::Random, 1_000_000)).unwrap();
-    let root = snap.iter().next().unwrap().id().clone();
+    let root = snap.iter().next().unwrap().id().to_owned();
     let me = Principal::new(Role::ResellerAdmin, root.clone());
     let mut g = c.benchmark_group("count");
     g.bench_function("downline_count/1000000", |b| {
@@ -162,7 +162,11 @@ fn is_in_downline(c: &mut Criterion) {
     let input = records(Shape::Random, 1_000_000);
     let naive = Naive::new(&input);
     let snap = Snapshot::build(input).unwrap();
-    let ids: Vec<ResellerId> = snap.iter().step_by(9973).map(|r| r.id().clone()).collect();
+    let ids: Vec<ResellerId> = snap
+        .iter()
+        .step_by(9973)
+        .map(|r| r.id().to_owned())
+        .collect();
     let pairs: Vec<(ResellerId, ResellerId)> = ids
         .iter()
         .zip(ids.iter().rev())
@@ -220,7 +224,7 @@ fn upline(c: &mut Criterion) {
     let mut g = c.benchmark_group("upline");
     for (shape, n) in [(Shape::Random, 1_000_000), (Shape::Chain, 100_000)] {
         let snap = Snapshot::build(records(shape, n)).unwrap();
-        let deepest = snap.iter().last().unwrap().id().clone();
+        let deepest = snap.iter().last().unwrap().id().to_owned();
         let depth = snap.upline(&deepest).unwrap().count();
         g.throughput(Throughput::Elements(depth as u64));
         g.bench_function(
@@ -235,7 +239,7 @@ fn materialize(c: &mut Criterion) {
     let input = records(Shape::Random, 1_000_000);
     let naive = Naive::new(&input);
     let snap = Snapshot::build(input).unwrap();
-    let root = snap.iter().next().unwrap().id().clone();
+    let root = snap.iter().next().unwrap().id().to_owned();
     let n = snap.downline_count(&root).unwrap();
     let mut g = c.benchmark_group("materialize");
     g.sample_size(10).throughput(Throughput::Elements(n as u64));

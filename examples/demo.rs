@@ -61,7 +61,7 @@ fn main() {
         .iter()
         .filter(|r| r.parent().is_some())
         .max_by_key(|r| r.downline_len())
-        .map(|r| r.id().clone())
+        .map(|r| r.id().to_owned())
         .expect("non-empty");
     let req = PageRequest::new(2, 20).expect("valid page");
     let page = snap
@@ -85,7 +85,7 @@ fn main() {
     );
 
     let root = ResellerId::from("1");
-    let deep = snap.iter().last().expect("non-empty").id().clone();
+    let deep = snap.iter().last().expect("non-empty").id().to_owned();
     let runs = 1001;
     println!();
     println!("median of {runs} runs each:");

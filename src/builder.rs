@@ -183,7 +183,7 @@ impl Builder {
             });
             return Err(BuildError { problems: early });
         }
-        if let Some(p) = names_too_large(&records) {
+        if let Some(p) = text_too_large(&records) {
             early.push(p);
             return Err(BuildError { problems: early });
         }
@@ -211,7 +211,9 @@ impl Builder {
             .map(|(i, p)| match p {
                 None => NONE,
                 Some(p) if *p == ids[i] => NONE,
-                Some(p) => lookup.get(ids, p.as_str()).unwrap_or(UNKNOWN),
+                Some(p) => lookup
+                    .get(p.as_str(), |j| ids[j as usize].as_str())
+                    .unwrap_or(UNKNOWN),
             })
             .collect();
         let mut parent = parent;
@@ -242,14 +244,23 @@ impl Builder {
     }
 }
 
-/// More bytes of names than a snapshot's payload chunks address (`u32` offsets).
-fn names_too_large(records: &Columns) -> Option<Problem> {
-    let bytes = records.names.text_len();
-    (bytes > u32::MAX as usize).then_some(Problem::TooLarge {
-        what: "names",
-        bytes,
-        limit: u32::MAX as usize,
-    })
+/// More bytes of names, or of ids, than a snapshot's chunks address (`u32` offsets).
+fn text_too_large(records: &Columns) -> Option<Problem> {
+    let names = records.names.text_len();
+    let ids = records
+        .ids
+        .par_iter()
+        .with_min_len(4096)
+        .map(|id| id.as_str().len())
+        .sum();
+    [("names", names), ("ids", ids)]
+        .into_iter()
+        .find(|&(_, bytes)| bytes > u32::MAX as usize)
+        .map(|(what, bytes)| Problem::TooLarge {
+            what,
+            bytes,
+            limit: u32::MAX as usize,
+        })
 }
 
 /// Every cycle among the resellers `forest`'s walk did not reach (none when it reached
@@ -274,7 +285,7 @@ fn cycle_problems(forest: &Forest, parent: &[u32], ids: &[ResellerId]) -> Vec<Pr
 /// root), as a snapshot file holds them: checks that the ids are unique and that the
 /// parents form a forest.
 pub(crate) fn validate_linked(records: Columns, parent: Vec<u32>) -> Result<Parts, BuildError> {
-    if let Some(p) = names_too_large(&records) {
+    if let Some(p) = text_too_large(&records) {
         return Err(BuildError { problems: vec![p] });
     }
     let (lookup, duplicates) = IdTable::build(&records.ids);
@@ -475,7 +486,7 @@ pub enum Problem {
     },
     /// More text of one kind than one snapshot can hold.
     TooLarge {
-        /// Which text (`"names"`).
+        /// Which text (`"names"`, `"ids"`).
         what: &'static str,
         /// Bytes given.
         bytes: usize,

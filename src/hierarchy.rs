@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use crate::access::{AccessError, Principal};
 use crate::capability::FilterFlags;
 use crate::cursor::{self, CursorData, CursorError};
-use crate::id::ResellerId;
+use crate::id::Id;
 use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Order, PageRequest};
 use crate::snapshot::{Handle, Items, Page, QueryError, Snapshot};
@@ -50,24 +50,24 @@ pub use position::{Applied, Position, WaitTimeout};
 /// # Examples
 ///
 /// ```
-/// use reseller_hierarchy::{Hierarchy, Mutation, Order, Record, Snapshot, Start};
+/// use reseller_hierarchy::{Id, Hierarchy, Mutation, Order, Record, Snapshot, Start};
 ///
 /// let h = Hierarchy::new(Snapshot::build([
 ///     Record::new("1", None::<&str>),
 ///     Record::new("2", Some("1")),
 ///     Record::new("3", Some("1")),
 /// ])?);
-/// let first = h.downline(&"1".into(), Order::PreOrder, Start::first(1)?)?;
+/// let first = h.downline(Id::new("1"), Order::PreOrder, Start::first(1)?)?;
 /// assert_eq!(first.page().iter().next().unwrap().id().as_str(), "2");
 /// let cursor = first.next_cursor().unwrap().to_owned();
 ///
 /// // The hierarchy changes; the cursor still reads its own version.
 /// let v = h.apply(&[Mutation::Add(Record::new("4", Some("1")))])?;
 /// assert_eq!(v, first.version() + 1);
-/// let second = h.downline(&"1".into(), Order::PreOrder, Start::Cursor(&cursor))?;
+/// let second = h.downline(Id::new("1"), Order::PreOrder, Start::Cursor(&cursor))?;
 /// assert_eq!(second.page().iter().next().unwrap().id().as_str(), "3");
 /// assert!(second.next_cursor().is_none());
-/// assert_eq!(h.snapshot().downline_count(&"1".into())?, 3);
+/// assert_eq!(h.snapshot().downline_count(Id::new("1"))?, 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Hierarchy {
@@ -358,12 +358,12 @@ impl Hierarchy {
     /// # Examples
     ///
     /// ```
-    /// # use reseller_hierarchy::{Hierarchy, Mutation, Record, Snapshot};
+    /// # use reseller_hierarchy::{Id, Hierarchy, Mutation, Record, Snapshot};
     /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
     /// h.apply(&[Mutation::Add(Record::new("2", Some("1")))])?;
     /// h.compact();
     /// assert_eq!(h.snapshot().version(), 2);
-    /// assert_eq!(h.snapshot().downline_count(&"1".into())?, 1);
+    /// assert_eq!(h.snapshot().downline_count(Id::new("1"))?, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compact(&self) {
@@ -465,12 +465,12 @@ impl Hierarchy {
     /// # Examples
     ///
     /// ```
-    /// use reseller_hierarchy::{Hierarchy, Position, Record, Snapshot};
+    /// use reseller_hierarchy::{Id, Hierarchy, Position, Record, Snapshot};
     ///
     /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
     /// let reloaded = Snapshot::build([Record::new("2", None::<&str>)])?;
     /// assert_eq!(h.reload_at(reloaded, Position::new(40)), 2);
-    /// assert!(h.snapshot().get(&"1".into()).is_none());
+    /// assert!(h.snapshot().get(Id::new("1")).is_none());
     /// assert_eq!(h.position(), Some(Position::new(40)));
     /// # Ok::<(), reseller_hierarchy::BuildError>(())
     /// ```
@@ -504,7 +504,7 @@ impl Hierarchy {
     /// ```
     /// use std::sync::Arc;
     /// use std::time::Duration;
-    /// use reseller_hierarchy::{Hierarchy, Mutation, Position, Record, Snapshot};
+    /// use reseller_hierarchy::{Id, Hierarchy, Mutation, Position, Record, Snapshot};
     ///
     /// let h = Arc::new(Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?));
     /// let writer = {
@@ -514,7 +514,7 @@ impl Hierarchy {
     ///     })
     /// };
     /// let snap = h.wait_for(Position::new(7), Duration::from_secs(10))?;
-    /// assert!(snap.get(&"2".into()).is_some());
+    /// assert!(snap.get(Id::new("2")).is_some());
     /// writer.join().unwrap()?;
     /// assert!(h.wait_for(Position::new(8), Duration::from_millis(1)).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -612,7 +612,7 @@ impl Hierarchy {
     /// cannot be followed.
     pub fn downline(
         &self,
-        id: &ResellerId,
+        id: &Id,
         order: Order,
         start: Start<'_>,
     ) -> Result<CursorPage, ListError> {

@@ -1,10 +1,12 @@
-//! Reseller ids: the external key ([`ResellerId`]) and the dense internal index ([`Ix`]).
+//! Reseller ids: the external key, owned ([`ResellerId`]) and borrowed ([`Id`]).
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::ops::Deref;
 
 use compact_str::{CompactString, ToCompactString};
+use ref_cast::RefCast;
 
 /// The external key of a reseller, as the embedding service knows it.
 ///
@@ -48,6 +50,11 @@ impl ResellerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The string as held: a snapshot's id slots keep the inline ones as they are.
+    pub(crate) fn compact(&self) -> &CompactString {
+        &self.0
+    }
 }
 
 impl fmt::Debug for ResellerId {
@@ -89,6 +96,142 @@ impl From<i64> for ResellerId {
 impl From<u32> for ResellerId {
     fn from(n: u32) -> Self {
         ResellerId::from(u64::from(n))
+    }
+}
+
+/// A borrowed reseller id: what [`ResellerId`] is to an owned id, `str` is to `String`.
+///
+/// A snapshot keeps its ids back to back in a few large blocks (so that a million ids of
+/// any length are a few allocations, freed at once), and [`Reseller::id`](crate::Reseller::id)
+/// lends them out as `&Id`. Every query that takes an id takes an `&Id`; a
+/// `&ResellerId` turns into one by itself (`ResellerId` dereferences to `Id`), and
+/// [`Id::new`] makes one from a `&str` without copying. An `Id` compares, orders and
+/// hashes as its string, like the `ResellerId` it came from, so maps keyed by
+/// `ResellerId` can be queried with an `&Id`.
+///
+/// # Examples
+///
+/// ```
+/// use reseller_hierarchy::{Id, ResellerId};
+///
+/// let owned = ResellerId::from("52f4fd7734697b28ccaf77ec");
+/// let borrowed: &Id = &owned;
+/// assert_eq!(borrowed, Id::new("52f4fd7734697b28ccaf77ec"));
+/// assert_eq!(borrowed.to_owned(), owned);
+/// assert_eq!(borrowed.as_str().len(), 24);
+/// ```
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, RefCast)]
+#[repr(transparent)]
+pub struct Id(str);
+
+impl Id {
+    /// The id spelled `s`, borrowed (no copy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Id, ResellerId};
+    /// assert_eq!(Id::new("7"), &*ResellerId::from(7u64));
+    /// ```
+    #[inline]
+    pub fn new(s: &str) -> &Id {
+        Id::ref_cast(s)
+    }
+
+    /// The id as a string slice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::Id;
+    /// assert_eq!(Id::new("42").as_str(), "42");
+    /// ```
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ToOwned for Id {
+    type Owned = ResellerId;
+
+    fn to_owned(&self) -> ResellerId {
+        ResellerId::from(&self.0)
+    }
+}
+
+impl From<&Id> for ResellerId {
+    fn from(id: &Id) -> Self {
+        id.to_owned()
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<Id> for Id {
+    fn as_ref(&self) -> &Id {
+        self
+    }
+}
+
+impl PartialEq<ResellerId> for Id {
+    fn eq(&self, other: &ResellerId) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<Id> for ResellerId {
+    fn eq(&self, other: &Id) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<&Id> for ResellerId {
+    fn eq(&self, other: &&Id) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<ResellerId> for &Id {
+    fn eq(&self, other: &ResellerId) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Deref for ResellerId {
+    type Target = Id;
+
+    #[inline]
+    fn deref(&self) -> &Id {
+        Id::new(&self.0)
+    }
+}
+
+impl Borrow<Id> for ResellerId {
+    fn borrow(&self) -> &Id {
+        self
+    }
+}
+
+impl AsRef<Id> for ResellerId {
+    fn as_ref(&self) -> &Id {
+        self
     }
 }
 

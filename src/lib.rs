@@ -17,7 +17,7 @@
 //! return a [`Page`].
 //!
 //! ```
-//! use reseller_hierarchy::{
+//! use reseller_hierarchy::{Id,
 //!     Capability, FilterFlags, Order, PageRequest, Principal, Record, Role, Snapshot,
 //! };
 //!
@@ -29,7 +29,7 @@
 //! ])?;
 //!
 //! // The downline of "1", all levels, pre-order, first page of 50.
-//! let page = snap.downline(&"1".into(), Order::PreOrder, PageRequest::default())?;
+//! let page = snap.downline(Id::new("1"), Order::PreOrder, PageRequest::default())?;
 //! assert_eq!(page.iter().map(|r| r.name()).collect::<Vec<_>>(),
 //!            ["Anders And & Co", "Northwind Industries H.M.B.G", "Fabrikam"]);
 //!
@@ -131,7 +131,7 @@ pub use builder::{BuildError, Builder, Place, Problem};
 pub use capability::{Capabilities, Capability, Filter, FilterFlags, UnknownCapability};
 pub use cursor::CursorError;
 pub use hierarchy::{Applied, CursorPage, Hierarchy, ListError, Position, Start, WaitTimeout};
-pub use id::ResellerId;
+pub use id::{Id, ResellerId};
 pub use mutation::{Mutation, MutationError, Removal};
 pub use paging::{Order, PageError, PageRequest};
 pub use record::{Attributes, Record};

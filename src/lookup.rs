@@ -51,13 +51,11 @@ impl IdTable {
         (IdTable { table, hasher }, duplicates)
     }
 
-    /// The dense index of `id`, if present.
+    /// The dense index of `id`, if present; `id_at(j)` is the id of dense index `j`.
     #[inline]
-    pub(crate) fn get(&self, ids: &[ResellerId], id: &str) -> Option<u32> {
+    pub(crate) fn get<'a>(&self, id: &str, id_at: impl Fn(u32) -> &'a str) -> Option<u32> {
         let h = self.hasher.hash_one(id);
-        self.table
-            .find(h, |&j| ids[j as usize].as_str() == id)
-            .copied()
+        self.table.find(h, |&j| id_at(j) == id).copied()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -42,7 +42,7 @@ pub enum Removal {
 /// # Examples
 ///
 /// ```
-/// use reseller_hierarchy::{Hierarchy, Mutation, Record, Removal, Snapshot};
+/// use reseller_hierarchy::{Id, Hierarchy, Mutation, Record, Removal, Snapshot};
 ///
 /// let h = Hierarchy::new(Snapshot::build([
 ///     Record::new("1", None::<&str>),
@@ -56,9 +56,9 @@ pub enum Removal {
 ///     Mutation::Remove { id: "3".into(), removal: Removal::ReattachDownline },
 /// ])?;
 /// let snap = h.snapshot();
-/// let kids: Vec<&str> = snap.get(&"1".into()).unwrap().children().map(|r| r.id().as_str()).collect();
+/// let kids: Vec<&str> = snap.get(Id::new("1")).unwrap().children().map(|r| r.id().as_str()).collect();
 /// assert_eq!(kids, ["2", "4"]); // "4" took the place of "3"
-/// assert_eq!(snap.get(&"9".into()).unwrap().parent().unwrap().as_str(), "2");
+/// assert_eq!(snap.get(Id::new("9")).unwrap().parent().unwrap().as_str(), "2");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

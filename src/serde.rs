@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::builder::{Builder, Place};
 use crate::capability::{Capabilities, Capability};
-use crate::id::ResellerId;
+use crate::id::{Id, ResellerId};
 use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
 
 mod array;
@@ -36,6 +36,12 @@ mod record_in;
 use record_in::RecordIn;
 
 impl Serialize for ResellerId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
@@ -494,7 +500,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// use reseller_hierarchy::Builder;
+    /// use reseller_hierarchy::{Id, Builder};
     ///
     /// let doc = r#"{"data": [
     ///   {"id": "1", "type": "resellers", "attributes": {"parent-id": 1, "general": {"name": "Company 1"}}},
@@ -504,7 +510,7 @@ impl Builder {
     /// b.read_activeplatform(doc.as_bytes()).unwrap();
     /// let snap = b.build().unwrap();
     /// assert_eq!(snap.root_count(), 1);
-    /// assert_eq!(snap.get(&"2".into()).unwrap().name(), "Company 2");
+    /// assert_eq!(snap.get(Id::new("2")).unwrap().name(), "Company 2");
     /// ```
     pub fn read_activeplatform(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
         use serde::de::MapAccess;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::access::{authorize, AccessError, Principal, Scope};
 use crate::builder::{BuildError, Builder};
 use crate::capability::{Capabilities, Capability, Filter, FilterFlags};
-use crate::id::ResellerId;
+use crate::id::{Id, ResellerId};
 use crate::lookup::IdTable;
 use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Order, PageRequest};
@@ -16,6 +16,7 @@ use crate::wavelet::{RankBits, WaveletMatrix};
 
 mod depths;
 mod file;
+mod ids;
 mod layout;
 mod numbering;
 mod overlay;
@@ -28,6 +29,7 @@ mod validate;
 
 pub use file::{LoadError, FORMAT_VERSION};
 
+use ids::Ids;
 pub(crate) use numbering::{Handle, Pos};
 use numbering::{Line, Rank};
 use overlay::Overlay;
@@ -63,7 +65,7 @@ pub use validate::InvariantError;
 /// # Examples
 ///
 /// ```
-/// use reseller_hierarchy::{Order, PageRequest, Record, ResellerId, Snapshot};
+/// use reseller_hierarchy::{Id, Order, PageRequest, Record, ResellerId, Snapshot};
 ///
 /// let snap = Snapshot::build([
 ///     Record::new("1", None::<&str>).name("Distributor"),
@@ -76,7 +78,7 @@ pub use validate::InvariantError;
 /// let page = snap.downline(&one, Order::LevelOrder, PageRequest::default()).unwrap();
 /// let names: Vec<&str> = page.iter().map(|r| r.name()).collect();
 /// assert_eq!(names, ["Reseller A", "Reseller B", "Sub-reseller"]);
-/// assert!(snap.is_in_downline(&"3".into(), &one).unwrap());
+/// assert!(snap.is_in_downline(Id::new("3"), &one).unwrap());
 /// ```
 pub struct Snapshot {
     repr: Repr,
@@ -102,7 +104,7 @@ enum Repr {
 /// over them.
 pub(crate) struct Core {
     /// By position.
-    ids: Vec<ResellerId>,
+    ids: Ids,
     lookup: IdTable,
     /// Parent position, or `Pos::NONE` for a root.
     parent: Vec<Pos>,
@@ -396,7 +398,7 @@ impl Snapshot {
     /// assert_eq!(snap.get(&ResellerId::from(1u64)).unwrap().name(), "Company 1");
     /// assert!(snap.get(&ResellerId::from("2")).is_none());
     /// ```
-    pub fn get(&self, id: &ResellerId) -> Option<Reseller<'_>> {
+    pub fn get(&self, id: &Id) -> Option<Reseller<'_>> {
         self.position(id).map(|p| self.reseller(p))
     }
 
@@ -411,16 +413,16 @@ impl Snapshot {
 
     /// The reseller with this id.
     #[inline]
-    pub(crate) fn position(&self, id: &ResellerId) -> Option<Handle> {
+    pub(crate) fn position(&self, id: &Id) -> Option<Handle> {
         match &self.repr {
             Repr::Plain(core) => core.find(id).map(Handle::of),
             Repr::Changed { delta, .. } => delta.find(self.core(), id),
         }
     }
 
-    fn find(&self, id: &ResellerId) -> Result<Handle, QueryError> {
+    fn find(&self, id: &Id) -> Result<Handle, QueryError> {
         self.position(id)
-            .ok_or_else(|| QueryError::NotFound { id: id.clone() })
+            .ok_or_else(|| QueryError::NotFound { id: id.to_owned() })
     }
 
     #[inline]
@@ -456,20 +458,20 @@ impl Snapshot {
     /// # Examples
     ///
     /// ```
-    /// # use reseller_hierarchy::{Order, PageRequest, Record, ResellerId, Snapshot};
+    /// # use reseller_hierarchy::{Id, Order, PageRequest, Record, ResellerId, Snapshot};
     /// let snap = Snapshot::build([
     ///     Record::new("1", None::<&str>),
     ///     Record::new("2", Some("1")),
     ///     Record::new("3", Some("2")),
     ///     Record::new("4", Some("1")),
     /// ]).unwrap();
-    /// let page = snap.downline(&"1".into(), Order::PreOrder, PageRequest::default()).unwrap();
+    /// let page = snap.downline(Id::new("1"), Order::PreOrder, PageRequest::default()).unwrap();
     /// let ids: Vec<&str> = page.iter().map(|r| r.id().as_str()).collect();
     /// assert_eq!(ids, ["2", "3", "4"]);
     /// ```
     pub fn downline(
         &self,
-        id: &ResellerId,
+        id: &Id,
         order: Order,
         page: PageRequest,
     ) -> Result<Page<'_>, QueryError> {
@@ -482,7 +484,7 @@ impl Snapshot {
     /// # Errors
     ///
     /// [`QueryError::NotFound`] when no reseller has this id.
-    pub fn downline_count(&self, id: &ResellerId) -> Result<usize, QueryError> {
+    pub fn downline_count(&self, id: &Id) -> Result<usize, QueryError> {
         let (pos, end) = self.extent(self.find(id)?);
         Ok((end - pos - 1) as usize)
     }
@@ -496,13 +498,13 @@ impl Snapshot {
     /// # Examples
     ///
     /// ```
-    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// # use reseller_hierarchy::{Id, Record, ResellerId, Snapshot};
     /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))]).unwrap();
-    /// assert!(snap.is_in_downline(&"2".into(), &"1".into()).unwrap());
-    /// assert!(!snap.is_in_downline(&"1".into(), &"1".into()).unwrap());
-    /// assert!(snap.is_in_downline(&"3".into(), &"1".into()).is_err());
+    /// assert!(snap.is_in_downline(Id::new("2"), Id::new("1")).unwrap());
+    /// assert!(!snap.is_in_downline(Id::new("1"), Id::new("1")).unwrap());
+    /// assert!(snap.is_in_downline(Id::new("3"), Id::new("1")).is_err());
     /// ```
-    pub fn is_in_downline(&self, a: &ResellerId, of: &ResellerId) -> Result<bool, QueryError> {
+    pub fn is_in_downline(&self, a: &Id, of: &Id) -> Result<bool, QueryError> {
         let a = self.find(a)?;
         let r = self.find(of)?;
         Ok(self.contains(r, a))
@@ -532,16 +534,16 @@ impl Snapshot {
     /// # Examples
     ///
     /// ```
-    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// # use reseller_hierarchy::{Id, Record, ResellerId, Snapshot};
     /// let snap = Snapshot::build([
     ///     Record::new("1", None::<&str>),
     ///     Record::new("2", Some("1")),
     ///     Record::new("3", Some("2")),
     /// ]).unwrap();
-    /// let up: Vec<&str> = snap.upline(&"3".into()).unwrap().map(|r| r.id().as_str()).collect();
+    /// let up: Vec<&str> = snap.upline(Id::new("3")).unwrap().map(|r| r.id().as_str()).collect();
     /// assert_eq!(up, ["2", "1"]);
     /// ```
-    pub fn upline(&self, id: &ResellerId) -> Result<Upline<'_>, QueryError> {
+    pub fn upline(&self, id: &Id) -> Result<Upline<'_>, QueryError> {
         let p = self.find(id)?;
         Ok(Upline {
             snap: self,
@@ -554,7 +556,7 @@ impl Snapshot {
     /// # Errors
     ///
     /// [`QueryError::NotFound`] when no reseller has this id.
-    pub fn upline_page(&self, id: &ResellerId, page: PageRequest) -> Result<Page<'_>, QueryError> {
+    pub fn upline_page(&self, id: &Id, page: PageRequest) -> Result<Page<'_>, QueryError> {
         let total = self.upline(id)?.count();
         let window = page.window(total);
         let items = self.upline(id)?.skip(window.start).take(window.len());
@@ -944,13 +946,13 @@ macro_rules! carried {
 impl<'s> Reseller<'s> {
     /// Its id.
     #[inline]
-    pub fn id(&self) -> &'s ResellerId {
-        carried!(self, core, p => &core.ids[p.idx()], r => &r.id)
+    pub fn id(&self) -> &'s Id {
+        carried!(self, core, p => core.ids.get(p), r => &r.id)
     }
 
     /// Its parent's id; `None` for a root.
     #[inline]
-    pub fn parent(&self) -> Option<&'s ResellerId> {
+    pub fn parent(&self) -> Option<&'s Id> {
         let q = self.snap.parent_of(self.h);
         (!q.is_none()).then(|| self.snap.reseller(q).id())
     }
@@ -988,7 +990,7 @@ impl<'s> Reseller<'s> {
     // through memory (measured: 10–20% of a page body).
     #[inline(always)]
     pub(crate) fn wire(&self) -> payload::WireParts<'s> {
-        carried!(self, core, p => core.payloads.get(p, core.ids[p.idx()].as_str()), r => payload::WireParts {
+        carried!(self, core, p => core.payloads.get(p, core.ids.get(p).as_str()), r => payload::WireParts {
             id: r.id.as_str(),
             name: &r.name,
             attributes: r.attributes.as_json().map(str::as_bytes),
@@ -1013,7 +1015,7 @@ impl<'s> Reseller<'s> {
     #[cfg(feature = "serde")]
     #[inline]
     fn wire_id(&self) -> (&'s str, bool) {
-        carried!(self, core, p => (core.ids[p.idx()].as_str(), core.payloads.id_plain(p)), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
+        carried!(self, core, p => (core.ids.get(p).as_str(), core.payloads.id_plain(p)), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both
@@ -1023,9 +1025,9 @@ impl<'s> Reseller<'s> {
     /// # Examples
     ///
     /// ```
-    /// # use reseller_hierarchy::{Record, ResellerId, Snapshot};
+    /// # use reseller_hierarchy::{Id, Record, ResellerId, Snapshot};
     /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))]).unwrap();
-    /// let (one, two) = (snap.get(&"1".into()).unwrap(), snap.get(&"2".into()).unwrap());
+    /// let (one, two) = (snap.get(Id::new("1")).unwrap(), snap.get(Id::new("2")).unwrap());
     /// assert!(two.is_in_downline_of(&one));
     /// assert!(!one.is_in_downline_of(&two));
     /// assert!(!one.is_in_downline_of(&one));
@@ -1088,8 +1090,8 @@ impl<'s> Reseller<'s> {
     /// The record this reseller was built from (or changed to).
     pub fn to_record(&self) -> Record {
         Record {
-            id: self.id().clone(),
-            parent: self.parent().cloned(),
+            id: self.id().to_owned(),
+            parent: self.parent().map(ToOwned::to_owned),
             name: self.name().to_string(),
             capabilities: self.capabilities(),
             economic_enabled: self.economic_enabled(),
@@ -1101,7 +1103,7 @@ impl<'s> Reseller<'s> {
 impl fmt::Debug for Reseller<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reseller")
-            .field("id", self.id())
+            .field("id", &self.id())
             .field("parent", &self.parent())
             .field("name", &self.name())
             .field("capabilities", &self.capabilities())

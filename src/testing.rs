@@ -44,7 +44,7 @@ use proptest::sample::Index;
 use crate::access::{Principal, Role};
 use crate::builder::Problem;
 use crate::capability::{Capabilities, Capability, FilterFlags};
-use crate::id::ResellerId;
+use crate::id::{Id, ResellerId};
 use crate::mutation::{Mutation, Removal};
 use crate::paging::{Order, PageRequest};
 use crate::record::Record;
@@ -166,12 +166,12 @@ impl Model {
     }
 
     /// Whether `id` exists.
-    pub fn contains(&self, id: &ResellerId) -> bool {
+    pub fn contains(&self, id: &Id) -> bool {
         self.parent.contains_key(id)
     }
 
     /// The children of `id` in input order.
-    pub fn children(&self, id: &ResellerId) -> Vec<ResellerId> {
+    pub fn children(&self, id: &Id) -> Vec<ResellerId> {
         self.kids.get(id).cloned().unwrap_or_default()
     }
 
@@ -180,13 +180,13 @@ impl Model {
     }
 
     /// The record of `id` as it stands (its `parent` as given when added).
-    pub fn record(&self, id: &ResellerId) -> Option<&Record> {
+    pub fn record(&self, id: &Id) -> Option<&Record> {
         self.records.get(id)
     }
 
     /// The parent of `id`; `None` for a root or an unknown id.
-    pub fn parent(&self, id: &ResellerId) -> Option<&ResellerId> {
-        self.parent.get(id).and_then(Option::as_ref)
+    pub fn parent(&self, id: &Id) -> Option<&Id> {
+        self.parent.get(id).and_then(Option::as_deref)
     }
 
     /// Applies a batch all or nothing, straight from the contract; on refusal, the
@@ -294,7 +294,7 @@ impl Model {
     }
 
     /// Ancestors of `id`, nearest first; `None` if `id` does not exist.
-    pub fn upline(&self, id: &ResellerId) -> Option<Vec<ResellerId>> {
+    pub fn upline(&self, id: &Id) -> Option<Vec<ResellerId>> {
         let mut v = self.parent.get(id)?.clone();
         let mut out = Vec::new();
         while let Some(p) = v {
@@ -306,15 +306,15 @@ impl Model {
 
     /// Whether `a` is a strict descendant of `r` (walking up from `a`); `None` if
     /// either does not exist.
-    pub fn is_in_downline(&self, a: &ResellerId, r: &ResellerId) -> Option<bool> {
+    pub fn is_in_downline(&self, a: &Id, r: &Id) -> Option<bool> {
         if !self.contains(r) {
             return None;
         }
-        Some(self.upline(a)?.contains(r))
+        Some(self.upline(a)?.iter().any(|u| u == r))
     }
 
     /// The strict descendants of `id` in `order`; `None` if `id` does not exist.
-    pub fn downline(&self, id: &ResellerId, order: Order) -> Option<Vec<ResellerId>> {
+    pub fn downline(&self, id: &Id, order: Order) -> Option<Vec<ResellerId>> {
         if !self.contains(id) {
             return None;
         }

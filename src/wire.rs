@@ -15,14 +15,14 @@
 //!
 //! ```
 //! use reseller_hierarchy::wire::{jsonapi, page_request_from_query, telecomx};
-//! use reseller_hierarchy::{Order, Record, Snapshot};
+//! use reseller_hierarchy::{Id, Order, Record, Snapshot};
 //!
 //! let snap = Snapshot::build([
 //!     Record::new("1", None::<&str>).name("Company 1"),
 //!     Record::new("2", Some("1")).name("Company 2").economic_enabled(true),
 //! ])?;
 //! let req = page_request_from_query("page%5Bnumber%5D=1&page%5Bsize%5D=50")?;
-//! let page = snap.downline(&"1".into(), Order::PreOrder, req)?;
+//! let page = snap.downline(Id::new("1"), Order::PreOrder, req)?;
 //!
 //! let list = serde_json::to_value(telecomx::list(&page))?;
 //! assert_eq!(list[0]["_id"], "2");

@@ -1,10 +1,12 @@
 //! Adversarial inputs: each gets a correct answer or a clear error, with bounded
 //! memory, and nothing panics or overflows the stack.
 
+use reseller_hierarchy::testing::Model;
 use reseller_hierarchy::wire::page_request_from_query;
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{
-    Builder, FilterFlags, Order, PageRequest, Principal, Problem, Record, ResellerId, Role,
-    Snapshot,
+    Builder, FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Problem, Record,
+    Removal, ResellerId, Role, Snapshot,
 };
 
 fn ndjson(text: &[u8]) -> Result<Snapshot, Vec<Problem>> {
@@ -78,7 +80,7 @@ fn ids_of_a_megabyte_and_non_ascii_ids() {
     );
     assert!(snap
         .is_in_downline(
-            &"Ålborg-Øst-𝔘𝔫𝔦𝔠𝔬𝔡𝔢".into(),
+            Id::new("Ålborg-Øst-𝔘𝔫𝔦𝔠𝔬𝔡𝔢"),
             &ResellerId::from(big.as_str())
         )
         .unwrap());
@@ -100,6 +102,58 @@ fn ids_of_a_megabyte_and_non_ascii_ids() {
             ..
         }
     ));
+}
+
+/// Twenty thousand ids of 36 to 60 bytes (UUID-like, some multibyte), over several of
+/// the base's id blocks, in a built and in a changed version: every reseller is found by
+/// its id and reports it and its parent's as the naive model of the same records does.
+#[test]
+fn long_ids_over_many_blocks_read_back_as_given() {
+    let id = |i: u64| {
+        let uuid = format!(
+            "{:08x}-{:04x}-4000-8000-{:012x}",
+            i * 2_654_435_761 % (1 << 32),
+            i % 65_536,
+            i
+        );
+        if i.is_multiple_of(5) {
+            format!("{uuid}-ø{i}")
+        } else {
+            uuid
+        }
+    };
+    // Parents drawn from earlier ids, a deterministic spread of fan-outs and depths.
+    let records: Vec<Record> = (0..20_000u64)
+        .map(|i| Record::new(id(i), (i > 0).then(|| id((i * 7_919) % i))))
+        .collect();
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    let batch: Vec<Mutation> = (0..500u64)
+        .map(|k| match k % 3 {
+            0 => Mutation::Add(Record::new(id(100_000 + k), Some(id(k * 37 % 9_000)))),
+            1 => Mutation::Move {
+                id: id(19_000 + k).into(),
+                parent: Some(id(k).into()),
+            },
+            _ => Mutation::Remove {
+                id: id(10_000 + k).into(),
+                removal: Removal::ReattachDownline,
+            },
+        })
+        .collect();
+    let check = |snap: &Snapshot, model: &Model| {
+        assert_eq!(snap.len(), model.ids().count());
+        for want in model.ids() {
+            let got = snap.get(want).unwrap_or_else(|| panic!("{want} missing"));
+            assert_eq!(got.id(), want);
+            assert_eq!(got.parent(), model.parent(want), "{want}");
+        }
+    };
+    check(&h.snapshot(), &model);
+    model.apply(&batch).unwrap();
+    h.apply(&batch).unwrap();
+    check(&h.snapshot(), &model);
+    assert!(h.snapshot().get(Id::new(&id(10_002))).is_none());
 }
 
 #[test]

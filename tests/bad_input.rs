@@ -2,6 +2,7 @@
 //! reported; and the deep and wide inputs that must build without overflow.
 
 use reseller_hierarchy::generate::{Generator, Shape};
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{
     Builder, Order, PageRequest, Place, Principal, Problem, Record, ResellerId, Role, Snapshot,
 };
@@ -94,7 +95,7 @@ fn cycles_list_every_member_of_every_cycle() {
 fn a_parent_equal_to_the_own_id_is_a_root_not_a_cycle() {
     let snap = Snapshot::build([rec("1", Some("1")), rec("2", Some("1"))]).unwrap();
     assert_eq!(snap.root_count(), 1);
-    assert!(snap.get(&"1".into()).unwrap().parent().is_none());
+    assert!(snap.get(Id::new("1")).unwrap().parent().is_none());
 }
 
 #[test]

@@ -176,7 +176,7 @@ fn check_bodies(snap: &Snapshot, v: &jsonschema::Validator) -> Result<(), TestCa
         ),
         ("/resellers?x=\"1\"&q=\u{e9}\\", false),
     ];
-    let ids: Vec<ResellerId> = snap.iter().map(|r| r.id().clone()).collect();
+    let ids: Vec<ResellerId> = snap.iter().map(|r| r.id().to_owned()).collect();
     for id in ids.iter().take(6) {
         let total = snap.downline_count(id).unwrap();
         for per in [1u64, 3, 50] {
@@ -270,7 +270,7 @@ proptest! {
             // Give one reseller a new name and payload.
             let snap = h.snapshot();
             if let Some(r) = snap.iter().next() {
-                let id = r.id().clone();
+                let id = r.id().to_owned();
                 h.apply(&[Mutation::Update {
                     id,
                     name: Some(name),

@@ -36,12 +36,12 @@ proptest! {
             }
         }
         let snap = h.snapshot();
-        let got: Vec<_> = snap.iter().map(|r| r.id().clone()).collect();
+        let got: Vec<_> = snap.iter().map(|r| r.id().to_owned()).collect();
         prop_assert_eq!(got, model.all(Order::PreOrder));
         for id in model.ids() {
             let got = snap.get(id).unwrap().to_record();
             let want = model.record(id).unwrap();
-            prop_assert_eq!(got.parent.as_ref(), model.parent(id));
+            prop_assert_eq!(got.parent.as_deref(), model.parent(id));
             prop_assert_eq!(
                 (&got.name, got.capabilities, got.economic_enabled, &got.attributes),
                 (&want.name, want.capabilities, want.economic_enabled, &want.attributes)

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use proptest::prelude::*;
 use reseller_hierarchy::testing::{check, evolving_forest, scenario, Mix, Model, Query};
 use reseller_hierarchy::{
-    AccessError, Attributes, FilterFlags, Hierarchy, Order, PageRequest, Principal, Record,
+    AccessError, Attributes, FilterFlags, Hierarchy, Id, Order, PageRequest, Principal, Record,
     ResellerId, Role, Snapshot,
 };
 
@@ -31,7 +31,7 @@ fn with_currencies(mut records: Vec<Record>) -> Vec<Record> {
 }
 
 /// The embedder's data access: the currency a reseller bills in.
-fn currency(snap: &Snapshot, id: &ResellerId) -> Option<String> {
+fn currency(snap: &Snapshot, id: &Id) -> Option<String> {
     let attributes = snap.get(id)?.attributes().to_map();
     let general = attributes.get("general")?;
     general.get("currency")?.as_str().map(str::to_owned)
@@ -55,7 +55,7 @@ fn pickable_parents(
             .iter()
         {
             if me.role != Role::ResellerAdmin || currency(snap, r.id()) == own {
-                out.push(r.id().clone());
+                out.push(r.id().to_owned());
             }
         }
     }

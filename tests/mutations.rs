@@ -8,6 +8,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use reseller_hierarchy::testing::{self, Model};
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{
     Capabilities, CursorError, FilterFlags, Hierarchy, ListError, Mutation, Order, PageRequest,
     Principal, Record, Removal, ResellerId, Role, Snapshot, Start,
@@ -107,7 +108,7 @@ fn resolve(op: &Op, ids: &[ResellerId], fresh: &mut u64) -> Mutation {
 }
 
 fn ids_of(page: &reseller_hierarchy::Page<'_>) -> Vec<ResellerId> {
-    page.iter().map(|r| r.id().clone()).collect()
+    page.iter().map(|r| r.id().to_owned()).collect()
 }
 
 /// Every query of `snap` against `model`.
@@ -131,10 +132,14 @@ fn check(snap: &Snapshot, model: &Model, principals: &[Principal]) -> Result<(),
             snap.downline_count(id).unwrap(),
             model.downline(id, Order::PreOrder).unwrap().len()
         );
-        let up: Vec<ResellerId> = snap.upline(id).unwrap().map(|r| r.id().clone()).collect();
+        let up: Vec<ResellerId> = snap
+            .upline(id)
+            .unwrap()
+            .map(|r| r.id().to_owned())
+            .collect();
         prop_assert_eq!(&up, &model.upline(id).unwrap());
         prop_assert_eq!(r.depth(), up.len());
-        let kids: Vec<ResellerId> = r.children().map(|c| c.id().clone()).collect();
+        let kids: Vec<ResellerId> = r.children().map(|c| c.id().to_owned()).collect();
         prop_assert_eq!(kids, model.children(id));
         // Every page of every downline, in pages of 3: offsets inside pieces.
         for order in [Order::PreOrder, Order::LevelOrder] {
@@ -274,7 +279,7 @@ proptest! {
             got.extend(ids_of(&page.page()));
             // Change the hierarchy between pages (refused batches are fine too).
             if let Some(o) = ops.next() {
-                let ids: Vec<ResellerId> = h.snapshot().iter().map(|r| r.id().clone()).collect();
+                let ids: Vec<ResellerId> = h.snapshot().iter().map(|r| r.id().to_owned()).collect();
                 let _ = h.apply(&[resolve(&o, &ids, &mut fresh)]);
             }
             let Some(next) = page.next_cursor().map(str::to_owned) else { break };
@@ -486,7 +491,7 @@ fn refused_mutations_name_the_problem_and_change_nothing() {
         ])
         .unwrap_err();
     assert_eq!(err.index(), 1);
-    assert!(h.snapshot().get(&"11".into()).is_none());
+    assert!(h.snapshot().get(Id::new("11")).is_none());
 }
 
 #[test]
@@ -499,10 +504,10 @@ fn readers_keep_their_version() {
     }])
     .unwrap();
     assert_eq!(held.version(), 1);
-    assert!(held.get(&"5".into()).is_some());
-    assert!(h.snapshot().get(&"5".into()).is_none());
+    assert!(held.get(Id::new("5")).is_some());
+    assert!(h.snapshot().get(Id::new("5")).is_none());
     let page = held
-        .downline(&"1".into(), Order::PreOrder, PageRequest::default())
+        .downline(Id::new("1"), Order::PreOrder, PageRequest::default())
         .unwrap();
     assert_eq!((page.version(), page.total()), (1, 9));
 }
@@ -511,10 +516,10 @@ fn readers_keep_their_version() {
 fn bad_cursors_are_bad_requests_never_panics() {
     let h = small();
     let first = h
-        .downline(&"1".into(), Order::PreOrder, Start::first(2).unwrap())
+        .downline(Id::new("1"), Order::PreOrder, Start::first(2).unwrap())
         .unwrap();
     let good = first.next_cursor().unwrap().to_owned();
-    let follow = |c: &str| h.downline(&"1".into(), Order::PreOrder, Start::Cursor(c));
+    let follow = |c: &str| h.downline(Id::new("1"), Order::PreOrder, Start::Cursor(c));
     assert!(follow(&good).is_ok());
     // Truncated, extended, altered in every position, garbage, empty, huge.
     let mut bad: Vec<String> = vec![
@@ -540,18 +545,18 @@ fn bad_cursors_are_bad_requests_never_panics() {
         }
     }
     // A cursor of another query, and of another hierarchy's key.
-    let other = h.downline(&"2".into(), Order::PreOrder, Start::Cursor(&good));
+    let other = h.downline(Id::new("2"), Order::PreOrder, Start::Cursor(&good));
     assert_eq!(
         other.unwrap_err(),
         ListError::Cursor(CursorError::OtherQuery)
     );
-    let level = h.downline(&"1".into(), Order::LevelOrder, Start::Cursor(&good));
+    let level = h.downline(Id::new("1"), Order::LevelOrder, Start::Cursor(&good));
     assert_eq!(
         level.unwrap_err(),
         ListError::Cursor(CursorError::OtherQuery)
     );
     let stranger = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
-    let forged = stranger.downline(&"1".into(), Order::PreOrder, Start::Cursor(&good));
+    let forged = stranger.downline(Id::new("1"), Order::PreOrder, Start::Cursor(&good));
     assert_eq!(forged.unwrap_err(), ListError::Cursor(CursorError::Forged));
     // Principal-bound: an eligible-parents cursor does not serve another principal.
     let me = Principal::new(Role::ResellerAdmin, "1");
@@ -576,7 +581,7 @@ fn bad_cursors_are_bad_requests_never_panics() {
 fn an_expired_cursor_says_so() {
     let h = small(); // keeps 2 versions
     let first = h
-        .downline(&"1".into(), Order::PreOrder, Start::first(2).unwrap())
+        .downline(Id::new("1"), Order::PreOrder, Start::first(2).unwrap())
         .unwrap();
     let c = first.next_cursor().unwrap().to_owned();
     for i in 0..2 {
@@ -584,7 +589,7 @@ fn an_expired_cursor_says_so() {
             .unwrap();
     }
     let err = h
-        .downline(&"1".into(), Order::PreOrder, Start::Cursor(&c))
+        .downline(Id::new("1"), Order::PreOrder, Start::Cursor(&c))
         .unwrap_err();
     assert_eq!(
         err,
@@ -647,17 +652,17 @@ fn readers_paging_while_a_writer_applies_batches() {
                         Order::LevelOrder
                     };
                     let mut page = h
-                        .downline(&"1".into(), order, Start::first(97).unwrap())
+                        .downline(Id::new("1"), order, Start::first(97).unwrap())
                         .unwrap();
                     let version = page.snapshot().clone();
                     let mut got = Vec::new();
                     loop {
                         assert_eq!(page.version(), version.version());
-                        got.extend(page.page().iter().map(|r| r.id().clone()));
+                        got.extend(page.page().iter().map(|r| r.id().to_owned()));
                         let Some(c) = page.next_cursor().map(str::to_owned) else {
                             break;
                         };
-                        page = h.downline(&"1".into(), order, Start::Cursor(&c)).unwrap();
+                        page = h.downline(Id::new("1"), order, Start::Cursor(&c)).unwrap();
                     }
                     // The model of the pinned version comes from that version's records: this
                     // checks that paging under concurrent changes is consistent with the
@@ -665,7 +670,7 @@ fn readers_paging_while_a_writer_applies_batches() {
                     // `random_batches_match_the_model` checks.
                     let records: Vec<Record> = version.iter().map(|r| r.to_record()).collect();
                     let model = Model::new(&records).unwrap();
-                    assert_eq!(got, model.downline(&"1".into(), order).unwrap());
+                    assert_eq!(got, model.downline(Id::new("1"), order).unwrap());
                     checked += 1;
                 }
                 checked

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{Applied, Hierarchy, Mutation, MutationError, Position, Record, Snapshot};
 
 fn hierarchy() -> Arc<Hierarchy> {
@@ -33,7 +34,7 @@ fn readers_waiting_for_a_position_see_every_change_up_to_it() {
                         .unwrap();
                     for i in 1..=p {
                         assert!(
-                            snap.get(&format!("r{i}").as_str().into()).is_some(),
+                            snap.get(Id::new(&format!("r{i}"))).is_some(),
                             "waited for {p}, r{i} missing at version {}",
                             snap.version()
                         );
@@ -53,7 +54,7 @@ fn readers_waiting_for_a_position_see_every_change_up_to_it() {
         r.join().unwrap();
     }
     assert_eq!(
-        h.snapshot().downline_count(&"root".into()).unwrap(),
+        h.snapshot().downline_count(Id::new("root")).unwrap(),
         N as usize
     );
 }
@@ -73,7 +74,7 @@ fn a_change_delivered_again_is_applied_once() {
         );
     }
     assert_eq!(h.snapshot().version(), 3);
-    assert_eq!(h.snapshot().downline_count(&"root".into()).unwrap(), 2);
+    assert_eq!(h.snapshot().downline_count(Id::new("root")).unwrap(), 2);
 }
 
 #[test]

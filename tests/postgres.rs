@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 use reseller_hierarchy::postgres::{FollowError, Follower, Health, Lsn, RowChange, Source, Table};
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{Capability, MutationError, Order, PageRequest, ResellerId, Snapshot};
 
 fn server() -> String {
@@ -450,7 +451,7 @@ fn ten_thousand_concurrent_changes_through_a_killed_connection_and_a_restart() {
                 let snap = h.snapshot();
                 let page = snap
                     .downline(
-                        &"1".into(),
+                        Id::new("1"),
                         Order::PreOrder,
                         PageRequest::new(1, 100).unwrap(),
                     )
@@ -593,14 +594,14 @@ fn a_refused_change_stops_the_follower_and_the_last_version_stays() {
     // Nothing of the transaction applied; the last good version is served.
     let now = f.hierarchy().snapshot();
     assert_eq!(now.version(), good.version() + 1);
-    assert!(now.get(&"499".into()).is_some());
-    assert!(now.get(&"501".into()).is_none());
-    assert_eq!(now.get(&"1".into()).unwrap().parent(), None);
+    assert!(now.get(Id::new("499")).is_some());
+    assert!(now.get(Id::new("501")).is_none());
+    assert_eq!(now.get(Id::new("1")).unwrap().parent(), None);
     // Later changes are not applied either.
     c.execute("INSERT INTO resellers (id, parent_id) VALUES (502, 2)", &[])
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(f.hierarchy().snapshot().get(&"502".into()).is_none());
+    assert!(f.hierarchy().snapshot().get(Id::new("502")).is_none());
 }
 
 #[test]
@@ -695,7 +696,7 @@ fn changes_undone_within_one_transaction() {
     tx.commit().unwrap();
     let lsn = current_lsn(&mut c);
     let snap = f.wait_for(lsn, Duration::from_secs(30)).unwrap();
-    assert_eq!(snap.get(&"700".into()).unwrap().name(), name);
+    assert_eq!(snap.get(Id::new("700")).unwrap().name(), name);
     assert_equals_table(&snap, &url);
 }
 
@@ -747,12 +748,12 @@ fn a_mapped_table_with_text_ids_and_flag_columns() {
     let lsn = current_lsn(&mut c);
     let snap = f.wait_for(lsn, Duration::from_secs(30)).unwrap();
     assert_eq!(ids(&snap), ["a", "b", "A0", "B2", "Z", "b1"]);
-    let b2 = snap.get(&"B2".into()).unwrap();
+    let b2 = snap.get(Id::new("B2")).unwrap();
     assert_eq!(b2.name(), "B two");
     assert!(b2.capabilities().contains(Capability::Sip));
     assert!(!b2.capabilities().contains(Capability::Iptv));
     assert!(snap
-        .get(&"a".into())
+        .get(Id::new("a"))
         .unwrap()
         .capabilities()
         .contains(Capability::Sip));

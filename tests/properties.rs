@@ -17,7 +17,7 @@ fn cases() -> u32 {
 }
 
 fn ids_of<'a>(it: impl Iterator<Item = reseller_hierarchy::Reseller<'a>>) -> Vec<ResellerId> {
-    it.map(|r| r.id().clone()).collect()
+    it.map(|r| r.id().to_owned()).collect()
 }
 
 /// Every page of a listing, 1 to last, concatenated; checks the paging facts of each.
@@ -88,7 +88,7 @@ proptest! {
             prop_assert_eq!(snap.downline_count(r).unwrap(), expected.len());
             let got = all_pages(per_page, |req| snap.downline(r, order, req).unwrap())?;
             prop_assert_eq!(got, expected);
-            let up: Vec<ResellerId> = snap.upline(r).unwrap().map(|x| x.id().clone()).collect();
+            let up: Vec<ResellerId> = snap.upline(r).unwrap().map(|x| x.id().to_owned()).collect();
             prop_assert_eq!(&up, &model.upline(r).unwrap());
             let up_pages = all_pages(per_page, |req| snap.upline_page(r, req).unwrap())?;
             prop_assert_eq!(&up_pages, &up);
@@ -98,7 +98,7 @@ proptest! {
                 model.is_in_downline(other, r).unwrap()
             );
             let kids: Vec<ResellerId> =
-                snap.get(r).unwrap().children().map(|c| c.id().clone()).collect();
+                snap.get(r).unwrap().children().map(|c| c.id().to_owned()).collect();
             prop_assert_eq!(kids, model.children(r));
         }
         let missing = ResellerId::from("not-a-reseller");

@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use reseller_hierarchy::testing::{self, Model};
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{
     Attributes, Hierarchy, LoadError, Mutation, Order, Problem, Record, ResellerId, Snapshot,
 };
@@ -45,7 +46,7 @@ proptest! {
         loaded.validate().unwrap();
         prop_assert_eq!(loaded.len(), records.len());
         for order in [Order::PreOrder, Order::LevelOrder] {
-            let all: Vec<ResellerId> = loaded.iter().map(|r| r.id().clone()).collect();
+            let all: Vec<ResellerId> = loaded.iter().map(|r| r.id().to_owned()).collect();
             if order == Order::PreOrder {
                 prop_assert_eq!(&all, &model.all(order));
             }
@@ -55,7 +56,7 @@ proptest! {
                     .downline(&r.id, order, reseller_hierarchy::PageRequest::new(1, 1000).unwrap())
                     .unwrap()
                     .iter()
-                    .map(|x| x.id().clone())
+                    .map(|x| x.id().to_owned())
                     .collect();
                 prop_assert_eq!(got, want);
             }
@@ -80,7 +81,7 @@ fn the_version_of_a_hierarchy_is_kept() {
     let loaded = Snapshot::load(&saved(&snap)[..]).unwrap();
     assert_eq!(loaded.version(), snap.version());
     assert_eq!(loaded.len(), 5);
-    assert_eq!(loaded.downline_count(&"4".into()).unwrap(), 1);
+    assert_eq!(loaded.downline_count(Id::new("4")).unwrap(), 1);
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn an_empty_id_saves_and_loads() {
     let snap =
         Snapshot::build([Record::new("", None::<&str>), Record::new("x", Some(""))]).unwrap();
     let loaded = Snapshot::load(&saved(&snap)[..]).unwrap();
-    assert_eq!(loaded.downline_count(&"".into()).unwrap(), 1);
+    assert_eq!(loaded.downline_count(Id::new("")).unwrap(), 1);
 }
 
 #[test]

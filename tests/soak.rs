@@ -49,7 +49,7 @@ fn check(snap: &Snapshot, model: &Model, rng: &mut SplitMix) {
                     .downline(id, order, req)
                     .unwrap()
                     .iter()
-                    .map(|r| r.id().clone())
+                    .map(|r| r.id().to_owned())
                     .collect();
                 assert_eq!(got, Model::page(&want, req), "{id:?} {order:?} page {page}");
             }
@@ -69,7 +69,7 @@ fn check(snap: &Snapshot, model: &Model, rng: &mut SplitMix) {
             .eligible_parents(&who, flags, Order::LevelOrder, req)
             .unwrap()
             .iter()
-            .map(|r| r.id().clone())
+            .map(|r| r.id().to_owned())
             .collect();
         assert_eq!(got, Model::page(&want, req), "{id:?} {flags:?}");
         assert_eq!(snap.eligible_count(&who, flags).unwrap(), want.len());
@@ -78,7 +78,11 @@ fn check(snap: &Snapshot, model: &Model, rng: &mut SplitMix) {
             snap.is_in_downline(other, id).unwrap(),
             model.is_in_downline(other, id).unwrap()
         );
-        let up: Vec<ResellerId> = snap.upline(id).unwrap().map(|r| r.id().clone()).collect();
+        let up: Vec<ResellerId> = snap
+            .upline(id)
+            .unwrap()
+            .map(|r| r.id().to_owned())
+            .collect();
         assert_eq!(up, model.upline(id).unwrap());
     }
 }
@@ -144,7 +148,7 @@ fn soak(n: usize, mutations: usize, every: usize) {
         64,
         [7; 32],
     ));
-    let root = h.snapshot().iter().next().unwrap().id().clone();
+    let root = h.snapshot().iter().next().unwrap().id().to_owned();
     let stop = Arc::new(AtomicBool::new(false));
     // Readers follow cursors through whole listings of the root while the writer
     // runs; each listing must be its pinned version's, exactly once and in order.
@@ -160,13 +164,13 @@ fn soak(n: usize, mutations: usize, every: usize) {
                     let first = Start::first(500).unwrap();
                     let Ok(mut page) = h.downline(&root, order, first) else {
                         // Removed meanwhile: follow the first reseller there is now.
-                        root = h.snapshot().iter().next().unwrap().id().clone();
+                        root = h.snapshot().iter().next().unwrap().id().to_owned();
                         continue;
                     };
                     let version = page.snapshot().clone();
                     let mut got: Vec<ResellerId> = Vec::new();
                     let complete = loop {
-                        got.extend(page.page().iter().map(|r| r.id().clone()));
+                        got.extend(page.page().iter().map(|r| r.id().to_owned()));
                         let Some(c) = page.next_cursor().map(str::to_owned) else {
                             break true;
                         };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use reseller_hierarchy::generate::{Generator, Shape};
 use reseller_hierarchy::wire::{jsonapi, page_request_from_query, telecomx, ApiError};
+use reseller_hierarchy::Id;
 use reseller_hierarchy::{
     Builder, FilterFlags, Order, PageRequest, Principal, Record, ResellerId, Role, Snapshot,
 };
@@ -195,7 +196,7 @@ fn error_documents_validate_and_carry_their_status() {
         )
         .unwrap_err()
         .into(),
-        snap.downline(&"9".into(), Order::PreOrder, PageRequest::default())
+        snap.downline(Id::new("9"), Order::PreOrder, PageRequest::default())
             .unwrap_err()
             .into(),
         ApiError::Internal("boom".into()),
@@ -268,7 +269,7 @@ fn exports_in_every_format_load_the_same_hierarchy() {
         assert_eq!(got.len(), records.len());
         for r in &records {
             let g = got.get(&r.id).unwrap();
-            assert_eq!(g.parent(), r.parent.as_ref(), "{format:?}");
+            assert_eq!(g.parent(), r.parent.as_deref(), "{format:?}");
             assert_eq!(g.name(), r.name);
             if format != reseller_hierarchy::InputFormat::ActivePlatform {
                 // The JSON:API document carries no capabilities or e-conomic flag.
@@ -284,7 +285,7 @@ fn cursor_and_mutation_errors_map_to_their_statuses() {
     let v = validator("jsonapi-1.0/schema.json");
     let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
     let bad: ApiError = h
-        .downline(&"1".into(), Order::PreOrder, Start::Cursor("zz"))
+        .downline(Id::new("1"), Order::PreOrder, Start::Cursor("zz"))
         .unwrap_err()
         .into();
     let moved: ApiError = h
@@ -316,7 +317,7 @@ fn links_of_a_middle_page_spelled_out() {
         Snapshot::build((1..=11u64).map(|i| Record::new(i, (i > 1).then_some(1u64)))).unwrap();
     let page = snap
         .downline(
-            &"1".into(),
+            Id::new("1"),
             Order::PreOrder,
             PageRequest::new(2, 4).unwrap(),
         )
@@ -335,7 +336,7 @@ fn links_of_a_middle_page_spelled_out() {
     // Past the end: prev points at the last page, no next.
     let page = snap
         .downline(
-            &"1".into(),
+            Id::new("1"),
             Order::PreOrder,
             PageRequest::new(9, 4).unwrap(),
         )

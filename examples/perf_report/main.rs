@@ -201,7 +201,7 @@ fn main() {
     let near = |target: usize| {
         snap.iter()
             .min_by_key(|r| r.downline_len().abs_diff(target))
-            .map(|r| r.id().clone())
+            .map(|r| r.id().to_owned())
             .unwrap()
     };
     let small = near(1_000);
@@ -295,7 +295,7 @@ fn main() {
     let deepest = snap
         .iter()
         .max_by_key(|r| r.depth())
-        .map(|r| r.id().clone())
+        .map(|r| r.id().to_owned())
         .unwrap();
     let depth = snap.upline(&deepest).unwrap().count();
     let ns = per_call_ns(201, 1000, |_| {
@@ -348,8 +348,8 @@ fn main() {
     let cur = h.snapshot();
     let mut kids = cur.get(&root).unwrap().children();
     let (a, b) = (
-        kids.next().unwrap().id().clone(),
-        kids.next().unwrap().id().clone(),
+        kids.next().unwrap().id().to_owned(),
+        kids.next().unwrap().id().to_owned(),
     );
     let big = cur
         .get(&a)
@@ -357,7 +357,7 @@ fn main() {
         .children()
         .max_by_key(|r| r.downline_len())
         .unwrap();
-    let (big, size) = (big.id().clone(), big.downline_len() + 1);
+    let (big, size) = (big.id().to_owned(), big.downline_len() + 1);
     drop(kids);
     let large: Vec<f64> = (0..41)
         .map(|i| {

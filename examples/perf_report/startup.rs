@@ -188,7 +188,7 @@ pub(crate) fn run(args: &[String]) {
         .max_by_key(|r| r.downline_len())
         .unwrap()
         .id()
-        .clone();
+        .to_owned();
     let (t, count) = time(|| {
         let page = loaded
             .downline(&root, Order::PreOrder, PageRequest::default())

@@ -207,7 +207,7 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     // The first snapshot is built by the thread that will write, as the simplest
     // service would.
     let start = Snapshot::build(input.clone()).unwrap();
-    let root = start.iter().next().unwrap().id().clone();
+    let root = start.iter().next().unwrap().id().to_owned();
     emit(
         "reader_page_p50",
         shape,
@@ -273,9 +273,9 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         let big = snap
             .iter()
             .filter(|r| r.downline_len() > 100_000 && r.parent().is_some())
-            .map(|r| r.id().clone())
+            .map(|r| r.id().to_owned())
             .collect();
-        (big, snap.iter().map(|r| r.id().clone()).collect())
+        (big, snap.iter().map(|r| r.id().to_owned()).collect())
     };
     let mut stream = MutationStream::new(&h.snapshot(), 11);
     let mut applied = Vec::with_capacity(MUTATIONS);
@@ -369,7 +369,7 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     // build of the same records.
     let after = h.snapshot();
     let sample: Vec<ResellerId> = {
-        let ids: Vec<ResellerId> = after.iter().map(|r| r.id().clone()).collect();
+        let ids: Vec<ResellerId> = after.iter().map(|r| r.id().to_owned()).collect();
         (0..4096)
             .map(|_| ids[rng.below(ids.len())].clone())
             .collect()

@@ -50,7 +50,7 @@ impl MutationStream {
         MutationStream {
             rng: SplitMix::new(seed),
             seed,
-            ids: snapshot.iter().map(|r| r.id().clone()).collect(),
+            ids: snapshot.iter().map(|r| r.id().to_owned()).collect(),
             fresh: 0,
         }
     }

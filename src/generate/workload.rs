@@ -50,17 +50,17 @@ impl Workload {
         for (i, r) in snapshot.iter().enumerate() {
             let size = r.downline_len();
             if largest.as_ref().is_none_or(|(best, _)| size > *best) {
-                largest = Some((size, r.id().clone()));
+                largest = Some((size, r.id().to_owned()));
             }
             if size > 0 {
                 sizes.push(u32::try_from(size).unwrap_or(u32::MAX));
             }
             if sample.len() < samples {
-                sample.push(r.id().clone());
+                sample.push(r.id().to_owned());
             } else {
                 let j = rng.below(i + 1);
                 if j < samples {
-                    sample[j] = r.id().clone();
+                    sample[j] = r.id().to_owned();
                 }
             }
         }
@@ -72,7 +72,7 @@ impl Workload {
                 snapshot
                     .iter()
                     .find(|r| r.downline_len() == median)
-                    .map_or_else(|| largest.clone(), |r| r.id().clone())
+                    .map_or_else(|| largest.clone(), |r| r.id().to_owned())
             }
         };
         Some(Workload {

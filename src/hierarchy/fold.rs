@@ -199,7 +199,7 @@ mod tests {
         let page = s
             .eligible_parents(&Principal::admin(), FilterFlags::NONE, Order::PreOrder, all)
             .unwrap();
-        page.iter().map(|r| r.id().clone()).collect()
+        page.iter().map(|r| r.id().to_owned()).collect()
     }
 
     /// Batch `i`: an add under an earlier reseller, or every third a move of one.

@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{Mutation, Removal, ResellerId, Snapshot};
+use crate::{Id, Mutation, Removal, ResellerId, Snapshot};
 
 use super::event::RowEvent;
 use super::row::Row;
@@ -77,10 +77,10 @@ impl Translation {
     }
 
     /// Where `id` is at this point of the batch: `None` if absent.
-    fn parent_of(&self, id: &ResellerId) -> Option<Parent> {
+    fn parent_of(&self, id: &Id) -> Option<Parent> {
         match self.now.get(id) {
             Some(now) => now.clone(),
-            None => self.snap.get(id).map(|r| r.parent().cloned()),
+            None => self.snap.get(id).map(|r| r.parent().map(ToOwned::to_owned)),
         }
     }
 
@@ -144,7 +144,7 @@ impl Translation {
             let mut children: Vec<ResellerId> = match self.snap.get(&id) {
                 Some(r) => r
                     .children()
-                    .map(|c| c.id().clone())
+                    .map(|c| c.id().to_owned())
                     .filter(|c| !self.now.contains_key(c))
                     .collect(),
                 None => Vec::new(),
@@ -219,9 +219,9 @@ impl Translation {
         };
         let snap = &self.snap;
         let old: Vec<ResellerId> = match &parent {
-            None => snap.roots().map(|r| r.id().clone()).collect(),
+            None => snap.roots().map(|r| r.id().to_owned()).collect(),
             Some(p) => match snap.get(p) {
-                Some(r) => r.children().map(|c| c.id().clone()).collect(),
+                Some(r) => r.children().map(|c| c.id().to_owned()).collect(),
                 None => Vec::new(),
             },
         };

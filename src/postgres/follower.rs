@@ -228,7 +228,7 @@ fn largest_id(snap: &Snapshot, order: IdOrder) -> Option<ResellerId> {
     snap.iter()
         .map(|r| r.id())
         .max_by(|a, b| order.cmp(a, b))
-        .cloned()
+        .map(ToOwned::to_owned)
 }
 
 /// Drops the slot, waiting a moment for a session that just ended to let go of it.

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::ResellerId;
+use crate::Id;
 
 /// How a followed table's ids sort: siblings are listed in this order, in the initial
 /// load (`ORDER BY`) as after every change.
@@ -15,7 +15,7 @@ pub(crate) enum IdOrder {
 }
 
 impl IdOrder {
-    pub(crate) fn cmp(self, a: &ResellerId, b: &ResellerId) -> Ordering {
+    pub(crate) fn cmp(self, a: &Id, b: &Id) -> Ordering {
         if self == IdOrder::Numeric {
             if let (Ok(x), Ok(y)) = (a.as_str().parse::<i128>(), b.as_str().parse::<i128>()) {
                 return x.cmp(&y);
@@ -28,6 +28,7 @@ impl IdOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ResellerId;
 
     #[test]
     fn numbers_by_value_text_by_bytes() {
@@ -35,9 +36,12 @@ mod tests {
         assert_eq!(IdOrder::Numeric.cmp(&a, &b), Ordering::Less);
         assert_eq!(IdOrder::Text.cmp(&a, &b), Ordering::Greater);
         assert_eq!(
-            IdOrder::Numeric.cmp(&"-3".into(), &"2".into()),
+            IdOrder::Numeric.cmp(Id::new("-3"), Id::new("2")),
             Ordering::Less
         );
-        assert_eq!(IdOrder::Text.cmp(&"B".into(), &"a".into()), Ordering::Less);
+        assert_eq!(
+            IdOrder::Text.cmp(Id::new("B"), Id::new("a")),
+            Ordering::Less
+        );
     }
 }

@@ -166,13 +166,13 @@ impl Snapshot {
     /// # Examples
     ///
     /// ```
-    /// use reseller_hierarchy::{Record, Snapshot};
+    /// use reseller_hierarchy::{Id, Record, Snapshot};
     ///
     /// let snap = Snapshot::build([Record::new("1", None::<&str>), Record::new("2", Some("1"))])?;
     /// let mut file = Vec::new();
     /// snap.save(&mut file)?;
     /// let back = Snapshot::load(&file[..])?;
-    /// assert_eq!(back.downline_count(&"1".into())?, 1);
+    /// assert_eq!(back.downline_count(Id::new("1"))?, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save(&self, out: impl Write) -> std::io::Result<()> {
@@ -264,12 +264,12 @@ impl Snapshot {
     /// # Examples
     ///
     /// ```
-    /// use reseller_hierarchy::{LoadError, Record, Snapshot};
+    /// use reseller_hierarchy::{Id, LoadError, Record, Snapshot};
     ///
     /// let snap = Snapshot::build([Record::new("1", None::<&str>).name("Top")])?;
     /// let mut file = Vec::new();
     /// snap.save(&mut file)?;
-    /// assert_eq!(Snapshot::load(&file[..])?.get(&"1".into()).unwrap().name(), "Top");
+    /// assert_eq!(Snapshot::load(&file[..])?.get(Id::new("1")).unwrap().name(), "Top");
     ///
     /// file[40] ^= 1; // damage it
     /// assert!(matches!(Snapshot::load(&file[..]), Err(LoadError::Checksum { .. })));

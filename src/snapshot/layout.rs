@@ -14,12 +14,13 @@
 use rayon::prelude::*;
 
 use super::depths::Depths;
+use super::ids::Ids;
 use super::numbering::{Pos, Rank};
 use super::payload::Payloads;
 use super::{Core, FilterIndex, Repr, Snapshot};
 use crate::builder::{BuildError, Builder, Parts};
 use crate::capability::{Capabilities, Filter};
-use crate::id::{ResellerId, NONE};
+use crate::id::NONE;
 use crate::wavelet::{RankBits, WaveletMatrix};
 
 impl Builder {
@@ -98,13 +99,7 @@ impl Snapshot {
             },
             || {
                 let payloads = Payloads::build(&pre, &ids, &records);
-                // A gather of independent reads, on all cores: faster than moving the
-                // ids along the permutation's cycles, whose reads depend on each other.
-                let by_pos: Vec<ResellerId> = pre
-                    .par_iter()
-                    .with_min_len(4096)
-                    .map(|&i| ids[i as usize].clone())
-                    .collect();
+                let by_pos = Ids::build(&pre, &ids);
                 drop(ids);
                 (by_pos, payloads)
             },

@@ -43,7 +43,7 @@ use super::piece::{Leaf, Piece};
 use super::piece_tree::{Found, PieceTree};
 use super::Core;
 use crate::capability::{Capabilities, Filter};
-use crate::id::ResellerId;
+use crate::id::{Id, ResellerId};
 use crate::record::Record;
 
 mod apply;
@@ -309,7 +309,7 @@ impl Overlay {
     }
 
     /// The reseller with this id, if present.
-    pub(crate) fn find(&self, core: &Core, id: &ResellerId) -> Option<Handle> {
+    pub(crate) fn find(&self, core: &Core, id: &Id) -> Option<Handle> {
         // The base first: most ids are its, and its table is cheaper to probe than
         // the persistent map (an id is in at most one of them, a removed base id
         // being added again as a new reseller).

@@ -67,7 +67,10 @@ impl Snapshot {
             self.core().lookup.len()
         );
         for (p, id) in self.core().ids.iter().enumerate() {
-            let found = self.core().lookup.get(&self.core().ids, id.as_str());
+            let found = self
+                .core()
+                .lookup
+                .get(id.as_str(), |j| self.core().ids.get(Pos::new(j)).as_str());
             ensure!(
                 found == Some(p as u32),
                 "id {id:?} at {p} looks up as {found:?}"

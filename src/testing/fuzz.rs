@@ -128,7 +128,7 @@ pub fn forest_ops(data: &[u8]) {
     let hierarchy = Hierarchy::new(snap);
     let id = |i: u8| ResellerId::from(u64::from(i % 66));
     let ids = |it: &mut dyn Iterator<Item = crate::snapshot::Reseller<'_>>| -> Vec<ResellerId> {
-        it.map(|r| r.id().clone()).collect()
+        it.map(|r| r.id().to_owned()).collect()
     };
     let order = |b: bool| {
         if b {
@@ -365,7 +365,7 @@ pub fn wire(data: &[u8]) {
     assert_eq!(again.len(), records.len());
     for r in &records {
         let g = again.get(&r.id).expect("every reseller comes back");
-        assert_eq!(g.parent(), r.parent.as_ref());
+        assert_eq!(g.parent(), r.parent.as_deref());
         assert_eq!(g.name(), r.name);
     }
 }

@@ -146,7 +146,7 @@ impl Query {
 
 fn page_answer(page: &Page<'_>) -> Answer {
     Answer::Page {
-        ids: page.iter().map(|r| r.id().clone()).collect(),
+        ids: page.iter().map(|r| r.id().to_owned()).collect(),
         total: page.total(),
         last_page: page.last_page(),
     }

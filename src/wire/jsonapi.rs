@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{order_from_query, page_request_from_query, write, ApiError};
-use crate::id::ResellerId;
+use crate::id::Id;
 use crate::snapshot::Page;
 use crate::snapshot::{Reseller, Snapshot};
 
@@ -102,7 +102,7 @@ impl From<Reseller<'_>> for Resource {
 ///
 /// ```
 /// use reseller_hierarchy::wire::jsonapi;
-/// use reseller_hierarchy::{Record, Snapshot};
+/// use reseller_hierarchy::{Id, Record, Snapshot};
 ///
 /// let snap = Snapshot::build([
 ///     Record::new("1", None::<&str>),
@@ -110,15 +110,15 @@ impl From<Reseller<'_>> for Resource {
 ///     Record::new("3", Some("2")),
 ///     Record::new("4", Some("1")),
 /// ])?;
-/// let page = jsonapi::downline(&snap, &"1".into(), "order=level&page%5Bsize%5D=2")?;
+/// let page = jsonapi::downline(&snap, Id::new("1"), "order=level&page%5Bsize%5D=2")?;
 /// let ids: Vec<&str> = page.iter().map(|r| r.id().as_str()).collect();
 /// assert_eq!(ids, ["2", "4"]);
-/// assert_eq!(jsonapi::downline(&snap, &"1".into(), "page=2&page=3").unwrap_err().http_status(), 400);
+/// assert_eq!(jsonapi::downline(&snap, Id::new("1"), "page=2&page=3").unwrap_err().http_status(), 400);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn downline<'s>(
     snapshot: &'s Snapshot,
-    reseller: &ResellerId,
+    reseller: &Id,
     query: &str,
 ) -> Result<Page<'s>, ApiError> {
     snapshot.downline_count(reseller)?;
@@ -177,14 +177,14 @@ pub fn document(page: &Page<'_>, base_url: &str) -> Document {
 ///
 /// ```
 /// use reseller_hierarchy::wire::jsonapi::{document, write_document};
-/// use reseller_hierarchy::{Attributes, Order, PageRequest, Record, Snapshot};
+/// use reseller_hierarchy::{Id, Attributes, Order, PageRequest, Record, Snapshot};
 ///
 /// let attrs = Attributes::from_json(r#"{"company": {"city": "Minsk"}, "general": {"currency": "EUR"}}"#)?;
 /// let snap = Snapshot::build([
 ///     Record::new("1", None::<&str>).name("Distributor"),
 ///     Record::new("2", Some("1")).name("Northwind").attributes(attrs),
 /// ])?;
-/// let page = snap.downline(&"1".into(), Order::PreOrder, PageRequest::default())?;
+/// let page = snap.downline(Id::new("1"), Order::PreOrder, PageRequest::default())?;
 /// let mut body = Vec::new();
 /// write_document(&page, "/resellers", &mut body);
 /// assert_eq!(body, serde_json::to_vec(&document(&page, "/resellers"))?);

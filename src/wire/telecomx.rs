@@ -72,13 +72,13 @@ pub fn list(page: &Page<'_>) -> Vec<ResellerItem> {
 ///
 /// ```
 /// use reseller_hierarchy::wire::telecomx::{list, write_list};
-/// use reseller_hierarchy::{Order, PageRequest, Record, Snapshot};
+/// use reseller_hierarchy::{Id, Order, PageRequest, Record, Snapshot};
 ///
 /// let snap = Snapshot::build([
 ///     Record::new("1", None::<&str>),
 ///     Record::new("2", Some("1")).name("Anders \"And\" & Co").economic_enabled(true),
 /// ])?;
-/// let page = snap.downline(&"1".into(), Order::PreOrder, PageRequest::default())?;
+/// let page = snap.downline(Id::new("1"), Order::PreOrder, PageRequest::default())?;
 /// let mut body = Vec::new();
 /// write_list(&page, &mut body);
 /// assert_eq!(body, serde_json::to_vec(&list(&page))?);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use reseller_hierarchy::generate::{MutationStream, SplitMix, Workload};
 use reseller_hierarchy::wire::{jsonapi, telecomx};
 use reseller_hierarchy::{
-    Filter, FilterFlags, Hierarchy, Order, PageRequest, Principal, ResellerId, Role, Snapshot,
+    Filter, FilterFlags, Hierarchy, Id, Order, PageRequest, Principal, ResellerId, Role, Snapshot,
 };
 use serde_json::json;
 
@@ -99,7 +99,7 @@ struct Row {
 }
 
 /// Sums the ids' lengths of a listing, so that the optimiser cannot skip its items.
-fn consume<'a>(ids: impl Iterator<Item = &'a ResellerId>) -> usize {
+fn consume<'a>(ids: impl Iterator<Item = &'a Id>) -> usize {
     black_box(ids.map(|id| id.as_str().len()).sum())
 }
 

@@ -6,7 +6,7 @@ use super::super::numbering::{Handle, Line};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
 use super::Overlay;
-use crate::id::{ResellerId, LIMIT};
+use crate::id::{Id, LIMIT};
 use crate::mutation::{Mutation, MutationError, Removal};
 
 impl Overlay {
@@ -85,15 +85,10 @@ impl Overlay {
         self.merge(core, to + (hi - lo));
     }
 
-    fn existing(
-        &self,
-        core: &Core,
-        index: usize,
-        id: &ResellerId,
-    ) -> Result<Handle, MutationError> {
+    fn existing(&self, core: &Core, index: usize, id: &Id) -> Result<Handle, MutationError> {
         self.find(core, id).ok_or_else(|| MutationError::UnknownId {
             index,
-            id: id.clone(),
+            id: id.to_owned(),
         })
     }
 
@@ -102,8 +97,8 @@ impl Overlay {
         &self,
         core: &Core,
         index: usize,
-        id: &ResellerId,
-        parent: Option<&ResellerId>,
+        id: &Id,
+        parent: Option<&Id>,
     ) -> Result<Handle, MutationError> {
         match parent {
             None => Ok(Handle::NONE),
@@ -111,8 +106,8 @@ impl Overlay {
                 .find(core, p)
                 .ok_or_else(|| MutationError::UnknownParent {
                     index,
-                    id: id.clone(),
-                    parent: p.clone(),
+                    id: id.to_owned(),
+                    parent: p.to_owned(),
                 }),
         }
     }
@@ -144,7 +139,7 @@ impl Overlay {
                     });
                 }
                 // A record naming itself as parent is a root, as when building.
-                let parent = r.parent.as_ref().filter(|&p| *p != r.id);
+                let parent = r.parent.as_deref().filter(|&p| *p != r.id);
                 let q = self.new_parent(core, index, &r.id, parent)?;
                 if core.n() as usize + self.added.len() >= LIMIT {
                     return Err(MutationError::TooMany { index });
@@ -163,7 +158,7 @@ impl Overlay {
                         id: id.clone(),
                     });
                 }
-                let q = self.new_parent(core, index, id, parent.as_ref())?;
+                let q = self.new_parent(core, index, id, parent.as_deref())?;
                 let (lo, hi) = (self.line(x), self.end(core, x));
                 if !q.is_none() && (lo..hi).contains(&self.line(q)) {
                     return Err(MutationError::MoveUnderOwnDownline {

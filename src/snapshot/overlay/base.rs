@@ -7,7 +7,7 @@ use super::super::numbering::{Pos, Rank};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
 use crate::capability::Filter;
-use crate::id::ResellerId;
+use crate::id::Id;
 use crate::record::Record;
 
 impl Core {
@@ -18,8 +18,10 @@ impl Core {
 
     /// The position of the reseller with this id.
     #[inline]
-    pub(crate) fn find(&self, id: &ResellerId) -> Option<Pos> {
-        self.lookup.get(&self.ids, id.as_str()).map(Pos::new)
+    pub(crate) fn find(&self, id: &Id) -> Option<Pos> {
+        self.lookup
+            .get(id.as_str(), |j| self.ids.get(Pos::new(j)).as_str())
+            .map(Pos::new)
     }
 
     /// The level-order rank of position `p`, in `O(log n)` (the wavelet matrix).
@@ -165,7 +167,7 @@ impl Core {
     /// The record at position `p` (without its parent).
     pub(super) fn record(&self, p: Pos) -> Record {
         Record {
-            id: self.ids[p.idx()].clone(),
+            id: self.ids.get(p).to_owned(),
             parent: None,
             name: self.payloads.name(p).to_owned(),
             capabilities: self.caps[p.idx()],
