@@ -23,6 +23,7 @@ mod overlay;
 mod page;
 mod payload;
 mod persistent_array;
+mod pos_set;
 mod piece;
 mod piece_tree;
 mod validate;

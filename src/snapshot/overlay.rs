@@ -38,7 +38,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::numbering::{Handle, Line, Pos};
-use super::persistent_array::PersistentArray;
+use super::pos_set::PosSet;
 use super::piece::{Leaf, Piece};
 use super::piece_tree::{Found, PieceTree};
 use super::Core;
@@ -91,26 +91,23 @@ pub(crate) struct Overlay {
     pieces: PieceTree,
     /// Ids of the added resellers still present.
     ids: imbl::HashMap<ResellerId, Handle>,
-    /// Base positions removed.
-    removed: imbl::GenericHashSet<
-        Pos,
-        BuildHasherDefault<NumberHasher>,
-        imbl::shared_ptr::DefaultSharedPtr,
-    >,
+    /// Base positions removed: a bit each, since every lookup of a base id asks.
+    removed: PosSet,
     /// Reseller `n + i` is `added[i]` (the record's `parent` is not used).
     added: imbl::Vector<Arc<Record>>,
     /// Base resellers whose name, capabilities or payload changed.
     updated: Numbers<Arc<Record>>,
-    /// Bit `p` set when base reseller `p` was ever updated: most resellers of a page
-    /// are not, and a bit says so faster than a lookup in `updated`.
-    touched: PersistentArray<u64>,
+    /// Base resellers ever updated: most resellers of a page are not, and a bit says
+    /// so faster than a lookup in `updated`.
+    touched: PosSet,
 }
 
 impl Overlay {
     /// No changes yet: one run over the whole base.
     pub(crate) fn new(core: &Core) -> Overlay {
         let mut o = Overlay {
-            touched: PersistentArray::filled((core.n() as usize).div_ceil(64)),
+            touched: PosSet::new(core.n()),
+            removed: PosSet::new(core.n()),
             ..Overlay::default()
         };
         if core.n() > 0 {
@@ -126,7 +123,7 @@ impl Overlay {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.pieces.heap_bytes()
-            + self.removed.len() * 16
+            + (self.removed.len() + self.touched.len()) * 8
             + self.ids.len() * 40
             + (self.added.len() + self.updated.len()) * 160
     }
@@ -314,7 +311,7 @@ impl Overlay {
         // the persistent map (an id is in at most one of them, a removed base id
         // being added again as a new reseller).
         match core.find(id) {
-            Some(p) if !self.removed.contains(&p) => Some(Handle::of(p)),
+            Some(p) if !self.removed.contains(p) => Some(Handle::of(p)),
             _ => self.ids.get(id).copied(),
         }
     }
@@ -323,23 +320,9 @@ impl Overlay {
     pub(crate) fn changed(&self, core: &Core, x: Handle) -> Option<&Record> {
         match x.added_index(core.n()) {
             Some(i) => self.added.get(i as usize).map(|r| &**r),
-            None if !self.touched(x.pos()) => None,
+            None if !self.touched.contains(x.pos()) => None,
             None => self.updated.get(&x.pos()).map(|r| &**r),
         }
-    }
-
-    /// Whether base reseller `p` was ever updated in this overlay.
-    #[inline]
-    fn touched(&self, p: Pos) -> bool {
-        let word = self.touched.get(p.idx() / 64).unwrap_or(0);
-        word & (1 << (p.get() % 64)) != 0
-    }
-
-    /// Records that base reseller `p` was updated.
-    fn touch(&mut self, p: Pos) {
-        let i = p.idx() / 64;
-        let word = self.touched.get(i).unwrap_or(0);
-        self.touched.set(i, word | (1 << (p.get() % 64)));
     }
 
     pub(crate) fn caps(&self, core: &Core, x: Handle) -> Capabilities {

@@ -228,7 +228,7 @@ impl Overlay {
                     }
                     None => {
                         self.updated.insert(x.pos(), Arc::new(r));
-                        self.touch(x.pos());
+                        self.touched.insert(x.pos());
                     }
                 }
                 // A run reads capabilities from the base, and a single piece counts

@@ -108,7 +108,7 @@ impl Overlay {
             if !seen.insert(x) {
                 return Err(format!("reseller {x:?} listed twice"));
             }
-            if x.base(core.n()).is_some_and(|p| self.removed.contains(&p)) {
+            if x.base(core.n()).is_some_and(|p| self.removed.contains(p)) {
                 return Err(format!("removed reseller {x:?} listed"));
             }
             if l == 0 && d != 0 || l > 0 && d > order[l - 1].2 + 1 {
@@ -135,7 +135,7 @@ impl Overlay {
                 return Err(format!("id {id:?} maps to the wrong reseller"));
             }
         }
-        if let Some(p) = self.updated.keys().find(|&&p| !self.touched(p)) {
+        if let Some(p) = self.updated.keys().find(|&&p| !self.touched.contains(p)) {
             return Err(format!("updated reseller {p:?} has no bit"));
         }
         Ok(())

@@ -1,0 +1,88 @@
+//! [`PosSet`]: a persistent set of base positions, a bit each.
+//!
+//! # How
+//!
+//! Bit `p % 64` of word `p / 64` of a [`PersistentArray`] of `u64` words, one per 64
+//! base positions, with the number of members beside. A lookup is a walk down the
+//! radix array (shifts and masks, one pointer a level) and one bit test, where a
+//! persistent hash set hashes, then follows its own trie and compares keys; an insert
+//! copies one path of 64-word nodes the first time a version writes it. The words of
+//! a base of `n` resellers take `n / 8` bytes, shared by every version that did not
+//! change them.
+
+use super::numbering::Pos;
+use super::persistent_array::PersistentArray;
+
+/// A set of base positions, copied in `O(1)` and changed along one path (see the
+/// module docs).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PosSet {
+    words: PersistentArray<u64>,
+    len: usize,
+}
+
+impl PosSet {
+    /// The empty set over positions `0..n`.
+    pub(crate) fn new(n: u32) -> PosSet {
+        PosSet {
+            words: PersistentArray::filled((n as usize).div_ceil(64)),
+            len: 0,
+        }
+    }
+
+    /// Whether `p` is a member (`false` past the positions the set was made for).
+    #[inline]
+    pub(crate) fn contains(&self, p: Pos) -> bool {
+        let word = self.words.get(p.idx() / 64).unwrap_or(0);
+        word & (1 << (p.get() % 64)) != 0
+    }
+
+    /// Adds `p`, one of the positions the set was made for.
+    pub(crate) fn insert(&mut self, p: Pos) {
+        let i = p.idx() / 64;
+        let word = self.words.get(i).unwrap_or(0);
+        let bit = 1 << (p.get() % 64);
+        if word & bit == 0 {
+            self.words.set(i, word | bit);
+            self.len += 1;
+        }
+    }
+
+    /// Number of members.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Against a `BTreeSet`, with a copy taken halfway that must not see later inserts.
+    #[test]
+    fn members_as_a_btree_set_and_copies_apart() {
+        let n = 10_000u32;
+        let mut set = PosSet::new(n);
+        let mut model = BTreeSet::new();
+        let mut copy = None;
+        for k in 0..6_000u32 {
+            let p = (k * 7_919 + k / 3) % n;
+            set.insert(Pos::new(p));
+            model.insert(p);
+            if k == 3_000 {
+                copy = Some((set.clone(), model.clone()));
+            }
+        }
+        let check = |set: &PosSet, model: &BTreeSet<u32>| {
+            assert_eq!(set.len(), model.len());
+            for p in 0..n + 70 {
+                assert_eq!(set.contains(Pos::new(p)), model.contains(&p), "{p}");
+            }
+        };
+        check(&set, &model);
+        let (copy, then) = copy.unwrap();
+        check(&copy, &then);
+    }
+}
