@@ -101,9 +101,9 @@ impl From<u32> for ResellerId {
 
 /// A borrowed reseller id: what [`ResellerId`] is to an owned id, `str` is to `String`.
 ///
-/// A snapshot keeps its ids back to back in a few large blocks (so that a million ids of
-/// any length are a few allocations, freed at once), and [`Reseller::id`](crate::Reseller::id)
-/// lends them out as `&Id`. Every query that takes an id takes an `&Id`; a
+/// A snapshot keeps its ids in slots of its own (up to 24 bytes inline, longer ones in
+/// one string of them all, so that a million ids of any length are two allocations,
+/// freed at once), and [`Reseller::id`](crate::Reseller::id) lends them out as `&Id`. Every query that takes an id takes an `&Id`; a
 /// `&ResellerId` turns into one by itself (`ResellerId` dereferences to `Id`), and
 /// [`Id::new`] makes one from a `&str` without copying. An `Id` compares, orders and
 /// hashes as its string, like the `ResellerId` it came from, so maps keyed by
@@ -119,6 +119,9 @@ impl From<u32> for ResellerId {
 /// assert_eq!(borrowed, Id::new("52f4fd7734697b28ccaf77ec"));
 /// assert_eq!(borrowed.to_owned(), owned);
 /// assert_eq!(borrowed.as_str().len(), 24);
+/// assert!(*borrowed == *"52f4fd7734697b28ccaf77ec");
+/// let from_str: &Id = "52f4fd7734697b28ccaf77ec".into();
+/// assert_eq!(from_str, borrowed);
 /// ```
 #[derive(PartialEq, Eq, PartialOrd, Ord, Hash, RefCast)]
 #[repr(transparent)]
@@ -187,6 +190,43 @@ impl AsRef<str> for Id {
 impl AsRef<Id> for Id {
     fn as_ref(&self) -> &Id {
         self
+    }
+}
+
+impl AsRef<Id> for str {
+    fn as_ref(&self) -> &Id {
+        Id::new(self)
+    }
+}
+
+impl AsRef<Id> for String {
+    fn as_ref(&self) -> &Id {
+        Id::new(self)
+    }
+}
+
+/// `"7".into()` where an `&Id` is expected.
+impl<'a> From<&'a str> for &'a Id {
+    fn from(s: &'a str) -> &'a Id {
+        Id::new(s)
+    }
+}
+
+impl PartialEq<str> for Id {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Id {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<Id> for str {
+    fn eq(&self, other: &Id) -> bool {
+        self == other.as_str()
     }
 }
 

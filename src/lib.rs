@@ -17,8 +17,8 @@
 //! return a [`Page`].
 //!
 //! ```
-//! use reseller_hierarchy::{Id,
-//!     Capability, FilterFlags, Order, PageRequest, Principal, Record, Role, Snapshot,
+//! use reseller_hierarchy::{
+//!     Capability, FilterFlags, Id, Order, PageRequest, Principal, Record, Role, Snapshot,
 //! };
 //!
 //! let snap = Snapshot::build([

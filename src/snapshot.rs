@@ -23,9 +23,9 @@ mod overlay;
 mod page;
 mod payload;
 mod persistent_array;
-mod pos_set;
 mod piece;
 mod piece_tree;
+mod pos_set;
 mod validate;
 
 pub use file::{LoadError, FORMAT_VERSION};
@@ -285,8 +285,9 @@ impl Snapshot {
         let Some(o) = self.delta() else {
             return self.clone();
         };
-        // The records come from a valid forest, so the build cannot fail; if it ever
-        // did, keeping the changes as they are would still be correct.
+        // The records come from a valid forest, so the build fails only on size: more
+        // than `u32::MAX` bytes of names or of ids added by the changes. Keeping the
+        // changes as they are is then still correct, only not folded.
         match Snapshot::build(o.records(self.core())) {
             Ok(mut built) => {
                 built.version = self.version;

@@ -104,11 +104,13 @@ fn ids_of_a_megabyte_and_non_ascii_ids() {
     ));
 }
 
-/// Twenty thousand ids of 36 to 60 bytes (UUID-like, some multibyte), over several of
-/// the base's id blocks, in a built and in a changed version: every reseller is found by
-/// its id and reports it and its parent's as the naive model of the same records does.
+/// Twenty thousand ids, a third short (inline in the base's slots) and the rest of 36
+/// to 44 bytes (UUID-like, some multibyte: in the base's shared string), in a random
+/// forest: in a built version, a changed one, the same folded, and saved and loaded,
+/// every reseller is found by its id and has the id, parent and name the naive model
+/// of the same records gives it, and the whole listing is the model's pre-order.
 #[test]
-fn long_ids_over_many_blocks_read_back_as_given() {
+fn short_and_long_ids_read_back_as_given() {
     let id = |i: u64| {
         let uuid = format!(
             "{:08x}-{:04x}-4000-8000-{:012x}",
@@ -116,21 +118,28 @@ fn long_ids_over_many_blocks_read_back_as_given() {
             i % 65_536,
             i
         );
-        if i.is_multiple_of(5) {
-            format!("{uuid}-ø{i}")
-        } else {
-            uuid
+        match i % 15 {
+            0 => format!("{uuid}-ø{i}"),
+            k if k % 3 == 0 => i.to_string(),
+            _ => uuid,
         }
     };
-    // Parents drawn from earlier ids, a deterministic spread of fan-outs and depths.
+    // Each parent an earlier id spread over all of them: fan-outs and depths vary.
     let records: Vec<Record> = (0..20_000u64)
-        .map(|i| Record::new(id(i), (i > 0).then(|| id((i * 7_919) % i))))
+        .map(|i| {
+            Record::new(id(i), (i > 0).then(|| id(i * 7_919 % 1_000_003 % i)))
+                .name(format!("name {i}"))
+        })
         .collect();
     let mut model = Model::new(&records).unwrap();
     let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    // Parents are earlier ids, so moving 19,000 + k under k (k < 500, never moved)
+    // never moves a reseller under its own downline.
     let batch: Vec<Mutation> = (0..500u64)
         .map(|k| match k % 3 {
-            0 => Mutation::Add(Record::new(id(100_000 + k), Some(id(k * 37 % 9_000)))),
+            0 => Mutation::Add(
+                Record::new(id(100_000 + k), Some(id(k * 37 % 9_000))).name(format!("new {k}")),
+            ),
             1 => Mutation::Move {
                 id: id(19_000 + k).into(),
                 parent: Some(id(k).into()),
@@ -147,13 +156,24 @@ fn long_ids_over_many_blocks_read_back_as_given() {
             let got = snap.get(want).unwrap_or_else(|| panic!("{want} missing"));
             assert_eq!(got.id(), want);
             assert_eq!(got.parent(), model.parent(want), "{want}");
+            assert_eq!(got.name(), model.record(want).unwrap().name, "{want}");
         }
+        let listed: Vec<ResellerId> = snap.iter().map(|r| r.id().to_owned()).collect();
+        assert_eq!(listed, model.all(Order::PreOrder));
+        let removed = id(10_002);
+        let removed = Id::new(&removed);
+        assert_eq!(snap.get(removed).is_some(), model.contains(removed));
     };
     check(&h.snapshot(), &model);
     model.apply(&batch).unwrap();
     h.apply(&batch).unwrap();
+    assert!(!model.contains(Id::new(&id(10_002))));
     check(&h.snapshot(), &model);
-    assert!(h.snapshot().get(Id::new(&id(10_002))).is_none());
+    h.compact();
+    check(&h.snapshot(), &model);
+    let mut file = Vec::new();
+    h.snapshot().save(&mut file).unwrap();
+    check(&Snapshot::load(file.as_slice()).unwrap(), &model);
 }
 
 #[test]

@@ -7,8 +7,8 @@
 //! thread, the writer applies mutations, folds (`Hierarchy::compact`), lets the old
 //! base be freed on the rayon pool, and applies 4,000 more, timed. Ids are made longer
 //! than 24 bytes: each was an allocation of its own, a million small allocations in
-//! the base, the case that stalled. Since the base keeps its ids back to back in
-//! blocks, they are allocations only in the records the build is given.
+//! the base, the case that stalled. Since a base keeps ids of over 24 bytes in one
+//! string of them all, they are allocations only in the records the build is given.
 //!
 //! Metrics `free_mutation_p50`, `free_mutation_p999`, `free_mutation_max`, each with
 //! `_built_here` and `_built_apart`, beside `build`; and `base_drop`, how long the

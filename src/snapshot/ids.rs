@@ -96,7 +96,10 @@ impl Ids {
                             len: id.as_str().len() as u32,
                         }
                     } else {
-                        Slot::Inline(ManuallyDrop::new(id.compact().clone()))
+                        let inline = id.compact().clone();
+                        // `ManuallyDrop` frees nothing: the slot must own nothing.
+                        debug_assert!(!inline.is_heap_allocated());
+                        Slot::Inline(ManuallyDrop::new(inline))
                     };
                 }
                 text
@@ -139,8 +142,10 @@ impl Ids {
     #[inline(never)]
     fn long_id(&self, start: u32, len: u32) -> &Id {
         let start = start as usize;
+        let id = self.long.get(start..start + len as usize);
         // Slots of long ids are those of whole ids, so the slice always is one.
-        Id::new(self.long.get(start..start + len as usize).unwrap_or(""))
+        debug_assert!(id.is_some(), "long id slot {start}+{len} is no id");
+        Id::new(id.unwrap_or(""))
     }
 
     /// The ids in position order.
@@ -154,14 +159,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_slot_is_as_wide_as_a_reseller_id() {
+    fn a_slot_is_as_wide_as_a_reseller_id_and_has_nothing_to_drop() {
         assert_eq!(
             std::mem::size_of::<Slot>(),
             std::mem::size_of::<ResellerId>()
         );
+        assert!(!std::mem::needs_drop::<Slot>());
     }
 
-    /// Ids of every length from 1 to 60 bytes (inline and not, multibyte included),
+    /// Ids of up to 24 bytes inline, longer ones in the shared string, none of the
+    /// inline ones on the heap.
+    #[test]
+    fn short_ids_inline_long_ones_shared() {
+        let ids: Vec<ResellerId> = (1..=40).map(|len| "x".repeat(len).into()).collect();
+        let pre: Vec<u32> = (0..ids.len() as u32).collect();
+        let column = Ids::build(&pre, &ids);
+        for (slot, id) in column.slots.iter().zip(&ids) {
+            match slot {
+                Slot::Inline(s) => {
+                    assert!(id.as_str().len() <= 24);
+                    assert!(!s.is_heap_allocated());
+                }
+                Slot::Long { .. } => assert!(id.as_str().len() > 24),
+            }
+        }
+        assert_eq!(column.long.len(), (25..=40).sum::<usize>());
+    }
+
+    /// Ids of 4 to 104 bytes (inline and not, multibyte included),
     /// gathered along a permutation over several chunks, read back against the input.
     #[test]
     fn every_position_reads_back_its_input_id() {

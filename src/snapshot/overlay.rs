@@ -38,9 +38,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::numbering::{Handle, Line, Pos};
-use super::pos_set::PosSet;
 use super::piece::{Leaf, Piece};
 use super::piece_tree::{Found, PieceTree};
+use super::pos_set::PosSet;
 use super::Core;
 use crate::capability::{Capabilities, Filter};
 use crate::id::{Id, ResellerId};
