@@ -11,15 +11,20 @@
 //! string of them all, they are allocations only in the records the build is given.
 //!
 //! Metrics `free_mutation_p50`, `free_mutation_p999`, `free_mutation_max`, each with
-//! `_built_here` and `_built_apart`, beside `build`; and `base_drop`, how long the
-//! thread that built a base takes to drop it (its ids, payload and indexes).
+//! `_built_here` and `_built_apart`, beside `build`; `base_drop`, how long the
+//! thread that built a base takes to drop it (its ids, payload and indexes); and
+//! `long_ids_downline_page_first` (the whole forest and a downline of about 1,000,
+//! pre-order) and `long_ids_is_in_downline_by_id`, the queries that read ids, over
+//! these long ids.
 
 use std::time::{Duration, Instant};
 
-use reseller_hierarchy::generate::{Generator, MutationStream, Shape};
-use reseller_hierarchy::{Hierarchy, Record, ResellerId, Snapshot};
+use std::hint::black_box;
 
-use super::{emit, quantile};
+use reseller_hierarchy::generate::{Generator, MutationStream, Shape, SplitMix};
+use reseller_hierarchy::{Hierarchy, Order, PageRequest, Record, ResellerId, Snapshot};
+
+use super::{emit, page_ids, per_call_ns, quantile};
 
 /// Mutations timed after the fold.
 const TIMED: usize = 4_000;
@@ -32,6 +37,47 @@ fn records(n: usize) -> Vec<Record> {
         r.parent = r.parent.as_ref().map(long);
     }
     records
+}
+
+/// Queries whose cost reads ids, over ids of over 24 bytes: pre-order pages (which
+/// read every item's id) of the whole forest and of a downline of about 1,000, and
+/// `is_in_downline` by id over random pairs (two hash lookups, each comparing ids).
+fn long_id_queries(snap: &Snapshot, input: &[Record]) {
+    let n = snap.len();
+    let root = input[0].id.clone();
+    let small = snap
+        .iter()
+        .min_by_key(|r| r.downline_len().abs_diff(1_000))
+        .map(|r| r.id().to_owned())
+        .unwrap();
+    for id in [&root, &small] {
+        let k = snap.downline_count(id).unwrap();
+        let ns = per_call_ns(201, 1000, |_| {
+            black_box(page_ids(
+                snap,
+                black_box(id),
+                Order::PreOrder,
+                PageRequest::default(),
+            ));
+        });
+        emit(
+            "long_ids_downline_page_first",
+            "random",
+            n,
+            Some(k),
+            ns,
+            "ns",
+        );
+    }
+    let mut rng = SplitMix::new(7);
+    let ids: Vec<ResellerId> = (0..4096).map(|_| input[rng.below(n)].id.clone()).collect();
+    let ns = per_call_ns(201, 4096, |i| {
+        black_box(
+            snap.is_in_downline(&ids[i % 4096], &ids[(i * 7 + 1) % 4096])
+                .unwrap(),
+        );
+    });
+    emit("long_ids_is_in_downline_by_id", "random", n, None, ns, "ns");
 }
 
 pub(crate) fn run(n: usize) {
@@ -47,6 +93,7 @@ pub(crate) fn run(n: usize) {
         t.elapsed().as_nanos() as f64,
         "ns",
     );
+    long_id_queries(&base, &input);
     let t = Instant::now();
     drop(base);
     emit(
