@@ -120,6 +120,20 @@ fn check(snap: &Snapshot, model: &Model, principals: &[Principal]) -> Result<(),
             .eligible_parents(&Principal::admin(), FilterFlags::NONE, order, all)
             .unwrap();
         prop_assert_eq!(ids_of(&page), model.all(order));
+        // What a page's items carry (a base's, or an added or updated record) and how
+        // they relate, item by item.
+        let items: Vec<_> = page.iter().collect();
+        for (k, r) in items.iter().enumerate() {
+            let rec = model.record(r.id()).unwrap();
+            prop_assert_eq!(r.name(), rec.name.as_str());
+            prop_assert_eq!(r.capabilities(), rec.capabilities);
+            prop_assert_eq!(r.economic_enabled(), rec.economic_enabled);
+            let of = &items[(k * 7 + 1) % items.len()];
+            prop_assert_eq!(
+                r.is_in_downline_of(of),
+                model.is_in_downline(r.id(), of.id()).unwrap()
+            );
+        }
     }
     for id in model.ids() {
         let r = snap.get(id).unwrap();
