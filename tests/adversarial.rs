@@ -104,7 +104,7 @@ fn ids_of_a_megabyte_and_non_ascii_ids() {
     ));
 }
 
-/// Twenty thousand ids, a third short (inline in the base's slots) and the rest of 36
+/// Twenty thousand ids, 4 in 15 short (inline in the base's slots) and the rest of 36
 /// to 44 bytes (UUID-like, some multibyte: in the base's shared string), in a random
 /// forest: in a built version, a changed one, the same folded, and saved and loaded,
 /// every reseller is found by its id and has the id, parent and name the naive model

@@ -123,7 +123,8 @@ impl Overlay {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.pieces.heap_bytes()
-            + (self.removed.len() + self.touched.len()) * 8
+            + self.removed.heap_bytes()
+            + self.touched.heap_bytes()
             + self.ids.len() * 40
             + (self.added.len() + self.updated.len()) * 160
     }

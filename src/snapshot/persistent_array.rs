@@ -1,6 +1,6 @@
 //! [`PersistentArray`]: a growable array of small `Copy` values with structural sharing,
 //! for the tables a changed version keeps by number (the piece tree's parent table, its
-//! free ids, which base resellers were updated).
+//! free ids, the words of a `PosSet`: which base resellers were removed or updated).
 //!
 //! # How
 //!

@@ -6,9 +6,10 @@
 //! base positions, with the number of members beside. A lookup is a walk down the
 //! radix array (shifts and masks, one pointer a level) and one bit test, where a
 //! persistent hash set hashes, then follows its own trie and compares keys; an insert
-//! copies one path of 64-word nodes the first time a version writes it. The words of
-//! a base of `n` resellers take `n / 8` bytes, shared by every version that did not
-//! change them.
+//! copies one path of 64-word nodes the first time a version writes it. An empty set
+//! is inner nodes over one shared leaf of zeros (about 7 KB at a million positions);
+//! each block of 4,096 positions written gets a leaf of its own (512 bytes), so the
+//! words take at most `n / 8` bytes, shared by every version that did not change them.
 
 use super::numbering::Pos;
 use super::persistent_array::PersistentArray;
@@ -40,6 +41,8 @@ impl PosSet {
     /// Adds `p`, one of the positions the set was made for.
     pub(crate) fn insert(&mut self, p: Pos) {
         let i = p.idx() / 64;
+        // Past the words, `set` would write nothing and `len` would still count it.
+        debug_assert!(i < self.words.len(), "position {} past the set", p.get());
         let word = self.words.get(i).unwrap_or(0);
         let bit = 1 << (p.get() % 64);
         if word & bit == 0 {
@@ -51,6 +54,14 @@ impl PosSet {
     /// Number of members.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Bytes of the words (shared ones included): the inner nodes over them all, and a
+    /// 512-byte leaf per block of 4,096 positions written, at most one per member.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let leaves = self.words.len().div_ceil(64);
+        let node = 2 * std::mem::size_of::<usize>();
+        leaves.div_ceil(64) * 64 * node + self.len.min(leaves) * 64 * 8
     }
 }
 
@@ -67,11 +78,13 @@ mod tests {
         let mut set = PosSet::new(n);
         let mut model = BTreeSet::new();
         let mut copy = None;
-        for k in 0..6_000u32 {
+        // 12,000 inserts over 10,000 positions: some land on members already there.
+        for k in 0..12_000u32 {
             let p = (k * 7_919 + k / 3) % n;
             set.insert(Pos::new(p));
             model.insert(p);
-            if k == 3_000 {
+            assert_eq!(set.len(), model.len(), "after inserting {p}");
+            if k == 6_000 {
                 copy = Some((set.clone(), model.clone()));
             }
         }

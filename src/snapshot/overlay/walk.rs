@@ -138,6 +138,16 @@ impl Overlay {
         if let Some(p) = self.updated.keys().find(|&&p| !self.touched.contains(p)) {
             return Err(format!("updated reseller {p:?} has no bit"));
         }
+        // Every base reseller is either listed or removed, never both (the count of
+        // removed ones above agrees only if their bits do).
+        if let Some(p) = (0..core.n())
+            .map(Pos::new)
+            .find(|&p| self.removed.contains(p) == seen.contains(&Handle::of(p)))
+        {
+            return Err(format!(
+                "base reseller {p:?} is both or neither listed and removed"
+            ));
+        }
         Ok(())
     }
 }
