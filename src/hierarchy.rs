@@ -329,7 +329,8 @@ impl Hierarchy {
 
     /// Sets when the changes of the current version are folded into a new indexed
     /// base, on a background thread: once their weight (pieces of the changed
-    /// pre-order, plus resellers added, removed or updated) reaches `weight` (at least
+    /// pre-order, plus resellers removed, plus records added or updated, superseded
+    /// ones included, since a fold is what frees them) reaches `weight` (at least
     /// 1). A lower value keeps queries of changed versions nearer the speed of a fresh
     /// build and folds more often (each fold costs about one build and, while it
     /// runs, the memory of a second base, off the writer's path); a higher one the

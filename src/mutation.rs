@@ -160,7 +160,9 @@ pub enum MutationError {
         /// How many children it has.
         children: usize,
     },
-    /// More resellers than one snapshot can index.
+    /// More resellers than one snapshot can index, or more records added and updated
+    /// since the last fold than a changed version keeps (`u32::MAX`; a fold starts
+    /// long before, unless the fold threshold was raised that far).
     TooMany {
         /// Index of the mutation in the batch.
         index: usize,

@@ -15,7 +15,9 @@
 //! thread that built a base takes to drop it (its ids, payload and indexes); and
 //! `long_ids_downline_page_first` (the whole forest and a downline of about 1,000,
 //! pre-order) and `long_ids_is_in_downline_by_id`, the queries that read ids, over
-//! these long ids.
+//! these long ids. `changes_drop`: how long the thread that applied 100,000 mutations
+//! (one per batch, the stream's mix) takes to drop the version they made, its base
+//! kept alive elsewhere: the pieces, maps and records of the changes.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -80,6 +82,37 @@ fn long_id_queries(snap: &Snapshot, input: &[Record]) {
     emit("long_ids_is_in_downline_by_id", "random", n, None, ns, "ns");
 }
 
+/// Mutations whose changes `changes_drop` drops.
+const CHANGES: usize = 100_000;
+
+/// Applies [`CHANGES`] mutations over a base built from `input`, then times dropping
+/// the last version on the thread that applied them (the base outlives it).
+fn changes_drop(input: &[Record]) {
+    let n = input.len();
+    let h = Hierarchy::new(Snapshot::build(input.to_vec()).unwrap());
+    // The first version is the base every later one is over.
+    let first = h.snapshot();
+    h.set_fold_threshold(usize::MAX);
+    let mut stream = MutationStream::new(&h.snapshot(), 13);
+    for _ in 0..CHANGES {
+        let m = stream.next_for(&h.snapshot());
+        let _ = h.apply(std::slice::from_ref(&m));
+    }
+    let last = h.snapshot();
+    drop(h);
+    let t = Instant::now();
+    drop(last);
+    emit(
+        "changes_drop",
+        "random",
+        n,
+        Some(CHANGES),
+        t.elapsed().as_nanos() as f64,
+        "ns",
+    );
+    drop(first);
+}
+
 pub(crate) fn run(n: usize) {
     let input = records(n);
     let copy = input.clone();
@@ -107,6 +140,7 @@ pub(crate) fn run(n: usize) {
     let base = Snapshot::build(input.clone()).unwrap();
     long_id_queries(&base, &input);
     drop(base);
+    changes_drop(&input);
     for apart in [false, true] {
         let builder = if apart { "built_apart" } else { "built_here" };
         let copy = input.clone();

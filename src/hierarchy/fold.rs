@@ -281,4 +281,48 @@ mod tests {
         }
         assert_eq!(applies, 10);
     }
+
+    /// Every update of one reseller leaves a superseded record in the record log,
+    /// which only a fold reclaims: they count towards the change weight, so they
+    /// start one, and the fold leaves a version with none.
+    #[test]
+    fn superseded_records_weigh_towards_a_fold() {
+        let records: Vec<Record> = (0..20)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
+            .collect();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        let rename = |i: usize| {
+            [Mutation::Update {
+                id: ResellerId::from("r3"),
+                name: Some(format!("name {i}")),
+                capabilities: None,
+                economic_enabled: None,
+                attributes: None,
+            }]
+        };
+        for i in 0..300 {
+            h.apply(&rename(i)).unwrap();
+        }
+        let changed = h.snapshot();
+        assert!(
+            changed.change_weight() >= 300,
+            "{}",
+            changed.change_weight()
+        );
+        assert_eq!(changed.get("r3".into()).unwrap().name(), "name 299");
+        h.set_fold_threshold(256);
+        h.apply(&rename(300)).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while h.snapshot().change_weight() >= 256 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no fold was published"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let folded = h.snapshot();
+        assert_eq!(folded.get("r3".into()).unwrap().name(), "name 300");
+        folded.validate().unwrap();
+    }
 }

@@ -35,7 +35,6 @@
 //! summaries, the invariant check), `base.rs` what is asked of the base.
 
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 use super::numbering::{Handle, Line, Pos};
 use super::piece::{Leaf, Piece};
@@ -49,7 +48,10 @@ use crate::record::Record;
 mod apply;
 mod base;
 mod listing;
+mod record_log;
 mod walk;
+
+use record_log::{Logged, RecordLog};
 
 pub(crate) use listing::DepthCounts;
 
@@ -93,10 +95,13 @@ pub(crate) struct Overlay {
     ids: imbl::HashMap<ResellerId, Handle>,
     /// Base positions removed: a bit each, since every lookup of a base id asks.
     removed: PosSet,
-    /// Reseller `n + i` is `added[i]` (the record's `parent` is not used).
-    added: imbl::Vector<Arc<Record>>,
-    /// Base resellers whose name, capabilities or payload changed.
-    updated: Numbers<Arc<Record>>,
+    /// The records of `added` and `updated`, shared by every version over the base.
+    log: RecordLog,
+    /// Reseller `n + i`'s record is at `added[i]` (the record's `parent` is not used).
+    added: imbl::Vector<Logged>,
+    /// Base resellers whose name, capabilities or payload changed: where their
+    /// records are.
+    updated: Numbers<Logged>,
     /// Base resellers ever updated: most resellers of a page are not, and a bit says
     /// so faster than a lookup in `updated`.
     touched: PosSet,
@@ -116,9 +121,11 @@ impl Overlay {
         o
     }
 
-    /// How much the overlay holds: what a version pays per query.
+    /// How much the overlay holds: what a version pays per query, and what a fold
+    /// reclaims (the record log, superseded records included, counts every record
+    /// pushed, so it holds at least the added and updated resellers).
     pub(crate) fn weight(&self) -> usize {
-        self.pieces.pieces() + self.added.len() + self.updated.len() + self.removed.len()
+        self.pieces.pieces() + self.log.len() + self.removed.len()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -126,7 +133,8 @@ impl Overlay {
             + self.removed.heap_bytes()
             + self.touched.heap_bytes()
             + self.ids.len() * 40
-            + (self.added.len() + self.updated.len()) * 160
+            + (self.added.len() + self.updated.len()) * 16
+            + self.log.len() * 160
     }
 
     /// Number of resellers.
@@ -320,9 +328,9 @@ impl Overlay {
     /// The record of an added or updated reseller; `None` for one the base describes.
     pub(crate) fn changed(&self, core: &Core, x: Handle) -> Option<&Record> {
         match x.added_index(core.n()) {
-            Some(i) => self.added.get(i as usize).map(|r| &**r),
+            Some(i) => self.added.get(i as usize).map(|&at| self.log.get(at)),
             None if !self.touched.contains(x.pos()) => None,
-            None => self.updated.get(&x.pos()).map(|r| &**r),
+            None => self.updated.get(&x.pos()).map(|&at| self.log.get(at)),
         }
     }
 

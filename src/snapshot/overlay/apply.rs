@@ -1,7 +1,5 @@
 //! Mutations on the overlay: each one a few cuts, shifts and pastes of the piece tree.
 
-use std::sync::Arc;
-
 use super::super::numbering::{Handle, Line};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
@@ -144,8 +142,12 @@ impl Overlay {
                 if core.n() as usize + self.added.len() >= LIMIT {
                     return Err(MutationError::TooMany { index });
                 }
+                let at = self
+                    .log
+                    .push(r.clone())
+                    .ok_or(MutationError::TooMany { index })?;
                 let x = Handle::added(core.n(), self.added.len() as u32);
-                self.added.push_back(Arc::new(r.clone()));
+                self.added.push_back(at);
                 self.ids.insert(r.id.clone(), x);
                 let (l, depth) = self.slot_under(core, q);
                 self.insert(core, l, Overlay::single(x, depth, r.capabilities));
@@ -222,12 +224,13 @@ impl Overlay {
                     r.attributes = a.clone();
                 }
                 let caps = r.capabilities;
+                let at = self.log.push(r).ok_or(MutationError::TooMany { index })?;
                 match x.added_index(core.n()) {
                     Some(i) => {
-                        self.added.set(i as usize, Arc::new(r));
+                        self.added.set(i as usize, at);
                     }
                     None => {
-                        self.updated.insert(x.pos(), Arc::new(r));
+                        self.updated.insert(x.pos(), at);
                         self.touched.insert(x.pos());
                     }
                 }
