@@ -42,15 +42,17 @@ use super::piece_tree::{Found, PieceTree};
 use super::pos_set::PosSet;
 use super::Core;
 use crate::capability::{Capabilities, Filter};
-use crate::id::{Id, ResellerId};
+use crate::id::Id;
 use crate::record::Record;
 
+mod added_ids;
 mod apply;
 mod base;
 mod listing;
 mod record_log;
 mod walk;
 
+use added_ids::AddedIds;
 use record_log::{Logged, RecordLog};
 
 pub(crate) use listing::DepthCounts;
@@ -92,7 +94,7 @@ type Numbers<V> = imbl::GenericHashMap<
 pub(crate) struct Overlay {
     pieces: PieceTree,
     /// Ids of the added resellers still present.
-    ids: imbl::HashMap<ResellerId, Handle>,
+    ids: AddedIds,
     /// Base positions removed: a bit each, since every lookup of a base id asks.
     removed: PosSet,
     /// The records of `added` and `updated`, shared by every version over the base.
@@ -132,7 +134,7 @@ impl Overlay {
         self.pieces.heap_bytes()
             + self.removed.heap_bytes()
             + self.touched.heap_bytes()
-            + self.ids.len() * 40
+            + self.ids.heap_bytes()
             + (self.added.len() + self.updated.len()) * 16
             + self.log.len() * 160
     }
@@ -321,8 +323,15 @@ impl Overlay {
         // being added again as a new reseller).
         match core.find(id) {
             Some(p) if !self.removed.contains(p) => Some(Handle::of(p)),
-            _ => self.ids.get(id).copied(),
+            _ => self.ids.get(id, |x| self.added_id(core, x)),
         }
+    }
+
+    /// The id of added reseller `x`.
+    #[inline]
+    fn added_id(&self, core: &Core, x: Handle) -> Option<&Id> {
+        let at = *self.added.get(x.added_index(core.n())? as usize)?;
+        Some(&self.log.get(at).id)
     }
 
     /// The record of an added or updated reseller; `None` for one the base describes.

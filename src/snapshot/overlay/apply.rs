@@ -148,7 +148,7 @@ impl Overlay {
                     .ok_or(MutationError::TooMany { index })?;
                 let x = Handle::added(core.n(), self.added.len() as u32);
                 self.added.push_back(at);
-                self.ids.insert(r.id.clone(), x);
+                self.ids.insert(&r.id, x);
                 let (l, depth) = self.slot_under(core, q);
                 self.insert(core, l, Overlay::single(x, depth, r.capabilities));
             }
@@ -193,7 +193,7 @@ impl Overlay {
                 self.shift(core, lo, hi - 1, -1);
                 match x.base(core.n()) {
                     None => {
-                        self.ids.remove(id);
+                        self.ids.remove(id, x);
                     }
                     Some(p) => {
                         self.removed.insert(p);

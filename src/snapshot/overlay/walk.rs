@@ -130,9 +130,15 @@ impl Overlay {
                 return Err(format!("downline of {x:?} should end at {:?}", ends[l]));
             }
         }
-        for (id, &x) in &self.ids {
-            if self.changed(core, x).map(|r| &r.id) != Some(id) {
-                return Err(format!("id {id:?} maps to the wrong reseller"));
+        for x in self.ids.handles() {
+            let Some(id) = self.added_id(core, x) else {
+                return Err(format!("the ids map to {x:?}, which was not added"));
+            };
+            if self.ids.get(id, |y| self.added_id(core, y)) != Some(x) {
+                return Err(format!("id {id:?} does not map to its reseller"));
+            }
+            if !seen.contains(&x) {
+                return Err(format!("the ids map to {x:?}, which is not listed"));
             }
         }
         if let Some(p) = self.updated.keys().find(|&&p| !self.touched.contains(p)) {
