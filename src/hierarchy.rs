@@ -323,7 +323,7 @@ impl Hierarchy {
     /// The least change weight at which a background fold starts by default: until
     /// [`set_fold_threshold`](Hierarchy::set_fold_threshold) says otherwise, a fold
     /// starts once the changes weigh as much as the indexed base has resellers, or
-    /// this much for a smaller base. A fold costs about one build, so that is `O(1)`
+    /// this much for a smaller base. A fold costs about half a build, so that is `O(1)`
     /// of fold work per change, and the changes never outweigh the base by much.
     pub const DEFAULT_FOLD_AT: usize = 256;
 
@@ -332,7 +332,7 @@ impl Hierarchy {
     /// pre-order, plus resellers removed, plus records added or updated, superseded
     /// ones included, since a fold is what frees them) reaches `weight` (at least
     /// 1). A lower value keeps queries of changed versions nearer the speed of a fresh
-    /// build and folds more often (each fold costs about one build and, while it
+    /// build and folds more often (each fold costs about half a build and, while it
     /// runs, the memory of a second base, off the writer's path); a higher one the
     /// opposite. Changes cost the writer `O(log)` either way.
     ///
@@ -349,7 +349,7 @@ impl Hierarchy {
     }
 
     /// Folds the changes of the current version into a new indexed base now, on this
-    /// thread (`O(n)`, about one build), and publishes it in place of the current
+    /// thread (`O(n)`, about half a build), and publishes it in place of the current
     /// version: the same version number and the same contents, only faster to query.
     /// Writers wait meanwhile; readers do not. [`apply`](Hierarchy::apply) does this
     /// by itself in the background, at the lowest scheduling priority; calling it is

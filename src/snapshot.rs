@@ -280,7 +280,10 @@ impl Snapshot {
         })
     }
 
-    /// The same forest with its changes built into a new base: `O(n)`, like a build.
+    /// The same forest with its changes laid out as a new base: `O(n)`, about half a
+    /// build, since the version's walk gives the pre-order, every parent as an index
+    /// and the strings to copy (see `Overlay::columns`), where a build starts from
+    /// records to validate and link by id.
     pub(crate) fn compacted(self: &Arc<Self>) -> Arc<Snapshot> {
         let Some(o) = self.delta() else {
             return self.clone();
@@ -288,8 +291,10 @@ impl Snapshot {
         // The records come from a valid forest, so the build fails only on size: more
         // than `u32::MAX` bytes of names or of ids added by the changes. Keeping the
         // changes as they are is then still correct, only not folded.
-        match Snapshot::build(o.records(self.core())) {
-            Ok(mut built) => {
+        let (columns, parent) = o.columns(self.core());
+        match crate::builder::validate_linked(columns, parent) {
+            Ok(parts) => {
+                let mut built = Snapshot::from_parts(parts);
                 built.version = self.version;
                 Arc::new(built)
             }

@@ -731,3 +731,54 @@ fn folds_under_a_writer_that_never_pauses() -> Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+/// A fold lays its new base out from the version itself (the base's payload and the
+/// changes' records, copied column by column): every field of every reseller, base or
+/// changed, attributes included, is the model's, before the fold and after it.
+#[test]
+fn a_fold_keeps_every_field() {
+    use reseller_hierarchy::generate::{Generator, MutationStream, Shape};
+    let records = Generator::new(Shape::Random, 300)
+        .seed(21)
+        .attributes(true)
+        .generate();
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
+    h.set_fold_threshold(usize::MAX);
+    let mut stream = MutationStream::new(&h.snapshot(), 4);
+    for step in 0..600 {
+        let who = &records[(step * 7) % records.len()];
+        let m = if step % 4 == 0 && model.contains(&who.id) {
+            // Another record's attributes, name and flags.
+            let from = &records[(step * 13 + 5) % records.len()];
+            Mutation::Update {
+                id: who.id.clone(),
+                name: Some(format!("renamed {step}")),
+                capabilities: Some(from.capabilities),
+                economic_enabled: Some(step % 8 == 0),
+                attributes: Some(from.attributes.clone()),
+            }
+        } else {
+            stream.next_for(&h.snapshot())
+        };
+        let batch = std::slice::from_ref(&m);
+        assert_eq!(h.apply(batch).is_ok(), model.apply(batch).is_ok(), "{m:?}");
+    }
+    let before = h.snapshot();
+    h.compact();
+    let after = h.snapshot();
+    assert_eq!(after.version(), before.version());
+    assert!(after.index_bytes() != before.index_bytes(), "not folded");
+    for snap in [&before, &after] {
+        assert_eq!(snap.len(), model.ids().count());
+        for id in model.ids() {
+            let want = model.record(id).unwrap();
+            let got = snap.get(id).unwrap();
+            assert_eq!(got.name(), want.name, "{id:?}");
+            assert_eq!(got.capabilities(), want.capabilities, "{id:?}");
+            assert_eq!(got.economic_enabled(), want.economic_enabled, "{id:?}");
+            assert_eq!(got.attributes(), want.attributes, "{id:?}");
+            assert_eq!(got.parent(), model.parent(id), "{id:?}");
+        }
+    }
+}

@@ -17,7 +17,10 @@
 //! pre-order) and `long_ids_is_in_downline_by_id`, the queries that read ids, over
 //! these long ids. `changes_drop`: how long the thread that applied 100,000 mutations
 //! (one per batch, the stream's mix) takes to drop the version they made, its base
-//! kept alive elsewhere: the pieces, maps and records of the changes.
+//! kept alive elsewhere: the pieces, maps and records of the changes; and before it,
+//! `compact`: how long folding that version into a new base takes (`Hierarchy::compact`,
+//! on the same thread), beside `build`, and `compact_peak_rss_ratio`, the largest
+//! resident size while it runs over the size before it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 use reseller_hierarchy::generate::{Generator, MutationStream, Shape, SplitMix};
 use reseller_hierarchy::{Hierarchy, Order, PageRequest, Record, ResellerId, Snapshot};
 
-use super::{emit, page_ids, per_call_ns, quantile};
+use super::{emit, page_ids, per_call_ns, quantile, rss};
 
 /// Mutations timed after the fold.
 const TIMED: usize = 4_000;
@@ -82,6 +85,19 @@ fn long_id_queries(snap: &Snapshot, input: &[Record]) {
     emit("long_ids_is_in_downline_by_id", "random", n, None, ns, "ns");
 }
 
+/// Resets the process's resident high-water mark (Linux: `VmHWM`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's resident high-water mark in bytes, since the last reset.
+fn peak_rss() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0)
+}
+
 /// Mutations whose changes `changes_drop` drops.
 const CHANGES: usize = 100_000;
 
@@ -99,7 +115,34 @@ fn changes_drop(input: &[Record]) {
         let _ = h.apply(std::slice::from_ref(&m));
     }
     let last = h.snapshot();
+    // Folding them, on this thread, beside `build`; and the largest resident size
+    // while it runs over the size before it.
+    let before = rss();
+    reset_peak_rss();
+    let t = Instant::now();
+    h.compact();
+    emit(
+        "compact",
+        "random",
+        n,
+        Some(CHANGES),
+        t.elapsed().as_nanos() as f64,
+        "ns",
+    );
+    if let Some(peak) = peak_rss() {
+        emit(
+            "compact_peak_rss_ratio",
+            "random",
+            n,
+            Some(CHANGES),
+            peak / before.max(1.0),
+            "ratio",
+        );
+    }
     drop(h);
+    // The versions the fold evicted are freed on the rayon pool: let it finish, so
+    // that `last` is the one version left holding the changes.
+    std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
     drop(last);
     emit(

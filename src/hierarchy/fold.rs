@@ -1,6 +1,7 @@
 //! Folding a version's changes into a new indexed base, off the writer's path.
 //!
-//! A fold builds the new base from one version (`O(n)`, about one build) on a
+//! A fold lays one version out as a new base (`O(n)`, about half a build: see
+//! `Snapshot::compacted`) on a
 //! background thread of the lowest scheduling priority, then brings it level with the
 //! batches the writer applied meanwhile and publishes it in place of the current
 //! version (same number, same contents, faster to query). Bringing it level is where

@@ -244,15 +244,23 @@ impl Payloads {
 
     /// The attributes of position `p` as an owned value.
     pub(crate) fn attributes(&self, p: Pos) -> Attributes {
-        let (c, j) = self.slot(p);
-        let (text, splices) = c.attributes(j);
-        // The bytes were a `str` when stored.
-        match std::str::from_utf8(text) {
-            Ok(text) if !text.is_empty() => Attributes {
+        match self.attributes_text(p) {
+            Some((text, splices)) => Attributes {
                 text: Some(text.into()),
                 splices,
             },
-            _ => Attributes::none(),
+            None => Attributes::none(),
         }
+    }
+
+    /// The attributes text of position `p` and its splices, borrowed; `None` for none.
+    pub(crate) fn attributes_text(&self, p: Pos) -> Option<(&str, Splices)> {
+        let (c, j) = self.slot(p);
+        let (text, splices) = c.attributes(j);
+        // The bytes were a `str` when stored.
+        std::str::from_utf8(text)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(|t| (t, splices))
     }
 }

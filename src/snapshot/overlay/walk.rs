@@ -7,8 +7,8 @@ use super::super::numbering::{Handle, Line, Pos};
 use super::super::piece::Piece;
 use super::super::Core;
 use super::Overlay;
-use crate::id::ResellerId;
-use crate::record::Record;
+use crate::builder::Columns;
+use crate::id::NONE;
 
 impl Overlay {
     /// Every reseller with its parent (`Handle::NONE` for a root) and depth, in the
@@ -47,19 +47,48 @@ impl Overlay {
         }
     }
 
-    /// The records of every reseller in the version's pre-order, each naming its
-    /// parent.
-    pub(crate) fn records(&self, core: &Core) -> Vec<Record> {
-        let mut out = Vec::with_capacity(self.len() as usize);
-        let mut ids: Vec<ResellerId> = Vec::new();
+    /// Every reseller of the version in its pre-order, as a build's columns, and each
+    /// one's parent as an index into them (`NONE` for a root): what a fold lays a new
+    /// base out from. The names and attributes are copied from the base's payload
+    /// chunks and the record log into the columns' two arenas, so a million resellers
+    /// are a handful of allocations (ids over 24 bytes aside), not a `Record` and its
+    /// strings each; the parents need no lookup by id.
+    pub(crate) fn columns(&self, core: &Core) -> (Columns, Vec<u32>) {
+        let n = self.len() as usize;
+        let mut columns = Columns::with_capacity(n);
+        let mut parent: Vec<u32> = Vec::with_capacity(n);
+        // The indices of the current reseller's ancestors, by depth.
+        let mut above: Vec<u32> = Vec::new();
         self.walk(core, |x, _, d| {
-            let mut r = self.record(core, x);
-            ids.truncate(d as usize);
-            r.parent = ids.last().cloned();
-            ids.push(r.id.clone());
-            out.push(r);
+            above.truncate(d as usize);
+            parent.push(above.last().copied().unwrap_or(NONE));
+            above.push(columns.len() as u32);
+            match self.changed(core, x) {
+                Some(r) => columns.push_fields(
+                    r.id.clone(),
+                    None,
+                    &r.name,
+                    r.capabilities,
+                    r.economic_enabled,
+                    r.attributes
+                        .text
+                        .as_deref()
+                        .map(|t| (t, r.attributes.splices)),
+                ),
+                None => {
+                    let p = x.pos();
+                    columns.push_fields(
+                        core.ids.get(p).to_owned(),
+                        None,
+                        core.payloads.name(p),
+                        core.caps[p.idx()],
+                        core.payloads.economic(p),
+                        core.payloads.attributes_text(p),
+                    );
+                }
+            }
         });
-        out
+        (columns, parent)
     }
 
     /// Checks the overlay against a walk of its pieces. For [`Snapshot::validate`].
