@@ -537,14 +537,26 @@ impl Hierarchy {
     ) -> Result<u64, MutationError> {
         let writer = &mut **writer;
         let base = self.shared.current.load_full();
-        let mut next = base.with_changes(batch)?;
+        let fold_at = writer
+            .fold_at
+            .unwrap_or_else(|| Hierarchy::DEFAULT_FOLD_AT.max(base.base_len()));
+        let mut next = match base.with_changes(batch) {
+            Ok(next) => next,
+            Err(e) => {
+                // Records that the refused batch pushed before its refusal stay in
+                // the record log every version over this base shares (nothing refers
+                // to them): they weigh towards a fold like superseded ones, so that
+                // refused batches cannot grow it without bound either.
+                if writer.fold.is_none() && base.change_weight() >= fold_at {
+                    self.shared.start_fold(writer, base);
+                }
+                return Err(e);
+            }
+        };
         let version = base.version() + 1;
         next.set_version(version);
         let next = Arc::new(next);
         self.shared.publish(next.clone());
-        let fold_at = writer
-            .fold_at
-            .unwrap_or_else(|| Hierarchy::DEFAULT_FOLD_AT.max(next.base_len()));
         if writer.fold.is_some() {
             self.shared.fold_step(writer, batch);
         } else if next.change_weight() >= fold_at {

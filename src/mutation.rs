@@ -209,7 +209,9 @@ impl fmt::Display for MutationError {
                 f,
                 "{id:?} has {children} children; remove them first or re-attach its downline"
             ),
-            MutationError::TooMany { .. } => f.write_str("too many resellers"),
+            MutationError::TooMany { .. } => {
+                f.write_str("too many resellers, or too many records changed since the last fold")
+            }
         }
     }
 }

@@ -23,6 +23,7 @@
 //! resident size while it runs over the size before it.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reseller_hierarchy::generate::{Generator, MutationStream, Shape, SplitMix};
@@ -85,9 +86,9 @@ fn long_id_queries(snap: &Snapshot, input: &[Record]) {
     emit("long_ids_is_in_downline_by_id", "random", n, None, ns, "ns");
 }
 
-/// Resets the process's resident high-water mark (Linux: `VmHWM`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Resets the process's resident high-water mark (Linux: `VmHWM`); whether it could.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// The process's resident high-water mark in bytes, since the last reset.
@@ -118,7 +119,7 @@ fn changes_drop(input: &[Record]) {
     // Folding them, on this thread, beside `build`; and the largest resident size
     // while it runs over the size before it.
     let before = rss();
-    reset_peak_rss();
+    let reset = reset_peak_rss();
     let t = Instant::now();
     h.compact();
     emit(
@@ -129,7 +130,7 @@ fn changes_drop(input: &[Record]) {
         t.elapsed().as_nanos() as f64,
         "ns",
     );
-    if let Some(peak) = peak_rss() {
+    if let Some(peak) = peak_rss().filter(|_| reset) {
         emit(
             "compact_peak_rss_ratio",
             "random",
@@ -140,9 +141,12 @@ fn changes_drop(input: &[Record]) {
         );
     }
     drop(h);
-    // The versions the fold evicted are freed on the rayon pool: let it finish, so
-    // that `last` is the one version left holding the changes.
-    std::thread::sleep(Duration::from_millis(500));
+    // The versions the fold evicted are freed on the rayon pool: wait until `last` is
+    // the one version left holding the changes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Arc::strong_count(&last) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let t = Instant::now();
     drop(last);
     emit(

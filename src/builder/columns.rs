@@ -75,7 +75,11 @@ impl Texts {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Columns {
     pub(crate) ids: Vec<ResellerId>,
+    /// Parent ids, one per record; empty for columns made [`linked`](Columns::linked),
+    /// whose parents are indices kept apart.
     pub(crate) parents: Vec<Option<ResellerId>>,
+    /// Made by [`linked`](Columns::linked): `parents` stays empty.
+    linked: bool,
     pub(crate) names: Texts,
     pub(crate) caps: Vec<Capabilities>,
     pub(crate) economic: Vec<bool>,
@@ -96,6 +100,22 @@ impl Columns {
             economic: Vec::with_capacity(n),
             attributes: Texts::with_capacity(n),
             splices: Vec::new(),
+            linked: false,
+        }
+    }
+
+    /// Room for `n` records whose parents are given as indices apart (a snapshot
+    /// file's, a fold's): no column of parent ids, which would be `n` `None`s.
+    pub(crate) fn linked(n: usize) -> Columns {
+        Columns {
+            ids: Vec::with_capacity(n),
+            parents: Vec::new(),
+            names: Texts::with_capacity(n),
+            caps: Vec::with_capacity(n),
+            economic: Vec::with_capacity(n),
+            attributes: Texts::with_capacity(n),
+            splices: Vec::new(),
+            linked: true,
         }
     }
 
@@ -115,7 +135,9 @@ impl Columns {
         attributes: Option<(&str, Splices)>,
     ) {
         self.ids.push(id);
-        self.parents.push(parent);
+        if !self.linked {
+            self.parents.push(parent);
+        }
         self.names.push(name);
         self.caps.push(caps);
         self.economic.push(economic);

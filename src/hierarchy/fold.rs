@@ -326,4 +326,39 @@ mod tests {
         assert_eq!(folded.get("r3".into()).unwrap().name(), "name 300");
         folded.validate().unwrap();
     }
+
+    /// A refused batch leaves the records it pushed before its refusal in the record
+    /// log: they weigh towards a fold, and refusals start one, so that a stream of
+    /// refused batches cannot grow the log without bound.
+    #[test]
+    fn refused_batches_weigh_towards_a_fold() {
+        let records: Vec<Record> = (0..20)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
+            .collect();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(256);
+        // A changed version, whose log the refused batches push into.
+        h.apply(&[Mutation::Add(Record::new("kept", Some("r0")))])
+            .unwrap();
+        for i in 0..300 {
+            let batch = [
+                Mutation::Add(Record::new(format!("new{i}"), Some("r1"))),
+                Mutation::Add(Record::new("r2", Some("r1"))), // a duplicate: refused
+            ];
+            assert!(h.apply(&batch).is_err());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while h.snapshot().change_weight() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no fold was published"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let folded = h.snapshot();
+        assert_eq!(folded.len(), 21);
+        assert!(folded.get("kept".into()).is_some());
+        assert!(folded.get("new0".into()).is_none());
+        folded.validate().unwrap();
+    }
 }

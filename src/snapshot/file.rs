@@ -366,7 +366,7 @@ fn decode(file: &[u8]) -> Result<(Columns, Vec<u32>, u64), LoadError> {
             content.len() - at.at
         )));
     }
-    let mut records = Columns::with_capacity(n);
+    let mut records = Columns::linked(n);
     for i in 0..n {
         let attrs = match attributes[i] {
             "" => None,

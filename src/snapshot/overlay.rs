@@ -57,8 +57,9 @@ use record_log::{Logged, RecordLog};
 
 pub(crate) use listing::DepthCounts;
 
-/// Hashes the overlay's handles and positions (`u32` inside) with one multiplication:
-/// they are not attacker-chosen (ids are hashed with SipHash elsewhere).
+/// Hashes the overlay's handles and positions (`u32` inside) with one multiplication,
+/// and takes a `u64` (a SipHash of an id, in `AddedIds`) as it is: neither is
+/// attacker-chosen.
 #[derive(Default)]
 struct NumberHasher(u64);
 
@@ -75,6 +76,11 @@ impl Hasher for NumberHasher {
 
     fn write_u32(&mut self, n: u32) {
         self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    /// A key that is a keyed hash already (`AddedIds`): taken as it is.
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
     }
 }
 

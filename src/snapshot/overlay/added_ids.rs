@@ -30,11 +30,17 @@ pub(crate) struct AddedIds {
     keys: RandomState,
     by_hash: ByHash,
     collided: imbl::HashMap<ResellerId, Handle>,
+    /// Tests keep only these bits of each hash, so that ids collide often.
+    #[cfg(test)]
+    hash_bits: Option<u64>,
 }
 
 impl AddedIds {
     fn hash(&self, id: &Id) -> u64 {
-        self.keys.hash_one(id.as_str())
+        let h = self.keys.hash_one(id.as_str());
+        #[cfg(test)]
+        let h = h & self.hash_bits.unwrap_or(u64::MAX);
+        h
     }
 
     /// The added reseller with this id; `id_of` gives an added reseller's id.
@@ -137,6 +143,45 @@ mod tests {
         got.sort_by_key(|x| x.get());
         all.sort_by_key(|x| x.get());
         assert_eq!(got, all);
+    }
+
+    /// Random adds and removals of 64 ids whose hashes keep 2 bits (so most ids
+    /// collide), against a plain map: every lookup agrees after every step.
+    #[test]
+    fn agrees_with_a_map_when_most_ids_collide() {
+        let ids: Vec<ResellerId> = (0..64).map(|i| ResellerId::from(format!("c{i}"))).collect();
+        // Handles are never reused: handle `k` is the `k`-th add, of id `owner[k]`.
+        let mut owner: Vec<usize> = Vec::new();
+        let mut m = AddedIds {
+            hash_bits: Some(0b11),
+            ..AddedIds::default()
+        };
+        let mut want: std::collections::HashMap<usize, Handle> = Default::default();
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..5_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let i = (state >> 33) as usize % ids.len();
+            match want.get(&i) {
+                Some(&x) => {
+                    m.remove(&ids[i], x);
+                    want.remove(&i);
+                }
+                None => {
+                    let x = Handle::new(owner.len() as u32);
+                    owner.push(i);
+                    m.insert(&ids[i], x);
+                    want.insert(i, x);
+                }
+            }
+            let id_of = |x: Handle| Some(&*ids[owner[x.get() as usize]]);
+            for (j, id) in ids.iter().enumerate() {
+                assert_eq!(m.get(id, id_of), want.get(&j).copied(), "{id:?}");
+            }
+            assert_eq!(m.len(), want.len());
+        }
+        assert!(!m.collided.is_empty() || want.len() <= 4);
     }
 
     /// An id whose hash's slot holds another id is found through `collided`, and

@@ -6,6 +6,7 @@ use super::super::Core;
 use super::Overlay;
 use crate::id::{Id, LIMIT};
 use crate::mutation::{Mutation, MutationError, Removal};
+use crate::record::Record;
 
 impl Overlay {
     /// Makes a boundary between pieces at line `l`.
@@ -142,9 +143,14 @@ impl Overlay {
                 if core.n() as usize + self.added.len() >= LIMIT {
                     return Err(MutationError::TooMany { index });
                 }
+                // The parent is where the piece goes; the record does not keep it.
+                let record = Record {
+                    parent: None,
+                    ..r.clone()
+                };
                 let at = self
                     .log
-                    .push(r.clone())
+                    .push(record)
                     .ok_or(MutationError::TooMany { index })?;
                 let x = Handle::added(core.n(), self.added.len() as u32);
                 self.added.push_back(at);

@@ -19,13 +19,16 @@ pub(crate) struct Logged(u32);
 /// which is when the last version over that base goes (a fold starts a new one).
 /// The entries live in buckets that double in size, so a log of a million records is
 /// some twenty allocations, pushing never copies what is there, and dropping it
-/// frees the buckets instead of one allocation per record (strings longer than their
-/// inline size excepted). Reads are lock-free, and a version only reads entries
+/// frees the buckets instead of an `Arc` per record. A record's own strings are still
+/// allocations of their own: a non-empty name (a `String`), attributes (a boxed
+/// text), an id over 24 bytes. Reads are lock-free, and a version only reads entries
 /// pushed before it was published.
 ///
-/// Because superseded records stay, the log's length counts towards a version's
-/// change weight, which decides when a fold starts: the log cannot outgrow the
-/// changes a fold would reclaim.
+/// Because superseded records, and those of refused batches, stay, the log's length
+/// counts towards the change weight, which decides when a fold starts (a refused
+/// batch checks it too): the log cannot outgrow the changes a fold would reclaim.
+/// The log is shared, so the weight and the memory a version reports include what
+/// later versions over the same base pushed.
 #[derive(Clone, Default)]
 pub(crate) struct RecordLog {
     records: Arc<boxcar::Vec<Record>>,

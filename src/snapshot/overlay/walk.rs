@@ -55,7 +55,7 @@ impl Overlay {
     /// strings each; the parents need no lookup by id.
     pub(crate) fn columns(&self, core: &Core) -> (Columns, Vec<u32>) {
         let n = self.len() as usize;
-        let mut columns = Columns::with_capacity(n);
+        let mut columns = Columns::linked(n);
         let mut parent: Vec<u32> = Vec::with_capacity(n);
         // The indices of the current reseller's ancestors, by depth.
         let mut above: Vec<u32> = Vec::new();
