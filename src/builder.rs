@@ -283,11 +283,9 @@ fn cycle_problems(forest: &Forest, parent: &[u32], ids: &[ResellerId]) -> Vec<Pr
 
 /// Validates records whose parents are already given as record indices (`NONE` for a
 /// root), as a snapshot file holds them: checks that the ids are unique and that the
-/// parents form a forest.
-pub(crate) fn validate_linked(mut records: Columns, parent: Vec<u32>) -> Result<Parts, BuildError> {
-    // The parents are given as indices: the column of parent ids (all `None`) goes
-    // before the snapshot is laid out.
-    records.parents = Vec::new();
+/// parents form a forest. Its callers make their columns [`linked`](Columns::linked)
+/// (no parent ids).
+pub(crate) fn validate_linked(records: Columns, parent: Vec<u32>) -> Result<Parts, BuildError> {
     if let Some(p) = text_too_large(&records) {
         return Err(BuildError { problems: vec![p] });
     }

@@ -202,4 +202,9 @@ impl Attributes {
     pub fn as_json(&self) -> Option<&str> {
         self.text.as_deref()
     }
+
+    /// The text and its splices, as a build's columns store them; `None` for none.
+    pub(crate) fn stored(&self) -> Option<(&str, Splices)> {
+        self.as_json().map(|t| (t, self.splices))
+    }
 }

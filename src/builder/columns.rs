@@ -92,30 +92,25 @@ pub(crate) struct Columns {
 
 impl Columns {
     pub(crate) fn with_capacity(n: usize) -> Columns {
-        Columns {
-            ids: Vec::with_capacity(n),
-            parents: Vec::with_capacity(n),
-            names: Texts::with_capacity(n),
-            caps: Vec::with_capacity(n),
-            economic: Vec::with_capacity(n),
-            attributes: Texts::with_capacity(n),
-            splices: Vec::new(),
-            linked: false,
-        }
+        Columns::room(n, false)
     }
 
     /// Room for `n` records whose parents are given as indices apart (a snapshot
     /// file's, a fold's): no column of parent ids, which would be `n` `None`s.
     pub(crate) fn linked(n: usize) -> Columns {
+        Columns::room(n, true)
+    }
+
+    fn room(n: usize, linked: bool) -> Columns {
         Columns {
             ids: Vec::with_capacity(n),
-            parents: Vec::new(),
+            parents: Vec::with_capacity(if linked { 0 } else { n }),
             names: Texts::with_capacity(n),
             caps: Vec::with_capacity(n),
             economic: Vec::with_capacity(n),
             attributes: Texts::with_capacity(n),
             splices: Vec::new(),
-            linked: true,
+            linked,
         }
     }
 
@@ -157,18 +152,13 @@ impl Columns {
     }
 
     pub(crate) fn push(&mut self, r: Record) {
-        let attributes = r
-            .attributes
-            .text
-            .as_deref()
-            .map(|t| (t, r.attributes.splices));
         self.push_fields(
             r.id,
             r.parent,
             &r.name,
             r.capabilities,
             r.economic_enabled,
-            attributes,
+            r.attributes.stored(),
         );
     }
 

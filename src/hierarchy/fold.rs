@@ -203,6 +203,30 @@ mod tests {
         page.iter().map(|r| r.id().to_owned()).collect()
     }
 
+    /// Twenty resellers, `r{k}` under `r{k / 3}`.
+    fn twenty() -> Vec<Record> {
+        (0..20)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
+            .collect()
+    }
+
+    /// The current version once `done` holds of it (a background fold published),
+    /// waiting at most 30 seconds.
+    fn published(h: &Hierarchy, done: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let current = h.snapshot();
+            if done(&current) {
+                return current;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no fold was published"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Batch `i`: an add under an earlier reseller, or every third a move of one.
     fn batch(i: usize) -> Vec<Mutation> {
         let id = |k: usize| ResellerId::from(format!("r{k}"));
@@ -224,9 +248,7 @@ mod tests {
     /// published, in place of the current version, once the backlog is empty.
     #[test]
     fn the_writer_catches_up_a_handed_over_fold() {
-        let records: Vec<Record> = (0..20)
-            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
-            .collect();
+        let records = twenty();
         let mut model = Model::new(&records).unwrap();
         let h = Hierarchy::new(Snapshot::build(records).unwrap());
         h.set_fold_threshold(usize::MAX);
@@ -288,9 +310,7 @@ mod tests {
     /// start one, and the fold leaves a version with none.
     #[test]
     fn superseded_records_weigh_towards_a_fold() {
-        let records: Vec<Record> = (0..20)
-            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
-            .collect();
+        let records = twenty();
         let h = Hierarchy::new(Snapshot::build(records).unwrap());
         h.set_fold_threshold(usize::MAX);
         let rename = |i: usize| {
@@ -314,15 +334,7 @@ mod tests {
         assert_eq!(changed.get("r3".into()).unwrap().name(), "name 299");
         h.set_fold_threshold(256);
         h.apply(&rename(300)).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while h.snapshot().change_weight() >= 256 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no fold was published"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let folded = h.snapshot();
+        let folded = published(&h, |s| s.change_weight() < 256);
         assert_eq!(folded.get("r3".into()).unwrap().name(), "name 300");
         folded.validate().unwrap();
     }
@@ -332,9 +344,7 @@ mod tests {
     /// refused batches cannot grow the log without bound.
     #[test]
     fn refused_batches_weigh_towards_a_fold() {
-        let records: Vec<Record> = (0..20)
-            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
-            .collect();
+        let records = twenty();
         let h = Hierarchy::new(Snapshot::build(records).unwrap());
         h.set_fold_threshold(256);
         // A changed version, whose log the refused batches push into.
@@ -347,15 +357,7 @@ mod tests {
             ];
             assert!(h.apply(&batch).is_err());
         }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while h.snapshot().change_weight() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no fold was published"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let folded = h.snapshot();
+        let folded = published(&h, |s| s.change_weight() == 0);
         assert_eq!(folded.len(), 21);
         assert!(folded.get("kept".into()).is_some());
         assert!(folded.get("new0".into()).is_none());

@@ -70,10 +70,7 @@ impl Overlay {
                     &r.name,
                     r.capabilities,
                     r.economic_enabled,
-                    r.attributes
-                        .text
-                        .as_deref()
-                        .map(|t| (t, r.attributes.splices)),
+                    r.attributes.stored(),
                 ),
                 None => {
                     let p = x.pos();
