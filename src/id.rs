@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 use compact_str::{CompactString, ToCompactString};
-use ref_cast::RefCast;
+use ref_cast::{ref_cast_custom, RefCastCustom};
 
 /// The external key of a reseller, as the embedding service knows it.
 ///
@@ -123,23 +123,25 @@ impl From<u32> for ResellerId {
 /// let from_str: &Id = "52f4fd7734697b28ccaf77ec".into();
 /// assert_eq!(from_str, borrowed);
 /// ```
-#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, RefCast)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, RefCastCustom)]
 #[repr(transparent)]
 pub struct Id(str);
 
 impl Id {
-    /// The id spelled `s`, borrowed (no copy).
+    /// The id spelled `s`, borrowed (no copy); usable in `const` items.
     ///
     /// # Examples
     ///
     /// ```
     /// # use reseller_hierarchy::{Id, ResellerId};
     /// assert_eq!(Id::new("7"), &*ResellerId::from(7u64));
+    ///
+    /// const DISTRIBUTOR: &Id = Id::new("distributor-1");
+    /// assert_eq!(DISTRIBUTOR.as_str(), "distributor-1");
     /// ```
     #[inline]
-    pub fn new(s: &str) -> &Id {
-        Id::ref_cast(s)
-    }
+    #[ref_cast_custom]
+    pub const fn new(s: &str) -> &Id;
 
     /// The id as a string slice.
     ///
