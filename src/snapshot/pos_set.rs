@@ -51,6 +51,14 @@ impl PosSet {
         }
     }
 
+    /// The members among positions `64 * i .. 64 * i + 64`, as the bits of one word
+    /// (bit `p % 64` for position `p`; 0 past the positions the set was made for): for
+    /// walks over consecutive positions, one lookup per 64 of them.
+    #[inline]
+    pub(crate) fn word(&self, i: usize) -> u64 {
+        self.words.get(i).unwrap_or(0)
+    }
+
     /// Number of members.
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -92,6 +100,8 @@ mod tests {
             assert_eq!(set.len(), model.len());
             for p in 0..n + 70 {
                 assert_eq!(set.contains(Pos::new(p)), model.contains(&p), "{p}");
+                let bit = set.word(p as usize / 64) >> (p % 64) & 1 == 1;
+                assert_eq!(bit, model.contains(&p), "word bit of {p}");
             }
         };
         check(&set, &model);
