@@ -34,8 +34,24 @@ impl PosSet {
     /// Whether `p` is a member (`false` past the positions the set was made for).
     #[inline]
     pub(crate) fn contains(&self, p: Pos) -> bool {
-        let word = self.words.get(p.idx() / 64).unwrap_or(0);
-        word & (1 << (p.get() % 64)) != 0
+        bit(self.word(p.idx() / 64), p)
+    }
+
+    /// A reader for lookups of mostly consecutive positions: it keeps the last word
+    /// it read, so a walk over positions in order reads one word per 64 of them.
+    pub(crate) fn scan(&self) -> Scan<'_> {
+        Scan {
+            set: self,
+            at: usize::MAX,
+            word: 0,
+        }
+    }
+
+    /// The members among positions `64 * i .. 64 * i + 64` (0 past the positions the
+    /// set was made for).
+    #[inline]
+    fn word(&self, i: usize) -> u64 {
+        self.words.get(i).unwrap_or(0)
     }
 
     /// Adds `p`, one of the positions the set was made for.
@@ -43,20 +59,11 @@ impl PosSet {
         let i = p.idx() / 64;
         // Past the words, `set` would write nothing and `len` would still count it.
         debug_assert!(i < self.words.len(), "position {} past the set", p.get());
-        let word = self.words.get(i).unwrap_or(0);
-        let bit = 1 << (p.get() % 64);
-        if word & bit == 0 {
-            self.words.set(i, word | bit);
+        let word = self.word(i);
+        if !bit(word, p) {
+            self.words.set(i, word | 1 << (p.get() % 64));
             self.len += 1;
         }
-    }
-
-    /// The members among positions `64 * i .. 64 * i + 64`, as the bits of one word
-    /// (bit `p % 64` for position `p`; 0 past the positions the set was made for): for
-    /// walks over consecutive positions, one lookup per 64 of them.
-    #[inline]
-    pub(crate) fn word(&self, i: usize) -> u64 {
-        self.words.get(i).unwrap_or(0)
     }
 
     /// Number of members.
@@ -70,6 +77,32 @@ impl PosSet {
         let leaves = self.words.len().div_ceil(64);
         let node = 2 * std::mem::size_of::<usize>();
         leaves.div_ceil(64) * 64 * node + self.len.min(leaves) * 64 * 8
+    }
+}
+
+/// Whether `p`'s bit is set in `word`, the word of its block of 64.
+#[inline]
+fn bit(word: u64, p: Pos) -> bool {
+    word & (1 << (p.get() % 64)) != 0
+}
+
+/// Lookups in a [`PosSet`] through the last word read: see [`PosSet::scan`].
+pub(crate) struct Scan<'a> {
+    set: &'a PosSet,
+    /// The index of `word`; `usize::MAX` before the first lookup.
+    at: usize,
+    word: u64,
+}
+
+impl Scan<'_> {
+    /// Whether `p` is a member.
+    #[inline]
+    pub(crate) fn contains(&mut self, p: Pos) -> bool {
+        let i = p.idx() / 64;
+        if i != self.at {
+            (self.at, self.word) = (i, self.set.word(i));
+        }
+        bit(self.word, p)
     }
 }
 
@@ -98,10 +131,14 @@ mod tests {
         }
         let check = |set: &PosSet, model: &BTreeSet<u32>| {
             assert_eq!(set.len(), model.len());
+            let mut scan = set.scan();
             for p in 0..n + 70 {
                 assert_eq!(set.contains(Pos::new(p)), model.contains(&p), "{p}");
-                let bit = set.word(p as usize / 64) >> (p % 64) & 1 == 1;
-                assert_eq!(bit, model.contains(&p), "word bit of {p}");
+                assert_eq!(scan.contains(Pos::new(p)), model.contains(&p), "scan {p}");
+            }
+            // Out of order too: back and forth between blocks.
+            for p in (0..n).rev().step_by(37) {
+                assert_eq!(scan.contains(Pos::new(p)), model.contains(&p), "back {p}");
             }
         };
         check(&set, &model);

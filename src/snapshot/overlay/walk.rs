@@ -59,23 +59,16 @@ impl Overlay {
         let mut parent: Vec<u32> = Vec::with_capacity(n);
         // The indices of the current reseller's ancestors, by depth.
         let mut above: Vec<u32> = Vec::new();
-        // The updated bits of the last block of 64 base positions read: runs list base
-        // resellers by position, so most are told unchanged from one word.
-        let mut bits: (usize, u64) = (usize::MAX, 0);
+        // Runs list base resellers by position, so most are told unchanged from one
+        // word of the updated bits per 64 of them.
+        let mut touched = self.touched.scan();
         self.walk(core, |x, _, d| {
             above.truncate(d as usize);
             parent.push(above.last().copied().unwrap_or(NONE));
             above.push(columns.len() as u32);
             let changed = match x.base(core.n()) {
-                Some(p) => {
-                    let w = p.idx() / 64;
-                    if bits.0 != w {
-                        bits = (w, self.touched.word(w));
-                    }
-                    let touched = bits.1 >> (p.get() % 64) & 1 == 1;
-                    touched.then(|| self.changed(core, x)).flatten()
-                }
-                None => self.changed(core, x),
+                Some(p) if !touched.contains(p) => None,
+                _ => self.changed(core, x),
             };
             match changed {
                 Some(r) => columns.push_fields(
