@@ -19,12 +19,19 @@
 //!   a change copies the nodes on its paths (`Arc::make_mut` copies only nodes another
 //!   version still holds) and shares the rest. Cloning a tree clones a handful of
 //!   `Arc`s.
-//! - **Every change is split and join.** [`PieceTree::insert`], `remove`, `shift` and
-//!   `relocate` cut the tree at piece boundaries into trees (`split`: one descent,
-//!   each level's remains joined back, `O(log k)` in all) and join trees again
-//!   (`join`: the shorter root's entries merged into the taller tree's spine node of
-//!   its height, a node that overflows split in two, up to a new root), so moving a
-//!   subtree of a million resellers costs what moving a leaf costs.
+//! - **Large changes are split and join.** [`PieceTree::relocate`], `insert` and
+//!   `remove` of more than a node can take in place cut the tree at piece boundaries into trees
+//!   (`split`: one descent, each level's remains joined back, `O(log k)` in all) and
+//!   join trees again (`join`: the shorter root's entries merged into the taller
+//!   tree's spine node of its height, a node that overflows split in two, up to a new
+//!   root), so moving a subtree of a million resellers costs what moving a leaf costs.
+//! - **Small changes are in place.** Cutting a piece in two (`split_at`), joining two
+//!   (`merge_at`), inserting a few pieces and removing one change one bottom node on
+//!   one path; moving a few pieces (`relocate` of at most `FEW`, out of a node that
+//!   stays half full) changes two, the pieces keeping their ids and keys; `shift`
+//!   changes the entries inside its range and the two paths to its ends. A piece cut
+//!   in two leaves its id and key with its first half, and two joined keep the first
+//!   one's, so that only the other half enters or leaves the maps.
 //! - **From a piece to its position.** Pieces and nodes have ids ([`PieceId`]), stable
 //!   for as long as they exist, and a persistent parent table by id. The position of
 //!   a piece is a walk up the table, then one descent along that path summing what
@@ -55,6 +62,8 @@ use super::piece::{Leaf, Piece};
 pub(crate) const WIDE: usize = 32;
 const HALF: usize = WIDE / 2;
 const NO_PARENT: u32 = u32::MAX;
+/// The most pieces a change moves in place (more are split and joined).
+const FEW: usize = 4;
 
 /// A piece's or a node's id, stable while it exists: what the parent table and the
 /// maps to pieces hold.
@@ -189,6 +198,50 @@ fn larger_keeps(id: u32, left: usize, right: usize) -> (Option<u32>, Option<u32>
         (Some(id), None)
     } else {
         (None, Some(id))
+    }
+}
+
+/// Adds `by` to the depths of lines `lo..hi` of `node` (relative to it, piece
+/// boundaries, `lo < hi`): see [`PieceTree::shift`]. Recurses once per level of the
+/// tree (its height, `O(log k)`), into the nodes across `lo` and `hi` only.
+fn shift_in(node: &mut Arc<Node>, lo: u32, hi: u32, by: i64) {
+    let n = Arc::make_mut(node);
+    let mut at = 0u32;
+    match &mut n.kids {
+        Kids::Leaves(slots) => {
+            for s in slots.iter_mut() {
+                let len = s.leaf.piece.len();
+                if lo <= at && at + len <= hi {
+                    s.leaf = s.leaf.shifted(by);
+                }
+                debug_assert!(at + len <= lo || at >= hi || (lo <= at && at + len <= hi));
+                at += len;
+            }
+        }
+        Kids::Nodes(children) => {
+            for c in children.iter_mut() {
+                let (start, end) = (at, at + c.sum.len);
+                at = end;
+                if end <= lo || start >= hi {
+                    continue;
+                }
+                if lo <= start && end <= hi {
+                    c.shift += by;
+                    c.sum = c.sum.shifted(by);
+                } else {
+                    // Its shift pushed down first, as `edit_in` does, so that the
+                    // depths of a bottom node entered are absolute (a piece's depth
+                    // is a `u32` relative to the shifts above it).
+                    if c.shift != 0 {
+                        Arc::make_mut(&mut c.node).shift_kids(c.shift);
+                        c.shift = 0;
+                    }
+                    let (a, b) = (lo.saturating_sub(start), hi.min(end) - start);
+                    shift_in(&mut c.node, a, b, by);
+                    c.sum = c.node.sum();
+                }
+            }
+        }
     }
 }
 
@@ -820,7 +873,7 @@ impl PieceTree {
 
     /// Puts `leaves` at line `l`, a piece boundary.
     pub(crate) fn insert(&mut self, l: Line, leaves: Vec<Leaf>) {
-        if leaves.len() <= 4 && self.root.is_some() {
+        if leaves.len() <= FEW && self.root.is_some() {
             // In place: one path.
             let done = self.edit(l, |t, id, slots, rel, _| {
                 let (i, _) = slot_at(slots, rel);
@@ -883,14 +936,57 @@ impl PieceTree {
         leaves
     }
 
-    /// Adds `by` to the depth of every reseller in `lo..hi` (piece boundaries).
+    /// Adds `by` to the depth of every reseller in `lo..hi` (piece boundaries), in
+    /// place: the entries wholly inside the range take the shift (a child entry's lazy
+    /// `shift`, a leaf's depths), and only the nodes across its two ends are copied and
+    /// entered, so no entry moves and no id or map changes (`O(WIDE × height)`).
     pub(crate) fn shift(&mut self, lo: Line, hi: Line, by: i64) {
-        self.relocate(lo, hi, lo, by);
+        if lo >= hi || by == 0 {
+            return;
+        }
+        let Some(mut part) = self.take_root() else {
+            return;
+        };
+        shift_in(&mut part.node, lo.get(), hi.get(), by);
+        self.set_root(Some(part));
     }
 
     /// Moves the pieces of `lo..hi` (piece boundaries), `by` levels deeper, to
     /// line `to` of the tree without them (a piece boundary there).
     pub(crate) fn relocate(&mut self, lo: Line, hi: Line, to: Line, by: i64) {
+        // A few pieces out of a bottom node that stays at least half full: in place,
+        // and in place again at `to`, keeping their ids and keys.
+        let mut taken: Option<SmallVec<[Slot; FEW]>> = None;
+        self.edit(lo, |_, _, slots, rel, root| {
+            let (i, at) = slot_at(slots, rel);
+            if i >= slots.len() || at != rel {
+                return false;
+            }
+            let (mut j, mut len) = (i, 0);
+            while j < slots.len() && j - i < FEW && len < hi - lo {
+                len += slots[j].leaf.piece.len();
+                j += 1;
+            }
+            if len != hi - lo || slots.len() - (j - i) < if root { 1 } else { HALF } {
+                return false;
+            }
+            taken = Some(slots.drain(i..j).collect());
+            true
+        });
+        if let Some(moved) = taken {
+            let done = self.edit(to, |t, id, slots, rel, _| {
+                let (i, _) = slot_at(slots, rel);
+                let moved = moved.into_iter().map(|mut s| {
+                    t.set_parent(s.id, id);
+                    s.leaf = s.leaf.shifted(by);
+                    s
+                });
+                slots.splice(i..i, moved);
+                true
+            });
+            debug_assert!(done, "the tree kept at least one piece");
+            return;
+        }
         let part = self.cut(lo, hi).map(|p| {
             let mut n = own(p.node);
             n.shift_kids(by);
@@ -913,10 +1009,18 @@ impl PieceTree {
             let (i, at) = slot_at(slots, rel);
             if i < slots.len() && at < rel {
                 let old = slots[i];
-                t.drop_slot(&old);
                 let (a, b) = cut(old.leaf, rel - at);
-                let new = [t.new_slot(a, id), t.new_slot(b, id)];
-                slots.splice(i..=i, new);
+                if key(&a) == key(&old.leaf) {
+                    // The first half starts where the piece did: it keeps the
+                    // piece's key, and so its id and its place in the maps.
+                    slots[i].leaf = a;
+                    let second = t.new_slot(b, id);
+                    slots.insert(i + 1, second);
+                } else {
+                    t.drop_slot(&old);
+                    let new = [t.new_slot(a, id), t.new_slot(b, id)];
+                    slots.splice(i..=i, new);
+                }
             }
             true
         });
@@ -941,10 +1045,17 @@ impl PieceTree {
                 return false;
             }
             let (a, b) = (slots[i - 1], slots[i]);
-            t.drop_slot(&a);
-            t.drop_slot(&b);
-            let new = t.new_slot(joined, id);
-            slots.splice(i - 1..=i, [new]);
+            if key(&joined) == key(&a.leaf) {
+                // The joined piece starts where the first did: it keeps its id.
+                t.drop_slot(&b);
+                slots[i - 1].leaf = joined;
+                slots.remove(i);
+            } else {
+                t.drop_slot(&a);
+                t.drop_slot(&b);
+                let new = t.new_slot(joined, id);
+                slots.splice(i - 1..=i, [new]);
+            }
             true
         });
         if done {
