@@ -1008,22 +1008,105 @@ impl PieceTree {
         self.edit(l, |t, id, slots, rel, _| {
             let (i, at) = slot_at(slots, rel);
             if i < slots.len() && at < rel {
-                let old = slots[i];
-                let (a, b) = cut(old.leaf, rel - at);
-                if key(&a) == key(&old.leaf) {
-                    // The first half starts where the piece did: it keeps the
-                    // piece's key, and so its id and its place in the maps.
-                    slots[i].leaf = a;
-                    let second = t.new_slot(b, id);
-                    slots.insert(i + 1, second);
-                } else {
-                    t.drop_slot(&old);
-                    let new = [t.new_slot(a, id), t.new_slot(b, id)];
-                    slots.splice(i..=i, new);
+                t.cut_slot(id, slots, i, rel - at, cut);
+            }
+            true
+        });
+    }
+
+    /// Replaces slot `i` of bottom node `id` by the two halves `cut` makes of its
+    /// piece at offset `off`. The first half starts where the piece did, so it keeps
+    /// the piece's key, and with it the slot's id and its place in the maps.
+    fn cut_slot(
+        &mut self,
+        id: u32,
+        slots: &mut Vec<Slot>,
+        i: usize,
+        off: u32,
+        cut: impl FnOnce(Leaf, u32) -> (Leaf, Leaf),
+    ) {
+        let old = slots[i];
+        let (a, b) = cut(old.leaf, off);
+        if key(&a) == key(&old.leaf) {
+            slots[i].leaf = a;
+            let second = self.new_slot(b, id);
+            slots.insert(i + 1, second);
+        } else {
+            self.drop_slot(&old);
+            let new = [self.new_slot(a, id), self.new_slot(b, id)];
+            slots.splice(i..=i, new);
+        }
+    }
+
+    /// Puts `leaf` at line `l`, first cutting the piece across `l` (if any) in two as
+    /// `split_at` does: one path, where `split_at` and `insert` take two.
+    pub(crate) fn insert_cutting(
+        &mut self,
+        l: Line,
+        leaf: Leaf,
+        cut: impl FnOnce(Leaf, u32) -> (Leaf, Leaf),
+    ) {
+        if self.root.is_none() {
+            self.insert(l, vec![leaf]);
+            return;
+        }
+        let done = self.edit(l, |t, id, slots, rel, _| {
+            let (mut i, at) = slot_at(slots, rel);
+            if i < slots.len() && at < rel {
+                t.cut_slot(id, slots, i, rel - at, cut);
+                i += 1;
+            }
+            let new = t.new_slot(leaf, id);
+            slots.insert(i, new);
+            true
+        });
+        debug_assert!(done, "a tree with a root takes a leaf");
+    }
+
+    /// Takes out the one reseller at line `l`, cutting the piece holding it with `cut`
+    /// (given the piece and an offset in it) when it holds others: one path when the
+    /// bottom node keeps at least half its entries, else `split_at` twice and
+    /// `remove`.
+    pub(crate) fn remove_one(&mut self, l: Line, cut: impl Fn(Leaf, u32) -> (Leaf, Leaf)) {
+        if l.get() >= self.len() {
+            return;
+        }
+        let done = self.edit(l, |t, id, slots, rel, root| {
+            let (i, at) = slot_at(slots, rel);
+            let Some(&old) = slots.get(i) else {
+                return false;
+            };
+            let (off, len) = (rel - at, old.leaf.piece.len());
+            if len == 1 {
+                if slots.len() <= if root { 1 } else { HALF } {
+                    return false;
+                }
+                slots.remove(i);
+                t.drop_slot(&old);
+            } else if off == 0 {
+                // The rest starts one later: a new key.
+                let (_, rest) = cut(old.leaf, 1);
+                t.drop_slot(&old);
+                slots[i] = t.new_slot(rest, id);
+            } else {
+                let (a, rest) = cut(old.leaf, off);
+                if key(&a) != key(&old.leaf) {
+                    return false;
+                }
+                slots[i].leaf = a;
+                if off + 1 < len {
+                    let (_, b) = cut(rest, 1);
+                    let new = t.new_slot(b, id);
+                    slots.insert(i + 1, new);
                 }
             }
             true
         });
+        if !done {
+            self.split_at(l, &cut);
+            self.split_at(l + 1, &cut);
+            self.remove(l, l + 1);
+        }
     }
 
     /// Replaces the pieces ending and starting at `l` by one, when `join` makes one of

@@ -8,20 +8,25 @@ use crate::id::{Id, LIMIT};
 use crate::mutation::{Mutation, MutationError, Removal};
 use crate::record::Record;
 
+/// The two pieces `leaf` makes when cut `off` resellers in.
+fn cut(core: &Core, leaf: Leaf, off: u32) -> (Leaf, Leaf) {
+    match leaf.piece {
+        Piece::Run { s, e, shift, .. } => (
+            core.run_leaf(s, s + off, shift),
+            core.run_leaf(s + off, e, shift),
+        ),
+        // A single reseller has no inside to split.
+        Piece::Node { .. } => (leaf, leaf),
+    }
+}
+
 impl Overlay {
     /// Makes a boundary between pieces at line `l`.
     fn split(&mut self, core: &Core, l: Line) {
         if l.get() == 0 || l >= self.end_line() {
             return;
         }
-        self.pieces.split_at(l, |leaf, off| match leaf.piece {
-            Piece::Run { s, e, shift, .. } => (
-                core.run_leaf(s, s + off, shift),
-                core.run_leaf(s + off, e, shift),
-            ),
-            // A single reseller has no inside to split.
-            Piece::Node { .. } => (leaf, leaf),
-        });
+        self.pieces.split_at(l, |leaf, off| cut(core, leaf, off));
     }
 
     /// Joins the pieces on both sides of line `l` when they are runs that continue
@@ -45,17 +50,15 @@ impl Overlay {
 
     /// Takes out the one reseller at line `l`.
     fn cut_one(&mut self, core: &Core, l: Line) {
-        self.split(core, l);
-        self.split(core, l + 1);
-        self.pieces.remove(l, l + 1);
+        self.pieces.remove_one(l, |leaf, off| cut(core, leaf, off));
     }
 
-    /// Puts one reseller's piece at line `l`.
+    /// Puts one reseller's single piece at line `l`. A single piece joins no other
+    /// (only runs that continue each other do), so nothing is merged after it.
     fn insert(&mut self, core: &Core, l: Line, leaf: Leaf) {
-        self.split(core, l);
-        self.pieces.insert(l, vec![leaf]);
-        self.merge(core, l);
-        self.merge(core, l + 1);
+        debug_assert!(matches!(leaf.piece, Piece::Node { .. }));
+        self.pieces
+            .insert_cutting(l, leaf, |leaf, off| cut(core, leaf, off));
     }
 
     /// Changes the depth of lines `lo..hi` by `by`.

@@ -208,6 +208,20 @@ enum Op {
     Merge {
         at: usize,
     },
+    InsertCutting {
+        line: u32,
+        leaf: (u32, u32),
+    },
+    RemoveOne {
+        line: u32,
+    },
+}
+
+/// The index of the piece of `model` holding line `l`, and where that piece starts.
+fn piece_at(model: &[Leaf], l: u32) -> (usize, u32) {
+    let st = starts(model);
+    let i = st.partition_point(|s| s.get() <= l) - 1;
+    (i, st[i].get())
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -219,6 +233,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 1usize..200, -3i64..4).prop_map(|(at, n, by)| Op::Shift { at, n, by }),
         2 => (any::<usize>(), any::<u32>()).prop_map(|(at, off)| Op::Split { at, off }),
         1 => any::<usize>().prop_map(|at| Op::Merge { at }),
+        3 => (any::<u32>(), (10u32..20, 0u32..30)).prop_map(|(line, leaf)| Op::InsertCutting { line, leaf }),
+        3 => any::<u32>().prop_map(|line| Op::RemoveOne { line }),
     ]
 }
 
@@ -300,6 +316,44 @@ proptest! {
                             model.splice(at - 1..=at, [j]);
                         }
                     }
+                }
+                Op::InsertCutting { line, leaf: (d, m) } => {
+                    let total = st[k].get();
+                    let line = line % (total + 1);
+                    let new = fresh(false, 1, d, m);
+                    tree.insert_cutting(Line::new(line), new, cut_run);
+                    if line == total {
+                        model.push(new);
+                    } else {
+                        let (i, at) = piece_at(&model, line);
+                        if at < line {
+                            let (a, b) = cut_run(model[i], line - at);
+                            model.splice(i..=i, [a, new, b]);
+                        } else {
+                            model.insert(i, new);
+                        }
+                    }
+                }
+                Op::RemoveOne { line } => {
+                    let total = st[k].get();
+                    if total == 0 { continue; }
+                    let line = line % total;
+                    tree.remove_one(Line::new(line), cut_run);
+                    let (i, at) = piece_at(&model, line);
+                    let (off, len) = (line - at, model[i].piece.len());
+                    // As `split_at` at `line` and at `line + 1` would cut it.
+                    let mut parts = Vec::new();
+                    let mut rest = model[i];
+                    if off > 0 {
+                        let (a, r) = cut_run(rest, off);
+                        parts.push(a);
+                        rest = r;
+                    }
+                    if off + 1 < len {
+                        let (_, b) = cut_run(rest, 1);
+                        parts.push(b);
+                    }
+                    model.splice(i..=i, parts);
                 }
             }
             compare(&tree, &model, probe)?;
