@@ -226,6 +226,20 @@ impl Overlay {
         Overlay::depth_in(core, self.locate(x).0.leaf.piece, x)
     }
 
+    /// The line and the depth of a present reseller, from one lookup of its piece.
+    pub(crate) fn line_depth(&self, core: &Core, x: Handle) -> (Line, u32) {
+        let (found, l) = self.locate(x);
+        (l, Overlay::depth_in(core, found.leaf.piece, x))
+    }
+
+    /// The line of a present reseller, one past the end of its downline, and its
+    /// depth, from one lookup of its piece: what a mutation asks about a reseller.
+    pub(crate) fn place(&self, core: &Core, x: Handle) -> (Line, Line, u32) {
+        let (found, l) = self.locate(x);
+        let depth = Overlay::depth_in(core, found.leaf.piece, x);
+        (l, self.end_in(core, found, x), depth)
+    }
+
     /// One past the last line of the downline of `x`.
     pub(crate) fn end(&self, core: &Core, x: Handle) -> Line {
         self.extent(core, x).1

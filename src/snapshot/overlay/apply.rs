@@ -115,12 +115,13 @@ impl Overlay {
     }
 
     /// Where a new last child of `q` goes (`Handle::NONE`: a new last root), and its
-    /// depth.
-    fn slot_under(&self, core: &Core, q: Handle) -> (Line, u32) {
+    /// depth; with `q`'s own line (none for no `q`).
+    fn slot_under(&self, core: &Core, q: Handle) -> (Line, u32, Option<Line>) {
         if q.is_none() {
-            (self.end_line(), 0)
+            (self.end_line(), 0, None)
         } else {
-            (self.end(core, q), self.depth(core, q) + 1)
+            let (line, end, depth) = self.place(core, q);
+            (end, depth + 1, Some(line))
         }
     }
 
@@ -158,7 +159,7 @@ impl Overlay {
                 let x = Handle::added(core.n(), self.added.len() as u32);
                 self.added.push_back(at);
                 self.ids.insert(&r.id, x);
-                let (l, depth) = self.slot_under(core, q);
+                let (l, depth, _) = self.slot_under(core, q);
                 self.insert(core, l, Overlay::single(x, depth, r.capabilities));
             }
             Mutation::Move { id, parent } => {
@@ -170,27 +171,26 @@ impl Overlay {
                     });
                 }
                 let q = self.new_parent(core, index, id, parent.as_deref())?;
-                let (lo, hi) = (self.line(x), self.end(core, x));
-                if !q.is_none() && (lo..hi).contains(&self.line(q)) {
+                let (lo, hi, from) = self.place(core, x);
+                let (l, to, q_line) = self.slot_under(core, q);
+                if q_line.is_some_and(|ql| (lo..hi).contains(&ql)) {
                     return Err(MutationError::MoveUnderOwnDownline {
                         index,
                         id: id.clone(),
                         parent: parent.clone().unwrap_or_default(),
                     });
                 }
-                let from = self.depth(core, x);
                 // `q` is outside `lo..hi`, so its slot is not inside it either, and
                 // neither its slot's depth nor, after it, anything but its position
                 // changes when the range is out.
-                let (l, to) = self.slot_under(core, q);
                 let l = if l >= hi { l - (hi - lo) } else { l };
                 self.relocate(core, lo, hi, l, i64::from(to) - i64::from(from));
             }
             Mutation::Remove { id, removal } => {
                 let x = self.existing(core, index, id)?;
-                let (lo, hi) = (self.line(x), self.end(core, x));
+                let (lo, hi, depth) = self.place(core, x);
                 if *removal == Removal::LeafOnly && hi > lo + 1 {
-                    let d = self.depth(core, x) + 1;
+                    let d = depth + 1;
                     return Err(MutationError::HasDownline {
                         index,
                         id: id.clone(),
@@ -246,7 +246,7 @@ impl Overlay {
                 // A run reads capabilities from the base, and a single piece counts
                 // its matches: either way the reseller gets a new single piece.
                 if caps != before {
-                    let (l, depth) = (self.line(x), self.depth(core, x));
+                    let (l, depth) = self.line_depth(core, x);
                     self.cut_one(core, l);
                     self.insert(core, l, Overlay::single(x, depth, caps));
                 }
