@@ -19,19 +19,22 @@
 //!   a change copies the nodes on its paths (`Arc::make_mut` copies only nodes another
 //!   version still holds) and shares the rest. Cloning a tree clones a handful of
 //!   `Arc`s.
-//! - **Large changes are split and join.** [`PieceTree::relocate`], `insert` and
-//!   `remove` of more than a node can take in place cut the tree at piece boundaries into trees
-//!   (`split`: one descent, each level's remains joined back, `O(log k)` in all) and
-//!   join trees again (`join`: the shorter root's entries merged into the taller
-//!   tree's spine node of its height, a node that overflows split in two, up to a new
-//!   root), so moving a subtree of a million resellers costs what moving a leaf costs.
+//! - **Large changes are split and join.** An `insert` of more than `FEW` pieces, a
+//!   `remove` of more than one, a `relocate` of more than `FEW` or across bottom nodes
+//!   (and the small ones a bottom node cannot take: one left under half full) cut
+//!   the tree at piece boundaries into trees (`split`: one descent, each level's
+//!   remains joined back, `O(log k)` in all) and join trees again (`join`: the
+//!   shorter root's entries merged into the taller tree's spine node of its height, a
+//!   node that overflows split in two, up to a new root), so moving a subtree of a
+//!   million resellers costs what moving a leaf costs.
 //! - **Small changes are in place.** Cutting a piece in two (`split_at`), joining two
 //!   (`merge_at`), inserting a few pieces and removing one change one bottom node on
 //!   one path; moving a few pieces (`relocate` of at most `FEW`, out of a node that
 //!   stays half full) changes two, the pieces keeping their ids and keys; `shift`
 //!   changes the entries inside its range and the two paths to its ends. A piece cut
 //!   in two leaves its id and key with its first half, and two joined keep the first
-//!   one's, so that only the other half enters or leaves the maps.
+//!   one's (a run's key is its first position, so both always start where it did),
+//!   so that only the other half enters or leaves the maps.
 //! - **From a piece to its position.** Pieces and nodes have ids ([`PieceId`]), stable
 //!   for as long as they exist, and a persistent parent table by id. The position of
 //!   a piece is a walk up the table, then one descent along that path summing what
@@ -202,8 +205,9 @@ fn larger_keeps(id: u32, left: usize, right: usize) -> (Option<u32>, Option<u32>
 }
 
 /// Adds `by` to the depths of lines `lo..hi` of `node` (relative to it, piece
-/// boundaries, `lo < hi`): see [`PieceTree::shift`]. Recurses once per level of the
-/// tree (its height, `O(log k)`), into the nodes across `lo` and `hi` only.
+/// boundaries, `lo < hi`): see [`PieceTree::shift`]. Enters only the children across
+/// `lo` and `hi` (at most two a level, `O(log k)` levels deep), pushing their shifts
+/// down first.
 fn shift_in(node: &mut Arc<Node>, lo: u32, hi: u32, by: i64) {
     let n = Arc::make_mut(node);
     let mut at = 0u32;
@@ -1064,9 +1068,10 @@ impl PieceTree {
     }
 
     /// Takes out the one reseller at line `l`, cutting the piece holding it with `cut`
-    /// (given the piece and an offset in it) when it holds others: one path when the
-    /// bottom node keeps at least half its entries, else `split_at` twice and
-    /// `remove`.
+    /// (given the piece and an offset in it) when it holds others, as `split_at` at
+    /// `l` and at `l + 1` would: one path, unless the piece is the reseller alone and
+    /// its bottom node would be left under half full, or `cut` moves the first part's
+    /// key; then `split_at` twice and `remove`.
     pub(crate) fn remove_one(&mut self, l: Line, cut: impl Fn(Leaf, u32) -> (Leaf, Leaf)) {
         if l.get() >= self.len() {
             return;
@@ -1371,6 +1376,8 @@ impl PieceTree {
     /// Checks the shape, the sums, the parent table and the maps. For `validate`.
     pub(crate) fn check(&self) -> Result<(), String> {
         let mut leaves = 0usize;
+        // Nodes of the tree (each holds an id, as every piece does).
+        let mut nodes = 0usize;
         if let Some(root) = &self.root {
             if self.parent.get(root.id as usize) != Some(NO_PARENT) {
                 return Err("the root has a parent".into());
@@ -1380,6 +1387,7 @@ impl PieceTree {
             }
             let mut stack = vec![(root.clone(), self.height, true)];
             while let Some((node, height, is_root)) = stack.pop() {
+                nodes += 1;
                 let count = node.count();
                 if count > WIDE
                     || (!is_root && count < HALF)
@@ -1423,6 +1431,21 @@ impl PieceTree {
         }
         if leaves != self.pieces() {
             return Err(format!("{leaves} pieces, {} in the maps", self.pieces()));
+        }
+        // Every other id is free, once, with no parent: none leaked, none held twice.
+        let mut free = std::collections::HashSet::new();
+        for i in 0..self.free.len() {
+            let id = self.free.get(i).unwrap_or(NO_PARENT);
+            if !free.insert(id) || self.parent.get(id as usize) != Some(NO_PARENT) {
+                return Err(format!("free id {id} is in use or freed twice"));
+            }
+        }
+        if leaves + nodes + free.len() != self.parent.len() {
+            return Err(format!(
+                "{} ids: {leaves} pieces, {nodes} nodes, {} free",
+                self.parent.len(),
+                free.len()
+            ));
         }
         Ok(())
     }

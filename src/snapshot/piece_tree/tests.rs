@@ -225,15 +225,18 @@ fn piece_at(model: &[Leaf], l: u32) -> (usize, u32) {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let l = (any::<bool>(), 1u32..6, 10u32..20, 0u32..30);
+    // Depths from 0, so that shifts take some to the root level.
+    let l = (any::<bool>(), 1u32..6, 0u32..20, 0u32..30);
+    // Mostly a few pieces, which a bottom node moves in place.
+    let moved = prop_oneof![3 => 1usize..=6, 1 => 1usize..200];
     prop_oneof![
         4 => (any::<usize>(), prop::collection::vec(l, 1..40)).prop_map(|(at, leaves)| Op::Insert { at, leaves }),
         1 => (any::<usize>(), 1usize..4).prop_map(|(at, n)| Op::Remove { at, n }),
-        3 => (any::<usize>(), 1usize..200, any::<usize>(), -3i64..4).prop_map(|(at, n, to, by)| Op::Relocate { at, n, to, by }),
+        3 => (any::<usize>(), moved, any::<usize>(), -3i64..4).prop_map(|(at, n, to, by)| Op::Relocate { at, n, to, by }),
         1 => (any::<usize>(), 1usize..200, -3i64..4).prop_map(|(at, n, by)| Op::Shift { at, n, by }),
         2 => (any::<usize>(), any::<u32>()).prop_map(|(at, off)| Op::Split { at, off }),
         1 => any::<usize>().prop_map(|at| Op::Merge { at }),
-        3 => (any::<u32>(), (10u32..20, 0u32..30)).prop_map(|(line, leaf)| Op::InsertCutting { line, leaf }),
+        3 => (any::<u32>(), (0u32..20, 0u32..30)).prop_map(|(line, leaf)| Op::InsertCutting { line, leaf }),
         3 => any::<u32>().prop_map(|line| Op::RemoveOne { line }),
     ]
 }
@@ -249,17 +252,24 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn matches_a_vector(ops in prop::collection::vec(op(), 1..60), probe in any::<u32>()) {
+    fn matches_a_vector(
+        ops in prop::collection::vec(op(), 1..60),
+        start in 0u32..100,
+        probe in any::<u32>(),
+    ) {
         let mut key = 1u32;
         let mut fresh = |run: bool, len: u32, depth: u32, m: u32| {
             key += 1;
             leaf(key, run, len, depth, m)
         };
-        let first: Vec<Leaf> = (0..50).map(|i| fresh(i % 3 == 0, 1 + i % 4, 10 + i % 7, i)).collect();
+        let first: Vec<Leaf> = (0..start).map(|i| fresh(i % 3 == 0, 1 + i % 4, i % 7, i)).collect();
         let mut model = first.clone();
         let mut tree = PieceTree::new(first);
         compare(&tree, &model, probe)?;
+        // Every version, to check at the end that later changes left it as it was.
+        let mut versions = Vec::new();
         for op in ops {
+            versions.push((tree.clone(), model.clone()));
             let st = starts(&model);
             let k = model.len();
             match op {
@@ -304,7 +314,11 @@ proptest! {
                     let len = model[at].piece.len();
                     if !matches!(model[at].piece, Piece::Run { .. }) || len < 2 { continue; }
                     let off = 1 + off % (len - 1);
+                    let Piece::Run { s, .. } = model[at].piece else { continue };
+                    let id = tree.piece_of(Handle::of(s));
                     tree.split_at(st[at] + off, cut_run);
+                    // The first half keeps the piece's id.
+                    prop_assert_eq!(tree.piece_of(Handle::of(s)), id);
                     let (a, b) = cut_run(model[at], off);
                     model.splice(at..=at, [a, b]);
                 }
@@ -357,6 +371,9 @@ proptest! {
                 }
             }
             compare(&tree, &model, probe)?;
+        }
+        for (tree, model) in &versions {
+            compare(tree, model, probe)?;
         }
     }
 
