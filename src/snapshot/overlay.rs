@@ -223,7 +223,7 @@ impl Overlay {
 
     /// Depth of a present reseller (a root is at 0).
     pub(crate) fn depth(&self, core: &Core, x: Handle) -> u32 {
-        Overlay::depth_in(core, self.locate(x).0.leaf.piece, x)
+        self.line_depth(core, x).1
     }
 
     /// The line and the depth of a present reseller, from one lookup of its piece.
@@ -313,9 +313,9 @@ impl Overlay {
 
     /// The children of a present reseller, in order.
     pub(crate) fn children(&self, core: &Core, x: Handle) -> Vec<Handle> {
-        let end = self.end(core, x);
+        let (line, end) = self.extent(core, x);
         let mut out = Vec::new();
-        let mut l = self.line(x) + 1;
+        let mut l = line + 1;
         while l < end {
             let c = self.node_at(l);
             out.push(c);
