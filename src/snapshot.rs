@@ -954,7 +954,7 @@ impl<'s> Reseller<'s> {
     /// Its id.
     #[inline]
     pub fn id(&self) -> &'s Id {
-        carried!(self, core, p => core.ids.get(p), r => &r.id)
+        carried!(self, core, p => core.ids.get(p), r => r.id())
     }
 
     /// Its parent's id; `None` for a root.
@@ -967,13 +967,13 @@ impl<'s> Reseller<'s> {
     /// Its name.
     #[inline]
     pub fn name(&self) -> &'s str {
-        carried!(self, core, p => core.payloads.name(p), r => &r.name)
+        carried!(self, core, p => core.payloads.name(p), r => r.name())
     }
 
     /// Its capabilities.
     #[inline]
     pub fn capabilities(&self) -> Capabilities {
-        carried!(self, core, p => core.caps[p.idx()], r => r.capabilities)
+        carried!(self, core, p => core.caps[p.idx()], r => r.capabilities())
     }
 
     /// TelecomX `integrations.billing.economic.enabled`.
@@ -982,13 +982,13 @@ impl<'s> Reseller<'s> {
         carried!(
             self,
             core, p => core.payloads.economic(p),
-            r => r.economic_enabled
+            r => r.economic_enabled()
         )
     }
 
     /// The payload attributes (a copy of the stored text).
     pub fn attributes(&self) -> Attributes {
-        carried!(self, core, p => core.payloads.attributes(p), r => r.attributes.clone())
+        carried!(self, core, p => core.payloads.attributes(p), r => r.attributes())
     }
 
     /// What the body writers copy: id, name, attributes text and splices, borrowed.
@@ -997,15 +997,18 @@ impl<'s> Reseller<'s> {
     // through memory (measured: 10–20% of a page body).
     #[inline(always)]
     pub(crate) fn wire(&self) -> payload::WireParts<'s> {
-        carried!(self, core, p => core.payloads.get(p, core.ids.get(p).as_str()), r => payload::WireParts {
-            id: r.id.as_str(),
-            name: &r.name,
-            attributes: r.attributes.as_json().map(str::as_bytes),
-            splices: r.attributes.splices,
-            economic: r.economic_enabled,
-            id_plain: payload::is_plain(r.id.as_str()),
-            name_plain: payload::is_plain(&r.name),
-            name_in_place: false,
+        carried!(self, core, p => core.payloads.get(p, core.ids.get(p).as_str()), r => {
+            let attributes = r.attributes_text();
+            payload::WireParts {
+                id: r.id().as_str(),
+                name: r.name(),
+                attributes: attributes.map(|(text, _)| text.as_bytes()),
+                splices: attributes.map_or(crate::record::Splices::NONE, |(_, splices)| splices),
+                economic: r.economic_enabled(),
+                id_plain: payload::is_plain(r.id().as_str()),
+                name_plain: payload::is_plain(r.name()),
+                name_in_place: false,
+            }
         })
     }
 
@@ -1022,7 +1025,7 @@ impl<'s> Reseller<'s> {
     #[cfg(feature = "serde")]
     #[inline]
     fn wire_id(&self) -> (&'s str, bool) {
-        carried!(self, core, p => (core.ids.get(p).as_str(), core.payloads.id_plain(p)), r => (r.id.as_str(), payload::is_plain(r.id.as_str())))
+        carried!(self, core, p => (core.ids.get(p).as_str(), core.payloads.id_plain(p)), r => (r.id().as_str(), payload::is_plain(r.id().as_str())))
     }
 
     /// Whether this reseller is a strict descendant of `of`: two comparisons when both

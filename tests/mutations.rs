@@ -847,3 +847,95 @@ fn removed_ids_come_back() -> Result<(), TestCaseError> {
     check(&h.snapshot(), &model, &who)?;
     Ok(())
 }
+
+/// The names, attributes and long ids of changed records live in shared text blocks,
+/// which each version extends for itself: texts of every length (empty, short, one
+/// short of a block, longer than a block, characters of several bytes), written by adds and by
+/// updates of a name, of attributes or of neither, and pushed by batches that are then
+/// refused, read back as the model's in every version kept along the way, not only in
+/// the last one.
+#[test]
+fn every_version_keeps_its_own_texts() {
+    let records: Vec<Record> = (0..40)
+        .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
+        .collect();
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    h.set_fold_threshold(usize::MAX);
+    let text = |step: usize| -> String {
+        let len = [0, 1, 17, 4095, 4096, 5000, 300][step % 7];
+        let c = ['a', 'é', '€', '𝄞'][step % 4];
+        std::iter::repeat_n(c, len / c.len_utf8()).collect()
+    };
+    #[cfg(feature = "serde")]
+    let attributes = |step: usize| {
+        Some(
+            reseller_hierarchy::Attributes::from_json(&format!(
+                r#"{{"company":{{"note":"{}"}}}}"#,
+                text(step + 3)
+            ))
+            .unwrap(),
+        )
+    };
+    #[cfg(not(feature = "serde"))]
+    let attributes = |_: usize| None;
+    let mut kept: Vec<(Arc<Snapshot>, Model)> = Vec::new();
+    for step in 0..700 {
+        let ids: Vec<ResellerId> = model.ids().cloned().collect();
+        let who = ids[(step * 7) % ids.len()].clone();
+        let batch = match step % 5 {
+            // Ids over 24 bytes are texts too.
+            0 => vec![Mutation::Add(
+                Record::new(format!("an id over 24 bytes long, {step}"), Some(who))
+                    .name(text(step)),
+            )],
+            1 => vec![Mutation::Add(
+                Record::new(format!("n{step}"), Some(who)).name(text(step)),
+            )],
+            2 => vec![Mutation::Update {
+                id: who,
+                name: Some(text(step)),
+                capabilities: None,
+                economic_enabled: None,
+                attributes: None,
+            }],
+            3 => vec![Mutation::Update {
+                id: who,
+                name: None,
+                capabilities: Some(Capabilities::from_bits((step % 32) as u8)),
+                economic_enabled: Some(step % 3 == 0),
+                attributes: attributes(step),
+            }],
+            // Refused after its first mutation pushed a text.
+            _ => vec![
+                Mutation::Add(Record::new(format!("gone{step}"), Some(who)).name(text(step))),
+                Mutation::Add(Record::new("r0", None::<&str>)),
+            ],
+        };
+        assert_eq!(
+            h.apply(&batch).is_ok(),
+            model.apply(&batch).is_ok(),
+            "{batch:?}"
+        );
+        if step % 50 == 0 {
+            kept.push((h.snapshot(), model.clone()));
+        }
+    }
+    kept.push((h.snapshot(), model));
+    for (snap, model) in &kept {
+        snap.validate().unwrap();
+        for id in model.ids() {
+            let want = model.record(id).unwrap();
+            let got = snap.get(id).unwrap();
+            assert_eq!(
+                got.name(),
+                want.name,
+                "{id:?} in version {}",
+                snap.version()
+            );
+            assert_eq!(got.attributes(), want.attributes, "{id:?}");
+            assert_eq!(got.capabilities(), want.capabilities, "{id:?}");
+            assert_eq!(got.economic_enabled(), want.economic_enabled, "{id:?}");
+        }
+    }
+}

@@ -43,17 +43,19 @@ use super::pos_set::PosSet;
 use super::Core;
 use crate::capability::{Capabilities, Filter};
 use crate::id::Id;
-use crate::record::Record;
 
 mod added_ids;
 mod apply;
 mod base;
 mod listing;
 mod record_log;
+mod text_blocks;
 mod walk;
 
 use added_ids::AddedIds;
 use record_log::{Logged, RecordLog};
+
+pub(crate) use record_log::Changed;
 
 pub(crate) use listing::DepthCounts;
 
@@ -142,7 +144,7 @@ impl Overlay {
             + self.touched.heap_bytes()
             + self.ids.heap_bytes()
             + (self.added.len() + self.updated.len()) * 16
-            + self.log.len() * 160
+            + self.log.heap_bytes()
     }
 
     /// Number of resellers.
@@ -351,28 +353,27 @@ impl Overlay {
     #[inline]
     fn added_id(&self, core: &Core, x: Handle) -> Option<&Id> {
         let at = *self.added.get(x.added_index(core.n())? as usize)?;
-        Some(&self.log.get(at).id)
+        Some(self.log.get(at).id())
     }
 
     /// The record of an added or updated reseller; `None` for one the base describes.
-    pub(crate) fn changed(&self, core: &Core, x: Handle) -> Option<&Record> {
+    pub(crate) fn changed(&self, core: &Core, x: Handle) -> Option<Changed<'_>> {
+        self.logged(core, x).map(|at| self.log.get(at))
+    }
+
+    /// Where the record of an added or updated reseller is in the log.
+    #[inline]
+    fn logged(&self, core: &Core, x: Handle) -> Option<Logged> {
         match x.added_index(core.n()) {
-            Some(i) => self.added.get(i as usize).map(|&at| self.log.get(at)),
+            Some(i) => self.added.get(i as usize).copied(),
             None if !self.touched.contains(x.pos()) => None,
-            None => self.updated.get(&x.pos()).map(|&at| self.log.get(at)),
+            None => self.updated.get(&x.pos()).copied(),
         }
     }
 
     pub(crate) fn caps(&self, core: &Core, x: Handle) -> Capabilities {
         self.changed(core, x)
-            .map_or_else(|| core.caps[x.pos().idx()], |r| r.capabilities)
-    }
-
-    fn record(&self, core: &Core, x: Handle) -> Record {
-        match self.changed(core, x) {
-            Some(r) => r.clone(),
-            None => core.record(x.pos()),
-        }
+            .map_or_else(|| core.caps[x.pos().idx()], Changed::capabilities)
     }
 
     /// The piece of one reseller with capabilities `caps`.

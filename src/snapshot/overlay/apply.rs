@@ -3,10 +3,11 @@
 use super::super::numbering::{Handle, Line};
 use super::super::piece::{Leaf, Piece};
 use super::super::Core;
+use super::record_log::Fields;
 use super::Overlay;
 use crate::id::{Id, LIMIT};
 use crate::mutation::{Mutation, MutationError, Removal};
-use crate::record::Record;
+use crate::record::Attributes;
 
 /// The two pieces `leaf` makes when cut `off` resellers in.
 fn cut(core: &Core, leaf: Leaf, off: u32) -> (Leaf, Leaf) {
@@ -148,13 +149,15 @@ impl Overlay {
                     return Err(MutationError::TooMany { index });
                 }
                 // The parent is where the piece goes; the record does not keep it.
-                let record = Record {
-                    parent: None,
-                    ..r.clone()
-                };
                 let at = self
                     .log
-                    .push(record)
+                    .push(Fields {
+                        id: &r.id,
+                        name: &r.name,
+                        attributes: r.attributes.stored(),
+                        capabilities: r.capabilities,
+                        economic_enabled: r.economic_enabled,
+                    })
                     .ok_or(MutationError::TooMany { index })?;
                 let x = Handle::added(core.n(), self.added.len() as u32);
                 self.added.push_back(at);
@@ -218,22 +221,31 @@ impl Overlay {
                 attributes,
             } => {
                 let x = self.existing(core, index, id)?;
-                let mut r = self.record(core, x);
-                let before = r.capabilities;
-                if let Some(name) = name {
-                    r.name = name.clone();
-                }
-                if let Some(c) = capabilities {
-                    r.capabilities = *c;
-                }
-                if let Some(e) = economic_enabled {
-                    r.economic_enabled = *e;
-                }
-                if let Some(a) = attributes {
-                    r.attributes = a.clone();
-                }
-                let caps = r.capabilities;
-                let at = self.log.push(r).ok_or(MutationError::TooMany { index })?;
+                let before = self.caps(core, x);
+                let caps = capabilities.unwrap_or(before);
+                let pushed = match self.logged(core, x) {
+                    Some(at) => self.log.push_changed(
+                        at,
+                        name.as_deref(),
+                        attributes.as_ref(),
+                        caps,
+                        *economic_enabled,
+                    ),
+                    // A base reseller's first change: its record from the base.
+                    None => {
+                        let p = x.pos();
+                        let stored = attributes.as_ref().map(Attributes::stored);
+                        self.log.push(Fields {
+                            id: core.ids.get(p),
+                            name: name.as_deref().unwrap_or_else(|| core.payloads.name(p)),
+                            attributes: stored.unwrap_or_else(|| core.payloads.attributes_text(p)),
+                            capabilities: caps,
+                            economic_enabled: economic_enabled
+                                .unwrap_or_else(|| core.payloads.economic(p)),
+                        })
+                    }
+                };
+                let at = pushed.ok_or(MutationError::TooMany { index })?;
                 match x.added_index(core.n()) {
                     Some(i) => {
                         self.added.set(i as usize, at);

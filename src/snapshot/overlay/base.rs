@@ -8,7 +8,6 @@ use super::super::piece::{Leaf, Piece};
 use super::super::Core;
 use crate::capability::Filter;
 use crate::id::Id;
-use crate::record::Record;
 
 impl Core {
     /// Number of resellers.
@@ -162,17 +161,5 @@ impl Core {
         let (_, level) = self.level(usize::try_from(t).ok()?);
         let i = level.partition_point(|&p| p < hi).checked_sub(1)?;
         (level[i] >= lo).then_some(level[i])
-    }
-
-    /// The record at position `p` (without its parent).
-    pub(super) fn record(&self, p: Pos) -> Record {
-        Record {
-            id: self.ids.get(p).to_owned(),
-            parent: None,
-            name: self.payloads.name(p).to_owned(),
-            capabilities: self.caps[p.idx()],
-            economic_enabled: self.payloads.economic(p),
-            attributes: self.payloads.attributes(p),
-        }
     }
 }

@@ -72,12 +72,12 @@ impl Overlay {
             };
             match changed {
                 Some(r) => columns.push_fields(
-                    r.id.clone(),
+                    r.id().to_owned(),
                     None,
-                    &r.name,
-                    r.capabilities,
-                    r.economic_enabled,
-                    r.attributes.stored(),
+                    r.name(),
+                    r.capabilities(),
+                    r.economic_enabled(),
+                    r.attributes_text(),
                 ),
                 None => {
                     let p = x.pos();
