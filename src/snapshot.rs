@@ -952,10 +952,7 @@ macro_rules! carried {
 
 impl<'s> Reseller<'s> {
     /// Its id.
-    // Always: a page's loop reads it per item, and once the lookup of a changed record
-    // it carries grew, the compiler stopped inlining it there (a call per item: a
-    // fresh page 1.4x slower in `perf_report`).
-    #[inline(always)]
+    #[inline]
     pub fn id(&self) -> &'s Id {
         carried!(self, core, p => core.ids.get(p), r => r.id())
     }

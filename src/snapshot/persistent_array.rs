@@ -4,62 +4,39 @@
 //!
 //! # How
 //!
-//! A radix tree: leaves hold [`LEAF`] (256) values, inner nodes [`INNER`] (32) children,
-//! all behind `Arc`. Element `i` is found by its index's digits from the root down (8
-//! bits for the leaf, 5 for each inner level), one pointer per level (4 levels reach
-//! 8,388,608 values): an inner node's children are an array inside its own allocation
-//! (children past the length are placeholders), not a `Vec` behind it, which would be
-//! a second pointer per level to follow — the walk up the piece tree's parent table
-//! and a page's check of updated resellers are chains of these lookups. A change
-//! copies the leaf and the inner nodes on its path when another version still holds
-//! them (`Arc::make_mut`) and changes them in place otherwise, so a version's first
-//! change to a path costs a copy of about 2 KB and later ones nothing. Cloning the
-//! array clones one `Arc`. `imbl::Vector` does the same with relaxed (RRB) nodes,
-//! whose size tables a table written by index never needs; this one reads and writes
-//! with shifts and masks only.
-//!
-//! **Why wide leaves and narrow inner nodes.** Copying an inner node clones the `Arc`
-//! of each of its children, and dropping the version that held the old copy releases
-//! them again: an atomic write to each child's own cache line, where copying a leaf
-//! is one `memcpy`. With the 64-way nodes this array had first, the first write to a
-//! path of the piece tree's parent table (some 200,000 ids after 100,000 mutations:
-//! two inner levels) touched 128 reference counts, and profiles of the stream put a
-//! fifth of the writer's time under these writes. With 256-value leaves and 32-way
-//! inner nodes that table still has two inner levels, and a path's copy touches 64
-//! counts and copies a 1 KB leaf: the stream's p50 1.10–1.15× faster, a batch
-//! unchanged, at a million resellers (ARCHITECTURE.md, *Versions*).
+//! A radix tree of fanout 64: leaves hold 64 values, inner nodes 64 children, all
+//! behind `Arc`. Element `i` is found by its index's 6-bit digits from the root down,
+//! one pointer per level (4 levels reach 16,777,216 values): an inner node's children
+//! are an array inside its own allocation (children past the length are placeholders),
+//! not a `Vec` behind it, which would be a second pointer per level to follow — the
+//! walk up the piece tree's parent table and a page's check of updated resellers are
+//! chains of these lookups. A change copies the leaf
+//! and the inner nodes on its path when another version still holds them
+//! (`Arc::make_mut`) and changes them in place otherwise, so a version's first change
+//! to a path costs about 1 KB of copying and later ones nothing. Cloning the array
+//! clones one `Arc`. `imbl::Vector` does the same with relaxed (RRB) nodes, whose
+//! size tables a table written by index never needs; this one reads and writes with
+//! shifts and masks only.
 
 use std::sync::Arc;
 
-const LEAF_BITS: u32 = 8;
-/// Values per leaf.
-pub(crate) const LEAF: usize = 1 << LEAF_BITS;
-const LEAF_MASK: usize = LEAF - 1;
-const INNER_BITS: u32 = 5;
-/// Children per inner node.
-pub(crate) const INNER: usize = 1 << INNER_BITS;
-const INNER_MASK: usize = INNER - 1;
-
-/// How far an index is shifted for the digit of a node `height` levels above the
-/// leaves (meaningless for `height == 0`, a leaf).
-#[inline]
-const fn shift(height: u32) -> u32 {
-    LEAF_BITS.wrapping_add(INNER_BITS.wrapping_mul(height.wrapping_sub(1)))
-}
+const BITS: u32 = 6;
+const FAN: usize = 1 << BITS;
+const MASK: usize = FAN - 1;
 
 /// A node. An inner node's children sit inside its `Arc` allocation, so that each level
 /// of a lookup is one pointer to follow; children past the array's length are
 /// placeholders (a leaf of default values), never read.
 #[derive(Clone, Debug)]
 enum Node<T: Copy> {
-    Leaf(Arc<[T; LEAF]>),
-    Inner(Arc<[Node<T>; INNER]>),
+    Leaf(Arc<[T; FAN]>),
+    Inner(Arc<[Node<T>; FAN]>),
 }
 
 impl<T: Copy + Default> Node<T> {
     /// An inner node of placeholders.
     fn inner() -> Node<T> {
-        let empty = Arc::new([T::default(); LEAF]);
+        let empty = Arc::new([T::default(); FAN]);
         Node::Inner(Arc::new(std::array::from_fn(|_| Node::Leaf(empty.clone()))))
     }
 }
@@ -76,7 +53,7 @@ pub(crate) struct PersistentArray<T: Copy + Default> {
 impl<T: Copy + Default> Default for PersistentArray<T> {
     fn default() -> Self {
         PersistentArray {
-            root: Node::Leaf(Arc::new([T::default(); LEAF])),
+            root: Node::Leaf(Arc::new([T::default(); FAN])),
             height: 0,
             len: 0,
         }
@@ -102,14 +79,13 @@ impl<T: Copy + Default> PersistentArray<T> {
             return None;
         }
         let mut node = &self.root;
-        // The shift of the root's digit (unused when the root is a leaf).
-        let mut shift = shift(self.height);
+        let mut shift = BITS * self.height;
         loop {
             match node {
-                Node::Leaf(values) => return Some(values[i & LEAF_MASK]),
+                Node::Leaf(values) => return Some(values[i & MASK]),
                 Node::Inner(children) => {
-                    node = &children[(i >> shift) & INNER_MASK];
-                    shift = shift.wrapping_sub(INNER_BITS);
+                    node = &children[(i >> shift) & MASK];
+                    shift -= BITS;
                 }
             }
         }
@@ -121,16 +97,16 @@ impl<T: Copy + Default> PersistentArray<T> {
             return;
         }
         let mut node = &mut self.root;
-        let mut height = self.height;
+        let mut shift = BITS * self.height;
         loop {
             match node {
                 Node::Leaf(values) => {
-                    Arc::make_mut(values)[i & LEAF_MASK] = value;
+                    Arc::make_mut(values)[i & MASK] = value;
                     return;
                 }
                 Node::Inner(children) => {
-                    node = &mut Arc::make_mut(children)[(i >> shift(height)) & INNER_MASK];
-                    height -= 1;
+                    node = &mut Arc::make_mut(children)[(i >> shift) & MASK];
+                    shift -= BITS;
                 }
             }
         }
@@ -151,7 +127,7 @@ impl<T: Copy + Default> PersistentArray<T> {
 
     /// Grows to `len` values (new ones default); never shrinks.
     fn resize(&mut self, len: usize) {
-        while len > LEAF << (INNER_BITS * self.height) {
+        while len > FAN << (BITS * self.height) {
             let mut root = Node::inner();
             let Node::Inner(children) = &mut root else {
                 unreachable!("Node::inner is inner")
@@ -162,10 +138,10 @@ impl<T: Copy + Default> PersistentArray<T> {
         }
         if len > self.len {
             // Make sure every leaf up to `len` exists.
-            let mut i = self.len.next_multiple_of(LEAF).max(LEAF);
+            let mut i = self.len.next_multiple_of(FAN).max(FAN);
             while i < len {
                 Self::ensure(&mut self.root, self.height, i);
-                i += LEAF;
+                i += FAN;
             }
             self.len = len;
         }
@@ -178,7 +154,7 @@ impl<T: Copy + Default> PersistentArray<T> {
             return;
         }
         let Node::Inner(children) = node else { return };
-        let digit = (i >> shift(height)) & INNER_MASK;
+        let digit = (i >> (BITS * height)) & MASK;
         let child = &mut Arc::make_mut(children)[digit];
         if matches!(child, Node::Leaf(_)) {
             *child = Node::inner();
@@ -236,23 +212,22 @@ mod tests {
         }
     }
 
-    /// Past the sizes the vector test reaches: three inner levels, writes and
-    /// pops on copies taken at every height.
+    /// Past the sizes the vector test reaches: three inner levels, writes and pops,
+    /// copies taken at every height read back as they were.
     #[test]
     fn three_inner_levels_match_a_vector() {
-        let seed = 0x9E37_79B9_7F4A_7C15u64;
-        let n = LEAF * INNER * INNER + 1_000;
+        let n = FAN * FAN * FAN + 1_000;
         let mut a: PersistentArray<u32> = PersistentArray::default();
         let mut v: Vec<u32> = Vec::new();
         let mut kept = Vec::new();
         for i in 0..n as u32 {
             a.push(i);
             v.push(i);
-            if [LEAF, LEAF * INNER, LEAF * INNER * INNER].contains(&v.len()) {
+            if [FAN, FAN * FAN, FAN * FAN * FAN].contains(&v.len()) {
                 kept.push((a.clone(), v.clone()));
             }
         }
-        let mut x = seed | 1;
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..5_000 {
             x ^= x << 13;
             x ^= x >> 7;
