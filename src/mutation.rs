@@ -162,7 +162,8 @@ pub enum MutationError {
     },
     /// More resellers than one snapshot can index, or more records added and updated
     /// since the last fold than a changed version keeps (`u32::MAX`; a fold starts
-    /// long before, unless the fold threshold was raised that far).
+    /// long before, unless the fold threshold was raised that far), or a name or
+    /// attributes text of `u32::MAX` bytes or more.
     TooMany {
         /// Index of the mutation in the batch.
         index: usize,

@@ -850,14 +850,21 @@ fn removed_ids_come_back() -> Result<(), TestCaseError> {
 
 /// The names, attributes and long ids of changed records live in shared text blocks,
 /// which each version extends for itself: texts of every length (empty, short, one
-/// short of a block, longer than a block, characters of several bytes), written by adds and by
-/// updates of a name, of attributes or of neither, and pushed by batches that are then
-/// refused, read back as the model's in every version kept along the way, not only in
-/// the last one.
+/// short of a block, longer than a block, characters of several bytes), written by
+/// adds, by updates of a name, of attributes (set or cleared) or of neither, by the
+/// first update of a base reseller whose id is over 24 bytes, and pushed by batches that
+/// are then refused, read back as the model's in every version kept along the way and
+/// after a fold lays them out into a new base.
 #[test]
 fn every_version_keeps_its_own_texts() {
+    // Every fifth base id is over 24 bytes, so that the first update of such a base
+    // reseller writes its id as a text.
+    let base = |k: usize| match k % 5 {
+        4 => format!("a base reseller id over 24 bytes long, {k}"),
+        _ => format!("r{k}"),
+    };
     let records: Vec<Record> = (0..40)
-        .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
+        .map(|k| Record::new(base(k), (k > 0).then(|| base(k / 3))))
         .collect();
     let mut model = Model::new(&records).unwrap();
     let h = Hierarchy::new(Snapshot::build(records).unwrap());
@@ -869,21 +876,23 @@ fn every_version_keeps_its_own_texts() {
     };
     #[cfg(feature = "serde")]
     let attributes = |step: usize| {
-        Some(
-            reseller_hierarchy::Attributes::from_json(&format!(
+        // Every other time, attributes cleared.
+        Some(match step % 2 {
+            0 => reseller_hierarchy::Attributes::none(),
+            _ => reseller_hierarchy::Attributes::from_json(&format!(
                 r#"{{"company":{{"note":"{}"}}}}"#,
                 text(step + 3)
             ))
             .unwrap(),
-        )
+        })
     };
     #[cfg(not(feature = "serde"))]
     let attributes = |_: usize| None;
     let mut kept: Vec<(Arc<Snapshot>, Model)> = Vec::new();
-    for step in 0..700 {
+    for step in 0..840 {
         let ids: Vec<ResellerId> = model.ids().cloned().collect();
         let who = ids[(step * 7) % ids.len()].clone();
-        let batch = match step % 5 {
+        let batch = match step % 6 {
             // Ids over 24 bytes are texts too.
             0 => vec![Mutation::Add(
                 Record::new(format!("an id over 24 bytes long, {step}"), Some(who))
@@ -904,7 +913,15 @@ fn every_version_keeps_its_own_texts() {
                 name: None,
                 capabilities: Some(Capabilities::from_bits((step % 32) as u8)),
                 economic_enabled: Some(step % 3 == 0),
-                attributes: attributes(step),
+                attributes: attributes(step / 6),
+            }],
+            // Neither a name nor attributes: the texts stay where they are.
+            4 => vec![Mutation::Update {
+                id: who,
+                name: None,
+                capabilities: Some(Capabilities::from_bits((step % 32) as u8)),
+                economic_enabled: None,
+                attributes: None,
             }],
             // Refused after its first mutation pushed a text.
             _ => vec![
@@ -921,9 +938,13 @@ fn every_version_keeps_its_own_texts() {
             kept.push((h.snapshot(), model.clone()));
         }
     }
+    kept.push((h.snapshot(), model.clone()));
+    // A fold lays the texts out into a new base.
+    h.compact();
     kept.push((h.snapshot(), model));
     for (snap, model) in &kept {
         snap.validate().unwrap();
+        assert_eq!(snap.len(), model.ids().count());
         for id in model.ids() {
             let want = model.record(id).unwrap();
             let got = snap.get(id).unwrap();

@@ -260,6 +260,18 @@ mod tests {
         assert!(r.capabilities().contains(crate::Capability::Sip));
         assert!(r.economic_enabled() && r.attributes_text().is_none());
         assert_eq!(copy.get(at[7]).name(), "name 7");
+        // Both push into the shared arena, interleaved: each reads its own.
+        let mut theirs = Vec::new();
+        for i in 0..50 {
+            let (mine, other) = (format!("log {i}"), format!("copy {i}"));
+            let a = log.push(fields(&id(i), &mine)).unwrap();
+            let b = copy.push(fields(&id(i + 1), &other)).unwrap();
+            theirs.push((a, mine, b, other));
+        }
+        for (a, mine, b, other) in &theirs {
+            assert_eq!(log.get(*a).name(), mine);
+            assert_eq!(copy.get(*b).name(), other);
+        }
         // A long id is a text: a changed copy reads it back too.
         let long = copy.push_changed(at[9], None, None, sip, None).unwrap();
         assert_eq!(

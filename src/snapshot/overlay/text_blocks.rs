@@ -1,5 +1,5 @@
-//! [`TextBlocks`]: the names and attributes texts of a version's changed records, back
-//! to back in a few large blocks instead of an allocation each.
+//! [`TextBlocks`]: the names, attributes texts and long ids of a version's changed
+//! records, back to back in a few large blocks instead of an allocation each.
 //!
 //! # How
 //!
@@ -14,15 +14,14 @@
 //! was made from until the first append, which copies it (at most `BLOCK` bytes, into
 //! one allocation of `BLOCK`) unless no other version holds it, in which case it grows
 //! in place, as within one batch. So a version only ever reads texts its own line of
-//! versions wrote, whatever other versions were made from the same one (a refused
-//! batch's, or a caller's own [`Snapshot::with_changes`] of an older version).
+//! versions wrote, whatever other versions were made from the same one (such as the
+//! changes of a batch that was then refused).
 //!
-//! Dropping a version frees at most its open block; the full blocks go with the last
-//! version over the same base, a few hundred large allocations for a million changed
-//! records rather than millions of small ones (see issue 10's item 2, and
-//! ARCHITECTURE.md, *Versions*).
-//!
-//! [`Snapshot::with_changes`]: crate::Snapshot::with_changes
+//! Dropping a version frees the blocks no other version holds: its open block, and
+//! the full ones that only its own changes closed (those of a refused batch, or of the
+//! last version of a line). The rest go with the last version that holds them, a few
+//! hundred large allocations for a million changed records rather than millions of
+//! small ones (see issue 10's item 2, and ARCHITECTURE.md, *Versions*).
 
 use std::sync::Arc;
 
@@ -167,9 +166,11 @@ mod tests {
         // A second line from each copy: its own texts, and the copy's earlier ones.
         for (k, (copy, upto)) in copies.iter().enumerate() {
             let mut other = copy.clone();
+            // Texts of every length, so that the second line closes the block it
+            // shares with the first and pushes long ones of its own.
             let own: Vec<(Text, String)> = (0..50)
                 .map(|j| {
-                    let s = format!("other {k} {j}");
+                    let s = format!("other {k} {j} {}", text(j + k));
                     (other.push(&s).unwrap(), s)
                 })
                 .collect();
