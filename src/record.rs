@@ -207,4 +207,15 @@ impl Attributes {
     pub(crate) fn stored(&self) -> Option<(&str, Splices)> {
         self.as_json().map(|t| (t, self.splices))
     }
+
+    /// Attributes owning a copy of what [`stored`](Attributes::stored) gave.
+    pub(crate) fn from_stored(stored: Option<(&str, Splices)>) -> Attributes {
+        match stored {
+            Some((text, splices)) => Attributes {
+                text: Some(text.into()),
+                splices,
+            },
+            None => Attributes::none(),
+        }
+    }
 }

@@ -244,13 +244,7 @@ impl Payloads {
 
     /// The attributes of position `p` as an owned value.
     pub(crate) fn attributes(&self, p: Pos) -> Attributes {
-        match self.attributes_text(p) {
-            Some((text, splices)) => Attributes {
-                text: Some(text.into()),
-                splices,
-            },
-            None => Attributes::none(),
-        }
+        Attributes::from_stored(self.attributes_text(p))
     }
 
     /// The attributes text of position `p` and its splices, borrowed; `None` for none.

@@ -82,10 +82,7 @@ impl RecordLog {
             long => EntryId::Text(self.texts.push(long)?),
         };
         let name = self.texts.push(fields.name)?;
-        let attributes = match fields.attributes {
-            Some((text, splices)) => Some((self.texts.push(text)?, splices)),
-            None => None,
-        };
+        let attributes = self.push_attributes(fields.attributes)?;
         self.push_entry(Entry {
             id,
             name,
@@ -110,14 +107,23 @@ impl RecordLog {
             entry.name = self.texts.push(name)?;
         }
         if let Some(a) = attributes {
-            entry.attributes = match a.stored() {
-                Some((text, splices)) => Some((self.texts.push(text)?, splices)),
-                None => None,
-            };
+            entry.attributes = self.push_attributes(a.stored())?;
         }
         entry.capabilities = capabilities;
         entry.economic_enabled = economic_enabled.unwrap_or(entry.economic_enabled);
         self.push_entry(entry)
+    }
+
+    /// Appends the attributes text, if any: where it is, with its splices (the outer
+    /// `None` when the text is too long).
+    fn push_attributes(
+        &mut self,
+        stored: Option<(&str, Splices)>,
+    ) -> Option<Option<(Text, Splices)>> {
+        Some(match stored {
+            Some((text, splices)) => Some((self.texts.push(text)?, splices)),
+            None => None,
+        })
     }
 
     fn push_entry(&mut self, entry: Entry) -> Option<Logged> {
@@ -189,13 +195,7 @@ impl<'a> Changed<'a> {
 
     /// The attributes, copied.
     pub(crate) fn attributes(self) -> Attributes {
-        match self.attributes_text() {
-            Some((text, splices)) => Attributes {
-                text: Some(text.into()),
-                splices,
-            },
-            None => Attributes::none(),
-        }
+        Attributes::from_stored(self.attributes_text())
     }
 
     /// The capabilities.
