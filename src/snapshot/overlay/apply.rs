@@ -221,9 +221,14 @@ impl Overlay {
                 attributes,
             } => {
                 let x = self.existing(core, index, id)?;
-                let before = self.caps(core, x);
+                // One lookup of its record: its capabilities now come from it.
+                let logged = self.logged(core, x);
+                let before = match logged {
+                    Some(at) => self.log.get(at).capabilities(),
+                    None => core.caps[x.pos().idx()],
+                };
                 let caps = capabilities.unwrap_or(before);
-                let pushed = match self.logged(core, x) {
+                let pushed = match logged {
                     Some(at) => self.log.push_changed(
                         at,
                         name.as_deref(),

@@ -82,7 +82,7 @@ impl TextBlocks {
         }
         let block = u32::try_from(self.full.len()).ok()?;
         if Arc::get_mut(&mut self.open).is_none_or(|open| open.capacity() == 0) {
-            // Shared with an earlier version (or not allocated yet): a copy into one
+            // Held by another version too (or not allocated yet): a copy into one
             // allocation of a block, which this version's appends fill.
             let mut copy = String::with_capacity(BLOCK);
             copy.push_str(&self.open);
