@@ -2,7 +2,8 @@
 //! (`-- bodies`: only the response bodies; `-- stream [--n N] [--deep | --chain LEN]
 //! [--batch N] [--fold-threshold W]`: a live hierarchy under 100,000 changes, see `stream.rs`;
 //! `-- free [--n N]`: whether freeing a base stalls the thread that built it, see
-//! `free.rs`; `-- startup [--n N] [--ids object-id]`:
+//! `free.rs`; `-- growth [--n N] [--updates K]`: whether the storage of changes grows
+//! without stalls, see `growth.rs`; `-- startup [--n N] [--ids object-id]`:
 //! import, snapshot files and memory, see `startup.rs`; `-- postgres [--n N]`: a replica
 //! that follows PostgreSQL, under `.ci/with-postgres`, see `postgres.rs`),
 //! `{"metric", "shape", "n", "subtree", "value", "unit"}`, measured in one run (so that
@@ -26,6 +27,7 @@ use serde_json::json;
 #[path = "../../benches/common/bodies.rs"]
 mod bodies;
 mod free;
+mod growth;
 #[path = "../../benches/common/moves.rs"]
 mod moves;
 #[path = "../../benches/common/naive.rs"]
@@ -148,6 +150,16 @@ fn main() {
     }
     if args.iter().any(|a| a == "startup-child") {
         startup::child(&args);
+        return;
+    }
+    // `-- growth [--n N] [--updates K]`: whether the changes' storage grows without
+    // stalls.
+    if args.iter().any(|a| a == "growth") {
+        growth::run(
+            arg(&args, "--n").unwrap_or(N),
+            arg(&args, "--updates").unwrap_or(growth::UPDATES),
+        );
+        eprintln!("perf_report took {:.1?}", started.elapsed());
         return;
     }
     // `-- free [--n N]`: whether freeing a base stalls the thread that built it.

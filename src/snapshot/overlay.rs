@@ -46,6 +46,7 @@ use crate::id::Id;
 
 mod added_ids;
 mod apply;
+mod arena;
 mod base;
 mod listing;
 mod record_log;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::arena::Arena;
 use super::text_blocks::{Text, TextBlocks};
 use crate::capability::Capabilities;
 use crate::id::{Id, ResellerId};
@@ -48,14 +49,14 @@ pub(crate) struct Fields<'a> {
 /// The records of the resellers added since the base, and the new records of base
 /// resellers updated since, in the order the changes brought them.
 ///
-/// **How.** Every version over one base shares one arena of entries (an `Arc` of a
-/// [`boxcar::Vec`]): a mutation pushes its entry, and the version's maps keep only
+/// **How.** Every version over one base shares one arena of entries (an `Arc` of an
+/// [`Arena`]): a mutation pushes its entry, and the version's maps keep only
 /// where it sits ([`Logged`]). The arena only grows: an entry superseded by a later
 /// update, or pushed by a batch that was then refused, stays until the arena goes,
 /// which is when the last version over that base goes (a fold starts a new one).
-/// The entries live in buckets that double in size, so a million of them are some
-/// twenty allocations, pushing never copies what is there, and dropping the arena
-/// frees the buckets instead of an `Arc` per record. An entry's name and attributes
+/// The entries live in segments of 256, so a push allocates at most one
+/// segment and never copies or clears what is there, and dropping the arena frees
+/// the segments instead of an `Arc` per record. An entry's name and attributes
 /// are [`TextBlocks`], which each version holds for itself (sharing all but the block
 /// being filled with the version it was made from), so they too are a few large
 /// allocations, and so is an id over 24 bytes (a shorter one is inline, as in a
@@ -69,7 +70,7 @@ pub(crate) struct Fields<'a> {
 /// later versions over the same base pushed.
 #[derive(Clone, Default)]
 pub(crate) struct RecordLog {
-    entries: Arc<boxcar::Vec<Entry>>,
+    entries: Arc<Arena<Entry>>,
     texts: TextBlocks,
 }
 
@@ -102,7 +103,7 @@ impl RecordLog {
         capabilities: Capabilities,
         economic_enabled: Option<bool>,
     ) -> Option<Logged> {
-        let mut entry = self.entries[at.0 as usize].clone();
+        let mut entry = self.entry(at).clone();
         if let Some(name) = name {
             entry.name = self.texts.push(name)?;
         }
@@ -127,10 +128,17 @@ impl RecordLog {
     }
 
     fn push_entry(&mut self, entry: Entry) -> Option<Logged> {
-        if self.entries.count() >= u32::MAX as usize {
-            return None;
+        self.entries.push(entry).map(Logged)
+    }
+
+    /// The entry at `at`, which a push into this log (or the log of a version this
+    /// one was made from) returned, and so set before this version was published.
+    #[inline]
+    fn entry(&self, at: Logged) -> &Entry {
+        match self.entries.get(at.0) {
+            Some(entry) => entry,
+            None => unreachable!("record {} was never pushed into this log", at.0),
         }
-        u32::try_from(self.entries.push(entry)).ok().map(Logged)
     }
 
     /// The record at `at`, which a push into this log (or the log of a version this
@@ -138,19 +146,19 @@ impl RecordLog {
     #[inline]
     pub(crate) fn get(&self, at: Logged) -> Changed<'_> {
         Changed {
-            entry: &self.entries[at.0 as usize],
+            entry: self.entry(at),
             texts: &self.texts,
         }
     }
 
     /// How many records were pushed, superseded ones included.
     pub(crate) fn len(&self) -> usize {
-        self.entries.count()
+        self.entries.len()
     }
 
     /// Bytes of the entries and of this version's text blocks.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.len() * std::mem::size_of::<Entry>() + self.texts.heap_bytes()
+        self.entries.heap_bytes() + self.texts.heap_bytes()
     }
 }
 
