@@ -21,6 +21,10 @@
 //! `compact`: how long folding that version into a new base takes (`Hierarchy::compact`,
 //! on the same thread), beside `build`, and `compact_peak_rss_ratio`, the largest
 //! resident size while it runs over the size before it.
+//!
+//! Since a snapshot's last holder hands a large base or large changes to the rayon
+//! pool to free, `base_drop` and `changes_drop` time that hand-over: what the dropping
+//! thread waits for, not the freeing itself.
 
 use std::hint::black_box;
 use std::sync::Arc;

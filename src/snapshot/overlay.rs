@@ -132,6 +132,12 @@ impl Overlay {
         o
     }
 
+    /// Whether no other version over the base shares this one's record arena: it is
+    /// the last changed version over it, holding what the changes made.
+    pub(crate) fn holds_log_alone(&self) -> bool {
+        self.log.held_alone()
+    }
+
     /// How much the overlay holds: what a version pays per query, and what a fold
     /// reclaims (the record log, superseded records included, counts every record
     /// pushed, so it holds at least the added and updated resellers).

@@ -151,6 +151,11 @@ impl RecordLog {
         }
     }
 
+    /// Whether no other log (no other version) shares this one's arena.
+    pub(crate) fn held_alone(&self) -> bool {
+        Arc::strong_count(&self.entries) == 1
+    }
+
     /// How many records were pushed, superseded ones included.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
