@@ -263,6 +263,9 @@ impl Shared {
             slot.map(|s| std::mem::replace(s, folded.clone()))
         };
         let previous = self.current.swap(folded);
+        // No version over the replaced base is current again: whoever drops the last
+        // of them, readers included, hands them to the pool.
+        previous.retire();
         rayon::spawn(move || drop((old, previous)));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::access::{authorize, AccessError, Principal, Scope};
@@ -29,6 +30,8 @@ mod pos_set;
 mod release;
 mod validate;
 
+pub(crate) use release::free_in_place_on_this_thread;
+
 pub use file::{LoadError, FORMAT_VERSION};
 
 use ids::Ids;
@@ -49,10 +52,10 @@ pub use validate::InvariantError;
 /// [`Arc`](std::sync::Arc): every query takes `&self`, never blocks, and allocates at
 /// most its page (none for pages of up to 64).
 ///
-/// Dropping one never waits for much: the last holder of a base of 65,536 resellers
-/// or more, or of changes over one weighing 4,096 or more (the versions of a
-/// [`Hierarchy`](crate::Hierarchy) after a fold replaced them), hands what it frees
-/// to the rayon pool, which frees it shortly after.
+/// Dropping one does not free much on the dropping thread: a base of 65,536 resellers
+/// or more, dropped by its last holder, and the versions of a
+/// [`Hierarchy`](crate::Hierarchy) whose changes weigh 4,096 or more once a fold
+/// replaced them, are handed to the rayon pool, which frees them shortly after.
 ///
 /// # Invariants
 ///
@@ -91,6 +94,9 @@ pub struct Snapshot {
     repr: Repr,
     /// Which version of a [`Hierarchy`](crate::Hierarchy) this is; 0 for a plain build.
     version: u64,
+    /// Set on a base once a fold replaced it: every large version over it is then
+    /// freed on the rayon pool (see `release.rs`).
+    retired: AtomicBool,
 }
 
 /// A snapshot is an indexed forest, or changes over one (shared by every version
@@ -283,6 +289,7 @@ impl Snapshot {
                 delta: Arc::new(delta),
             },
             version: self.version,
+            retired: AtomicBool::new(false),
         })
     }
 

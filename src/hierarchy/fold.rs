@@ -63,6 +63,9 @@ impl Shared {
             .name("reseller-hierarchy-fold".into())
             .spawn(move || {
                 lowest_priority();
+                // What this thread drops (the version it folds, the base it built
+                // when a newer one overtook it) it frees itself, at its low priority.
+                crate::snapshot::free_in_place_on_this_thread();
                 shared.fold(&snap, generation);
             });
         if spawned.is_err() {

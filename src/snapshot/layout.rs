@@ -11,6 +11,8 @@
 //! end, capabilities; ids and payload) run side by side on rayon's pool, as do the
 //! level-order wavelet matrix and the four filter indexes.
 
+use std::sync::atomic::AtomicBool;
+
 use rayon::prelude::*;
 
 use super::depths::Depths;
@@ -147,6 +149,7 @@ impl Snapshot {
         let snapshot = Snapshot {
             repr: Repr::Plain(core),
             version: 0,
+            retired: AtomicBool::new(false),
         };
         debug_assert_eq!(snapshot.validate(), Ok(()));
         snapshot

@@ -1,43 +1,70 @@
-//! Releasing a snapshot: what the last holder of a large base, or of the changes over
-//! one, frees is handed to the rayon pool, so that no thread that drops a snapshot
-//! waits for it.
+//! Releasing a snapshot: what a large base, or large changes over one, frees when its
+//! last holder lets go is handed to the rayon pool, so that a thread dropping a
+//! snapshot does not free them itself.
 //!
 //! # How
 //!
 //! Dropping a [`Snapshot`] frees what no other snapshot shares. Usually that is
 //! little: a changed version shares its base and all but a few paths of its
-//! persistent structures with the versions before and after it. Two drops free much:
+//! persistent structures with the versions before and after it. Two kinds of drop
+//! free much, and either can happen on any thread, a reader's included:
 //!
 //! - the last holder of a base frees its columns and indexes (about 2 ms a million
 //!   resellers: `base_drop` in `perf_report -- free`);
-//! - the last changed version over a base (the one holding its record arena alone)
-//!   frees every piece, map node, record and text block the changes made (16 ms for
-//!   100,000 mutations at a million: `changes_drop`).
+//! - the last versions over a base that a fold replaced free every piece, map node,
+//!   record and text block the changes made (16 ms for 100,000 mutations at a
+//!   million: `changes_drop`), shared between them in whatever way the versions
+//!   shared their paths.
 //!
-//! Either can be any thread: a reader that still held an old version when a fold
-//! published a new base is its last holder once it lets go. So [`Drop`] checks,
-//! without walking anything, whether this drop is one of those two and large (a base
-//! of at least [`LARGE_BASE`] resellers, changes weighing at least
-//! [`LARGE_CHANGES`]); if so it swaps the snapshot's contents for a shared empty
-//! one and moves them into a task on the rayon pool, which frees them. A thread of
-//! the pool frees in place (the tasks end there, so nothing is handed on twice).
+//! So [`Drop`] hands a snapshot's contents to the pool (it swaps them for a shared
+//! empty snapshot and moves them into a rayon task) when it is:
 //!
-//! The check is exact: a snapshot being dropped has no other holder, and a base or a
-//! record arena held by this snapshot alone (`Arc::strong_count` of 1) cannot gain
-//! another, since only a holder can clone it.
+//! - a base of at least [`LARGE_BASE`] resellers: only its last holder drops a
+//!   `Snapshot` at all, so this is exact;
+//! - a version whose changes weigh at least [`LARGE_CHANGES`] over a base that a fold
+//!   has replaced (`retire`, which [`Hierarchy`](crate::Hierarchy) calls before it
+//!   hands the replaced versions to the pool): none of these is ever current again,
+//!   so every one of them goes to the pool, whichever of them frees what;
+//! - such a version over a base not replaced (a hierarchy dropped, or versions
+//!   made by hand) that holds the base's record arena alone, so that it is the last
+//!   changed version over it. Two such versions dropped by two threads at the same
+//!   instant may each see the other and free in place: this case is best effort.
+//!
+//! Threads of a rayon pool free in place (the pool's tasks end there), and so does
+//! a thread that asked to with [`free_in_place_on_this_thread`]: the background fold,
+//! at the lowest scheduling priority, frees the version it folded there rather than
+//! on the pool's threads at the default priority.
 
+use std::cell::Cell;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
 
 use super::overlay::Overlay;
 use super::{Repr, Snapshot};
 
-/// Resellers from which the last holder of a base frees it on the pool (about 0.1 ms
-/// of frees at this size).
+/// Resellers from which a base is freed on the pool (about 0.1 ms of frees at this
+/// size).
 const LARGE_BASE: u32 = 1 << 16;
 
-/// Change weight from which the last changed version over a base frees the changes
-/// on the pool (about 0.6 ms of frees at this weight).
+/// Change weight from which the versions over a base are freed on the pool (about
+/// 0.6 ms of frees at this weight).
 const LARGE_CHANGES: usize = 1 << 12;
+
+thread_local! {
+    /// Whether this thread frees what it drops itself.
+    static FREES_IN_PLACE: Cell<bool> = const { Cell::new(false) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many snapshots this thread handed to the pool.
+    static HANDED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes this thread free what it drops itself, large or not.
+pub(crate) fn free_in_place_on_this_thread() {
+    FREES_IN_PLACE.with(|f| f.set(true));
+}
 
 /// Contents to leave in a snapshot whose own were moved to the pool: an empty base
 /// and empty changes, shared, so that leaving them costs two reference counts. `None`
@@ -49,7 +76,10 @@ static EMPTY: LazyLock<Option<(Arc<Snapshot>, Arc<Overlay>)>> = LazyLock::new(||
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        if !self.frees_much() || rayon::current_thread_index().is_some() {
+        if !self.frees_much()
+            || FREES_IN_PLACE.with(Cell::get)
+            || rayon::current_thread_index().is_some()
+        {
             return;
         }
         let Some((base, delta)) = EMPTY.as_ref() else {
@@ -60,23 +90,32 @@ impl Drop for Snapshot {
             delta: delta.clone(),
         };
         let contents = std::mem::replace(&mut self.repr, empty);
+        #[cfg(test)]
+        HANDED.with(|h| h.set(h.get() + 1));
         rayon::spawn(move || drop(contents));
     }
 }
 
 impl Snapshot {
-    /// Whether dropping this snapshot, its last holder, frees a large base or the
-    /// large changes over one (see the module docs).
+    /// Marks this version's base as replaced by a fold: from now on every version over
+    /// it whose changes are large is freed on the pool (see the module docs).
+    pub(crate) fn retire(&self) {
+        let base = match &self.repr {
+            Repr::Plain(_) => self,
+            Repr::Changed { base, .. } => base,
+        };
+        base.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether dropping this snapshot, by its last holder, is to be handed to the
+    /// pool (see the module docs).
     fn frees_much(&self) -> bool {
         match &self.repr {
             Repr::Plain(core) => core.n() >= LARGE_BASE,
             Repr::Changed { base, delta } => {
-                let last_of_base =
-                    Arc::strong_count(base) == 1 && base.base_len() >= LARGE_BASE as usize;
-                let last_of_changes = Arc::strong_count(delta) == 1
-                    && delta.holds_log_alone()
-                    && delta.weight() >= LARGE_CHANGES;
-                last_of_base || last_of_changes
+                delta.weight() >= LARGE_CHANGES
+                    && (base.retired.load(Ordering::Acquire)
+                        || (Arc::strong_count(delta) == 1 && delta.holds_log_alone()))
             }
         }
     }
@@ -97,54 +136,119 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_small_snapshot_is_freed_in_place() {
-        let snap = Snapshot::build([Record::new("1", None::<&str>)]).unwrap();
-        assert!(!snap.frees_much());
+    /// A tree of `n` resellers, four children each.
+    fn tree(n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| {
+                let parent = (i > 0).then(|| ((i - 1) / 4).to_string());
+                Record::new(i.to_string(), parent).name(format!("R{i}"))
+            })
+            .collect()
+    }
+
+    /// How many snapshots dropping `f`'s result hands to the pool from this thread.
+    fn handed(drop_them: impl FnOnce()) -> usize {
+        let before = HANDED.with(Cell::get);
+        drop_them();
+        HANDED.with(Cell::get) - before
+    }
+
+    /// A hierarchy over `records`, folds off, after `k` renames; its first version.
+    fn changed(records: &[Record], k: usize) -> (Hierarchy, Arc<Snapshot>) {
+        let h = Hierarchy::new(Snapshot::build(records.to_vec()).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        let first = h.snapshot();
+        for (i, r) in records.iter().cycle().take(k).enumerate() {
+            h.apply(&[rename(&r.id, format!("renamed {i}"))]).unwrap();
+        }
+        (h, first)
     }
 
     #[test]
-    fn the_last_holder_of_a_large_base_or_of_large_changes_frees_on_the_pool() {
-        let n = LARGE_BASE as usize;
-        // A tree of four children a reseller.
-        let records: Vec<Record> = (0..n)
-            .map(|i| {
-                Record::new(i.to_string(), (i > 0).then(|| ((i - 1) / 4).to_string()))
-                    .name(format!("R{i}"))
-            })
-            .collect();
-        let plain = Snapshot::build(records.clone()).unwrap();
-        assert!(plain.frees_much());
-        let h = Hierarchy::new(plain);
-        h.set_fold_threshold(usize::MAX);
-        let first = h.snapshot();
-        // Enough updates for the changes to weigh `LARGE_CHANGES`.
-        for (i, r) in records.iter().take(LARGE_CHANGES).enumerate() {
-            h.apply(&[rename(&r.id, format!("renamed {i}"))]).unwrap();
-        }
+    fn bases_from_the_large_size_on_go_to_the_pool() {
+        let small = Snapshot::build(tree(LARGE_BASE as usize - 1)).unwrap();
+        assert_eq!(handed(|| drop(small)), 0);
+        let large = Snapshot::build(tree(LARGE_BASE as usize)).unwrap();
+        assert_eq!(handed(|| drop(large)), 1);
+    }
+
+    #[test]
+    fn the_last_version_of_large_changes_goes_to_the_pool() {
+        let records = tree(1000);
+        // Each rename pushes a record and cuts no piece: the weight is one piece, the
+        // renames, and nothing removed.
+        let (h, first) = changed(&records, LARGE_CHANGES - 1);
+        let last = h.snapshot();
+        assert_eq!(last.change_weight(), LARGE_CHANGES);
+        drop(h);
+        // Held by `last` alone, at the threshold.
+        assert_eq!(handed(|| drop(last)), 1);
+        // One change less: freed in place.
+        let (h, _) = changed(&records, LARGE_CHANGES - 2);
+        let last = h.snapshot();
+        assert_eq!(last.change_weight(), LARGE_CHANGES - 1);
+        drop(h);
+        assert_eq!(handed(|| drop(last)), 0);
+        // A version another one over the same base still shares the arena with is
+        // freed in place, the other one then on the pool.
+        let (h, _) = changed(&records, LARGE_CHANGES);
         let earlier = h.snapshot();
         h.apply(&[rename(&records[0].id, "again".into())]).unwrap();
         let last = h.snapshot();
         drop(h);
-        // The base is held by `first`, `earlier` and `last`, the changes' arena by
-        // `earlier` and `last`: dropping either of these frees little.
+        assert_eq!(handed(|| drop(earlier)), 0);
+        assert_eq!(handed(|| drop(last)), 1);
+        // The base, held by `first` alone now, is small: in place.
+        assert_eq!(handed(|| drop(first)), 0);
+    }
+
+    #[test]
+    fn every_large_version_over_a_replaced_base_goes_to_the_pool() {
+        let records = tree(1000);
+        let (h, first) = changed(&records, LARGE_CHANGES);
+        let earlier = h.snapshot();
+        h.apply(&[rename(&records[0].id, "again".into())]).unwrap();
+        let last = h.snapshot();
+        // Before the fold, `earlier` shares the arena with `last`: in place.
         assert!(!earlier.frees_much());
-        assert!(!last.frees_much());
-        drop(earlier);
-        // The arena is `last`'s alone now: dropping it frees the changes, on the pool.
-        assert!(last.frees_much());
-        drop(last);
-        // The pool drops what `last` held, its hold on the base included, and
-        // `first`, the plain base, stays whole.
+        h.compact();
+        let now = h.snapshot();
+        drop(h);
+        // The hierarchy handed the versions it replaced to the pool: wait until the
+        // pool let go of them, so that these are the last holders.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while Arc::strong_count(&first) > 1 && std::time::Instant::now() < deadline {
+        while (Arc::strong_count(&earlier) > 1 || Arc::strong_count(&last) > 1)
+            && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        assert_eq!(Arc::strong_count(&first), 1);
-        assert_eq!(first.len(), n);
-        for r in records.iter().step_by(997) {
+        // Both go to the pool, whichever drops first.
+        assert_eq!(handed(|| drop(earlier)), 1);
+        assert_eq!(handed(|| drop(last)), 1);
+        // The base itself is small, and whole until its last holder lets go.
+        assert_eq!(first.len(), records.len());
+        for r in records.iter().step_by(97) {
             let name = first.get(&r.id).map(|x| x.name().to_owned());
             assert_eq!(name, Some(r.name.clone()));
         }
+        // The folded version reads the renames.
+        let name = now.get(&records[0].id).map(|x| x.name().to_owned());
+        assert_eq!(name, Some("again".into()));
+    }
+
+    #[test]
+    fn pool_threads_and_threads_that_ask_free_in_place() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let large = Snapshot::build(tree(LARGE_BASE as usize)).unwrap();
+        assert_eq!(pool.install(|| handed(|| drop(large))), 0);
+        let large = Snapshot::build(tree(LARGE_BASE as usize)).unwrap();
+        let on_a_thread = std::thread::spawn(move || {
+            free_in_place_on_this_thread();
+            handed(|| drop(large))
+        });
+        assert_eq!(on_a_thread.join().unwrap(), 0);
     }
 }

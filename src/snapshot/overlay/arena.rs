@@ -1,5 +1,5 @@
 //! [`Arena`]: an append-only arena of fixed-size segments that several threads may push
-//! into and read from without locks, where a push allocates at most one segment.
+//! into and read from, reads without locks, where a push allocates at most one segment.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -28,12 +28,16 @@ type Directory<T> = Box<[OnceLock<Segment<T>>; DIRECTORY]>;
 /// allocates at most one segment of [`SEGMENT`] slots (and rarely a directory of
 /// [`DIRECTORY`] pointers), however long the arena is,
 /// where a vector that doubles (or an arena of buckets that double, as
-/// `boxcar::Vec`, which zeroes each new bucket whole) makes one push in so many
+/// `boxcar::Vec`, which zeroes each new bucket whole when a push reaches seven
+/// eighths of the one before) makes one push in so many
 /// pay for a copy or a clearing of everything so far (2.4–3.0 ms at 61,408 records,
 /// measured by `perf_report -- growth`), and each such push comes later and costs
 /// more the longer a base goes without a fold. A read is three indexed
-/// loads, each checking that its slot is set; a value is visible to a thread once the
-/// push that set it happened before (a slot's set releases, its read acquires).
+/// loads, each checking that its slot is set, and takes no lock; a push that reaches
+/// a segment (or directory) that another push is allocating waits for it. A value is
+/// visible to a thread once the push that set it happened before (a slot's set
+/// releases, its read acquires). An arena starts with its table of directories (32 KB)
+/// and its first push allocates a directory (128 KB): one new base's first change.
 pub(crate) struct Arena<T> {
     /// Indices handed out so far (some possibly not set yet by a concurrent push).
     reserved: AtomicU64,
@@ -70,7 +74,8 @@ impl<T> Arena<T> {
         let segment =
             directory[(i >> SEGMENT_BITS) & (DIRECTORY - 1)].get_or_init(|| fixed(slots(SEGMENT)));
         // The index is this push's alone, so the slot is empty.
-        let _ = segment[i & (SEGMENT - 1)].set(value);
+        let set = segment[i & (SEGMENT - 1)].set(value);
+        debug_assert!(set.is_ok(), "index {i} handed out twice");
         u32::try_from(at).ok()
     }
 
@@ -180,6 +185,23 @@ mod tests {
             }
         }
         assert_eq!(arena.len(), 4 * per);
+    }
+
+    #[test]
+    fn the_last_indices_fill_the_last_directory() {
+        // The top of the `u32` range, reached by setting the counter: every index up
+        // to `u32::MAX - 1` has a slot, and the arena then refuses.
+        let arena = Arena::new();
+        arena
+            .reserved
+            .store(u64::from(u32::MAX) - 2, Ordering::Relaxed);
+        assert_eq!(arena.push('a'), Some(u32::MAX - 2));
+        assert_eq!(arena.push('b'), Some(u32::MAX - 1));
+        assert_eq!(arena.push('c'), None);
+        assert_eq!(arena.get(u32::MAX - 2), Some(&'a'));
+        assert_eq!(arena.get(u32::MAX - 1), Some(&'b'));
+        assert_eq!(arena.get(u32::MAX), None);
+        assert_eq!(arena.len(), u32::MAX as usize);
     }
 
     #[test]
