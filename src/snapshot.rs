@@ -94,9 +94,6 @@ pub struct Snapshot {
     repr: Repr,
     /// Which version of a [`Hierarchy`](crate::Hierarchy) this is; 0 for a plain build.
     version: u64,
-    /// Set on a base once a fold replaced it: every large version over it is then
-    /// freed on the rayon pool (see `release.rs`).
-    retired: AtomicBool,
 }
 
 /// A snapshot is an indexed forest, or changes over one (shared by every version
@@ -140,6 +137,9 @@ pub(crate) struct Core {
     /// Depth counts of the runs that changed versions over this base list in level
     /// order, computed on first use (see `overlay.rs`).
     depth_counts: std::sync::RwLock<overlay::DepthCounts>,
+    /// Set once a fold replaced this base: every large version over it is then freed
+    /// on the rayon pool (see `release.rs`).
+    retired: AtomicBool,
 }
 
 /// The positions matching one filter, in both orders, as bit vectors (about 1/8 byte a
@@ -289,7 +289,6 @@ impl Snapshot {
                 delta: Arc::new(delta),
             },
             version: self.version,
-            retired: AtomicBool::new(false),
         })
     }
 

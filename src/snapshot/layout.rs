@@ -145,11 +145,11 @@ impl Snapshot {
             filters,
             roots,
             depth_counts: Default::default(),
+            retired: AtomicBool::new(false),
         };
         let snapshot = Snapshot {
             repr: Repr::Plain(core),
             version: 0,
-            retired: AtomicBool::new(false),
         };
         debug_assert_eq!(snapshot.validate(), Ok(()));
         snapshot

@@ -100,11 +100,7 @@ impl Snapshot {
     /// Marks this version's base as replaced by a fold: from now on every version over
     /// it whose changes are large is freed on the pool (see the module docs).
     pub(crate) fn retire(&self) {
-        let base = match &self.repr {
-            Repr::Plain(_) => self,
-            Repr::Changed { base, .. } => base,
-        };
-        base.retired.store(true, Ordering::Release);
+        self.core().retired.store(true, Ordering::Release);
     }
 
     /// Whether dropping this snapshot, by its last holder, is to be handed to the
@@ -114,7 +110,7 @@ impl Snapshot {
             Repr::Plain(core) => core.n() >= LARGE_BASE,
             Repr::Changed { base, delta } => {
                 delta.weight() >= LARGE_CHANGES
-                    && (base.retired.load(Ordering::Acquire)
+                    && (base.core().retired.load(Ordering::Acquire)
                         || (Arc::strong_count(delta) == 1 && delta.holds_log_alone()))
             }
         }
