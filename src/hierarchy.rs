@@ -262,10 +262,11 @@ impl Shared {
             let slot = kept.iter_mut().find(|s| s.version() == folded.version());
             slot.map(|s| std::mem::replace(s, folded.clone()))
         };
-        let previous = self.current.swap(folded);
+        let previous = self.current.swap(folded.clone());
         // No version over the replaced base is current again: whoever drops the last
-        // of them, readers included, hands them to the pool.
-        previous.retire();
+        // of them, readers included, hands them to the pool. (A fold with nothing to
+        // fold hands back the current version itself: its base is not replaced.)
+        previous.retire_for(&folded);
         rayon::spawn(move || drop((old, previous)));
     }
 }
@@ -483,9 +484,12 @@ impl Hierarchy {
         // A fold of the replaced contents still running must not be published.
         writer.generation += 1;
         writer.fold = None;
-        let version = self.shared.current.load().version() + 1;
+        let previous = self.shared.current.load_full();
+        let version = previous.version() + 1;
         snapshot.set_version(version);
-        self.shared.publish(Arc::new(snapshot));
+        let next = Arc::new(snapshot);
+        self.shared.publish(next.clone());
+        previous.retire_for(&next);
         self.shared.progress.advance(position);
         version
     }

@@ -137,8 +137,8 @@ pub(crate) struct Core {
     /// Depth counts of the runs that changed versions over this base list in level
     /// order, computed on first use (see `overlay.rs`).
     depth_counts: std::sync::RwLock<overlay::DepthCounts>,
-    /// Set once a fold replaced this base: every large version over it is then freed
-    /// on the rayon pool (see `release.rs`).
+    /// Set once a fold or a reload replaced this base: every large version over it
+    /// is then freed on the rayon pool (see `release.rs`).
     retired: AtomicBool,
 }
 

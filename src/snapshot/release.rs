@@ -22,7 +22,8 @@
 //! - a base of at least [`LARGE_BASE`] resellers: only its last holder drops a
 //!   `Snapshot` at all, so this is exact;
 //! - a version whose changes weigh at least [`LARGE_CHANGES`] over a base that a fold
-//!   has replaced (`retire`, which [`Hierarchy`](crate::Hierarchy) calls before it
+//!   or a reload has replaced (a flag on the base's `Core`, which
+//!   [`Hierarchy`](crate::Hierarchy) sets when it publishes the new base, before it
 //!   hands the replaced versions to the pool): none of these is ever current again,
 //!   so every one of them goes to the pool, whichever of them frees what;
 //! - such a version over a base not replaced (a hierarchy dropped, or versions
@@ -97,10 +98,18 @@ impl Drop for Snapshot {
 }
 
 impl Snapshot {
-    /// Marks this version's base as replaced by a fold: from now on every version over
-    /// it whose changes are large is freed on the pool (see the module docs).
-    pub(crate) fn retire(&self) {
-        self.core().retired.store(true, Ordering::Release);
+    /// Marks this version's base as replaced by `next`'s (by a fold or a reload),
+    /// unless `next` is over the same base: from then on every version over it whose
+    /// changes are large is freed on the pool (see the module docs).
+    pub(crate) fn retire_for(&self, next: &Snapshot) {
+        if !std::ptr::eq(self.core(), next.core()) {
+            self.core().retired.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether a fold or a reload replaced this version's base.
+    fn retired(&self) -> bool {
+        self.core().retired.load(Ordering::Acquire)
     }
 
     /// Whether dropping this snapshot, by its last holder, is to be handed to the
@@ -110,7 +119,7 @@ impl Snapshot {
             Repr::Plain(core) => core.n() >= LARGE_BASE,
             Repr::Changed { base, delta } => {
                 delta.weight() >= LARGE_CHANGES
-                    && (base.core().retired.load(Ordering::Acquire)
+                    && (base.retired()
                         || (Arc::strong_count(delta) == 1 && delta.holds_log_alone()))
             }
         }
@@ -218,6 +227,12 @@ mod tests {
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        assert_eq!(
+            Arc::strong_count(&earlier),
+            1,
+            "the pool kept a version 10 s"
+        );
+        assert_eq!(Arc::strong_count(&last), 1, "the pool kept a version 10 s");
         // Both go to the pool, whichever drops first.
         assert_eq!(handed(|| drop(earlier)), 1);
         assert_eq!(handed(|| drop(last)), 1);
@@ -230,6 +245,26 @@ mod tests {
         // The folded version reads the renames.
         let name = now.get(&records[0].id).map(|x| x.name().to_owned());
         assert_eq!(name, Some("again".into()));
+    }
+
+    #[test]
+    fn only_a_base_replaced_by_another_is_retired() {
+        let records = tree(100);
+        let (h, first) = changed(&records, 10);
+        h.compact();
+        // Folded: the first base is replaced, the new one is current.
+        assert!(first.retired());
+        let folded = h.snapshot();
+        assert!(!folded.retired());
+        // Nothing to fold: the current version is handed back, and stays current.
+        h.compact();
+        assert!(Arc::ptr_eq(&folded, &h.snapshot()));
+        assert!(!h.snapshot().retired());
+        // A reload replaces the base.
+        let reloaded = Snapshot::build(tree(10)).unwrap();
+        h.reload_at(reloaded, crate::Position::new(1));
+        assert!(folded.retired());
+        assert!(!h.snapshot().retired());
     }
 
     #[test]
