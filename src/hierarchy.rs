@@ -17,6 +17,7 @@ use crate::mutation::{Mutation, MutationError};
 use crate::paging::{Order, PageRequest};
 use crate::snapshot::{Handle, Items, Page, QueryError, Snapshot};
 
+mod batch_log;
 mod fold;
 mod position;
 

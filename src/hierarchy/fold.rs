@@ -20,9 +20,9 @@
 //! The writer therefore never waits for more than [`REPLAY_LOCKED`] batches of
 //! replay, nor does more than [`CATCH_UP`] extra batches per apply.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::batch_log::BatchLog;
 use super::{lock, Shared, Writer};
 use crate::mutation::Mutation;
 use crate::snapshot::Snapshot;
@@ -43,13 +43,13 @@ pub(super) const CATCH_UP: usize = 2;
 pub(super) enum Fold {
     /// The fold thread is building the base or replaying: the batches applied since
     /// the version it folds, which it will replay.
-    Running(Vec<Vec<Mutation>>),
+    Running(BatchLog),
     /// The fold thread could not catch up with the writer and handed over: `folded`
     /// holds the changes up to the front of `backlog`; the writer replays the rest,
     /// [`CATCH_UP`] per apply.
     CatchingUp {
         folded: Arc<Snapshot>,
-        backlog: VecDeque<Vec<Mutation>>,
+        backlog: BatchLog,
     },
 }
 
@@ -57,7 +57,7 @@ impl Shared {
     /// Starts the background fold of `snap` (the version just published) on a thread
     /// of its own.
     pub(super) fn start_fold(self: &Arc<Self>, writer: &mut Writer, snap: Arc<Snapshot>) {
-        writer.fold = Some(Fold::Running(Vec::new()));
+        writer.fold = Some(Fold::Running(BatchLog::default()));
         let (shared, generation) = (self.clone(), writer.generation);
         let spawned = std::thread::Builder::new()
             .name("reseller-hierarchy-fold".into())
@@ -79,7 +79,7 @@ impl Shared {
         let mut folded = snap.compacted();
         // Batches taken from the writer and not replayed yet, and how many the last
         // chunk replayed (none before the first).
-        let mut pending: VecDeque<Vec<Mutation>> = VecDeque::new();
+        let mut pending = BatchLog::default();
         let mut replayed: Option<usize> = None;
         loop {
             let mut writer = lock(&self.writer);
@@ -91,7 +91,8 @@ impl Shared {
                 _ => return,
             };
             let outpaced = replayed.is_some_and(|done| fresh.len() >= done);
-            pending.extend(fresh);
+            // Moves the chunks, not the batches: the writer waits on this lock.
+            pending.append(fresh);
             if pending.len() <= REPLAY_LOCKED {
                 match replay(folded, pending) {
                     Some(folded) => self.replace_if_level(&mut writer, folded),
@@ -108,7 +109,7 @@ impl Shared {
             }
             drop(writer);
             let chunk = pending.len().min(REPLAY_CHUNK);
-            match replay(folded, pending.drain(..chunk)) {
+            match replay(folded, pending.by_ref().take(chunk)) {
                 Some(f) => folded = f,
                 None => {
                     let mut writer = lock(&self.writer);
@@ -129,7 +130,7 @@ impl Shared {
         match writer.fold.take() {
             None => {}
             Some(Fold::Running(mut log)) => {
-                log.push(batch.to_vec());
+                log.push_back(batch.to_vec());
                 writer.fold = Some(Fold::Running(log));
             }
             Some(Fold::CatchingUp {
@@ -138,7 +139,7 @@ impl Shared {
             }) => {
                 backlog.push_back(batch.to_vec());
                 let take = backlog.len().min(CATCH_UP);
-                match replay(folded, backlog.drain(..take)) {
+                match replay(folded, backlog.by_ref().take(take)) {
                     Some(f) => folded = f,
                     None => return, // dropped; a later fold starts afresh
                 }
@@ -260,7 +261,7 @@ mod tests {
             model.apply(&batch(i)).unwrap();
         }
         let folded = h.snapshot().compacted();
-        let mut backlog = VecDeque::new();
+        let mut backlog = BatchLog::default();
         for i in 4..14 {
             h.apply(&batch(i)).unwrap();
             model.apply(&batch(i)).unwrap();
