@@ -379,8 +379,17 @@ impl Overlay {
     }
 
     pub(crate) fn caps(&self, core: &Core, x: Handle) -> Capabilities {
-        self.changed(core, x)
-            .map_or_else(|| core.caps[x.pos().idx()], Changed::capabilities)
+        self.caps_at(core, x, self.logged(core, x))
+    }
+
+    /// The capabilities of present reseller `x`, whose record is at `logged` in the
+    /// log if it was added or updated (from the base otherwise).
+    #[inline]
+    pub(crate) fn caps_at(&self, core: &Core, x: Handle, logged: Option<Logged>) -> Capabilities {
+        logged.map_or_else(
+            || core.caps[x.pos().idx()],
+            |at| self.log.get(at).capabilities(),
+        )
     }
 
     /// The piece of one reseller with capabilities `caps`.

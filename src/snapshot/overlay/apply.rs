@@ -221,12 +221,9 @@ impl Overlay {
                 attributes,
             } => {
                 let x = self.existing(core, index, id)?;
-                // One lookup of its record: its capabilities now come from it.
+                // One lookup of its record, for its capabilities and the push.
                 let logged = self.logged(core, x);
-                let before = match logged {
-                    Some(at) => self.log.get(at).capabilities(),
-                    None => core.caps[x.pos().idx()],
-                };
+                let before = self.caps_at(core, x, logged);
                 let caps = capabilities.unwrap_or(before);
                 let pushed = match logged {
                     Some(at) => self.log.push_changed(
