@@ -329,8 +329,26 @@ impl Snapshot {
         self.core().n() as usize
     }
 
-    /// How much is changed over the base (0 when nothing is).
-    pub(crate) fn change_weight(&self) -> usize {
+    /// How much this version has changed over the indexed forest it shares with its
+    /// predecessors, not yet folded into one of its own: pieces of the changed
+    /// pre-order, plus resellers removed, plus records added or updated (superseded
+    /// ones included). 0 for a built snapshot and for a folded version, which query at
+    /// the speed of a fresh build; the larger, the slower a changed version's queries
+    /// (`O(log k)` more for `k` pieces). [`Hierarchy`](crate::Hierarchy) folds by it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use reseller_hierarchy::{Hierarchy, Mutation, Record, Snapshot};
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// assert_eq!(h.snapshot().change_weight(), 0);
+    /// h.apply(&[Mutation::Add(Record::new("2", Some("1")))])?;
+    /// assert!(h.snapshot().change_weight() > 0);
+    /// h.compact();
+    /// assert_eq!(h.snapshot().change_weight(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn change_weight(&self) -> usize {
         self.delta().map_or(0, |o| o.weight())
     }
 

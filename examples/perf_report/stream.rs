@@ -17,7 +17,11 @@
 //! - `after_stream_*` beside `fresh_*`: queries of the version after the stream and of
 //!   a fresh build of the same records;
 //! - `stream_peak_rss_ratio`: the largest resident size seen during the stream over the
-//!   one after the build.
+//!   one after the build;
+//! - `burst_change_weight` and `idle_fold_after_burst`: the batch's change weight, and
+//!   the time from the batch's end until its changes were folded by the idle fold
+//!   (`Hierarchy::set_idle_fold`; the stream itself runs with idle folds off, so that
+//!   the version after it is measured as the stream left it).
 //!
 //! The five slowest mutations of the stream, with their kind, go to stderr, so that a
 //! stall of the writer's own making can be told from the scheduler's; and
@@ -227,6 +231,9 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     if let Some(weight) = fold {
         h.set_fold_threshold(weight);
     }
+    // The version after the stream is measured as the stream left it: no fold after
+    // the pause that the measurements make (the batch below measures that one).
+    h.set_idle_fold(None);
 
     // A reader paging the root's downline on another thread, sampling RSS too.
     let stop = Arc::new(AtomicBool::new(false));
@@ -400,5 +407,36 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     );
     if !ok {
         eprintln!("the batch of the stream's accepted mutations was refused");
+    }
+
+    // Then the writer pauses: a burst under the fold threshold is folded once it has
+    // been idle for `Hierarchy::DEFAULT_IDLE_FOLD`.
+    let ended = Instant::now();
+    let weight = h.snapshot().change_weight();
+    emit(
+        "burst_change_weight",
+        shape,
+        n,
+        None,
+        weight as f64,
+        "count",
+    );
+    let limit = Hierarchy::DEFAULT_IDLE_FOLD * 60;
+    while h.snapshot().change_weight() > 0 && ended.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    if h.snapshot().change_weight() == 0 {
+        emit(
+            "idle_fold_after_burst",
+            shape,
+            n,
+            None,
+            ended.elapsed().as_nanos() as f64,
+            "ns",
+        );
+    } else {
+        eprintln!(
+            "no idle fold within {limit:?} (weight {weight}: under a sixteenth of the threshold?)"
+        );
     }
 }

@@ -1,0 +1,213 @@
+//! Folding after a burst: a version whose changes stay under the fold threshold is
+//! folded in the background once the writer pauses (`Hierarchy::set_idle_fold`), into
+//! the same version with the same contents (checked against the naive model); not while
+//! changes keep coming, not under a sixteenth of the threshold, not when turned off.
+
+#![cfg(all(feature = "proptest", feature = "generate"))]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reseller_hierarchy::generate::{Generator, MutationStream, Shape};
+use reseller_hierarchy::testing::Model;
+use reseller_hierarchy::{
+    FilterFlags, Hierarchy, Mutation, Order, PageRequest, Principal, Record, ResellerId, Snapshot,
+};
+
+fn records(n: usize) -> Vec<Record> {
+    Generator::new(Shape::Random, n).seed(5).generate()
+}
+
+/// Applies `k` one-mutation batches of the generator's mix to `h` and to `model`, which
+/// accept or refuse each alike, waiting `gap` after each.
+fn burst(h: &Hierarchy, model: &mut Model, stream: &mut MutationStream, k: usize, gap: Duration) {
+    for _ in 0..k {
+        let m = stream.next_for(&h.snapshot());
+        let batch = std::slice::from_ref(&m);
+        assert_eq!(h.apply(batch).is_ok(), model.apply(batch).is_ok(), "{m:?}");
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
+    }
+}
+
+/// The current version once its changes are folded, or `None` after `limit`.
+fn folded_within(h: &Hierarchy, limit: Duration) -> Option<Arc<Snapshot>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let snap = h.snapshot();
+        if snap.change_weight() == 0 {
+            return Some(snap);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Every reseller's parent and downline size, and the whole forest in pre-order and
+/// level order, as the model has them.
+fn same_as_model(snap: &Snapshot, model: &Model) {
+    assert_eq!(snap.len(), model.ids().count());
+    for id in model.ids() {
+        let r = snap.get(id).unwrap();
+        assert_eq!(r.parent(), model.parent(id), "{id:?}");
+        let want = model.downline(id, Order::PreOrder).unwrap();
+        assert_eq!(snap.downline_count(id).unwrap(), want.len(), "{id:?}");
+    }
+    for order in [Order::PreOrder, Order::LevelOrder] {
+        let mut got: Vec<ResellerId> = Vec::new();
+        for page in 1.. {
+            let req = PageRequest::new(page, 1000).unwrap();
+            let listed = snap
+                .eligible_parents(&Principal::admin(), FilterFlags::NONE, order, req)
+                .unwrap();
+            got.extend(listed.iter().map(|r| r.id().to_owned()));
+            if !listed.has_next() {
+                break;
+            }
+        }
+        assert_eq!(got, model.all(order), "{order:?}");
+    }
+}
+
+#[test]
+fn a_burst_under_the_threshold_is_folded_once_the_writer_pauses() {
+    let records = records(2_000);
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    h.set_idle_fold(Some(Duration::from_millis(50)));
+    let mut stream = MutationStream::new(&h.snapshot(), 3);
+    // 300 changes weigh over a sixteenth of the default threshold (the base's 2,000
+    // resellers), and under the threshold itself.
+    burst(&h, &mut model, &mut stream, 300, Duration::ZERO);
+    let changed = h.snapshot();
+    let weight = changed.change_weight();
+    assert!((125..2_000).contains(&weight), "weight {weight}");
+    let folded = folded_within(&h, Duration::from_secs(60)).expect("no idle fold in 60 s");
+    assert_eq!(folded.version(), changed.version());
+    same_as_model(&changed, &model);
+    same_as_model(&folded, &model);
+    folded.validate().unwrap();
+    // Changes go on over the folded base as over any other.
+    burst(&h, &mut model, &mut stream, 50, Duration::ZERO);
+    same_as_model(&h.snapshot(), &model);
+}
+
+#[test]
+fn no_idle_fold_while_changes_keep_coming() {
+    let records = records(4_000);
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    // The default pause, a second; changes every 5 ms for two and a half seconds, each
+    // version over a sixteenth of the threshold once the first 200 or so are in.
+    assert_eq!(Hierarchy::DEFAULT_IDLE_FOLD, Duration::from_secs(1));
+    let mut stream = MutationStream::new(&h.snapshot(), 4);
+    let start = Instant::now();
+    let mut heavy = 0;
+    while start.elapsed() < Duration::from_millis(2_500) {
+        burst(&h, &mut model, &mut stream, 1, Duration::from_millis(5));
+        let w = h.snapshot().change_weight();
+        if w >= 4_000 / 16 {
+            heavy += 1;
+        }
+        assert!(w > 0, "folded while changes kept coming");
+        assert!(w < 4_000, "the threshold itself was reached: weight {w}");
+    }
+    assert!(
+        heavy > 0,
+        "the changes never reached a sixteenth of the threshold"
+    );
+    // Then a pause: folded.
+    let folded = folded_within(&h, Duration::from_secs(60)).expect("no idle fold in 60 s");
+    same_as_model(&folded, &model);
+}
+
+#[test]
+fn no_idle_fold_under_a_sixteenth_of_the_threshold_nor_when_turned_off() {
+    let records = records(2_000);
+    let idle = Duration::from_millis(20);
+    let wait = Duration::from_millis(400);
+    let rename = |r: &Record, k: usize| Mutation::Update {
+        id: r.id.clone(),
+        name: Some(format!("renamed {k}")),
+        capabilities: None,
+        economic_enabled: None,
+        attributes: None,
+    };
+    // A few renames weigh a few units, under 2,000 / 16.
+    let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
+    h.set_idle_fold(Some(idle));
+    for (k, r) in records.iter().take(10).enumerate() {
+        h.apply(&[rename(r, k)]).unwrap();
+    }
+    let w = h.snapshot().change_weight();
+    assert!(w > 0 && w < 2_000 / 16, "weight {w}");
+    std::thread::sleep(wait);
+    assert_eq!(
+        h.snapshot().change_weight(),
+        w,
+        "folded under the idle weight"
+    );
+
+    // Over it, with idle folds turned off.
+    let heavy: Vec<Mutation> = records
+        .iter()
+        .take(300)
+        .enumerate()
+        .map(|(k, r)| rename(r, k))
+        .collect();
+    let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
+    h.set_idle_fold(None);
+    h.apply(&heavy).unwrap();
+    let w = h.snapshot().change_weight();
+    assert!(w >= 2_000 / 16, "weight {w}");
+    std::thread::sleep(wait);
+    assert_eq!(
+        h.snapshot().change_weight(),
+        w,
+        "folded although turned off"
+    );
+
+    // Over it, with every fold turned off by the threshold.
+    let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
+    h.set_idle_fold(Some(idle));
+    h.set_fold_threshold(usize::MAX);
+    h.apply(&heavy).unwrap();
+    std::thread::sleep(wait);
+    assert_eq!(
+        h.snapshot().change_weight(),
+        w,
+        "folded with folds turned off"
+    );
+
+    // Turned off while the watcher sleeps: it stops without folding.
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    h.set_idle_fold(Some(Duration::from_millis(200)));
+    h.apply(&heavy).unwrap();
+    h.set_idle_fold(None);
+    std::thread::sleep(wait);
+    assert_eq!(
+        h.snapshot().change_weight(),
+        w,
+        "folded after being turned off"
+    );
+}
+
+#[test]
+fn a_sleeping_watcher_does_not_keep_the_hierarchy_alive() {
+    let records = records(2_000);
+    let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
+    h.set_idle_fold(Some(Duration::from_secs(3_600)));
+    let adds: Vec<Mutation> = (0..300)
+        .map(|k| Mutation::Add(Record::new(format!("new {k}"), Some(records[k].id.clone()))))
+        .collect();
+    h.apply(&adds).unwrap();
+    let snap = h.snapshot();
+    assert!(snap.change_weight() >= 2_000 / 16);
+    // The watcher sleeps for an hour, holding the hierarchy weakly: dropping it drops
+    // every version it kept now.
+    drop(h);
+    assert_eq!(Arc::strong_count(&snap), 1);
+}
