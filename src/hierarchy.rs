@@ -101,15 +101,29 @@ struct Writer {
     idle: Option<Duration>,
     /// When the last batch was published.
     last_change: Instant,
-    /// An idle watcher thread is alive.
-    watching: bool,
+    /// The idle watcher's thread, while one watches.
+    watcher: Option<std::thread::Thread>,
+    /// The hierarchy was dropped (fold threads may still hold what it shared).
+    closed: bool,
 }
 
 impl Writer {
     /// The change weight at which a fold of `snap` starts.
-    fn fold_at(&self, snap: &Snapshot) -> usize {
+    fn threshold_for(&self, snap: &Snapshot) -> usize {
         self.fold_at
             .unwrap_or_else(|| Hierarchy::DEFAULT_FOLD_AT.max(snap.base_len()))
+    }
+}
+
+impl Drop for Hierarchy {
+    /// Tells the idle watcher, if one parks, to stop now rather than at its next look
+    /// (fold threads may still hold what the hierarchy shared while they finish).
+    fn drop(&mut self) {
+        let mut writer = lock(&self.shared.writer);
+        writer.closed = true;
+        if let Some(t) = &writer.watcher {
+            t.unpark();
+        }
     }
 }
 
@@ -331,7 +345,8 @@ impl Hierarchy {
                     generation: 0,
                     idle: Some(Hierarchy::DEFAULT_IDLE_FOLD),
                     last_change: Instant::now(),
-                    watching: false,
+                    watcher: None,
+                    closed: false,
                 }),
                 retention: retention.max(1),
                 key,
@@ -369,19 +384,35 @@ impl Hierarchy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_fold_threshold(&self, weight: usize) {
-        lock(&self.shared.writer).fold_at = Some(weight.max(1));
+        let mut writer = lock(&self.shared.writer);
+        writer.fold_at = Some(weight.max(1));
+        self.shared.settings_changed(&mut writer);
     }
 
     /// How long the writer must apply nothing before a version whose changes stay
     /// under the [fold threshold](Hierarchy::set_fold_threshold) is folded anyway, by
-    /// default.
+    /// default (see [`set_idle_fold`](Hierarchy::set_idle_fold)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use reseller_hierarchy::{Hierarchy, Record, Snapshot};
+    /// assert_eq!(Hierarchy::DEFAULT_IDLE_FOLD, Duration::from_secs(1));
+    /// let h = Hierarchy::new(Snapshot::build([Record::new("1", None::<&str>)])?);
+    /// h.set_idle_fold(Some(Hierarchy::DEFAULT_IDLE_FOLD * 5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const DEFAULT_IDLE_FOLD: Duration = Duration::from_secs(1);
 
     /// Sets how long the writer must apply nothing before the changes of the current
     /// version are folded in the background although they weigh less than the
-    /// [fold threshold](Hierarchy::set_fold_threshold): from a sixteenth of it on.
-    /// `None` turns this off; so does a threshold of `usize::MAX`, which turns every
-    /// fold off.
+    /// [fold threshold](Hierarchy::set_fold_threshold): from a sixteenth of it on
+    /// (see [`Snapshot::change_weight`]). Once the writer has paused that long, a fold
+    /// left to the writer to finish is also finished in the background. `None` turns
+    /// this off; so does a threshold of `usize::MAX`, which turns every fold off. The
+    /// setting takes effect at once, for the changes already applied too; a pause of
+    /// zero folds as soon as the changes weigh enough.
     ///
     /// A burst of changes that stops short of the threshold would otherwise leave
     /// every later version slower to query until more changes came: at a million
@@ -390,7 +421,7 @@ impl Hierarchy {
     /// background thread at the lowest priority, as any fold; from a sixteenth of the
     /// threshold on, that is at most sixteen times the threshold's fold work per
     /// change, and only when the writer pauses. A pause is measured from the last
-    /// batch applied, by a thread that sleeps while changes come.
+    /// batch applied, by a thread that parks while changes come.
     ///
     /// # Examples
     ///
@@ -417,7 +448,9 @@ impl Hierarchy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_idle_fold(&self, after: Option<Duration>) {
-        lock(&self.shared.writer).idle = after;
+        let mut writer = lock(&self.shared.writer);
+        writer.idle = after;
+        self.shared.settings_changed(&mut writer);
     }
 
     /// Folds the changes of the current version into a new indexed base now, on this
@@ -612,7 +645,7 @@ impl Hierarchy {
     ) -> Result<u64, MutationError> {
         let writer = &mut **writer;
         let base = self.shared.current.load_full();
-        let fold_at = writer.fold_at(&base);
+        let fold_at = writer.threshold_for(&base);
         let mut next = match base.with_changes(batch) {
             Ok(next) => next,
             Err(e) => {
@@ -621,8 +654,10 @@ impl Hierarchy {
                 // to them): they weigh towards a fold like superseded ones, so that
                 // refused batches cannot grow it without bound either.
                 if writer.fold.is_none() && base.change_weight() >= fold_at {
-                    self.shared.start_fold(writer, base);
+                    self.shared.start_fold(writer, base.clone());
                 }
+                self.shared
+                    .watch_for_pause(writer, base.change_weight(), fold_at);
                 return Err(e);
             }
         };
@@ -634,10 +669,10 @@ impl Hierarchy {
         if writer.fold.is_some() {
             self.shared.fold_step(writer, batch);
         } else if next.change_weight() >= fold_at {
-            self.shared.start_fold(writer, next);
-        } else if next.change_weight() >= idle::idle_weight(fold_at) {
-            self.shared.note_idle_candidate(writer);
+            self.shared.start_fold(writer, next.clone());
         }
+        self.shared
+            .watch_for_pause(writer, next.change_weight(), fold_at);
         Ok(version)
     }
 

@@ -332,9 +332,12 @@ impl Snapshot {
     /// How much this version has changed over the indexed forest it shares with its
     /// predecessors, not yet folded into one of its own: pieces of the changed
     /// pre-order, plus resellers removed, plus records added or updated (superseded
-    /// ones included). 0 for a built snapshot and for a folded version, which query at
-    /// the speed of a fresh build; the larger, the slower a changed version's queries
-    /// (`O(log k)` more for `k` pieces). [`Hierarchy`](crate::Hierarchy) folds by it.
+    /// ones included; what counts may change between releases). 0 for a built
+    /// snapshot and for the new base of a fold, which query at the speed of a fresh
+    /// build (a fold that replays batches applied while it ran publishes that base
+    /// with those batches over it); the larger, the slower a changed version's
+    /// queries (`O(log k)` more for `k` pieces). [`Hierarchy`](crate::Hierarchy)
+    /// folds by it.
     ///
     /// # Examples
     ///

@@ -20,8 +20,9 @@
 //!   one after the build;
 //! - `burst_change_weight` and `idle_fold_after_burst`: the batch's change weight, and
 //!   the time from the batch's end until its changes were folded by the idle fold
-//!   (`Hierarchy::set_idle_fold`; the stream itself runs with idle folds off, so that
-//!   the version after it is measured as the stream left it).
+//!   (`Hierarchy::set_idle_fold`; the stream runs with idle folds on, as a service
+//!   would, and they are turned off once it ends, so that no fold runs beside the
+//!   measurements of the version it left).
 //!
 //! The five slowest mutations of the stream, with their kind, go to stderr, so that a
 //! stall of the writer's own making can be told from the scheduler's; and
@@ -231,9 +232,6 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     if let Some(weight) = fold {
         h.set_fold_threshold(weight);
     }
-    // The version after the stream is measured as the stream left it: no fold after
-    // the pause that the measurements make (the batch below measures that one).
-    h.set_idle_fold(None);
 
     // A reader paging the root's downline on another thread, sampling RSS too.
     let stop = Arc::new(AtomicBool::new(false));
@@ -373,7 +371,10 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     );
 
     // After the stream, no compaction asked for: the current version against a fresh
-    // build of the same records.
+    // build of the same records. The stream ran as a service would (idle folds on);
+    // they are turned off now, so that no fold runs beside the measurements below
+    // (the batch's burst measures the idle fold).
+    h.set_idle_fold(None);
     let after = h.snapshot();
     let sample: Vec<ResellerId> = {
         let ids: Vec<ResellerId> = after.iter().map(|r| r.id().to_owned()).collect();
@@ -394,6 +395,9 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     // The same mutations as one batch, on the same start.
     applied.truncate(batch);
     let h = Hierarchy::new(Snapshot::build(input).unwrap());
+    if let Some(weight) = fold {
+        h.set_fold_threshold(weight);
+    }
     let t = Instant::now();
     let ok = h.apply(&applied).is_ok();
     let mean = t.elapsed().as_nanos() as f64 / applied.len().max(1) as f64;
@@ -421,6 +425,13 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         weight as f64,
         "count",
     );
+    let threshold = fold.unwrap_or(n.max(Hierarchy::DEFAULT_FOLD_AT));
+    if weight >= threshold {
+        eprintln!(
+            "the batch weighs {weight}, over the fold threshold {threshold}: no idle fold to time"
+        );
+        return;
+    }
     let limit = Hierarchy::DEFAULT_IDLE_FOLD * 60;
     while h.snapshot().change_weight() > 0 && ended.elapsed() < limit {
         std::thread::sleep(std::time::Duration::from_millis(1));

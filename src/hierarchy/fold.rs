@@ -15,7 +15,9 @@
 //!    pauses, or a fold thread starved of CPU by its low priority) and hands what it
 //!    has to the writer, which replays [`CATCH_UP`] batches per batch it applies
 //!    until none are left: each apply then costs at most `1 + CATCH_UP` times its own
-//!    work, never more.
+//!    work, never more. A writer that pauses with a backlog left would leave it
+//!    there; the idle watcher (`idle.rs`) then hands it back to a fold thread
+//!    ([`Shared::resume_fold`]), which goes on from step 1.
 //!
 //! The writer therefore never waits for more than [`REPLAY_LOCKED`] batches of
 //! replay, nor does more than [`CATCH_UP`] extra batches per apply.
@@ -57,6 +59,34 @@ impl Shared {
     /// Starts the background fold of `snap` (the version just published) on a thread
     /// of its own.
     pub(super) fn start_fold(self: &Arc<Self>, writer: &mut Writer, snap: Arc<Snapshot>) {
+        self.spawn_fold(writer, move |shared, generation| {
+            shared.catch_up(snap.compacted(), BatchLog::default(), generation);
+        });
+    }
+
+    /// Takes a fold handed over to the writer back to a thread of its own, which
+    /// replays the backlog as a fold thread does: for a writer that paused, which
+    /// replays a backlog only as it applies more (the idle watcher calls this).
+    pub(super) fn resume_fold(self: &Arc<Self>, writer: &mut Writer) {
+        let (folded, backlog) = match writer.fold.take() {
+            Some(Fold::CatchingUp { folded, backlog }) => (folded, backlog),
+            other => {
+                writer.fold = other;
+                return;
+            }
+        };
+        self.spawn_fold(writer, move |shared, generation| {
+            shared.catch_up(folded, backlog, generation);
+        });
+    }
+
+    /// Runs `work` on a fold thread of the lowest priority, the batches applied from
+    /// now on queued for it.
+    fn spawn_fold(
+        self: &Arc<Self>,
+        writer: &mut Writer,
+        work: impl FnOnce(&Shared, u64) + Send + 'static,
+    ) {
         writer.fold = Some(Fold::Running(BatchLog::default()));
         let (shared, generation) = (self.clone(), writer.generation);
         let spawned = std::thread::Builder::new()
@@ -66,7 +96,7 @@ impl Shared {
                 // What this thread drops (the version it folds, the base it built
                 // when a newer one overtook it) it frees itself, at its low priority.
                 crate::snapshot::free_in_place_on_this_thread();
-                shared.fold(&snap, generation);
+                work(&shared, generation);
             });
         if spawned.is_err() {
             // No thread to be had: no fold now; the next apply tries again.
@@ -74,12 +104,11 @@ impl Shared {
         }
     }
 
-    /// The background fold of `snap`, numbered `generation` (see the module docs).
-    fn fold(&self, snap: &Arc<Snapshot>, generation: u64) {
-        let mut folded = snap.compacted();
-        // Batches taken from the writer and not replayed yet, and how many the last
-        // chunk replayed (none before the first).
-        let mut pending = BatchLog::default();
+    /// Brings `folded`, a fold numbered `generation`, level with the batches
+    /// `pending` and those the writer queues meanwhile, and publishes it (see the
+    /// module docs).
+    fn catch_up(&self, mut folded: Arc<Snapshot>, mut pending: BatchLog, generation: u64) {
+        // How many batches the last chunk replayed (none before the first).
         let mut replayed: Option<usize> = None;
         loop {
             let mut writer = lock(&self.writer);

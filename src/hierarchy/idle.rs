@@ -4,21 +4,31 @@
 //! threshold (the base's size by default). A burst of changes that stops short of it
 //! would leave every later version with its changes unfolded, and so slower to query
 //! (pages several times, lookups by id over ten times a fresh build's at a million
-//! resellers after 100,000 changes), until enough further changes came.
+//! resellers after 100,000 changes), until enough further changes came. So would a
+//! burst that ends while a fold runs, with more than a little applied meanwhile, and
+//! one that ends while the writer replays a handed-over fold (`fold.rs`), which the
+//! writer finishes only as it applies more.
 //!
 //! # How
 //!
-//! When [`Hierarchy::apply`](super::Hierarchy::apply) publishes a version whose change
-//! weight reaches [`idle_weight`] (a sixteenth of the fold threshold) and no fold is
-//! under way, it notes the time and makes sure one watcher thread is alive. The
-//! watcher holds the hierarchy only weakly and sleeps until the writer has been idle
-//! for the configured time, measured from the last batch applied (a batch applied
-//! meanwhile moves that instant, and the watcher sleeps again for what is left).
-//! Then, under the writer lock, if no fold is under way and the current version
-//! still weighs that much, it starts the same background fold a threshold starts
-//! (`Shared::start_fold`: lowest priority, replay bounded as the fold module says),
-//! and ends. So a watcher costs a sleeping thread while changes come, and one thread
-//! start per burst.
+//! Whenever [`Hierarchy::apply`](super::Hierarchy::apply) leaves a fold under way, or
+//! a version whose change weight reaches [`idle_weight`] (a sixteenth of the fold
+//! threshold), it makes sure that one watcher thread is alive. Every accepted batch
+//! records the instant it was published. The watcher holds the hierarchy weakly and
+//! parks until the writer has been idle for the configured pause, measured from that
+//! instant (a batch applied meanwhile moves it, and the watcher parks again for what is
+//! left). Then, under the writer lock ([`next_step`]):
+//!
+//! - a fold running on its thread: the watcher looks again a pause later;
+//! - a fold handed over to the writer: the watcher hands its backlog back to a fold
+//!   thread (`Shared::resume_fold`), and looks again a pause later;
+//! - no fold: if the current version weighs at least the idle weight, the watcher
+//!   starts the same background fold a threshold starts and looks again a pause later
+//!   (to fold what is applied meanwhile, if that weighs enough); otherwise it ends.
+//!
+//! The setters and the hierarchy's drop unpark the watcher, so that a new pause, a
+//! new threshold, idle folds turned off or the hierarchy gone take effect at once.
+//! A watcher costs a parked thread while changes come, and a thread start per burst.
 //!
 //! A fold costs about half a build, `O(n)`, off the writer's path. Started from a
 //! sixteenth of the threshold on, it spends at most sixteen times the fold work per
@@ -28,10 +38,15 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use super::fold::Fold;
 use super::{lock, Shared, Writer};
 
 /// The fold threshold over the idle weight.
 const IDLE_SHARE: usize = 16;
+
+/// The shortest the watcher parks while a fold it waits for runs (so that a pause of
+/// zero does not spin).
+const LEAST_NAP: Duration = Duration::from_millis(10);
 
 /// The change weight from which a version is folded once the writer pauses, for a
 /// fold threshold of `fold_at`.
@@ -43,66 +58,125 @@ pub(super) fn idle_weight(fold_at: usize) -> usize {
     (fold_at / IDLE_SHARE).max(1)
 }
 
+/// What the watcher does next.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Park this long, then look again.
+    Park(Duration),
+    /// Stop watching: idle folds are off, or the hierarchy is gone.
+    Stop,
+    /// The writer paused with a handed-over fold: give it back to a fold thread.
+    Resume,
+    /// The writer paused with no fold under way: fold if the changes weigh enough.
+    Fold,
+}
+
+/// What the watcher does at `now` (see the module docs).
+fn next_step(writer: &Writer, now: Instant) -> Step {
+    let Some(pause) = writer.idle.filter(|_| !writer.closed) else {
+        return Step::Stop;
+    };
+    let since = now.saturating_duration_since(writer.last_change);
+    match pause.checked_sub(since) {
+        Some(left) if !left.is_zero() => Step::Park(left),
+        _ => match writer.fold {
+            None => Step::Fold,
+            Some(Fold::Running(_)) => Step::Park(pause.max(LEAST_NAP)),
+            Some(Fold::CatchingUp { .. }) => Step::Resume,
+        },
+    }
+}
+
 impl Shared {
-    /// Called by the writer after it published a version of `weight` (at least the
-    /// idle weight) with no fold under way: notes the time and makes sure a watcher
-    /// is alive.
-    pub(super) fn note_idle_candidate(self: &Arc<Self>, writer: &mut Writer) {
-        if writer.idle.is_none() || writer.watching {
+    /// After the writer published or refused a batch: makes sure a watcher is alive
+    /// when a fold is under way or the current version weighs `weight`, at least the
+    /// idle weight for the threshold `fold_at`.
+    pub(super) fn watch_for_pause(
+        self: &Arc<Self>,
+        writer: &mut Writer,
+        weight: usize,
+        fold_at: usize,
+    ) {
+        let wanted = writer.fold.is_some() || weight >= idle_weight(fold_at);
+        if !wanted || writer.idle.is_none() || writer.closed || writer.watcher.is_some() {
             return;
         }
         let weak = Arc::downgrade(self);
         let spawned = std::thread::Builder::new()
             .name("reseller-hierarchy-idle".into())
             .spawn(move || watch(&weak));
-        writer.watching = spawned.is_ok();
+        writer.watcher = spawned.ok().map(|t| t.thread().clone());
+    }
+
+    /// After a setting changed: wakes the watcher to look again, or starts one if the
+    /// current version calls for it.
+    pub(super) fn settings_changed(self: &Arc<Self>, writer: &mut Writer) {
+        match &writer.watcher {
+            Some(t) => t.unpark(),
+            None => {
+                let current = self.current.load();
+                let fold_at = writer.threshold_for(&current);
+                self.watch_for_pause(writer, current.change_weight(), fold_at);
+            }
+        }
     }
 }
 
 /// The watcher's loop (see the module docs).
-fn watch(shared: &Weak<Shared>) {
+fn watch(hierarchy: &Weak<Shared>) {
+    // A panic here must not leave the hierarchy believing a watcher is alive.
+    let _clear = ClearOnPanic(hierarchy);
     loop {
-        let wait = {
-            // Gone with the hierarchy.
-            let Some(shared) = shared.upgrade() else {
-                return;
+        let nap = {
+            let Some(shared) = hierarchy.upgrade() else {
+                return; // gone with the hierarchy
             };
             let mut writer = lock(&shared.writer);
-            match rest(&writer, Instant::now()) {
-                Some(wait) => wait,
-                None => {
-                    writer.watching = false;
+            let pause = writer.idle.unwrap_or_default().max(LEAST_NAP);
+            match next_step(&writer, Instant::now()) {
+                Step::Park(nap) => nap,
+                Step::Resume => {
+                    shared.resume_fold(&mut writer);
+                    pause
+                }
+                Step::Fold => {
                     let current = shared.current.load_full();
-                    if writer.idle.is_some()
-                        && writer.fold.is_none()
-                        && current.change_weight() >= idle_weight(writer.fold_at(&current))
-                    {
+                    if current.change_weight() >= idle_weight(writer.threshold_for(&current)) {
                         shared.start_fold(&mut writer, current);
+                        pause
+                    } else {
+                        writer.watcher = None;
+                        return;
                     }
+                }
+                Step::Stop => {
+                    writer.watcher = None;
                     return;
                 }
             }
         };
-        std::thread::sleep(wait);
+        std::thread::park_timeout(nap);
     }
 }
 
-/// How much longer the watcher sleeps at `now`; `None`: stop (the writer has been idle
-/// long enough, idle folds were turned off, or a fold is under way anyway).
-fn rest(writer: &Writer, now: Instant) -> Option<Duration> {
-    let idle = writer.idle?;
-    if writer.fold.is_some() {
-        return None;
+/// Clears the hierarchy's watcher when the watcher panics.
+struct ClearOnPanic<'a>(&'a Weak<Shared>);
+
+impl Drop for ClearOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(shared) = self.0.upgrade() {
+                lock(&shared.writer).watcher = None;
+            }
+        }
     }
-    let since = now.saturating_duration_since(writer.last_change);
-    idle.checked_sub(since).filter(|left| !left.is_zero())
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::batch_log::BatchLog;
-    use super::super::fold::Fold;
     use super::*;
+    use crate::{Hierarchy, Record, Snapshot};
 
     fn writer(idle: Option<Duration>, last_change: Instant) -> Writer {
         Writer {
@@ -111,35 +185,9 @@ mod tests {
             generation: 0,
             idle,
             last_change,
-            watching: true,
+            watcher: None,
+            closed: false,
         }
-    }
-
-    #[test]
-    fn the_watcher_sleeps_for_what_is_left_of_the_pause() {
-        let t = Instant::now();
-        let second = Duration::from_secs(1);
-        let w = writer(Some(second), t);
-        assert_eq!(rest(&w, t), Some(second));
-        assert_eq!(
-            rest(&w, t + Duration::from_millis(300)),
-            Some(Duration::from_millis(700))
-        );
-        // Idle long enough: stop (and fold).
-        assert_eq!(rest(&w, t + second), None);
-        assert_eq!(rest(&w, t + 2 * second), None);
-        // A clock read before the last change (another thread's): the whole pause.
-        let later = writer(Some(second), t + second);
-        assert_eq!(rest(&later, t), Some(second));
-    }
-
-    #[test]
-    fn the_watcher_stops_when_turned_off_or_when_a_fold_runs() {
-        let t = Instant::now();
-        assert_eq!(rest(&writer(None, t), t), None);
-        let mut w = writer(Some(Duration::from_secs(1)), t);
-        w.fold = Some(Fold::Running(BatchLog::default()));
-        assert_eq!(rest(&w, t), None);
     }
 
     #[test]
@@ -151,5 +199,116 @@ mod tests {
         assert_eq!(idle_weight(1), 1);
         // Folds off, idle ones too.
         assert_eq!(idle_weight(usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn the_watcher_parks_for_what_is_left_of_the_pause() {
+        let t = Instant::now();
+        let second = Duration::from_secs(1);
+        let w = writer(Some(second), t);
+        assert_eq!(next_step(&w, t), Step::Park(second));
+        assert_eq!(
+            next_step(&w, t + Duration::from_millis(300)),
+            Step::Park(Duration::from_millis(700))
+        );
+        // Idle long enough, no fold under way.
+        assert_eq!(next_step(&w, t + second), Step::Fold);
+        assert_eq!(next_step(&w, t + 2 * second), Step::Fold);
+        // A clock read before the last change (another thread's): the whole pause.
+        let later = writer(Some(second), t + second);
+        assert_eq!(next_step(&later, t), Step::Park(second));
+        // A pause of zero folds at once.
+        assert_eq!(next_step(&writer(Some(Duration::ZERO), t), t), Step::Fold);
+    }
+
+    #[test]
+    fn the_watcher_stops_when_turned_off_or_closed() {
+        let t = Instant::now();
+        let late = t + Duration::from_secs(5);
+        assert_eq!(next_step(&writer(None, t), late), Step::Stop);
+        let mut w = writer(Some(Duration::from_secs(1)), t);
+        w.closed = true;
+        assert_eq!(next_step(&w, t), Step::Stop);
+        assert_eq!(next_step(&w, late), Step::Stop);
+    }
+
+    #[test]
+    fn after_the_pause_a_running_fold_is_awaited_and_a_handed_over_one_resumed() {
+        let t = Instant::now();
+        let late = t + Duration::from_secs(5);
+        let mut w = writer(Some(Duration::from_secs(1)), t);
+        w.fold = Some(Fold::Running(BatchLog::default()));
+        assert_eq!(next_step(&w, late), Step::Park(Duration::from_secs(1)));
+        // Before the pause is over, the pause first.
+        assert_eq!(next_step(&w, t), Step::Park(Duration::from_secs(1)));
+        // A pause of zero does not spin while a fold runs.
+        w.idle = Some(Duration::ZERO);
+        assert_eq!(next_step(&w, late), Step::Park(LEAST_NAP));
+        let folded = Arc::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
+        w.fold = Some(Fold::CatchingUp {
+            folded,
+            backlog: BatchLog::default(),
+        });
+        assert_eq!(next_step(&w, late), Step::Resume);
+    }
+
+    /// A fold handed over to the writer, which then pauses: the watcher gives it back
+    /// to a fold thread, which publishes it (a new base, the same contents).
+    #[test]
+    fn a_handed_over_fold_is_finished_once_the_writer_pauses() {
+        let records: Vec<Record> = (0..200)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
+            .collect();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        let add = |k: usize| {
+            vec![crate::Mutation::Add(Record::new(
+                format!("n{k}"),
+                Some(format!("r{}", k % 200)),
+            ))]
+        };
+        h.apply(&add(0)).unwrap();
+        // A fold of version 2 handed over with batches 3 to 6 to replay, as a fold
+        // thread that could not catch up leaves it.
+        let folded = h.snapshot().compacted();
+        let mut backlog = BatchLog::default();
+        for k in 1..5 {
+            h.apply(&add(k)).unwrap();
+            backlog.push_back(add(k));
+        }
+        let before = h.snapshot();
+        {
+            let mut writer = lock(&h.shared.writer);
+            writer.fold = Some(Fold::CatchingUp { folded, backlog });
+            writer.idle = Some(Duration::from_millis(5));
+            h.shared.settings_changed(&mut writer);
+            assert!(writer.watcher.is_some());
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Arc::ptr_eq(&h.snapshot(), &before) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let after = h.snapshot();
+        assert!(
+            !Arc::ptr_eq(&after, &before),
+            "the backlog was never replayed"
+        );
+        assert_eq!(after.version(), before.version());
+        assert!(!after.shares_base(&before));
+        let ids = |s: &Snapshot| {
+            let mut v: Vec<(String, Option<String>)> = s
+                .iter()
+                .map(|r| (r.id().to_string(), r.parent().map(|p| p.to_string())))
+                .collect();
+            v.sort();
+            v
+        };
+        let mut want: Vec<(String, Option<String>)> = (0..200)
+            .map(|k| (format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
+            .chain((0..5).map(|k| (format!("n{k}"), Some(format!("r{}", k % 200)))))
+            .collect();
+        want.sort();
+        assert_eq!(ids(&after), want);
+        after.validate().unwrap();
     }
 }
