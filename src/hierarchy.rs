@@ -47,7 +47,10 @@ pub use position::{Applied, Position, WaitTimeout};
 /// the overlay into a new indexed forest once it reaches the
 /// [fold threshold](Hierarchy::set_fold_threshold), and publishes that in place of the
 /// same version (see ARCHITECTURE.md); the writer never waits for a fold to be built,
-/// and replays at most a few dozen of the batches applied meanwhile.
+/// and replays at most a few dozen of the batches applied meanwhile. Changes under
+/// the threshold are folded too once the writer pauses
+/// ([`set_idle_fold`](Hierarchy::set_idle_fold)), watched by a thread that parks while
+/// changes come.
 ///
 /// # Examples
 ///
@@ -373,7 +376,10 @@ impl Hierarchy {
     /// 1). A lower value keeps queries of changed versions nearer the speed of a fresh
     /// build and folds more often (each fold costs about half a build and, while it
     /// runs, the memory of a second base, off the writer's path); a higher one the
-    /// opposite. Changes cost the writer `O(log)` either way.
+    /// opposite. Changes cost the writer `O(log)` either way. It also sets the weight
+    /// from which changes are folded once the writer pauses, a sixteenth of it
+    /// ([`set_idle_fold`](Hierarchy::set_idle_fold)); `usize::MAX` turns every fold
+    /// off, idle ones included. It takes effect at once.
     ///
     /// # Examples
     ///
@@ -411,8 +417,10 @@ impl Hierarchy {
     /// (see [`Snapshot::change_weight`]). Once the writer has paused that long, a fold
     /// left to the writer to finish is also finished in the background. `None` turns
     /// this off; so does a threshold of `usize::MAX`, which turns every fold off. The
-    /// setting takes effect at once, for the changes already applied too; a pause of
-    /// zero folds as soon as the changes weigh enough.
+    /// setting takes effect at once, for the changes already applied too. Pauses
+    /// under 10 ms count as 10 ms: a writer that applies less often than that is
+    /// taken to pause between batches, and its changes are folded as soon as they
+    /// weigh enough.
     ///
     /// A burst of changes that stops short of the threshold would otherwise leave
     /// every later version slower to query until more changes came: at a million
@@ -421,7 +429,8 @@ impl Hierarchy {
     /// background thread at the lowest priority, as any fold; from a sixteenth of the
     /// threshold on, that is at most sixteen times the threshold's fold work per
     /// change, and only when the writer pauses. A pause is measured from the last
-    /// batch applied, by a thread that parks while changes come.
+    /// batch accepted (a refused one changes nothing), by a thread that parks while
+    /// changes come.
     ///
     /// # Examples
     ///
@@ -671,8 +680,9 @@ impl Hierarchy {
         } else if next.change_weight() >= fold_at {
             self.shared.start_fold(writer, next.clone());
         }
-        self.shared
-            .watch_for_pause(writer, next.change_weight(), fold_at);
+        // The current version: a fold the writer just finished replaced `next`.
+        let weight = self.shared.current.load().change_weight();
+        self.shared.watch_for_pause(writer, weight, fold_at);
         Ok(version)
     }
 

@@ -332,7 +332,8 @@ impl Snapshot {
     /// How much this version has changed over the indexed forest it shares with its
     /// predecessors, not yet folded into one of its own: pieces of the changed
     /// pre-order, plus resellers removed, plus records added or updated (superseded
-    /// ones included; what counts may change between releases). 0 for a built
+    /// ones included, and those a refused batch pushed before its refusal; what
+    /// counts may change between releases). 0 for a built
     /// snapshot and for the new base of a fold, which query at the speed of a fresh
     /// build (a fold that replays batches applied while it ran publishes that base
     /// with those batches over it); the larger, the slower a changed version's

@@ -59,49 +59,63 @@ impl Shared {
     /// Starts the background fold of `snap` (the version just published) on a thread
     /// of its own.
     pub(super) fn start_fold(self: &Arc<Self>, writer: &mut Writer, snap: Arc<Snapshot>) {
-        self.spawn_fold(writer, move |shared, generation| {
+        writer.fold = Some(Fold::Running(BatchLog::default()));
+        let spawned = self.fold_thread(writer.generation, move |shared, generation| {
             shared.catch_up(snap.compacted(), BatchLog::default(), generation);
         });
+        if !spawned {
+            // No thread to be had: no fold now; the next apply tries again.
+            writer.fold = None;
+        }
     }
 
     /// Takes a fold handed over to the writer back to a thread of its own, which
     /// replays the backlog as a fold thread does: for a writer that paused, which
-    /// replays a backlog only as it applies more (the idle watcher calls this).
-    pub(super) fn resume_fold(self: &Arc<Self>, writer: &mut Writer) {
-        let (folded, backlog) = match writer.fold.take() {
-            Some(Fold::CatchingUp { folded, backlog }) => (folded, backlog),
-            other => {
-                writer.fold = other;
-                return;
-            }
-        };
-        self.spawn_fold(writer, move |shared, generation| {
+    /// replays a backlog only as it applies more (the idle watcher calls this). The
+    /// thread takes the fold over when it starts, so that if no thread can be had,
+    /// or the writer finished the fold meanwhile, nothing changes.
+    pub(super) fn resume_fold(self: &Arc<Self>, writer: &Writer) {
+        self.fold_thread(writer.generation, |shared, generation| {
+            let (folded, backlog) = {
+                let mut writer = lock(&shared.writer);
+                if writer.generation != generation {
+                    return;
+                }
+                match writer.fold.take() {
+                    Some(Fold::CatchingUp { folded, backlog }) => {
+                        writer.fold = Some(Fold::Running(BatchLog::default()));
+                        (folded, backlog)
+                    }
+                    other => {
+                        writer.fold = other;
+                        return;
+                    }
+                }
+            };
             shared.catch_up(folded, backlog, generation);
         });
     }
 
-    /// Runs `work` on a fold thread of the lowest priority, the batches applied from
-    /// now on queued for it.
-    fn spawn_fold(
+    /// Runs `work` on a fold thread of the lowest priority for the fold numbered
+    /// `generation`; `false` if no thread could be had. A panic in `work` drops the
+    /// fold (if still the current one), so that the writer stops queuing for it.
+    fn fold_thread(
         self: &Arc<Self>,
-        writer: &mut Writer,
+        generation: u64,
         work: impl FnOnce(&Shared, u64) + Send + 'static,
-    ) {
-        writer.fold = Some(Fold::Running(BatchLog::default()));
-        let (shared, generation) = (self.clone(), writer.generation);
-        let spawned = std::thread::Builder::new()
+    ) -> bool {
+        let shared = self.clone();
+        std::thread::Builder::new()
             .name("reseller-hierarchy-fold".into())
             .spawn(move || {
                 lowest_priority();
                 // What this thread drops (the version it folds, the base it built
                 // when a newer one overtook it) it frees itself, at its low priority.
                 crate::snapshot::free_in_place_on_this_thread();
+                let _drop = DropOnPanic(&shared, generation);
                 work(&shared, generation);
-            });
-        if spawned.is_err() {
-            // No thread to be had: no fold now; the next apply tries again.
-            writer.fold = None;
-        }
+            })
+            .is_ok()
     }
 
     /// Brings `folded`, a fold numbered `generation`, level with the batches
@@ -189,6 +203,20 @@ impl Shared {
             self.replace(writer, folded);
         } else {
             writer.fold = None;
+        }
+    }
+}
+
+/// Drops the fold numbered `.1` when its thread panics, if it is still the current one.
+struct DropOnPanic<'a>(&'a Shared, u64);
+
+impl Drop for DropOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut writer = lock(&self.0.writer);
+            if writer.generation == self.1 {
+                writer.fold = None;
+            }
         }
     }
 }

@@ -11,20 +11,26 @@
 //!
 //! # How
 //!
-//! Whenever [`Hierarchy::apply`](super::Hierarchy::apply) leaves a fold under way, or
-//! a version whose change weight reaches [`idle_weight`] (a sixteenth of the fold
-//! threshold), it makes sure that one watcher thread is alive. Every accepted batch
-//! records the instant it was published. The watcher holds the hierarchy weakly and
-//! parks until the writer has been idle for the configured pause, measured from that
-//! instant (a batch applied meanwhile moves it, and the watcher parks again for what is
-//! left). Then, under the writer lock ([`next_step`]):
+//! Whenever [`Hierarchy::apply`](super::Hierarchy::apply) (a refused batch too) or a
+//! setter leaves a fold under way, or a current version whose change weight reaches
+//! [`idle_weight`] (a sixteenth of the fold threshold), it makes sure that one watcher
+//! thread is alive. Every accepted batch records the instant it was published. The
+//! watcher holds the hierarchy weakly and parks until the writer has been idle for the
+//! configured pause, measured from that instant (a batch applied meanwhile moves it,
+//! and the watcher parks again for what is left). Then, under the writer lock
+//! ([`next_step`]):
 //!
 //! - a fold running on its thread: the watcher looks again a pause later;
 //! - a fold handed over to the writer: the watcher hands its backlog back to a fold
 //!   thread (`Shared::resume_fold`), and looks again a pause later;
 //! - no fold: if the current version weighs at least the idle weight, the watcher
 //!   starts the same background fold a threshold starts and looks again a pause later
-//!   (to fold what is applied meanwhile, if that weighs enough); otherwise it ends.
+//!   (to fold what is applied meanwhile, if that weighs enough); otherwise, or if the
+//!   version it folded last is still current and as heavy (its fold could not be
+//!   built), it ends.
+//!
+//! Pauses shorter than 10 ms count as 10 ms, so that the watcher never spins on the
+//! writer lock.
 //!
 //! The setters and the hierarchy's drop unpark the watcher, so that a new pause, a
 //! new threshold, idle folds turned off or the hierarchy gone take effect at once.
@@ -44,9 +50,9 @@ use super::{lock, Shared, Writer};
 /// The fold threshold over the idle weight.
 const IDLE_SHARE: usize = 16;
 
-/// The shortest the watcher parks while a fold it waits for runs (so that a pause of
-/// zero does not spin).
-const LEAST_NAP: Duration = Duration::from_millis(10);
+/// The shortest pause: a shorter one counts as this, so that the watcher never spins
+/// on the writer lock while changes come or a fold runs.
+const LEAST_PAUSE: Duration = Duration::from_millis(10);
 
 /// The change weight from which a version is folded once the writer pauses, for a
 /// fold threshold of `fold_at`.
@@ -73,7 +79,7 @@ enum Step {
 
 /// What the watcher does at `now` (see the module docs).
 fn next_step(writer: &Writer, now: Instant) -> Step {
-    let Some(pause) = writer.idle.filter(|_| !writer.closed) else {
+    let Some(pause) = pause(writer) else {
         return Step::Stop;
     };
     let since = now.saturating_duration_since(writer.last_change);
@@ -81,10 +87,17 @@ fn next_step(writer: &Writer, now: Instant) -> Step {
         Some(left) if !left.is_zero() => Step::Park(left),
         _ => match writer.fold {
             None => Step::Fold,
-            Some(Fold::Running(_)) => Step::Park(pause.max(LEAST_NAP)),
+            Some(Fold::Running(_)) => Step::Park(pause),
             Some(Fold::CatchingUp { .. }) => Step::Resume,
         },
     }
+}
+
+/// The pause the writer must make, at least [`LEAST_PAUSE`]; `None` when idle folds
+/// are off or the hierarchy is gone.
+fn pause(writer: &Writer) -> Option<Duration> {
+    let pause = writer.idle.filter(|_| !writer.closed)?;
+    Some(pause.max(LEAST_PAUSE))
 }
 
 impl Shared {
@@ -126,22 +139,29 @@ impl Shared {
 fn watch(hierarchy: &Weak<Shared>) {
     // A panic here must not leave the hierarchy believing a watcher is alive.
     let _clear = ClearOnPanic(hierarchy);
+    // The version this watcher last started a fold of: if a pause later it is still
+    // current and still weighs enough, the fold could not be built (a base over
+    // `u32::MAX` bytes of names), and folding it again would fail again.
+    let mut tried = None;
     loop {
         let nap = {
             let Some(shared) = hierarchy.upgrade() else {
                 return; // gone with the hierarchy
             };
             let mut writer = lock(&shared.writer);
-            let pause = writer.idle.unwrap_or_default().max(LEAST_NAP);
+            let pause = pause(&writer).unwrap_or(LEAST_PAUSE);
             match next_step(&writer, Instant::now()) {
                 Step::Park(nap) => nap,
                 Step::Resume => {
-                    shared.resume_fold(&mut writer);
+                    shared.resume_fold(&writer);
                     pause
                 }
                 Step::Fold => {
                     let current = shared.current.load_full();
-                    if current.change_weight() >= idle_weight(writer.threshold_for(&current)) {
+                    let heavy =
+                        current.change_weight() >= idle_weight(writer.threshold_for(&current));
+                    if heavy && tried != Some(current.version()) {
+                        tried = Some(current.version());
                         shared.start_fold(&mut writer, current);
                         pause
                     } else {
@@ -202,6 +222,19 @@ mod tests {
     }
 
     #[test]
+    fn pauses_under_ten_milliseconds_count_as_ten() {
+        let t = Instant::now();
+        let w = writer(Some(Duration::ZERO), t);
+        assert_eq!(next_step(&w, t), Step::Park(LEAST_PAUSE));
+        assert_eq!(next_step(&w, t + LEAST_PAUSE), Step::Fold);
+        let w = writer(Some(Duration::from_millis(1)), t);
+        assert_eq!(
+            next_step(&w, t + Duration::from_millis(4)),
+            Step::Park(Duration::from_millis(6))
+        );
+    }
+
+    #[test]
     fn the_watcher_parks_for_what_is_left_of_the_pause() {
         let t = Instant::now();
         let second = Duration::from_secs(1);
@@ -217,8 +250,6 @@ mod tests {
         // A clock read before the last change (another thread's): the whole pause.
         let later = writer(Some(second), t + second);
         assert_eq!(next_step(&later, t), Step::Park(second));
-        // A pause of zero folds at once.
-        assert_eq!(next_step(&writer(Some(Duration::ZERO), t), t), Step::Fold);
     }
 
     #[test]
@@ -243,13 +274,62 @@ mod tests {
         assert_eq!(next_step(&w, t), Step::Park(Duration::from_secs(1)));
         // A pause of zero does not spin while a fold runs.
         w.idle = Some(Duration::ZERO);
-        assert_eq!(next_step(&w, late), Step::Park(LEAST_NAP));
+        assert_eq!(next_step(&w, late), Step::Park(LEAST_PAUSE));
         let folded = Arc::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
         w.fold = Some(Fold::CatchingUp {
             folded,
             backlog: BatchLog::default(),
         });
         assert_eq!(next_step(&w, late), Step::Resume);
+    }
+
+    /// Waits until `h`'s watcher ended, for at most a minute.
+    fn watcher_ends(h: &Hierarchy) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while lock(&h.shared.writer).watcher.is_some() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// A burst that ends while a fold runs: the watcher waits for it, then folds what
+    /// was applied meanwhile (the fold here stands in for one that could not be built,
+    /// or was dropped), then ends.
+    #[test]
+    fn a_burst_ending_during_a_fold_is_folded_after_it() {
+        let records: Vec<Record> = (0..200)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
+            .collect();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_idle_fold(Some(Duration::from_millis(5)));
+        lock(&h.shared.writer).fold = Some(Fold::Running(BatchLog::default()));
+        // 40 adds weigh over 256 / 16 and under 256 (the threshold for 200).
+        for k in 0..40 {
+            let add = crate::Mutation::Add(Record::new(format!("n{k}"), Some("r0")));
+            h.apply(&[add]).unwrap();
+        }
+        let weight = h.snapshot().change_weight();
+        assert!((16..256).contains(&weight), "weight {weight}");
+        // While the fold runs, nothing else is folded, however long the pause.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(h.snapshot().change_weight(), weight);
+        assert!(
+            lock(&h.shared.writer).watcher.is_some(),
+            "the watcher gave up"
+        );
+        // The fold ends without publishing: the watcher folds the changes.
+        lock(&h.shared.writer).fold = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while h.snapshot().change_weight() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(h.snapshot().change_weight(), 0, "not folded after the fold");
+        // The 199 others from the start, and the 40 added.
+        assert_eq!(h.snapshot().downline_count("r0".into()).unwrap(), 239);
+        assert!(watcher_ends(&h), "the watcher did not end");
     }
 
     /// A fold handed over to the writer, which then pauses: the watcher gives it back
@@ -310,5 +390,8 @@ mod tests {
         want.sort();
         assert_eq!(ids(&after), want);
         after.validate().unwrap();
+        assert!(lock(&h.shared.writer).fold.is_none());
+        // No fold left to wait for, nothing that weighs enough: the watcher ends.
+        assert!(watcher_ends(&h), "the watcher did not end");
     }
 }
