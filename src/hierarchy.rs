@@ -378,8 +378,9 @@ impl Hierarchy {
     /// runs, the memory of a second base, off the writer's path); a higher one the
     /// opposite. Changes cost the writer `O(log)` either way. It also sets the weight
     /// from which changes are folded once the writer pauses, a sixteenth of it
-    /// ([`set_idle_fold`](Hierarchy::set_idle_fold)); `usize::MAX` turns every fold
-    /// off, idle ones included. It takes effect at once.
+    /// ([`set_idle_fold`](Hierarchy::set_idle_fold)); with `usize::MAX` no fold starts,
+    /// idle ones included (one under way is still finished). The idle weight takes
+    /// effect at once; a fold by the threshold starts at the next batch.
     ///
     /// # Examples
     ///
@@ -416,11 +417,11 @@ impl Hierarchy {
     /// [fold threshold](Hierarchy::set_fold_threshold): from a sixteenth of it on
     /// (see [`Snapshot::change_weight`]). Once the writer has paused that long, a fold
     /// left to the writer to finish is also finished in the background. `None` turns
-    /// this off; so does a threshold of `usize::MAX`, which turns every fold off. The
-    /// setting takes effect at once, for the changes already applied too. Pauses
-    /// under 10 ms count as 10 ms: a writer that applies less often than that is
-    /// taken to pause between batches, and its changes are folded as soon as they
-    /// weigh enough.
+    /// this off; a threshold of `usize::MAX` starts no fold, idle ones included (one
+    /// under way is still finished). The setting takes effect at once, for the
+    /// changes already applied too. Pauses under 10 ms count as 10 ms: a writer that
+    /// applies less often than that is taken to pause between batches, and its
+    /// changes are folded 10 ms after its last batch once they weigh enough.
     ///
     /// A burst of changes that stops short of the threshold would otherwise leave
     /// every later version slower to query until more changes came: at a million

@@ -23,6 +23,7 @@
 //! replay, nor does more than [`CATCH_UP`] extra batches per apply.
 
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use super::batch_log::BatchLog;
 use super::{lock, Shared, Writer};
@@ -61,9 +62,11 @@ impl Shared {
     pub(super) fn start_fold(self: &Arc<Self>, writer: &mut Writer, snap: Arc<Snapshot>) {
         writer.fold = Some(Fold::Running(BatchLog::default()));
         let spawned = self.fold_thread(writer.generation, move |shared, generation| {
+            // The fold is this thread's from the start.
+            let _drop = DropOnPanic(shared, generation);
             shared.catch_up(snap.compacted(), BatchLog::default(), generation);
         });
-        if !spawned {
+        if spawned.is_none() {
             // No thread to be had: no fold now; the next apply tries again.
             writer.fold = None;
         }
@@ -74,7 +77,7 @@ impl Shared {
     /// replays a backlog only as it applies more (the idle watcher calls this). The
     /// thread takes the fold over when it starts, so that if no thread can be had,
     /// or the writer finished the fold meanwhile, nothing changes.
-    pub(super) fn resume_fold(self: &Arc<Self>, writer: &Writer) {
+    pub(super) fn resume_fold(self: &Arc<Self>, writer: &Writer) -> Option<JoinHandle<()>> {
         self.fold_thread(writer.generation, |shared, generation| {
             let (folded, backlog) = {
                 let mut writer = lock(&shared.writer);
@@ -92,18 +95,19 @@ impl Shared {
                     }
                 }
             };
+            // The fold is this thread's from here on.
+            let _drop = DropOnPanic(shared, generation);
             shared.catch_up(folded, backlog, generation);
-        });
+        })
     }
 
     /// Runs `work` on a fold thread of the lowest priority for the fold numbered
-    /// `generation`; `false` if no thread could be had. A panic in `work` drops the
-    /// fold (if still the current one), so that the writer stops queuing for it.
+    /// `generation`; `None` if no thread could be had.
     fn fold_thread(
         self: &Arc<Self>,
         generation: u64,
         work: impl FnOnce(&Shared, u64) + Send + 'static,
-    ) -> bool {
+    ) -> Option<JoinHandle<()>> {
         let shared = self.clone();
         std::thread::Builder::new()
             .name("reseller-hierarchy-fold".into())
@@ -112,10 +116,9 @@ impl Shared {
                 // What this thread drops (the version it folds, the base it built
                 // when a newer one overtook it) it frees itself, at its low priority.
                 crate::snapshot::free_in_place_on_this_thread();
-                let _drop = DropOnPanic(&shared, generation);
                 work(&shared, generation);
             })
-            .is_ok()
+            .ok()
     }
 
     /// Brings `folded`, a fold numbered `generation`, level with the batches
@@ -208,15 +211,23 @@ impl Shared {
 }
 
 /// Drops the fold numbered `.1` when its thread panics, if it is still the current one.
+///
+/// Made once the thread owns the fold, and before any writer lock the thread takes,
+/// so that it drops after that lock is released (a poisoned lock is still usable).
 struct DropOnPanic<'a>(&'a Shared, u64);
 
 impl Drop for DropOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let mut writer = lock(&self.0.writer);
-            if writer.generation == self.1 {
-                writer.fold = None;
-            }
+            let dropped = if writer.generation == self.1 {
+                writer.fold.take()
+            } else {
+                None
+            };
+            // The batches it queued are freed with the lock released.
+            drop(writer);
+            drop(dropped);
         }
     }
 }

@@ -22,12 +22,14 @@
 //!
 //! - a fold running on its thread: the watcher looks again a pause later;
 //! - a fold handed over to the writer: the watcher hands its backlog back to a fold
-//!   thread (`Shared::resume_fold`), and looks again a pause later;
+//!   thread (`Shared::resume_fold`; not again while that thread has yet to take it
+//!   over), and looks again a pause later;
 //! - no fold: if the current version weighs at least the idle weight, the watcher
 //!   starts the same background fold a threshold starts and looks again a pause later
-//!   (to fold what is applied meanwhile, if that weighs enough); otherwise, or if the
-//!   version it folded last is still current and as heavy (its fold could not be
-//!   built), it ends.
+//!   (to fold what is applied meanwhile, if that weighs enough); otherwise it ends.
+//!   A version still current and still over the idle weight after three folds of it
+//!   (no thread to be had, a panic, or a base that cannot be built: over `u32::MAX`
+//!   bytes of names) is left as it is, and the watcher ends.
 //!
 //! Pauses shorter than 10 ms count as 10 ms, so that the watcher never spins on the
 //! writer lock.
@@ -39,7 +41,8 @@
 //! A fold costs about half a build, `O(n)`, off the writer's path. Started from a
 //! sixteenth of the threshold on, it spends at most sixteen times the fold work per
 //! unit of change that the threshold does, and only when the writer pauses.
-//! `set_fold_threshold(usize::MAX)` turns folds off, idle ones included.
+//! `set_fold_threshold(usize::MAX)` starts no fold, idle ones included; a fold under
+//! way is still finished.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -139,10 +142,10 @@ impl Shared {
 fn watch(hierarchy: &Weak<Shared>) {
     // A panic here must not leave the hierarchy believing a watcher is alive.
     let _clear = ClearOnPanic(hierarchy);
-    // The version this watcher last started a fold of: if a pause later it is still
-    // current and still weighs enough, the fold could not be built (a base over
-    // `u32::MAX` bytes of names), and folding it again would fail again.
-    let mut tried = None;
+    let mut tries = Tries::default();
+    // The thread of the last fold this watcher resumed, until it has taken the fold
+    // over (one at a time).
+    let mut resuming: Option<std::thread::JoinHandle<()>> = None;
     loop {
         let nap = {
             let Some(shared) = hierarchy.upgrade() else {
@@ -153,15 +156,16 @@ fn watch(hierarchy: &Weak<Shared>) {
             match next_step(&writer, Instant::now()) {
                 Step::Park(nap) => nap,
                 Step::Resume => {
-                    shared.resume_fold(&writer);
+                    if resuming.as_ref().is_none_or(|t| t.is_finished()) {
+                        resuming = shared.resume_fold(&writer);
+                    }
                     pause
                 }
                 Step::Fold => {
                     let current = shared.current.load_full();
                     let heavy =
                         current.change_weight() >= idle_weight(writer.threshold_for(&current));
-                    if heavy && tried != Some(current.version()) {
-                        tried = Some(current.version());
+                    if heavy && tries.another(current.version()) {
                         shared.start_fold(&mut writer, current);
                         pause
                     } else {
@@ -176,6 +180,29 @@ fn watch(hierarchy: &Weak<Shared>) {
             }
         };
         std::thread::park_timeout(nap);
+    }
+}
+
+/// Folds a watcher started of one version, which stays current and heavy only if
+/// they failed: no thread to be had, a panic, or a base over `u32::MAX` bytes of
+/// names, which fails again however often it is tried.
+#[derive(Default)]
+struct Tries {
+    version: u64,
+    count: u32,
+}
+
+impl Tries {
+    /// The most folds of one version.
+    const MOST: u32 = 3;
+
+    /// Whether to start another fold of `version` (and count it).
+    fn another(&mut self, version: u64) -> bool {
+        if self.version != version {
+            *self = Tries { version, count: 0 };
+        }
+        self.count += 1;
+        self.count <= Tries::MOST
     }
 }
 
@@ -219,6 +246,19 @@ mod tests {
         assert_eq!(idle_weight(1), 1);
         // Folds off, idle ones too.
         assert_eq!(idle_weight(usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn one_version_is_folded_three_times_at_most() {
+        let mut tries = Tries::default();
+        assert!(tries.another(7));
+        assert!(tries.another(7));
+        assert!(tries.another(7));
+        assert!(!tries.another(7));
+        assert!(!tries.another(7));
+        // A new version starts afresh.
+        assert!(tries.another(8));
+        assert!(tries.another(7));
     }
 
     #[test]
