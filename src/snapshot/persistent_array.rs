@@ -4,25 +4,37 @@
 //!
 //! # How
 //!
-//! A radix tree of fanout 64: leaves hold 64 values, inner nodes 64 children, all
-//! behind `Arc`. Element `i` is found by its index's 6-bit digits from the root down,
-//! one pointer per level (4 levels reach 16,777,216 values): an inner node's children
+//! A radix tree: leaves hold 64 values, inner nodes 16 children, all behind `Arc`.
+//! Element `i` is found by its index's low 6 bits in its leaf and 4-bit digits above
+//! them from the root down, one pointer per level (three inner levels reach 262,144
+//! values, four 4,194,304): an inner node's children
 //! are an array inside its own allocation (children past the length are placeholders),
 //! not a `Vec` behind it, which would be a second pointer per level to follow — the
 //! walk up the piece tree's parent table and a page's check of updated resellers are
 //! chains of these lookups. A change copies the leaf
 //! and the inner nodes on its path when another version still holds them
 //! (`Arc::make_mut`) and changes them in place otherwise, so a version's first change
-//! to a path costs about 1 KB of copying and later ones nothing. Cloning the array
+//! to a path costs a leaf (256 bytes of `u32`s) and 256 bytes per inner level, and later ones
+//! nothing. Inner nodes are narrower than leaves because copying one clones every
+//! child `Arc` (an atomic increment on the child's own cache line, and a decrement
+//! when the replaced version goes): 16 children make a path's copy touch 48 counts
+//! at three levels where 64 made it touch 128 at two, for one more pointer to follow
+//! per lookup (the stream's p50 0.87× at a million resellers, queries of a changed version within 1.10×;
+//! see ARCHITECTURE.md). Cloning the array
 //! clones one `Arc`. `imbl::Vector` does the same with relaxed (RRB) nodes, whose
 //! size tables a table written by index never needs; this one reads and writes with
 //! shifts and masks only.
 
 use std::sync::Arc;
 
+/// Values in a leaf.
 const BITS: u32 = 6;
 const FAN: usize = 1 << BITS;
 const MASK: usize = FAN - 1;
+/// Children of an inner node.
+const INNER_BITS: u32 = 4;
+const INNER_FAN: usize = 1 << INNER_BITS;
+const INNER_MASK: usize = INNER_FAN - 1;
 
 /// A node. An inner node's children sit inside its `Arc` allocation, so that each level
 /// of a lookup is one pointer to follow; children past the array's length are
@@ -30,7 +42,7 @@ const MASK: usize = FAN - 1;
 #[derive(Clone, Debug)]
 enum Node<T: Copy> {
     Leaf(Arc<[T; FAN]>),
-    Inner(Arc<[Node<T>; FAN]>),
+    Inner(Arc<[Node<T>; INNER_FAN]>),
 }
 
 impl<T: Copy + Default> Node<T> {
@@ -79,13 +91,13 @@ impl<T: Copy + Default> PersistentArray<T> {
             return None;
         }
         let mut node = &self.root;
-        let mut shift = BITS * self.height;
+        let mut shift = Self::shift(self.height);
         loop {
             match node {
                 Node::Leaf(values) => return Some(values[i & MASK]),
                 Node::Inner(children) => {
-                    node = &children[(i >> shift) & MASK];
-                    shift -= BITS;
+                    node = &children[(i >> shift) & INNER_MASK];
+                    shift = shift.saturating_sub(INNER_BITS);
                 }
             }
         }
@@ -97,7 +109,7 @@ impl<T: Copy + Default> PersistentArray<T> {
             return;
         }
         let mut node = &mut self.root;
-        let mut shift = BITS * self.height;
+        let mut shift = Self::shift(self.height);
         loop {
             match node {
                 Node::Leaf(values) => {
@@ -105,11 +117,23 @@ impl<T: Copy + Default> PersistentArray<T> {
                     return;
                 }
                 Node::Inner(children) => {
-                    node = &mut Arc::make_mut(children)[(i >> shift) & MASK];
-                    shift -= BITS;
+                    node = &mut Arc::make_mut(children)[(i >> shift) & INNER_MASK];
+                    shift = shift.saturating_sub(INNER_BITS);
                 }
             }
         }
+    }
+
+    /// The shift of the digit that picks a child of the root, `height` levels above the
+    /// leaves.
+    #[inline]
+    fn shift(height: u32) -> u32 {
+        BITS + INNER_BITS * height.saturating_sub(1)
+    }
+
+    /// How many values `height` levels of inner nodes reach.
+    fn capacity(height: u32) -> usize {
+        FAN << (INNER_BITS * height)
     }
 
     /// Appends a value.
@@ -127,7 +151,7 @@ impl<T: Copy + Default> PersistentArray<T> {
 
     /// Grows to `len` values (new ones default); never shrinks.
     fn resize(&mut self, len: usize) {
-        while len > FAN << (BITS * self.height) {
+        while len > Self::capacity(self.height) {
             let mut root = Node::inner();
             let Node::Inner(children) = &mut root else {
                 unreachable!("Node::inner is inner")
@@ -154,7 +178,7 @@ impl<T: Copy + Default> PersistentArray<T> {
             return;
         }
         let Node::Inner(children) = node else { return };
-        let digit = (i >> (BITS * height)) & MASK;
+        let digit = (i >> Self::shift(height)) & INNER_MASK;
         let child = &mut Arc::make_mut(children)[digit];
         if matches!(child, Node::Leaf(_)) {
             *child = Node::inner();
