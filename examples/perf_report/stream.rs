@@ -432,6 +432,13 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         );
         return;
     }
+    // Idle folds start from a sixteenth of the threshold (`Hierarchy::set_idle_fold`).
+    if weight < (threshold / 16).max(1) {
+        eprintln!(
+            "the batch weighs {weight}, under a sixteenth of the fold threshold {threshold}: no idle fold"
+        );
+        return;
+    }
     let limit = Hierarchy::DEFAULT_IDLE_FOLD * 60;
     while h.snapshot().change_weight() > 0 && ended.elapsed() < limit {
         std::thread::sleep(std::time::Duration::from_millis(1));

@@ -22,8 +22,8 @@
 //!
 //! - a fold running on its thread: the watcher looks again a pause later;
 //! - a fold handed over to the writer: the watcher hands its backlog back to a fold
-//!   thread (`Shared::resume_fold`; not again while that thread has yet to take it
-//!   over), and looks again a pause later;
+//!   thread (`Shared::resume_fold`; not again while that thread runs), and looks
+//!   again a pause later;
 //! - no fold: if the current version weighs at least the idle weight, the watcher
 //!   starts the same background fold a threshold starts and looks again a pause later
 //!   (to fold what is applied meanwhile, if that weighs enough); otherwise it ends.
@@ -143,8 +143,7 @@ fn watch(hierarchy: &Weak<Shared>) {
     // A panic here must not leave the hierarchy believing a watcher is alive.
     let _clear = ClearOnPanic(hierarchy);
     let mut tries = Tries::default();
-    // The thread of the last fold this watcher resumed, until it has taken the fold
-    // over (one at a time).
+    // The thread of the last fold this watcher resumed: no other while it runs.
     let mut resuming: Option<std::thread::JoinHandle<()>> = None;
     loop {
         let nap = {

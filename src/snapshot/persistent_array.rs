@@ -17,10 +17,11 @@
 //! to a path costs a leaf (256 bytes of `u32`s) and 256 bytes per inner level, and later ones
 //! nothing. Inner nodes are narrower than leaves because copying one clones every
 //! child `Arc` (an atomic increment on the child's own cache line, and a decrement
-//! when the replaced version goes): 16 children make a path's copy touch 48 counts
-//! at three levels where 64 made it touch 128 at two, for one more pointer to follow
-//! per lookup (the stream's p50 0.87× at a million resellers, queries of a changed version within 1.10×;
-//! see ARCHITECTURE.md). Cloning the array
+//! when the replaced version goes): for the piece tree's parent table at a million
+//! resellers (about 150,000 ids), 16 children make a path's copy touch 48 counts at
+//! three levels where 64 made it touch 128 at two, for up to one more pointer to
+//! follow per lookup (the stream's p50 0.87×, queries of a changed version within
+//! 1.10×; see ARCHITECTURE.md). Cloning the array
 //! clones one `Arc`. `imbl::Vector` does the same with relaxed (RRB) nodes, whose
 //! size tables a table written by index never needs; this one reads and writes with
 //! shifts and masks only.
@@ -28,9 +29,9 @@
 use std::sync::Arc;
 
 /// Values in a leaf.
-const BITS: u32 = 6;
-const FAN: usize = 1 << BITS;
-const MASK: usize = FAN - 1;
+const LEAF_BITS: u32 = 6;
+const LEAF_FAN: usize = 1 << LEAF_BITS;
+const LEAF_MASK: usize = LEAF_FAN - 1;
 /// Children of an inner node.
 const INNER_BITS: u32 = 4;
 const INNER_FAN: usize = 1 << INNER_BITS;
@@ -41,14 +42,14 @@ const INNER_MASK: usize = INNER_FAN - 1;
 /// placeholders (a leaf of default values), never read.
 #[derive(Clone, Debug)]
 enum Node<T: Copy> {
-    Leaf(Arc<[T; FAN]>),
+    Leaf(Arc<[T; LEAF_FAN]>),
     Inner(Arc<[Node<T>; INNER_FAN]>),
 }
 
 impl<T: Copy + Default> Node<T> {
     /// An inner node of placeholders.
     fn inner() -> Node<T> {
-        let empty = Arc::new([T::default(); FAN]);
+        let empty = Arc::new([T::default(); LEAF_FAN]);
         Node::Inner(Arc::new(std::array::from_fn(|_| Node::Leaf(empty.clone()))))
     }
 }
@@ -65,7 +66,7 @@ pub(crate) struct PersistentArray<T: Copy + Default> {
 impl<T: Copy + Default> Default for PersistentArray<T> {
     fn default() -> Self {
         PersistentArray {
-            root: Node::Leaf(Arc::new([T::default(); FAN])),
+            root: Node::Leaf(Arc::new([T::default(); LEAF_FAN])),
             height: 0,
             len: 0,
         }
@@ -94,7 +95,7 @@ impl<T: Copy + Default> PersistentArray<T> {
         let mut shift = Self::shift(self.height);
         loop {
             match node {
-                Node::Leaf(values) => return Some(values[i & MASK]),
+                Node::Leaf(values) => return Some(values[i & LEAF_MASK]),
                 Node::Inner(children) => {
                     node = &children[(i >> shift) & INNER_MASK];
                     shift = shift.saturating_sub(INNER_BITS);
@@ -113,7 +114,7 @@ impl<T: Copy + Default> PersistentArray<T> {
         loop {
             match node {
                 Node::Leaf(values) => {
-                    Arc::make_mut(values)[i & MASK] = value;
+                    Arc::make_mut(values)[i & LEAF_MASK] = value;
                     return;
                 }
                 Node::Inner(children) => {
@@ -128,12 +129,25 @@ impl<T: Copy + Default> PersistentArray<T> {
     /// leaves.
     #[inline]
     fn shift(height: u32) -> u32 {
-        BITS + INNER_BITS * height.saturating_sub(1)
+        LEAF_BITS + INNER_BITS * height.saturating_sub(1)
     }
 
     /// How many values `height` levels of inner nodes reach.
     fn capacity(height: u32) -> usize {
-        FAN << (INNER_BITS * height)
+        LEAF_FAN << (INNER_BITS * height)
+    }
+
+    /// Bytes of the inner nodes over the values, each with the placeholder leaf it was
+    /// made with (shared nodes included): for estimates of a table's size.
+    pub(crate) fn inner_bytes(&self) -> usize {
+        let node = INNER_FAN * std::mem::size_of::<Node<T>>() + LEAF_FAN * std::mem::size_of::<T>();
+        let mut width = self.len.div_ceil(LEAF_FAN);
+        let mut nodes = 0;
+        for _ in 0..self.height {
+            width = width.div_ceil(INNER_FAN);
+            nodes += width;
+        }
+        nodes * node
     }
 
     /// Appends a value.
@@ -162,10 +176,10 @@ impl<T: Copy + Default> PersistentArray<T> {
         }
         if len > self.len {
             // Make sure every leaf up to `len` exists.
-            let mut i = self.len.next_multiple_of(FAN).max(FAN);
+            let mut i = self.len.next_multiple_of(LEAF_FAN).max(LEAF_FAN);
             while i < len {
                 Self::ensure(&mut self.root, self.height, i);
-                i += FAN;
+                i += LEAF_FAN;
             }
             self.len = len;
         }
@@ -236,21 +250,25 @@ mod tests {
         }
     }
 
-    /// Past the sizes the vector test reaches: three inner levels, writes and pops,
-    /// copies taken at every height read back as they were.
+    /// Past the sizes the vector test reaches: four inner levels, writes and pops,
+    /// copies taken at each capacity from a lone leaf to three inner levels read back
+    /// as they were.
     #[test]
-    fn three_inner_levels_match_a_vector() {
-        let n = FAN * FAN * FAN + 1_000;
+    fn four_inner_levels_match_a_vector() {
+        let n = PersistentArray::<u32>::capacity(3) + 1_000;
+        let caps: Vec<usize> = (0..4).map(PersistentArray::<u32>::capacity).collect();
         let mut a: PersistentArray<u32> = PersistentArray::default();
         let mut v: Vec<u32> = Vec::new();
         let mut kept = Vec::new();
         for i in 0..n as u32 {
             a.push(i);
             v.push(i);
-            if [FAN, FAN * FAN, FAN * FAN * FAN].contains(&v.len()) {
+            if caps.contains(&v.len()) {
                 kept.push((a.clone(), v.clone()));
             }
         }
+        assert_eq!(kept.len(), 4);
+        assert_eq!(a.height, 4);
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..5_000 {
             x ^= x << 13;
@@ -269,6 +287,35 @@ mod tests {
                 assert_eq!(a.get(i), Some(*x));
             }
             assert_eq!(a.get(v.len()), None);
+        }
+    }
+
+    /// `filled` grows several levels at once (as `PosSet::new` does), then every leaf
+    /// is its own: random writes read back against a vector, and a copy taken before
+    /// them reads back as it was.
+    #[test]
+    fn filled_then_written_matches_a_vector() {
+        let n = 300_000;
+        let mut a: PersistentArray<u64> = PersistentArray::filled(n);
+        assert_eq!(a.height, 4);
+        let mut v = vec![0u64; n];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut before = None;
+        for k in 0..20_000 {
+            if k == 10_000 {
+                before = Some((a.clone(), v.clone()));
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x % n as u64) as usize;
+            a.set(i, x);
+            v[i] = x;
+        }
+        for (a, v) in [before.unwrap(), (a, v)] {
+            for (i, x) in v.iter().enumerate() {
+                assert_eq!(a.get(i), Some(*x), "value {i}");
+            }
         }
     }
 }

@@ -6,10 +6,11 @@
 //! base positions, with the number of members beside. A lookup is a walk down the
 //! radix array (shifts and masks, one pointer a level) and one bit test, where a
 //! persistent hash set hashes, then follows its own trie and compares keys; an insert
-//! copies one path of 64-word nodes the first time a version writes it. An empty set
-//! is inner nodes over one shared leaf of zeros (about 7 KB at a million positions);
-//! each block of 4,096 positions written gets a leaf of its own (512 bytes), so the
-//! words take at most `n / 8` bytes, shared by every version that did not change them.
+//! copies one path (a leaf of 64 words, 16-way inner nodes) the first time a version
+//! writes it. An empty set is inner nodes over placeholder leaves of zeros (about
+//! 13 KB at a million positions); each block of 4,096 positions written gets a leaf
+//! of its own (512 bytes), so the words take at most `n / 8` bytes, shared by every
+//! version that did not change them.
 
 use super::numbering::Pos;
 use super::persistent_array::PersistentArray;
@@ -75,8 +76,7 @@ impl PosSet {
     /// 512-byte leaf per block of 4,096 positions written, at most one per member.
     pub(crate) fn heap_bytes(&self) -> usize {
         let leaves = self.words.len().div_ceil(64);
-        let node = 2 * std::mem::size_of::<usize>();
-        leaves.div_ceil(64) * 64 * node + self.len.min(leaves) * 64 * 8
+        self.words.inner_bytes() + self.len.min(leaves) * 64 * 8
     }
 }
 
