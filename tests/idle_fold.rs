@@ -33,6 +33,22 @@ fn burst(h: &Hierarchy, model: &mut Model, stream: &mut MutationStream, k: usize
     }
 }
 
+/// A rename of each of the first `k` of `records` ("renamed 0", "renamed 1", ...).
+fn renames(records: &[Record], k: usize) -> Vec<Mutation> {
+    records
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, r)| Mutation::Update {
+            id: r.id.clone(),
+            name: Some(format!("renamed {i}")),
+            capabilities: None,
+            economic_enabled: None,
+            attributes: None,
+        })
+        .collect()
+}
+
 /// The current version once its changes are folded, or `None` after `limit`.
 fn folded_within(h: &Hierarchy, limit: Duration) -> Option<Arc<Snapshot>> {
     let deadline = Instant::now() + limit;
@@ -141,18 +157,11 @@ fn no_idle_fold_under_a_sixteenth_of_the_threshold_nor_when_turned_off() {
     let idle = Duration::from_millis(20);
     // Time enough for a fold at the lowest priority on a busy machine to be seen.
     let wait = Duration::from_millis(1_000);
-    let rename = |r: &Record, k: usize| Mutation::Update {
-        id: r.id.clone(),
-        name: Some(format!("renamed {k}")),
-        capabilities: None,
-        economic_enabled: None,
-        attributes: None,
-    };
     // A few renames weigh a few units, under 2,000 / 16.
     let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
     h.set_idle_fold(Some(idle));
-    for (k, r) in records.iter().take(10).enumerate() {
-        h.apply(&[rename(r, k)]).unwrap();
+    for rename in renames(&records, 10) {
+        h.apply(&[rename]).unwrap();
     }
     let w = h.snapshot().change_weight();
     assert!(w > 0 && w < 2_000 / 16, "weight {w}");
@@ -164,12 +173,7 @@ fn no_idle_fold_under_a_sixteenth_of_the_threshold_nor_when_turned_off() {
     );
 
     // Over it, with idle folds turned off.
-    let heavy: Vec<Mutation> = records
-        .iter()
-        .take(300)
-        .enumerate()
-        .map(|(k, r)| rename(r, k))
-        .collect();
+    let heavy = renames(&records, 300);
     let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
     h.set_idle_fold(None);
     h.apply(&heavy).unwrap();
@@ -208,24 +212,13 @@ fn no_idle_fold_under_a_sixteenth_of_the_threshold_nor_when_turned_off() {
 #[test]
 fn settings_take_effect_at_once() {
     let records = records(2_000);
-    let renames: Vec<Mutation> = records
-        .iter()
-        .take(300)
-        .enumerate()
-        .map(|(k, r)| Mutation::Update {
-            id: r.id.clone(),
-            name: Some(format!("renamed {k}")),
-            capabilities: None,
-            economic_enabled: None,
-            attributes: None,
-        })
-        .collect();
+    let renamed = renames(&records, 300);
     let mut model = Model::new(&records).unwrap();
-    model.apply(&renames).unwrap();
+    model.apply(&renamed).unwrap();
 
     let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
     h.set_idle_fold(Some(Duration::from_secs(3_600)));
-    h.apply(&renames).unwrap();
+    h.apply(&renamed).unwrap();
     // Time for the watcher to take its first look and park for the hour.
     std::thread::sleep(Duration::from_millis(200));
     assert!(h.snapshot().change_weight() > 0);
@@ -236,7 +229,7 @@ fn settings_take_effect_at_once() {
 
     let h = Hierarchy::new(Snapshot::build(records).unwrap());
     h.set_idle_fold(None);
-    h.apply(&renames).unwrap();
+    h.apply(&renamed).unwrap();
     assert!(h.snapshot().change_weight() > 0);
     h.set_idle_fold(Some(Duration::from_millis(5)));
     let folded = folded_within(&h, Duration::from_secs(60)).expect("not folded once turned on");

@@ -322,6 +322,13 @@ mod tests {
         assert_eq!(next_step(&w, late), Step::Resume);
     }
 
+    /// 200 resellers under `r0`, four children each.
+    fn tree() -> Vec<Record> {
+        (0..200)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
+            .collect()
+    }
+
     /// Waits until `h`'s watcher ended, for at most a minute.
     fn watcher_ends(h: &Hierarchy) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -339,9 +346,7 @@ mod tests {
     /// or was dropped), then ends.
     #[test]
     fn a_burst_ending_during_a_fold_is_folded_after_it() {
-        let records: Vec<Record> = (0..200)
-            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
-            .collect();
+        let records = tree();
         let h = Hierarchy::new(Snapshot::build(records).unwrap());
         h.set_idle_fold(Some(Duration::from_millis(5)));
         lock(&h.shared.writer).fold = Some(Fold::Running(BatchLog::default()));
@@ -375,10 +380,8 @@ mod tests {
     /// to a fold thread, which publishes it (a new base, the same contents).
     #[test]
     fn a_handed_over_fold_is_finished_once_the_writer_pauses() {
-        let records: Vec<Record> = (0..200)
-            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
-            .collect();
-        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        let records = tree();
+        let h = Hierarchy::new(Snapshot::build(records.clone()).unwrap());
         h.set_fold_threshold(usize::MAX);
         let add = |k: usize| {
             vec![crate::Mutation::Add(Record::new(
@@ -422,8 +425,9 @@ mod tests {
             v.sort();
             v
         };
-        let mut want: Vec<(String, Option<String>)> = (0..200)
-            .map(|k| (format!("r{k}"), (k > 0).then(|| format!("r{}", k / 4))))
+        let mut want: Vec<(String, Option<String>)> = records
+            .iter()
+            .map(|r| (r.id.to_string(), r.parent.as_ref().map(|p| p.to_string())))
             .chain((0..5).map(|k| (format!("n{k}"), Some(format!("r{}", k % 200)))))
             .collect();
         want.sort();
