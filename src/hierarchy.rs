@@ -764,7 +764,8 @@ impl Hierarchy {
     /// # Errors
     ///
     /// [`ListError`]: access denied in the version read, or the cursor cannot be
-    /// followed.
+    /// followed (a cursor that cannot be followed from a principal the current
+    /// version refuses is access denied too: access comes before paging).
     pub fn eligible_parents(
         &self,
         principal: &Principal,
@@ -784,7 +785,16 @@ impl Hierarchy {
             reseller,
             &[filter, u8::from(flags.any()), order as u8],
         ]);
-        let (snap, req) = self.resolve(start, digest)?;
+        let (snap, req) = match self.resolve(start, digest) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                // Access is decided before paging: a caller the current version
+                // refuses learns nothing of the cursor it sent, not even that it
+                // expired (which would tell the versions kept).
+                self.snapshot().eligible_count(principal, flags)?;
+                return Err(e.into());
+            }
+        };
         let page = snap.eligible_parents(principal, flags, order, req)?;
         Ok(self.finish(&snap, &page, digest))
     }

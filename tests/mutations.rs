@@ -631,6 +631,53 @@ fn an_expired_cursor_says_so() {
     assert!(err.to_string().contains("start again"), "{err}");
 }
 
+/// Access is decided before paging: a principal the current version refuses learns
+/// nothing of the cursor it sends (malformed, forged, of another query or expired),
+/// only that it is refused; one with access still hears what is wrong with its cursor.
+#[test]
+fn a_refused_principal_learns_nothing_of_its_cursor() {
+    let h = small(); // keeps 2 versions
+    let admin = Principal::admin();
+    let all =
+        |p: &Principal, start| h.eligible_parents(p, FilterFlags::NONE, Order::PreOrder, start);
+    let of_admin = all(&admin, Start::first(2).unwrap()).unwrap();
+    let of_admin = of_admin.next_cursor().unwrap().to_owned();
+    let guest = Principal::new(Role::Other("GUEST".into()), "1");
+    for cursor in ["", "zz", "AAAA", of_admin.as_str()] {
+        let e = all(&guest, Start::Cursor(cursor)).unwrap_err();
+        assert!(matches!(e, ListError::Access(_)), "{cursor:?}: {e:?}");
+        assert_eq!(e.http_status(), 403);
+    }
+    // A reseller's own cursor, once its reseller is gone and its version expired.
+    let two = Principal::new(Role::ResellerAdmin, "2");
+    let first = all(&two, Start::first(1).unwrap());
+    assert!(first.is_ok(), "reseller 2 lists itself");
+    h.apply(&[Mutation::Add(Record::new("11", Some("2")))])
+        .unwrap();
+    let mine = all(&two, Start::first(1).unwrap()).unwrap();
+    let mine = mine.next_cursor().unwrap().to_owned();
+    h.apply(&[Mutation::Remove {
+        id: ResellerId::from("11"),
+        removal: Removal::LeafOnly,
+    }])
+    .unwrap();
+    h.apply(&[Mutation::Remove {
+        id: ResellerId::from("2"),
+        removal: Removal::LeafOnly,
+    }])
+    .unwrap();
+    let e = all(&two, Start::Cursor(&mine)).unwrap_err();
+    assert!(matches!(e, ListError::Access(_)), "{e:?}");
+    // With access, the cursor's own fault is told.
+    let e = all(&admin, Start::Cursor("zz")).unwrap_err();
+    assert!(
+        matches!(e, ListError::Cursor(CursorError::Malformed { .. })),
+        "{e:?}"
+    );
+    let e = all(&admin, Start::Cursor(&mine)).unwrap_err();
+    assert!(matches!(e, ListError::Cursor(_)), "{e:?}");
+}
+
 /// Readers page with cursors on their own threads while a writer applies batches;
 /// every completed listing equals the model of the version it pinned.
 #[test]

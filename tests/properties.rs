@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 use reseller_hierarchy::testing::{self, Model};
+use reseller_hierarchy::wire::telecomx;
 use reseller_hierarchy::{
     AccessError, FilterFlags, Order, PageRequest, Principal, QueryError, Record, ResellerId, Role,
     Snapshot,
@@ -133,6 +134,28 @@ proptest! {
             (Err(e), None) => prop_assert_eq!(e.http_status(), 403),
             (got, want) => prop_assert!(false, "engine {:?}, model {:?}", got.map(|p| p.total()), want),
         }
+    }
+
+    /// A malformed flag in a TelecomX query is a 400 only for a principal whose role
+    /// and reseller have access (by the model, without flags); anyone else gets the 403
+    /// every refusal gets, whatever the rest of the query says.
+    #[test]
+    fn malformed_flags_are_read_after_access(
+        records in testing::forest(200),
+        principal in testing::principal(200),
+        flag in prop::sample::select(vec!["iptv", "iptvprivate", "flexcare", "voip"]),
+        value in "[a-z0-9]{0,6}",
+        paging in prop::sample::select(vec!["", "&page=0", "&per_page=5000", "&order=x"]),
+    ) {
+        prop_assume!(value != "true" && value != "false");
+        let model = Model::new(&records).unwrap();
+        let snap = Snapshot::build(records).unwrap();
+        let query = format!("{flag}={value}{paging}");
+        let e = telecomx::eligible_parents(&snap, &principal, &query).unwrap_err();
+        let allowed = model
+            .eligible_parents(&principal, FilterFlags::NONE, Order::PreOrder)
+            .is_some();
+        prop_assert_eq!(e.http_status(), if allowed { 400 } else { 403 }, "{}", query);
     }
 
     /// Pages partition every eligible-parents listing, and no principal ever receives a

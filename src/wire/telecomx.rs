@@ -181,10 +181,12 @@ pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
 }
 
 /// A `customer/resellers/list` request read from its query string in the contract's
-/// order: the flags, then access is decided, and only then `order` (`pre` or `level`)
+/// order: access is decided (the role and the principal's reseller, then the flags
+/// read, then whether the role may set them), and only then `order` (`pre` or `level`)
 /// and `page`/`per_page` (or `page[number]`/`page[size]`). A caller refused access
-/// gets a 403 whatever its paging parameters say, so that a denied request learns
-/// nothing about the listing, not even whether its paging was well formed.
+/// gets a 403 whatever its other parameters say, so that a denied request learns
+/// nothing about the listing, not even whether its flags or its paging were well
+/// formed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListRequest {
     /// The capability flags.
@@ -206,8 +208,12 @@ impl ListRequest {
         principal: &Principal,
         query: &str,
     ) -> Result<ListRequest, ApiError> {
+        // Access first, each check O(log n) and the same that eligible_parents makes:
+        // the role and the principal's reseller before the flags are read, so that a
+        // caller refused whatever its flags say gets a 403 for malformed ones too; then
+        // the flags themselves (a `RESELLER` may set none).
+        snapshot.eligible_count(principal, FilterFlags::NONE)?;
         let flags = flags_from_query(query)?;
-        // Access first: O(log n), and the same checks eligible_parents makes.
         snapshot.eligible_count(principal, flags)?;
         Ok(ListRequest {
             flags,
@@ -221,8 +227,9 @@ impl ListRequest {
 ///
 /// # Errors
 ///
-/// [`ApiError::BadParameter`] for a flag that is not a boolean,
-/// [`ApiError::AccessDenied`] (403) when the rules refuse the principal, and
+/// [`ApiError::AccessDenied`] (403) when the rules refuse the principal, whatever the
+/// rest of the query says; [`ApiError::BadParameter`] (400) for a flag that is not a
+/// boolean from a principal whose role and reseller have access; and
 /// [`ApiError::BadParameter`] or [`ApiError::BadRequest`] (400) for a bad order or bad
 /// paging from a principal who has access.
 ///
@@ -244,6 +251,9 @@ impl ListRequest {
 /// // The same bad paging from a caller without access: 403, as any refusal.
 /// let guest = Principal::new(Role::Other("GUEST".into()), "1");
 /// let e = telecomx::eligible_parents(&snap, &guest, "page=0&order=bfs").unwrap_err();
+/// assert_eq!(e.http_status(), 403);
+/// // And a malformed flag from it: 403 too.
+/// let e = telecomx::eligible_parents(&snap, &guest, "iptv=yes").unwrap_err();
 /// assert_eq!(e.http_status(), 403);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
