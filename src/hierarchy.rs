@@ -464,12 +464,18 @@ impl Hierarchy {
     }
 
     /// Folds the changes of the current version into a new indexed base now, on this
-    /// thread (`O(n)`, about half a build), and publishes it in place of the current
-    /// version: the same version number and the same contents, only faster to query.
-    /// Writers wait meanwhile; readers do not. [`apply`](Hierarchy::apply) does this
-    /// by itself in the background, at the lowest scheduling priority; calling it is
-    /// useful before a burst of reads, or on a machine whose cores stay busy, where a
-    /// background fold builds slowly.
+    /// thread at its priority (`O(n)`, about half a build), and publishes it in place
+    /// of the version then current: the same version number and the same contents,
+    /// only faster to query. Neither readers nor writers wait for it: batches applied
+    /// meanwhile are replayed onto the new base as a background fold replays them
+    /// (and if a writer that never pauses outpaces that replay, the writer finishes
+    /// it, a bounded part per batch it applies, so the fold may be published after
+    /// this returns). With no batch applied meanwhile, the current version has no
+    /// changes left when this returns. A fold under way in the background is dropped
+    /// for this one. [`apply`](Hierarchy::apply) folds by itself in the background,
+    /// at the lowest scheduling priority; calling this is useful before a burst of
+    /// reads, or on a machine whose cores stay busy, where a background fold builds
+    /// slowly.
     ///
     /// # Examples
     ///
@@ -483,9 +489,7 @@ impl Hierarchy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compact(&self) {
-        let mut writer = lock(&self.shared.writer);
-        let folded = self.shared.current.load_full().compacted();
-        self.shared.replace(&mut writer, folded);
+        self.shared.fold_here();
     }
 
     /// The current version. Never blocks.

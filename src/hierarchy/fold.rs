@@ -5,24 +5,27 @@
 //! background thread of the lowest scheduling priority, then brings it level with the
 //! batches the writer applied meanwhile and publishes it in place of the current
 //! version (same number, same contents, faster to query). Bringing it level is where
-//! the writer could wait, so it is bounded:
+//! the writer could wait, so it is bounded, in work counted in mutations (a batch of
+//! many is not one unit: see [`BatchLog`]):
 //!
-//! 1. the fold thread replays them without any lock, [`REPLAY_CHUNK`] at a time;
-//! 2. once at most [`REPLAY_LOCKED`] remain, it replays those under the writer lock
-//!    and publishes;
-//! 3. as soon as the writer applied, during a chunk, at least as many batches as the
-//!    chunk replayed, the fold thread is not gaining on it (a writer that never
+//! 1. the fold thread replays them without any lock, [`REPLAY_CHUNK`] at a time, and
+//!    takes the writer lock only to pick up what the writer queued meanwhile and, once
+//!    nothing is left, to publish (a few pointer swaps): the lock is never held for a
+//!    replay, so a writer never waits on a thread of the lowest priority replaying;
+//! 2. as soon as the writer queued, during a chunk, at least as much work as the chunk
+//!    replayed, the fold thread is not gaining on it (a writer that never
 //!    pauses, or a fold thread starved of CPU by its low priority) and hands what it
-//!    has to the writer, which replays [`CATCH_UP`] batches per batch it applies
-//!    until none are left: each apply then costs at most `1 + CATCH_UP` times its own
-//!    work, never more. A writer that pauses with a backlog left would leave it
+//!    has to the writer, which replays [`CATCH_UP`] times its own batch's work per
+//!    batch it applies until none is left: each apply then costs at most
+//!    `1 + CATCH_UP` times its own work, never more, however large the batches
+//!    queued. A writer that pauses with a backlog left would leave it
 //!    there; the idle watcher (`idle.rs`) then hands it back to a fold thread
 //!    ([`Shared::resume_fold`]), which goes on from step 1.
 //!
-//! The writer therefore never waits for more than [`REPLAY_LOCKED`] batches of
-//! replay, nor does more than [`CATCH_UP`] extra batches per apply.
+//! The writer therefore never waits for a replay, nor does more than [`CATCH_UP`]
+//! times its own work of replay per apply.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use super::batch_log::BatchLog;
@@ -30,16 +33,14 @@ use super::{lock, Shared, Writer};
 use crate::mutation::Mutation;
 use crate::snapshot::Snapshot;
 
-/// At most this many batches applied during a fold are replayed under the writer lock
-/// (2 in debug builds, so that tests take every path).
-pub(super) const REPLAY_LOCKED: usize = if cfg!(debug_assertions) { 2 } else { 64 };
-
-/// Batches the fold thread replays without the lock between two looks at how many
-/// the writer applied meanwhile (4 in debug builds).
+/// Work (mutations, at least one a batch) the fold thread replays without the lock
+/// between two looks at how much the writer queued meanwhile (4 in debug builds, so
+/// that tests take every path).
 pub(super) const REPLAY_CHUNK: usize = if cfg!(debug_assertions) { 4 } else { 256 };
 
-/// Batches of a handed-over fold the writer replays per batch it applies (so that the
-/// backlog shrinks by `CATCH_UP - 1` per apply, its own batch being queued too).
+/// Work of a handed-over fold the writer replays per unit of work of the batch it
+/// applies (so that the backlog shrinks by `CATCH_UP - 1` times that batch's work per
+/// apply, its own batch being queued too).
 pub(super) const CATCH_UP: usize = 2;
 
 /// A fold under way, as the writer sees it.
@@ -48,8 +49,9 @@ pub(super) enum Fold {
     /// the version it folds, which it will replay.
     Running(BatchLog),
     /// The fold thread could not catch up with the writer and handed over: `folded`
-    /// holds the changes up to the front of `backlog`; the writer replays the rest,
-    /// [`CATCH_UP`] per apply.
+    /// holds the changes up to the front of `backlog` (into its first batch, if that
+    /// was replayed in part); the writer replays the rest, [`CATCH_UP`] times its own
+    /// work per apply.
     CatchingUp {
         folded: Arc<Snapshot>,
         backlog: BatchLog,
@@ -64,12 +66,28 @@ impl Shared {
         let spawned = self.fold_thread(writer.generation, move |shared, generation| {
             // The fold is this thread's from the start.
             let _drop = DropOnPanic(shared, generation);
-            shared.catch_up(snap.compacted(), BatchLog::default(), generation);
+            let folded = on_fold_pool(move || snap.compacted());
+            shared.catch_up(folded, BatchLog::default(), generation);
         });
         if spawned.is_none() {
             // No thread to be had: no fold now; the next apply tries again.
             writer.fold = None;
         }
+    }
+
+    /// Folds the current version on this thread, at its priority, as a background
+    /// fold does (what [`Hierarchy::compact`](crate::Hierarchy::compact) runs): the
+    /// writer goes on meanwhile and queues its batches, which are replayed as a
+    /// fold thread replays them. A fold under way is dropped for this one.
+    pub(super) fn fold_here(&self) {
+        let (snap, generation) = {
+            let mut writer = lock(&self.writer);
+            writer.generation += 1;
+            writer.fold = Some(Fold::Running(BatchLog::default()));
+            (self.current.load_full(), writer.generation)
+        };
+        let _drop = DropOnPanic(self, generation);
+        self.catch_up(snap.compacted(), BatchLog::default(), generation);
     }
 
     /// Takes a fold handed over to the writer back to a thread of its own, which
@@ -125,7 +143,7 @@ impl Shared {
     /// `pending` and those the writer queues meanwhile, and publishes it (see the
     /// module docs).
     fn catch_up(&self, mut folded: Arc<Snapshot>, mut pending: BatchLog, generation: u64) {
-        // How many batches the last chunk replayed (none before the first).
+        // How much work the last chunk replayed (none before the first).
         let mut replayed: Option<usize> = None;
         loop {
             let mut writer = lock(&self.writer);
@@ -136,14 +154,11 @@ impl Shared {
                 Some(Fold::Running(log)) => std::mem::take(log),
                 _ => return,
             };
-            let outpaced = replayed.is_some_and(|done| fresh.len() >= done);
+            let outpaced = replayed.is_some_and(|done| fresh.work() >= done);
             // Moves the chunks, not the batches: the writer waits on this lock.
             pending.append(fresh);
-            if pending.len() <= REPLAY_LOCKED {
-                match replay(folded, pending) {
-                    Some(folded) => self.replace_if_level(&mut writer, folded),
-                    None => writer.fold = None,
-                }
+            if pending.is_empty() {
+                self.replace_if_level(&mut writer, folded);
                 return;
             }
             if outpaced {
@@ -154,8 +169,8 @@ impl Shared {
                 return;
             }
             drop(writer);
-            let chunk = pending.len().min(REPLAY_CHUNK);
-            match replay(folded, pending.by_ref().take(chunk)) {
+            let before = pending.work();
+            match replay(folded, &mut pending, REPLAY_CHUNK) {
                 Some(f) => folded = f,
                 None => {
                     let mut writer = lock(&self.writer);
@@ -165,13 +180,13 @@ impl Shared {
                     return;
                 }
             }
-            replayed = Some(chunk);
+            replayed = Some(before - pending.work());
         }
     }
 
     /// The writer's part of a fold, after it published `batch`: queues the batch for
-    /// a running fold, or replays up to [`CATCH_UP`] batches of a handed-over one and
-    /// publishes it once it is level.
+    /// a running fold, or replays [`CATCH_UP`] times the batch's work of a
+    /// handed-over one and publishes it once it is level.
     pub(super) fn fold_step(&self, writer: &mut Writer, batch: &[Mutation]) {
         match writer.fold.take() {
             None => {}
@@ -184,8 +199,8 @@ impl Shared {
                 mut backlog,
             }) => {
                 backlog.push_back(batch.to_vec());
-                let take = backlog.len().min(CATCH_UP);
-                match replay(folded, backlog.by_ref().take(take)) {
+                let budget = CATCH_UP * batch.len().max(1);
+                match replay(folded, &mut backlog, budget) {
                     Some(f) => folded = f,
                     None => return, // dropped; a later fold starts afresh
                 }
@@ -232,19 +247,47 @@ impl Drop for DropOnPanic<'_> {
     }
 }
 
-/// `batches` applied one by one onto `folded`, each numbered as the next version. Every
-/// batch was accepted on the same contents, so it is accepted again; if one were not,
-/// `None`, and the current version simply stays as it is.
-fn replay(
-    mut folded: Arc<Snapshot>,
-    batches: impl IntoIterator<Item = Vec<Mutation>>,
-) -> Option<Arc<Snapshot>> {
-    for batch in batches {
-        let mut next = folded.with_changes(&batch).ok()?;
-        next.set_version(folded.version() + 1);
+/// At most `budget` work of `log` replayed onto `folded`, a batch at a time or the
+/// part of one the budget leaves (at least one mutation, or one empty batch); the
+/// version number moves on as each batch ends. Every batch was accepted on the same
+/// contents, so it (and each part of it: a batch is its mutations in order) is
+/// accepted again; if one were not, `None`, and the current version simply stays as
+/// it is.
+fn replay(mut folded: Arc<Snapshot>, log: &mut BatchLog, budget: usize) -> Option<Arc<Snapshot>> {
+    let mut left = budget;
+    while left > 0 {
+        let Some((part, ends)) = log.front(left) else {
+            break;
+        };
+        let taken = part.len();
+        let mut next = folded.with_changes(part).ok()?;
+        next.set_version(folded.version() + u64::from(ends));
         folded = Arc::new(next);
+        log.consume(taken);
+        left = left.saturating_sub(taken.max(1));
     }
     Some(folded)
+}
+
+/// Runs `work` on the fold pool: threads of their own at the lowest scheduling
+/// priority (see [`lowest_priority`]), one per core, started on the first fold, which
+/// run the parallel parts of a fold's build. On rayon's global pool they would run at
+/// the default priority, taking cores from the writer and readers, wait behind the
+/// application's own jobs there, and could deadlock with a job blocked on the writer
+/// lock. Runs `work` on this thread if no pool can be had.
+fn on_fold_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("reseller-hierarchy-fold-{i}"))
+            .start_handler(|_| lowest_priority())
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
 }
 
 /// Lowers this thread's scheduling priority as far as it goes (`nice` 19 on Linux,
@@ -267,12 +310,20 @@ mod tests {
     use crate::testing::Model;
     use crate::{FilterFlags, Hierarchy, Order, PageRequest, Principal, Record, ResellerId};
 
+    /// Every reseller of `s` in pre-order, a page of 1,000 at a time.
     fn listing(s: &Snapshot) -> Vec<ResellerId> {
-        let all = PageRequest::new(1, 1000).unwrap();
-        let page = s
-            .eligible_parents(&Principal::admin(), FilterFlags::NONE, Order::PreOrder, all)
-            .unwrap();
-        page.iter().map(|r| r.id().to_owned()).collect()
+        let mut out = Vec::new();
+        for number in 1.. {
+            let req = PageRequest::new(number, 1000).unwrap();
+            let page = s
+                .eligible_parents(&Principal::admin(), FilterFlags::NONE, Order::PreOrder, req)
+                .unwrap();
+            out.extend(page.iter().map(|r| r.id().to_owned()));
+            if !page.has_next() {
+                return out;
+            }
+        }
+        unreachable!()
     }
 
     /// Twenty resellers, `r{k}` under `r{k / 3}`.
@@ -375,6 +426,123 @@ mod tests {
             }
         }
         assert_eq!(applies, 10);
+    }
+
+    /// A backlog holding one large batch is replayed a part at a time: each
+    /// one-mutation apply replays `CATCH_UP` mutations of it, not the whole batch, the
+    /// version numbers stay in step (a batch counts until all of it is replayed), and
+    /// every version equals the model throughout.
+    #[test]
+    fn a_large_batch_in_the_backlog_is_replayed_a_part_at_a_time() {
+        let records = twenty();
+        let mut model = Model::new(&records).unwrap();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        h.set_idle_fold(None);
+        let pre = [Mutation::Add(Record::new("pre", Some("r0")))];
+        h.apply(&pre).unwrap();
+        model.apply(&pre).unwrap();
+        let folded = h.snapshot().compacted();
+        assert_eq!(folded.base_len(), 21, "a new base");
+        let big: Vec<Mutation> = (0..30)
+            .map(|k| Mutation::Add(Record::new(format!("big{k}"), Some(format!("r{}", k % 20)))))
+            .collect();
+        h.apply(&big).unwrap();
+        model.apply(&big).unwrap();
+        let mut backlog = BatchLog::default();
+        backlog.push_back(big);
+        lock(&h.shared.writer).fold = Some(Fold::CatchingUp {
+            folded: folded.clone(),
+            backlog,
+        });
+        let mut applies = 0;
+        for i in 0..40 {
+            h.apply(&batch(i)).unwrap();
+            model.apply(&batch(i)).unwrap();
+            applies += 1;
+            let current = h.snapshot();
+            assert_eq!(
+                listing(&current),
+                model.all(Order::PreOrder),
+                "after batch {i}"
+            );
+            current.validate().unwrap();
+            let writer = lock(&h.shared.writer);
+            match &writer.fold {
+                Some(Fold::CatchingUp { folded, backlog }) => {
+                    assert_eq!(backlog.work(), 30 - applies * (CATCH_UP - 1));
+                    assert_eq!(folded.version() + backlog.len() as u64, current.version());
+                    assert_eq!(current.base_len(), 20, "still over the first base");
+                }
+                Some(Fold::Running(_)) => panic!("no fold was started"),
+                None => {
+                    assert_eq!(applies, 30 / (CATCH_UP - 1));
+                    assert_eq!(current.base_len(), 21, "over the folded base");
+                    break;
+                }
+            }
+        }
+        assert_eq!(applies, 30);
+    }
+
+    /// `compact` while a writer applies batches on another thread: the writer is not
+    /// held up (its batches are queued and replayed onto the new base), every version
+    /// it publishes equals the model, and the last compaction's new base is
+    /// published, by `compact`, the writer or the idle watcher.
+    #[test]
+    fn compact_folds_while_the_writer_goes_on() {
+        // Big enough that a fold's build takes a while in a debug build.
+        let records: Vec<Record> = (0..5000)
+            .map(|k| Record::new(format!("r{k}"), (k > 0).then(|| format!("r{}", k / 3))))
+            .collect();
+        let model = Model::new(&records).unwrap();
+        let h = Arc::new(Hierarchy::new(Snapshot::build(records).unwrap()));
+        h.set_fold_threshold(usize::MAX);
+        let (started, go) = std::sync::mpsc::channel();
+        let writer = {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let mut model = model;
+                // Adds under the first twenty, and every third a move of the reseller
+                // just added (a leaf) under another of them: valid however long.
+                let steady = |i: usize| {
+                    let id = |k: usize| ResellerId::from(format!("r{k}"));
+                    if i % 3 == 2 {
+                        vec![Mutation::Move {
+                            id: id(5000 + i - 1),
+                            parent: Some(id(i * 7 % 20)),
+                        }]
+                    } else {
+                        vec![Mutation::Add(Record::new(
+                            id(5000 + i),
+                            Some(id(i * 3 % 20)),
+                        ))]
+                    }
+                };
+                for i in 0..200 {
+                    if i == 50 {
+                        started.send(()).unwrap();
+                    }
+                    h.apply(&steady(i)).unwrap();
+                    model.apply(&steady(i)).unwrap();
+                    let current = h.snapshot();
+                    assert_eq!(listing(&current), model.all(Order::PreOrder), "after {i}");
+                }
+                model
+            })
+        };
+        go.recv().unwrap();
+        for _ in 0..3 {
+            h.compact();
+        }
+        let model = writer.join().unwrap();
+        let last = published(&h, |_| lock(&h.shared.writer).fold.is_none());
+        assert!(
+            last.base_len() > 20,
+            "a new base, with the first fifty batches"
+        );
+        assert_eq!(listing(&last), model.all(Order::PreOrder));
+        last.validate().unwrap();
     }
 
     /// Every update of one reseller leaves a superseded record in the record log,
