@@ -457,6 +457,53 @@ fn small() -> Hierarchy {
     )
 }
 
+/// Two hundred consecutive resellers that no longer match a filter sit between its
+/// matches, each a piece of its own: every filtered page that crosses the stretch
+/// (the listing steps over a few such pieces, then descends for the next match)
+/// lists exactly the model's matches, in pages of every size.
+#[test]
+fn filtered_pages_cross_long_stretches_without_a_match() {
+    let iptv = Capabilities::NONE.with(reseller_hierarchy::Capability::Iptv);
+    let records: Vec<Record> = std::iter::once(Record::new("0", None::<&str>))
+        .chain((1..=300).map(|k| Record::new(k.to_string(), Some("0")).capabilities(iptv)))
+        .collect();
+    let mut model = Model::new(&records).unwrap();
+    let h = Hierarchy::new(Snapshot::build(records).unwrap());
+    h.set_fold_threshold(usize::MAX);
+    let batch: Vec<Mutation> = (50..250)
+        .map(|k| Mutation::Update {
+            id: ResellerId::from(k.to_string()),
+            name: None,
+            capabilities: Some(Capabilities::NONE),
+            economic_enabled: None,
+            attributes: None,
+        })
+        .collect();
+    h.apply(&batch).unwrap();
+    model.apply(&batch).unwrap();
+    let snap = h.snapshot();
+    assert!(snap.change_weight() >= 200, "each update its own piece");
+    let flags = FilterFlags {
+        iptv: true,
+        ..FilterFlags::NONE
+    };
+    for p in [Principal::admin(), Principal::new(Role::ResellerAdmin, "0")] {
+        for order in [Order::PreOrder, Order::LevelOrder] {
+            let want = model.eligible_parents(&p, flags, order).unwrap();
+            assert_eq!(want.len(), 100, "the children still with iptv");
+            for per_page in [1u64, 3, 7, 49, 1000] {
+                let mut got = Vec::new();
+                for number in 1..=want.len().div_ceil(per_page as usize) as u64 {
+                    let req = PageRequest::new(number, per_page).unwrap();
+                    let page = snap.eligible_parents(&p, flags, order, req).unwrap();
+                    got.extend(ids_of(&page));
+                }
+                assert_eq!(got, want, "{p:?}, {order:?}, pages of {per_page}");
+            }
+        }
+    }
+}
+
 #[test]
 fn refused_mutations_name_the_problem_and_change_nothing() {
     let h = small();

@@ -94,13 +94,28 @@ enum Seg {
     },
 }
 
+/// Pieces without a match a filtered listing steps over before it descends the piece
+/// tree again for its next match (a step is cheaper than a descent for a few).
+const IDLE_PIECES: usize = 8;
+
+/// The widest span of depths (largest less smallest) a run's depth counts cover: one
+/// wavelet rank query each to compute. A deeper run (a stretch of a long chain, say)
+/// is counted by a rank query per depth a listing asks about instead, so that a page
+/// never pays for depths it does not reach.
+const COUNTED_DEPTHS: u32 = 64;
+
 impl Core {
     /// For the resellers of `space` at base positions `s..e` (a whole run): how many are
     /// shallower than each depth from the run's smallest to one past its largest
-    /// (`counts[i]` for depth `min + i`, the same whatever the run's shift). Computed
-    /// once per run and kept with the base, so that level-order pages of changed
-    /// versions cost one lookup per run and depth instead of a wavelet rank query.
-    fn depth_counts(&self, space: Space<'_>, s: Pos, e: Pos) -> Arc<[u32]> {
+    /// (`counts[i]` for depth `min + i`, the same whatever the run's shift); `None`
+    /// when the run spans more than [`COUNTED_DEPTHS`] depths. Computed once per run
+    /// and kept with the base, so that level-order pages of changed versions cost one
+    /// lookup per run and depth instead of a wavelet rank query.
+    ///
+    /// The cache holds at most [`Core::depth_counts_kept`] runs: when full, it starts
+    /// afresh (runs of versions long gone would otherwise stay until the base goes),
+    /// so its memory stays within a few bytes per reseller of the base.
+    fn depth_counts(&self, space: Space<'_>, s: Pos, e: Pos) -> Option<Arc<[u32]>> {
         let slot = match space {
             Space::All => 0,
             Space::Match(f, _) => 1 + f.slot() as u8,
@@ -108,16 +123,29 @@ impl Core {
         let key = (s, e, slot);
         let cache = |c: &DepthCounts| c.get(&key).cloned();
         if let Some(found) = cache(&self.depth_counts.read().unwrap_or_else(|p| p.into_inner())) {
-            return found;
+            return Some(found);
         }
         let (min, max) = (self.min_depth_in(s, e), self.max_depth_in(s, e));
+        if max - min > COUNTED_DEPTHS {
+            return None;
+        }
         let span = space.span(s, e);
         let m = space.matrix(self);
         let counts: Arc<[u32]> = (i64::from(min)..=i64::from(max) + 1)
             .map(|d| m.count_less(span.start, span.end, space.bound(self, d)) as u32)
             .collect();
         let mut cache = self.depth_counts.write().unwrap_or_else(|p| p.into_inner());
-        cache.entry(key).or_insert(counts).clone()
+        if cache.len() >= self.depth_counts_kept() && !cache.contains_key(&key) {
+            *cache = DepthCounts::default();
+        }
+        Some(cache.entry(key).or_insert(counts).clone())
+    }
+
+    /// How many runs' depth counts the cache keeps: one per 128 resellers of the base,
+    /// at least 1,024 (each at most [`COUNTED_DEPTHS`] + 2 counts and a map entry,
+    /// about 330 bytes: under 3 bytes per reseller).
+    fn depth_counts_kept(&self) -> usize {
+        (self.n() as usize / 128).max(1024)
     }
 }
 
@@ -197,39 +225,54 @@ impl Overlay {
     }
 
     /// Matches `from..from + n` of `f` (counted over all pieces), in order.
+    ///
+    /// One descent finds the piece of the first match; the walk then goes on piece by
+    /// piece while pieces hold matches, and descends again for the next match after
+    /// [`IDLE_PIECES`] pieces in a row without one, so that a long stretch of
+    /// non-matching pieces costs `O(log k)`, not a step per piece.
     fn matches_from(&self, core: &Core, f: Filter, from: usize, n: usize) -> Gathered {
         let mut items = Gathered::with_capacity(n);
-        let Some(first) = self.pieces.match_at(f.slot(), from as u32) else {
-            return items;
-        };
         let pre = &core.filters[f.slot()].pre;
         let mut g = from;
-        let mut before = first.before[f.slot()] as usize;
-        for (_, leaf) in self.pieces.walk_from(first.start) {
-            if items.len() >= n {
+        'descend: while items.len() < n {
+            let Some(first) = self.pieces.match_at(f.slot(), g as u32) else {
                 break;
-            }
-            let here = leaf.matches[f.slot()] as usize;
-            let skip = g - before;
-            if skip < here {
-                match leaf.piece {
-                    Piece::Run { s, .. } => {
-                        let last = before + here;
-                        let mut next = pre.select1(pre.rank1(s.idx()) + skip);
-                        while g < last && items.len() < n {
-                            let Some(p) = next else { break };
-                            items.push(Handle::of(Pos::at(p)));
+            };
+            let mut before = first.before[f.slot()] as usize;
+            let mut idle = 0;
+            for (_, leaf) in self.pieces.walk_from(first.start) {
+                if items.len() >= n {
+                    break 'descend;
+                }
+                let here = leaf.matches[f.slot()] as usize;
+                let skip = g - before;
+                if skip < here {
+                    idle = 0;
+                    match leaf.piece {
+                        Piece::Run { s, .. } => {
+                            let last = before + here;
+                            let mut next = pre.select1(pre.rank1(s.idx()) + skip);
+                            while g < last && items.len() < n {
+                                let Some(p) = next else { break };
+                                items.push(Handle::of(Pos::at(p)));
+                                g += 1;
+                                next = pre.next_one(p + 1);
+                            }
+                        }
+                        Piece::Node { x, .. } => {
+                            items.push(x);
                             g += 1;
-                            next = pre.next_one(p + 1);
                         }
                     }
-                    Piece::Node { x, .. } => {
-                        items.push(x);
-                        g += 1;
+                } else {
+                    idle += 1;
+                    if idle > IDLE_PIECES {
+                        continue 'descend;
                     }
                 }
+                before += here;
             }
-            before += here;
+            break;
         }
         items
     }
@@ -323,7 +366,7 @@ impl Overlay {
                         ..
                     } = seg
                     {
-                        *counts = Some(core.depth_counts(space, *s, *e));
+                        *counts = core.depth_counts(space, *s, *e);
                     }
                 }
                 level_items(core, space, &segs, window)
@@ -560,5 +603,98 @@ fn level_items(core: &Core, space: Space<'_>, segs: &[Seg], window: Range<usize>
         }
         d += 1;
         lower = upper;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Record, Snapshot};
+
+    /// A root, a chain of 200 under it (`c1` at depth 1 to `c200` at depth 200), then
+    /// 300 more children of the root: in pre-order the root at 0, `c{k}` at `k`, the
+    /// other children at 201 to 500.
+    fn snapshot() -> Snapshot {
+        let chain = (1..=200).map(|k| {
+            let parent = if k == 1 {
+                "root".to_owned()
+            } else {
+                format!("c{}", k - 1)
+            };
+            Record::new(format!("c{k}"), Some(parent))
+        });
+        let wide = (0..300).map(|k| Record::new(format!("w{k}"), Some("root")));
+        let records = std::iter::once(Record::new("root", None::<&str>))
+            .chain(chain)
+            .chain(wide);
+        Snapshot::build(records).unwrap()
+    }
+
+    /// The depth of pre-order position `p` of [`snapshot`], from how it was made.
+    fn depth(p: usize) -> u32 {
+        match p {
+            0 => 0,
+            1..=200 => p as u32,
+            _ => 1,
+        }
+    }
+
+    #[test]
+    fn depth_counts_count_the_depths_of_runs_of_few_depths_only() {
+        let snap = snapshot();
+        let core = snap.core();
+        for (s, e) in [
+            (0, 10),
+            (5, 70),
+            (150, 260),
+            (190, 500),
+            (201, 500),
+            (0, 200),
+            (3, 4),
+        ] {
+            let min = (s..e).map(depth).min().unwrap();
+            let max = (s..e).map(depth).max().unwrap();
+            let got = core.depth_counts(Space::All, Pos::at(s), Pos::at(e));
+            if max - min > COUNTED_DEPTHS {
+                assert!(got.is_none(), "{s}..{e} spans {} depths", max - min);
+                continue;
+            }
+            let counts = got.unwrap_or_else(|| panic!("{s}..{e} spans {} depths", max - min));
+            assert_eq!(counts.len() as u32, max - min + 2, "{s}..{e}");
+            for (i, &c) in counts.iter().enumerate() {
+                let want = (s..e).filter(|&p| depth(p) < min + i as u32).count();
+                assert_eq!(c as usize, want, "{s}..{e}, below depth {}", min + i as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn the_depth_counts_cache_stays_within_its_bound() {
+        let snap = snapshot();
+        let core = snap.core();
+        let kept = core.depth_counts_kept();
+        let cached = || core.depth_counts.read().unwrap().len();
+        // More distinct runs than it keeps (201..500 are all at depth 1).
+        let mut starts = (201..495).cycle();
+        for k in 0..kept + 100 {
+            let s = starts.next().unwrap();
+            let e = s + 1 + k / 294;
+            assert!(core
+                .depth_counts(Space::All, Pos::at(s), Pos::at(e))
+                .is_some());
+            assert!(
+                cached() <= kept,
+                "{} runs cached, at most {kept} kept",
+                cached()
+            );
+        }
+        // A run asked for again is the one cached, not counted anew.
+        let a = core
+            .depth_counts(Space::All, Pos::at(210), Pos::at(220))
+            .unwrap();
+        let b = core
+            .depth_counts(Space::All, Pos::at(210), Pos::at(220))
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
     }
 }
