@@ -1,11 +1,13 @@
 //! Opaque, authenticated paging cursors.
 //!
-//! A cursor pins a version of a [`Hierarchy`](crate::Hierarchy), a page number and
-//! size, and a digest of the query it continues. It is 36 bytes of that, then the first
-//! 16 bytes of an HMAC-SHA-256 over them under the hierarchy's secret key, written as
-//! unpadded base64url. A cursor that does not decode, is cut short, carries a wrong
-//! tag, or continues another query is refused; nothing in it is trusted before the tag
-//! is checked (in constant time).
+//! A cursor pins a version of a [`Hierarchy`](crate::Hierarchy) (its number, and the
+//! hierarchy's lineage: versions are numbered by each hierarchy itself, so a number
+//! alone would name other contents in another replica or after a restart), a page
+//! number and size, and a digest of the query it continues. It is 44 bytes of that,
+//! then the first 16 bytes of an HMAC-SHA-256 over them under the hierarchy's secret
+//! key, written as unpadded base64url. A cursor that does not decode, is cut short,
+//! carries a wrong tag, continues another query or comes from another hierarchy is
+//! refused; nothing in it is trusted before the tag is checked (in constant time).
 
 use std::fmt;
 
@@ -14,12 +16,14 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-const BODY: usize = 8 + 8 + 4 + 16;
+const BODY: usize = 8 + 8 + 8 + 4 + 16;
 const TAG: usize = 16;
 
 /// What a cursor carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CursorData {
+    /// The issuing hierarchy's lineage (random, drawn when it was made).
+    pub(crate) lineage: u64,
     pub(crate) version: u64,
     pub(crate) page: u64,
     pub(crate) per_page: u32,
@@ -46,10 +50,11 @@ fn mac(key: &[u8; 32]) -> Hmac<Sha256> {
 
 pub(crate) fn encode(key: &[u8; 32], d: &CursorData) -> String {
     let mut body = [0u8; BODY + TAG];
-    body[0..8].copy_from_slice(&d.version.to_le_bytes());
-    body[8..16].copy_from_slice(&d.page.to_le_bytes());
-    body[16..20].copy_from_slice(&d.per_page.to_le_bytes());
-    body[20..36].copy_from_slice(&d.query);
+    body[0..8].copy_from_slice(&d.lineage.to_le_bytes());
+    body[8..16].copy_from_slice(&d.version.to_le_bytes());
+    body[16..24].copy_from_slice(&d.page.to_le_bytes());
+    body[24..28].copy_from_slice(&d.per_page.to_le_bytes());
+    body[28..44].copy_from_slice(&d.query);
     let mut m = mac(key);
     m.update(&body[..BODY]);
     let tag = m.finalize().into_bytes();
@@ -81,12 +86,13 @@ pub(crate) fn decode(key: &[u8; 32], text: &str) -> Result<CursorData, CursorErr
         u64::from_le_bytes(b)
     };
     let mut per = [0u8; 4];
-    per.copy_from_slice(&bytes[16..20]);
+    per.copy_from_slice(&bytes[24..28]);
     let mut query = [0u8; 16];
-    query.copy_from_slice(&bytes[20..36]);
+    query.copy_from_slice(&bytes[28..44]);
     Ok(CursorData {
-        version: u64_at(0),
-        page: u64_at(8),
+        lineage: u64_at(0),
+        version: u64_at(8),
+        page: u64_at(16),
         per_page: u32::from_le_bytes(per),
         query,
     })
@@ -112,13 +118,19 @@ pub enum CursorError {
         /// The oldest version still kept.
         oldest: u64,
     },
+    /// It pages a version of another hierarchy: another replica, or this service
+    /// before a restart, sharing its key. Each hierarchy numbers its versions itself,
+    /// so its numbers name other contents here: 410 Gone, start again from the first
+    /// page.
+    OtherHierarchy,
 }
 
 impl CursorError {
-    /// The HTTP status: 400, or 410 for an expired cursor.
+    /// The HTTP status: 400, or 410 for an expired cursor or one of another
+    /// hierarchy.
     pub const fn http_status(&self) -> u16 {
         match self {
-            CursorError::Expired { .. } => 410,
+            CursorError::Expired { .. } | CursorError::OtherHierarchy => 410,
             _ => 400,
         }
     }
@@ -133,6 +145,9 @@ impl fmt::Display for CursorError {
             CursorError::Expired { version, oldest } => write!(
                 f,
                 "cursor expired: version {version} is no longer kept (oldest kept: {oldest}); start again from the first page"
+            ),
+            CursorError::OtherHierarchy => f.write_str(
+                "cursor expired: it pages a version of another replica or of an earlier run; start again from the first page",
             ),
         }
     }

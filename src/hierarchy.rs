@@ -88,6 +88,9 @@ struct Shared {
     writer: Mutex<Writer>,
     retention: usize,
     key: [u8; 32],
+    /// Drawn at random when the hierarchy is made and written into its cursors: its
+    /// version numbers are its own (see `cursor.rs`).
+    lineage: u64,
 }
 
 /// The writer's state.
@@ -305,6 +308,20 @@ impl Shared {
     }
 }
 
+/// `N` bytes from the operating system's random source or, without one (practically
+/// never), from the standard library's per-process random hash keys, which no one who
+/// does not see this process's memory can guess.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    if getrandom::fill(&mut out).is_err() {
+        let rs = RandomState::new();
+        for (i, chunk) in out.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&rs.hash_one(i).to_le_bytes()[..chunk.len()]);
+        }
+    }
+    out
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave the data half-changed (every change
     // is one push or pop), so a poisoned lock is still usable.
@@ -318,22 +335,38 @@ impl Hierarchy {
     /// A hierarchy whose first version is `snapshot` (numbered 1), with a cursor key
     /// from the operating system's random source and the default retention.
     pub fn new(snapshot: Snapshot) -> Hierarchy {
-        let mut key = [0u8; 32];
-        if getrandom::fill(&mut key).is_err() {
-            // No OS randomness at all (practically never): fall back to the standard
-            // library's per-process random hash keys, so that cursors still cannot be
-            // forged by anyone who does not see this process's memory.
-            let rs = RandomState::new();
-            for (i, chunk) in key.chunks_mut(8).enumerate() {
-                chunk.copy_from_slice(&rs.hash_one(i).to_le_bytes());
-            }
-        }
-        Hierarchy::with_options(snapshot, Hierarchy::DEFAULT_RETENTION, key)
+        Hierarchy::with_options(snapshot, Hierarchy::DEFAULT_RETENTION, random_bytes())
     }
 
     /// A hierarchy keeping `retention` versions (at least 1) for cursors, and signing
-    /// cursors with `key` (give every replica of a service the same key, so that a
-    /// cursor issued by one is honoured by all).
+    /// cursors with `key`. A cursor is followed only by the hierarchy that issued it,
+    /// whatever the key: each hierarchy numbers its versions itself, so another
+    /// replica's cursor, or one from before a restart, is refused as
+    /// [`CursorError::OtherHierarchy`] (410: start again), never read as a page of
+    /// other contents.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use reseller_hierarchy::{CursorError, Hierarchy, Id, ListError, Order, Record, Snapshot, Start};
+    ///
+    /// let records = || Snapshot::build([
+    ///     Record::new("1", None::<&str>),
+    ///     Record::new("2", Some("1")),
+    ///     Record::new("3", Some("1")),
+    /// ]);
+    /// let key = [7u8; 32];
+    /// let a = Hierarchy::with_options(records()?, 16, key);
+    /// let b = Hierarchy::with_options(records()?, 16, key);
+    /// let first = a.downline(Id::new("1"), Order::PreOrder, Start::first(1)?)?;
+    /// let next = first.next_cursor().unwrap();
+    /// assert!(a.downline(Id::new("1"), Order::PreOrder, Start::Cursor(next)).is_ok());
+    /// assert_eq!(
+    ///     b.downline(Id::new("1"), Order::PreOrder, Start::Cursor(next)).unwrap_err(),
+    ///     ListError::Cursor(CursorError::OtherHierarchy),
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_options(mut snapshot: Snapshot, retention: usize, key: [u8; 32]) -> Hierarchy {
         snapshot.set_version(1);
         let first = Arc::new(snapshot);
@@ -353,6 +386,7 @@ impl Hierarchy {
                 }),
                 retention: retention.max(1),
                 key,
+                lineage: u64::from_le_bytes(random_bytes()),
             }),
         }
     }
@@ -704,6 +738,9 @@ impl Hierarchy {
                 if d.query != digest {
                     return Err(CursorError::OtherQuery);
                 }
+                if d.lineage != self.shared.lineage {
+                    return Err(CursorError::OtherHierarchy);
+                }
                 let req = PageRequest::new(d.page, u64::from(d.per_page))
                     .map_err(|_| CursorError::Malformed { reason: "bad page" })?;
                 match self.snapshot_at(d.version) {
@@ -726,6 +763,7 @@ impl Hierarchy {
             cursor::encode(
                 &self.shared.key,
                 &CursorData {
+                    lineage: self.shared.lineage,
                     version: snapshot.version(),
                     page: request.page() + 1,
                     per_page: request.per_page(),

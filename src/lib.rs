@@ -76,8 +76,8 @@
 //! - **Determinism.** Siblings and roots are listed in the order they were added;
 //!   every listing is the same on every run.
 //! - **Every error maps to an HTTP status** (`http_status()`): [`PageError`] 400,
-//!   [`BuildError`] 400, [`MutationError`] 400, [`CursorError`] 400 (410 when expired),
-//!   [`AccessError`] 403, [`QueryError`] 404.
+//!   [`BuildError`] 400, [`MutationError`] 400, [`CursorError`] 400 (410 when
+//!   expired or from another hierarchy), [`AccessError`] 403, [`QueryError`] 404.
 //! - **Versions** ([`Hierarchy`]): batches apply atomically; readers never block and
 //!   keep the version they hold; cursors pin theirs. A batch is an overlay on the
 //!   previous version's indexes (tens of microseconds at a million resellers), folded

@@ -104,7 +104,10 @@ impl ApiError {
     /// `cursor_expired`, `invalid_hierarchy` or `internal_error`.
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Cursor(crate::cursor::CursorError::Expired { .. }) => "cursor_expired",
+            ApiError::Cursor(
+                crate::cursor::CursorError::Expired { .. }
+                | crate::cursor::CursorError::OtherHierarchy,
+            ) => "cursor_expired",
             ApiError::BadRequest(_)
             | ApiError::BadParameter { .. }
             | ApiError::Cursor(_)

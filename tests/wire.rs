@@ -299,10 +299,34 @@ fn cursor_and_mutation_errors_map_to_their_statuses() {
         version: 1,
         oldest: 5,
     });
+    // A cursor of another hierarchy under the same key (another replica, or this
+    // service before a restart): its version number names other contents here.
+    let key = [3u8; 32];
+    let replica = |ids: [&str; 3]| {
+        let records = [
+            Record::new(ids[0], None::<&str>),
+            Record::new(ids[1], Some(ids[0])),
+            Record::new(ids[2], Some(ids[0])),
+        ];
+        Hierarchy::with_options(Snapshot::build(records).unwrap(), 16, key)
+    };
+    let (a, b) = (replica(["1", "2", "3"]), replica(["1", "3", "4"]));
+    let first = a
+        .downline(Id::new("1"), Order::PreOrder, Start::first(1).unwrap())
+        .unwrap();
+    let elsewhere: ApiError = b
+        .downline(
+            Id::new("1"),
+            Order::PreOrder,
+            Start::Cursor(first.next_cursor().unwrap()),
+        )
+        .unwrap_err()
+        .into();
     for (e, status, code) in [
         (bad, 400, "bad_request"),
         (moved, 400, "bad_request"),
         (gone, 410, "cursor_expired"),
+        (elsewhere, 410, "cursor_expired"),
     ] {
         assert_eq!((e.http_status(), e.code()), (status, code));
         let doc = serde_json::to_value(jsonapi::ErrorDocument::from(&e)).unwrap();
