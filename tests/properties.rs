@@ -136,24 +136,44 @@ proptest! {
         }
     }
 
-    /// A malformed flag in a TelecomX query is a 400 only for a principal whose role
-    /// and reseller have access (by the model, without flags); anyone else gets the 403
-    /// every refusal gets, whatever the rest of the query says.
+    /// A malformed flag in a TelecomX query is a 400 only for a principal who has
+    /// access by the model, given the flags the query sets `true` (a `RESELLER` may set
+    /// none); anyone else gets the 403 every refusal gets, whatever the rest of the
+    /// query says and in whatever order.
     #[test]
     fn malformed_flags_are_read_after_access(
         records in testing::forest(200),
         principal in testing::principal(200),
-        flag in prop::sample::select(vec!["iptv", "iptvprivate", "flexcare", "voip"]),
+        flag in 0..4usize,
         value in "[a-z0-9]{0,6}",
+        also_true in prop::option::of(0..4usize),
+        true_first in any::<bool>(),
         paging in prop::sample::select(vec!["", "&page=0", "&per_page=5000", "&order=x"]),
     ) {
         prop_assume!(value != "true" && value != "false");
+        prop_assume!(also_true != Some(flag));
+        let names = ["iptv", "iptvprivate", "flexcare", "voip"];
+        let bad = format!("{}={value}", names[flag]);
+        let query = match also_true {
+            None => format!("{bad}{paging}"),
+            Some(t) if true_first => format!("{}=true&{bad}{paging}", names[t]),
+            Some(t) => format!("{bad}&{}=true{paging}", names[t]),
+        };
+        let mut set = [false; 4];
+        if let Some(t) = also_true {
+            set[t] = true;
+        }
+        let flags = FilterFlags {
+            iptv: set[0],
+            iptvprivate: set[1],
+            flexcare: set[2],
+            voip: set[3],
+        };
         let model = Model::new(&records).unwrap();
         let snap = Snapshot::build(records).unwrap();
-        let query = format!("{flag}={value}{paging}");
         let e = telecomx::eligible_parents(&snap, &principal, &query).unwrap_err();
         let allowed = model
-            .eligible_parents(&principal, FilterFlags::NONE, Order::PreOrder)
+            .eligible_parents(&principal, flags, Order::PreOrder)
             .is_some();
         prop_assert_eq!(e.http_status(), if allowed { 400 } else { 403 }, "{}", query);
     }

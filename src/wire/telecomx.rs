@@ -149,7 +149,19 @@ impl From<&ApiError> for ErrorBody {
 /// assert!(flags_from_query("voip=true&voip=false").is_err());
 /// ```
 pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
+    match read_flags(query) {
+        (flags, None) => Ok(flags),
+        (_, Some(fault)) => Err(fault),
+    }
+}
+
+/// The flags of `query` read leniently, and the first fault [`flags_from_query`]
+/// reports: a flag is set when any of its values is `true` (what access is decided
+/// on: a `RESELLER` that sends `voip=true` is refused whatever else it sends), and a
+/// malformed value sets nothing.
+fn read_flags(query: &str) -> (FilterFlags, Option<ApiError>) {
     let mut flags = FilterFlags::NONE;
+    let mut fault = None;
     let mut seen = [false; 4];
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         let (slot, i) = match &*k {
@@ -160,29 +172,30 @@ pub fn flags_from_query(query: &str) -> Result<FilterFlags, ApiError> {
             _ => continue,
         };
         if std::mem::replace(&mut seen[i], true) {
-            return Err(ApiError::BadParameter {
-                parameter: k.into_owned(),
+            fault.get_or_insert_with(|| ApiError::BadParameter {
+                parameter: k.clone().into_owned(),
                 message: "given more than once".into(),
             });
         }
-        *slot = match &*v {
-            "true" => true,
-            "false" => false,
+        match &*v {
+            "true" => *slot = true,
+            "false" => {}
             other => {
                 let shown: String = other.chars().take(64).collect();
-                return Err(ApiError::BadParameter {
+                fault.get_or_insert_with(|| ApiError::BadParameter {
                     parameter: k.into_owned(),
                     message: format!("{shown:?} is not a boolean; expected true or false"),
                 });
             }
-        };
+        }
     }
-    Ok(flags)
+    (flags, fault)
 }
 
 /// A `customer/resellers/list` request read from its query string in the contract's
-/// order: access is decided (the role and the principal's reseller, then the flags
-/// read, then whether the role may set them), and only then `order` (`pre` or `level`)
+/// order: access is decided (on the role, the principal's reseller and the flags set
+/// `true`, which a `RESELLER` may not set), then a malformed flag is reported, and only
+/// then `order` (`pre` or `level`)
 /// and `page`/`per_page` (or `page[number]`/`page[size]`). A caller refused access
 /// gets a 403 whatever its other parameters say, so that a denied request learns
 /// nothing about the listing, not even whether its flags or its paging were well
@@ -208,13 +221,13 @@ impl ListRequest {
         principal: &Principal,
         query: &str,
     ) -> Result<ListRequest, ApiError> {
-        // Access first, each check O(log n) and the same that eligible_parents makes:
-        // the role and the principal's reseller before the flags are read, so that a
-        // caller refused whatever its flags say gets a 403 for malformed ones too; then
-        // the flags themselves (a `RESELLER` may set none).
-        snapshot.eligible_count(principal, FilterFlags::NONE)?;
-        let flags = flags_from_query(query)?;
+        // Access first, O(log n), and the same checks eligible_parents makes, on the
+        // flags set true: a malformed flag is told only to a caller who has access.
+        let (flags, fault) = read_flags(query);
         snapshot.eligible_count(principal, flags)?;
+        if let Some(fault) = fault {
+            return Err(fault);
+        }
         Ok(ListRequest {
             flags,
             order: order_from_query(query)?,
@@ -228,8 +241,9 @@ impl ListRequest {
 /// # Errors
 ///
 /// [`ApiError::AccessDenied`] (403) when the rules refuse the principal, whatever the
-/// rest of the query says; [`ApiError::BadParameter`] (400) for a flag that is not a
-/// boolean from a principal whose role and reseller have access; and
+/// rest of the query says (access is decided on the flags set `true`);
+/// [`ApiError::BadParameter`] (400) for a flag that is not a boolean, or is given twice,
+/// from a principal who has access; and
 /// [`ApiError::BadParameter`] or [`ApiError::BadRequest`] (400) for a bad order or bad
 /// paging from a principal who has access.
 ///
