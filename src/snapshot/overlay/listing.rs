@@ -114,7 +114,8 @@ impl Core {
     ///
     /// The cache holds at most [`Core::depth_counts_kept`] runs: when full, it starts
     /// afresh (runs of versions long gone would otherwise stay until the base goes),
-    /// so its memory stays within a few bytes per reseller of the base.
+    /// so its memory stays within a few bytes per reseller of the base. A listing of
+    /// more whole runs than half that does not use it.
     fn depth_counts(&self, space: Space<'_>, s: Pos, e: Pos) -> Option<Arc<[u32]>> {
         let slot = match space {
             Space::All => 0,
@@ -139,6 +140,30 @@ impl Core {
             *cache = DepthCounts::default();
         }
         Some(cache.entry(key).or_insert(counts).clone())
+    }
+
+    /// Gives the whole runs of `segs` their depth counts from the cache, unless they
+    /// are more than half the runs it keeps: then each is counted at the depths the
+    /// listing asks about, since through the cache every such listing would empty
+    /// and refill it, finding none of its own counts again.
+    fn count_depths(&self, space: Space<'_>, segs: &mut [Seg]) {
+        let whole = segs
+            .iter()
+            .filter(|seg| matches!(seg, Seg::Run { whole: Some(_), .. }))
+            .count();
+        if whole > self.depth_counts_kept() / 2 {
+            return;
+        }
+        for seg in segs {
+            if let Seg::Run {
+                whole: Some((s, e)),
+                counts,
+                ..
+            } = seg
+            {
+                *counts = self.depth_counts(space, *s, *e);
+            }
+        }
     }
 
     /// How many runs' depth counts the cache keeps: one per 128 resellers of the base,
@@ -359,16 +384,7 @@ impl Overlay {
             },
             _ => {
                 let mut segs = segs;
-                for seg in &mut segs {
-                    if let Seg::Run {
-                        whole: Some((s, e)),
-                        counts,
-                        ..
-                    } = seg
-                    {
-                        *counts = core.depth_counts(space, *s, *e);
-                    }
-                }
+                core.count_depths(space, &mut segs);
                 level_items(core, space, &segs, window)
             }
         };
@@ -696,5 +712,79 @@ mod tests {
             .depth_counts(Space::All, Pos::at(210), Pos::at(220))
             .unwrap();
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    /// The whole runs of a listing get depth counts from the cache while they are at
+    /// most half of what it keeps; more leave it alone (each listing would otherwise
+    /// empty and refill it) and are counted at the depths asked about.
+    #[test]
+    fn many_whole_runs_leave_the_depth_counts_cache_alone() {
+        use crate::snapshot::Repr;
+        use crate::{Capabilities, Hierarchy, Mutation, ResellerId};
+        // 3,000 resellers, forty children each, three levels deep.
+        let records = (0..3000).map(|k| {
+            Record::new(
+                format!("r{k}"),
+                (k > 0).then(|| format!("r{}", (k - 1) / 40)),
+            )
+        });
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_fold_threshold(usize::MAX);
+        let update = |k: usize| Mutation::Update {
+            id: ResellerId::from(format!("r{k}")),
+            name: None,
+            capabilities: Some(Capabilities::from_bits(1)),
+            economic_enabled: None,
+            attributes: None,
+        };
+        // The segments of the whole forest, and how many are whole runs.
+        let segments = |snap: &Snapshot| {
+            let Repr::Changed { delta, .. } = &snap.repr else {
+                panic!("a changed version");
+            };
+            let segs = delta.segments(snap.core(), Space::All, Line::new(0)..delta.end_line());
+            let whole = segs
+                .iter()
+                .filter(|seg| matches!(seg, Seg::Run { whole: Some(_), .. }))
+                .count();
+            (segs, whole)
+        };
+        let counted = |segs: &[Seg]| {
+            segs.iter()
+                .filter(|seg| {
+                    matches!(
+                        seg,
+                        Seg::Run {
+                            counts: Some(_),
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        let kept = h.snapshot().core().depth_counts_kept();
+
+        h.apply(&(1..4).map(|k| update(k * 700)).collect::<Vec<_>>())
+            .unwrap();
+        let snap = h.snapshot();
+        let (mut segs, whole) = segments(&snap);
+        assert!(whole > 0 && whole <= kept / 2, "{whole} whole runs");
+        snap.core().count_depths(Space::All, &mut segs);
+        assert_eq!(counted(&segs), whole, "each counted through the cache");
+        let cached = snap.core().depth_counts.read().unwrap().len();
+        assert!(cached > 0, "the cache holds them");
+
+        h.apply(&(1..700).map(|k| update(k * 4 + 1)).collect::<Vec<_>>())
+            .unwrap();
+        let snap = h.snapshot();
+        let (mut segs, whole) = segments(&snap);
+        assert!(whole > kept / 2, "{whole} whole runs");
+        snap.core().count_depths(Space::All, &mut segs);
+        assert_eq!(counted(&segs), 0);
+        assert_eq!(
+            snap.core().depth_counts.read().unwrap().len(),
+            cached,
+            "left alone"
+        );
     }
 }
