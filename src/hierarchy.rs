@@ -46,8 +46,9 @@ pub use position::{Applied, Position, WaitTimeout};
 /// one but for a few paths. A background thread of the lowest scheduling priority folds
 /// the overlay into a new indexed forest once it reaches the
 /// [fold threshold](Hierarchy::set_fold_threshold), and publishes that in place of the
-/// same version (see ARCHITECTURE.md); the writer never waits for a fold to be built,
-/// and replays at most a few dozen of the batches applied meanwhile. Changes under
+/// same version (see ARCHITECTURE.md); the writer never waits for a fold to be built
+/// or replayed, and replays at most twice its own batch's mutations of the batches
+/// applied meanwhile when a fold could not catch up with it. Changes under
 /// the threshold are folded too once the writer pauses
 /// ([`set_idle_fold`](Hierarchy::set_idle_fold)), watched by a thread that parks while
 /// changes come.
@@ -100,7 +101,8 @@ struct Writer {
     /// The change weight at which a fold starts; `None`: the base's size, at least
     /// [`Hierarchy::DEFAULT_FOLD_AT`].
     fold_at: Option<usize>,
-    /// Counts the bases published; a fold whose base was overtaken is dropped.
+    /// Counts the folds begun and the bases published; a fold overtaken by a newer
+    /// one is dropped.
     generation: u64,
     /// How long the writer must pause before a version under the fold threshold is
     /// folded anyway (see `idle.rs`); `None`: never.
@@ -170,7 +172,8 @@ pub enum ListError {
     NotFound(QueryError),
     /// Access denied: 403.
     Access(AccessError),
-    /// The cursor cannot be followed: 400, or 410 when expired.
+    /// The cursor cannot be followed: 400, or 410 when expired or of another
+    /// hierarchy.
     Cursor(CursorError),
 }
 
@@ -339,10 +342,11 @@ impl Hierarchy {
     }
 
     /// A hierarchy keeping `retention` versions (at least 1) for cursors, and signing
-    /// cursors with `key`. A cursor is followed only by the hierarchy that issued it,
-    /// whatever the key: each hierarchy numbers its versions itself, so another
-    /// replica's cursor, or one from before a restart, is refused as
-    /// [`CursorError::OtherHierarchy`] (410: start again), never read as a page of
+    /// cursors with `key`. A cursor is followed only by the hierarchy that issued it:
+    /// each hierarchy numbers its versions itself, so another replica's cursor, or
+    /// one from before a restart, is refused as [`CursorError::OtherHierarchy`] (410:
+    /// start again) under the same key, and as [`CursorError::Forged`] (400) under
+    /// another (as with [`Hierarchy::new`]'s key, drawn afresh), never read as a page of
     /// other contents.
     ///
     /// # Examples
@@ -504,9 +508,10 @@ impl Hierarchy {
     /// meanwhile are replayed onto the new base as a background fold replays them
     /// (and if a writer that never pauses outpaces that replay, the writer finishes
     /// it, a bounded part per batch it applies, so the fold may be published after
-    /// this returns). With no batch applied meanwhile, the current version has no
-    /// changes left when this returns. A fold under way in the background is dropped
-    /// for this one. [`apply`](Hierarchy::apply) folds by itself in the background,
+    /// this returns). With no batch applied and no other compaction begun meanwhile,
+    /// the current version has no changes left when this returns. A fold under way,
+    /// in the background or by an earlier `compact` still building, is dropped for
+    /// this one. [`apply`](Hierarchy::apply) folds by itself in the background,
     /// at the lowest scheduling priority; calling this is useful before a burst of
     /// reads, or on a machine whose cores stay busy, where a background fold builds
     /// slowly.

@@ -80,12 +80,14 @@ impl Shared {
     /// writer goes on meanwhile and queues its batches, which are replayed as a
     /// fold thread replays them. A fold under way is dropped for this one.
     pub(super) fn fold_here(&self) {
-        let (snap, generation) = {
+        let (snap, generation, dropped) = {
             let mut writer = lock(&self.writer);
             writer.generation += 1;
-            writer.fold = Some(Fold::Running(BatchLog::default()));
-            (self.current.load_full(), writer.generation)
+            let dropped = writer.fold.replace(Fold::Running(BatchLog::default()));
+            (self.current.load_full(), writer.generation, dropped)
         };
+        // The batches queued for a fold dropped here are freed with the lock released.
+        drop(dropped);
         let _drop = DropOnPanic(self, generation);
         self.catch_up(snap.compacted(), BatchLog::default(), generation);
     }
