@@ -47,8 +47,9 @@ pub use position::{Applied, Position, WaitTimeout};
 /// the overlay into a new indexed forest once it reaches the
 /// [fold threshold](Hierarchy::set_fold_threshold), and publishes that in place of the
 /// same version (see ARCHITECTURE.md); the writer never waits for a fold to be built
-/// or replayed, and replays at most twice its own batch's mutations of the batches
-/// applied meanwhile when a fold could not catch up with it. Changes under
+/// or replayed, and replays at most twice its own batch's work (its mutations, at
+/// least one) of the batches applied meanwhile when a fold could not catch up with
+/// it. Changes under
 /// the threshold are folded too once the writer pauses
 /// ([`set_idle_fold`](Hierarchy::set_idle_fold)), watched by a thread that parks while
 /// changes come.
@@ -101,8 +102,8 @@ struct Writer {
     /// The change weight at which a fold starts; `None`: the base's size, at least
     /// [`Hierarchy::DEFAULT_FOLD_AT`].
     fold_at: Option<usize>,
-    /// Counts the folds begun and the bases published; a fold overtaken by a newer
-    /// one is dropped.
+    /// Counts the compactions begun, the bases published and the reloads; a fold
+    /// begun under an older count is dropped.
     generation: u64,
     /// How long the writer must pause before a version under the fold threshold is
     /// folded anyway (see `idle.rs`); `None`: never.

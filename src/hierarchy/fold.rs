@@ -86,9 +86,10 @@ impl Shared {
             let dropped = writer.fold.replace(Fold::Running(BatchLog::default()));
             (self.current.load_full(), writer.generation, dropped)
         };
-        // The batches queued for a fold dropped here are freed with the lock released.
-        drop(dropped);
+        // The fold is this thread's from here on; the batches queued for one dropped
+        // here are freed with the lock released.
         let _drop = DropOnPanic(self, generation);
+        drop(dropped);
         self.catch_up(snap.compacted(), BatchLog::default(), generation);
     }
 
