@@ -36,8 +36,8 @@ pub(super) struct BatchLog {
     done: usize,
 }
 
-/// The work of replaying `batch`.
-fn work_of(batch: &[Mutation]) -> usize {
+/// The work of replaying `batch` (or a part of one).
+pub(super) fn work_of(batch: &[Mutation]) -> usize {
     batch.len().max(1)
 }
 
@@ -81,12 +81,16 @@ impl BatchLog {
         self.work
     }
 
+    /// The first batch queued.
+    fn first(&self) -> Option<&Vec<Mutation>> {
+        self.chunks.iter().find_map(|c| c.front())
+    }
+
     /// The first batch's next mutations, at most `budget` of them (at least one when
     /// any is left), and whether they are the last of it; `None` when nothing is
     /// queued. An empty batch is an empty slice that ends it.
     pub(super) fn front(&self, budget: usize) -> Option<(&[Mutation], bool)> {
-        let first = self.chunks.iter().find_map(|c| c.front())?;
-        let rest = &first[self.done..];
+        let rest = &self.first()?[self.done..];
         let k = rest.len().min(budget.max(1));
         Some((&rest[..k], k == rest.len()))
     }
@@ -94,7 +98,7 @@ impl BatchLog {
     /// Takes the `k` mutations [`front`](BatchLog::front) handed out; the first batch
     /// leaves the queue once all of it is taken.
     pub(super) fn consume(&mut self, k: usize) {
-        let Some(first) = self.chunks.iter().find_map(|c| c.front()) else {
+        let Some(first) = self.first() else {
             return;
         };
         let (total, cost) = (first.len(), work_of(first));

@@ -28,7 +28,7 @@
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
-use super::batch_log::BatchLog;
+use super::batch_log::{work_of, BatchLog};
 use super::{lock, Shared, Writer};
 use crate::mutation::Mutation;
 use crate::snapshot::Snapshot;
@@ -202,7 +202,7 @@ impl Shared {
                 mut backlog,
             }) => {
                 backlog.push_back(batch.to_vec());
-                let budget = CATCH_UP * batch.len().max(1);
+                let budget = CATCH_UP * work_of(batch);
                 match replay(folded, &mut backlog, budget) {
                     Some(f) => folded = f,
                     None => return, // dropped; a later fold starts afresh
@@ -262,12 +262,12 @@ fn replay(mut folded: Arc<Snapshot>, log: &mut BatchLog, budget: usize) -> Optio
         let Some((part, ends)) = log.front(left) else {
             break;
         };
-        let taken = part.len();
+        let (taken, cost) = (part.len(), work_of(part));
         let mut next = folded.with_changes(part).ok()?;
         next.set_version(folded.version() + u64::from(ends));
         folded = Arc::new(next);
         log.consume(taken);
-        left = left.saturating_sub(taken.max(1));
+        left = left.saturating_sub(cost);
     }
     Some(folded)
 }
@@ -369,6 +369,21 @@ mod tests {
         }
     }
 
+    /// Applies `batch` to `h` and to `model`; the version it makes, checked against
+    /// the model and validated.
+    fn apply_checked(h: &Hierarchy, model: &mut Model, batch: &[Mutation]) -> Arc<Snapshot> {
+        h.apply(batch).unwrap();
+        model.apply(batch).unwrap();
+        let current = h.snapshot();
+        assert_eq!(
+            listing(&current),
+            model.all(Order::PreOrder),
+            "after {batch:?}"
+        );
+        current.validate().unwrap();
+        current
+    }
+
     /// A fold handed over to the writer: each apply replays at most `CATCH_UP`
     /// batches of the backlog, every version still equals the model, and the fold is
     /// published, in place of the current version, once the backlog is empty.
@@ -399,16 +414,8 @@ mod tests {
         };
         let mut applies = 0;
         for i in 14..40 {
-            h.apply(&batch(i)).unwrap();
-            model.apply(&batch(i)).unwrap();
+            let current = apply_checked(&h, &mut model, &batch(i));
             applies += 1;
-            let current = h.snapshot();
-            assert_eq!(
-                listing(&current),
-                model.all(Order::PreOrder),
-                "after batch {i}"
-            );
-            current.validate().unwrap();
             let writer = lock(&h.shared.writer);
             match &writer.fold {
                 Some(Fold::CatchingUp { folded, backlog }) => {
@@ -460,16 +467,8 @@ mod tests {
         });
         let mut applies = 0;
         for i in 0..40 {
-            h.apply(&batch(i)).unwrap();
-            model.apply(&batch(i)).unwrap();
+            let current = apply_checked(&h, &mut model, &batch(i));
             applies += 1;
-            let current = h.snapshot();
-            assert_eq!(
-                listing(&current),
-                model.all(Order::PreOrder),
-                "after batch {i}"
-            );
-            current.validate().unwrap();
             let writer = lock(&h.shared.writer);
             match &writer.fold {
                 Some(Fold::CatchingUp { folded, backlog }) => {
@@ -541,7 +540,7 @@ mod tests {
         let model = writer.join().unwrap();
         let last = published(&h, |_| lock(&h.shared.writer).fold.is_none());
         assert!(
-            last.base_len() > 20,
+            last.base_len() > 5000,
             "a new base, with the first fifty batches"
         );
         assert_eq!(listing(&last), model.all(Order::PreOrder));
