@@ -135,6 +135,25 @@ fn listings_from_a_file() {
         "/api/v3/customer_store/resellers/3/upline?page%5Bnumber%5D=2&page%5Bsize%5D=1"
     );
 
+    // An id is one segment of the link's path, percent-encoded, whatever it holds.
+    let odd = data_file(
+        "odd.ndjson",
+        "{\"id\": \"top\"}\n{\"id\": \"a?b/c#d% \u{e9}\", \"parent\": \"top\"}\n",
+    );
+    let r = run(&[
+        "upline",
+        "--id",
+        "a?b/c#d% \u{e9}",
+        "--data",
+        odd.to_str().unwrap(),
+    ]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stderr));
+    assert_eq!(
+        v["links"]["self"],
+        "/api/v3/customer_store/resellers/a%3Fb%2Fc%23d%25%20%C3%A9/upline?page%5Bnumber%5D=1&page%5Bsize%5D=50"
+    );
+    assert_eq!(v["data"][0]["id"], "top");
+
     let r = run(&["upline", "--id", "3", "--format", "telecomx", "--data", f]);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     let ids: Vec<&str> = v
@@ -175,7 +194,7 @@ fn bad_values_are_json_errors_not_usage_text() {
         (
             vec!["downline", "--id", "1", "--page", "abc"],
             "bad_request",
-            "page",
+            "bad --page \"abc\"",
         ),
         (
             vec!["downline", "--id", "1", "--page", "0"],
@@ -190,7 +209,7 @@ fn bad_values_are_json_errors_not_usage_text() {
         (
             vec!["downline", "--id", "1", "--per-page", "1001"],
             "bad_request",
-            "per_page",
+            "bad --per-page \"1001\"",
         ),
         (
             vec!["downline", "--id", "1", "--page", "99999999999999999999999"],
@@ -368,6 +387,18 @@ fn a_saved_snapshot_answers_as_its_data_and_a_damaged_one_is_refused() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["problems"][0]["kind"], "duplicate_id");
+    // So do queries of it, as they do over the same bad records read with --data.
+    let r = run(&[
+        "downline",
+        "--id",
+        "1",
+        "--snapshot",
+        dup_path.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let (code, message) = error_of(&r);
+    assert_eq!(code, "invalid_hierarchy");
+    assert!(message.contains("is used by 2 records"), "{message}");
     let r = run(&["validate", "--snapshot", snap.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reseller_hierarchy::generate::{demo_dataset, Generator, IdStyle, Shape};
 use reseller_hierarchy::postgres::{Follower, Health, Source, Table};
 use reseller_hierarchy::wire::{jsonapi, telecomx, ApiError};
@@ -256,6 +257,19 @@ struct ListArgs {
     data: DataArg,
 }
 
+impl ListArgs {
+    /// The page asked for; an error names the option as given (`--per-page`).
+    fn page_request(&self) -> Result<PageRequest, Failure> {
+        PageRequest::parse(self.page.as_deref(), self.per_page.as_deref()).map_err(|e| {
+            let option = match e.parameter() {
+                "page" => "--page",
+                _ => "--per-page",
+            };
+            Failure::from(e.sent_as(option))
+        })
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// A JSON array of {"_id", "name", "integrations"}.
@@ -351,8 +365,12 @@ fn load(data: &DataArg) -> Result<Snapshot, Failure> {
     if let Some(path) = &data.snapshot {
         let file = File::open(path)
             .map_err(|e| Failure::Io(format!("cannot read {}: {e}", path.display())))?;
-        return Snapshot::load(BufReader::with_capacity(1 << 20, file))
-            .map_err(|e| Failure::Io(format!("{}: {e}", path.display())));
+        // Records that form no hierarchy are reported as the same records read
+        // with --data are; a damaged file is bad input.
+        return Snapshot::load(BufReader::with_capacity(1 << 20, file)).map_err(|e| match e {
+            LoadError::Invalid(e) => Failure::from(e),
+            e => Failure::Io(format!("{}: {e}", path.display())),
+        });
     }
     let Some(path) = &data.data else {
         return Ok(Snapshot::build(demo_dataset())?);
@@ -397,6 +415,13 @@ fn read_file(path: &Path) -> Result<Builder, Failure> {
 }
 
 const DOWNLINE_URL: &str = "/api/v3/customer_store/resellers";
+
+/// What an id keeps unencoded in a link's path: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// `base` with `params` appended to its query string.
 fn with_params(base: &str, params: &[&str]) -> String {
@@ -580,7 +605,7 @@ fn run(command: Command) -> Result<String, Failure> {
             // Access is decided before paging is read: a refused caller gets 403
             // whatever its page parameters say.
             snap.eligible_count(&principal, flags)?;
-            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
+            let req = list.page_request()?;
             let page = snap.eligible_parents(&principal, flags, order(list.order), req)?;
             // Links keep the listing's own parameters, so that they page this listing.
             let params: Vec<&str> = [
@@ -600,7 +625,7 @@ fn run(command: Command) -> Result<String, Failure> {
             render(&page, format, &with_params(base, &params))
         }
         Command::Downline { id, list, format } => {
-            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
+            let req = list.page_request()?;
             let snap = load(&list.data)?;
             let page = snap.downline(&ResellerId::from(id), order(list.order), req)?;
             let params: &[&str] = match list.order {
@@ -611,10 +636,15 @@ fn run(command: Command) -> Result<String, Failure> {
             render(&page, format, &with_params(base, params))
         }
         Command::Upline { id, list, format } => {
-            let req = PageRequest::parse(list.page.as_deref(), list.per_page.as_deref())?;
+            let req = list.page_request()?;
             let snap = load(&list.data)?;
             let page = snap.upline_page(&ResellerId::from(id.as_str()), req)?;
-            let default = format!("{DOWNLINE_URL}/{id}/upline");
+            // The id is a path segment of the link: percent-encoded, so that an id
+            // with `?`, `#`, `/` or `%` in it still names itself.
+            let default = format!(
+                "{DOWNLINE_URL}/{}/upline",
+                utf8_percent_encode(&id, PATH_SEGMENT)
+            );
             render(&page, format, list.base_url.as_deref().unwrap_or(&default))
         }
         Command::IsInDownline { id, of, data } => {
