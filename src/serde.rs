@@ -561,7 +561,7 @@ impl Builder {
 
     /// Reads records in whichever format `reader` holds: a JSON array (`[` first), an
     /// ActivePlatform document (`{` first, and the first line is either a whole object
-    /// with a `data` member, or `{` alone, or `{"data"` and more), or NDJSON (anything
+    /// with a `data` member and no `id`, or `{` alone, or `{"data"` and more), or NDJSON (anything
     /// else, so that every bad line is reported by its number). Streams in each case.
     ///
     /// # Errors
@@ -590,12 +590,13 @@ impl Builder {
                 let mut line = Vec::new();
                 reader.read_until(b'\n', &mut line)?;
                 let mut between = 0;
-                // A document when the first line is one whole object with `data`, or
-                // opens an object that goes on (a pretty-printed document, or one
-                // whose first member is `data`); NDJSON otherwise, so that each bad
-                // line is reported on its own.
+                // A document when the first line is one whole object with `data` and
+                // no `id` (a record needs an `id`, and may carry other members, `data`
+                // too; a document's top level has none), or opens an object that goes
+                // on (a pretty-printed document, or one whose first member is `data`);
+                // NDJSON otherwise, so that each bad line is reported on its own.
                 let is_document = match serde_json::from_slice::<Value>(&line) {
-                    Ok(Value::Object(m)) => m.contains_key("data"),
+                    Ok(Value::Object(m)) => m.contains_key("data") && !m.contains_key("id"),
                     Ok(_) => false,
                     Err(e) => {
                         let rest = line[1..].trim_ascii_start();

@@ -73,6 +73,26 @@ fn a_document_whose_first_member_is_links_is_a_document() {
 }
 
 #[test]
+fn a_first_record_with_a_data_member_is_still_a_record() {
+    // Records may carry members of their own; `data` is one a document has too, but
+    // a document has no `id`.
+    for first in [
+        "{\"id\": 1, \"data\": {\"x\": 1}}",
+        "{\"data\": [], \"id\": 1, \"name\": \"Distributor\"}",
+    ] {
+        let (format, built) = read_any(&format!("{first}\n{{\"id\": 2, \"parent\": 1}}\n"));
+        assert_eq!(format, InputFormat::Ndjson, "{first}");
+        let snap = built.unwrap_or_else(|e| panic!("{first}: {e}"));
+        assert_eq!(snap.len(), 2, "{first}");
+    }
+    // One line holding a whole document is still a document.
+    let seed: serde_json::Value = serde_json::from_str(&seed()).unwrap();
+    let (format, built) = read_any(&format!("{seed}\n"));
+    assert_eq!(format, InputFormat::ActivePlatform);
+    assert_eq!(built.unwrap().len(), seed["data"].as_array().unwrap().len());
+}
+
+#[test]
 fn a_broken_first_ndjson_line_is_one_problem_among_lines() {
     let text = format!("{{\"id\": 9, \"name\": \"cut\n{NDJSON}");
     let (format, built) = read_any(&text);
