@@ -357,6 +357,15 @@ async fn downline(
                 role: principal.role.clone(),
             },
         ))?;
+        // The rules above need no reseller of an ADMIN; its downline does, and one
+        // that does not exist is refused as any role's is, not a 404.
+        if snapshot.get(reseller).is_none() {
+            return Err(ApiError::AccessDenied(
+                crate::AccessError::UnknownReseller {
+                    id: reseller.clone(),
+                },
+            ));
+        }
         let order = order_from_query(&query)?;
         let page = snapshot.downline(reseller, order, page_request_from_query(&query)?)?;
         // Links page this listing: they keep its order.

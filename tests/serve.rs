@@ -22,7 +22,8 @@ const TOKENS: &str = r#"{"tokens": [
   {"token": "r-2", "role": "RESELLER", "reseller": 2},
   {"token": "guest", "role": "GUEST", "reseller": "1"},
   {"token": "admin", "role": "ADMIN"},
-  {"token": "ra-gone", "role": "RESELLER_ADMIN", "reseller": "404"}
+  {"token": "ra-gone", "role": "RESELLER_ADMIN", "reseller": "404"},
+  {"token": "admin-gone", "role": "ADMIN", "reseller": "404"}
 ]}"#;
 
 fn file(name: &str, text: &str) -> PathBuf {
@@ -208,6 +209,22 @@ fn serve_answers_every_case_with_the_apis_json() {
     );
     let r = get(&format!("{b}{DOWN}"), &[("X-Api-Token", "ra-gone")]);
     assert_eq!(r.status, 403, "{}", r.text);
+    // An ADMIN needs no reseller to list eligible parents, but its downline is its
+    // reseller's: one that does not exist is refused as any role's is.
+    let r = get(&format!("{b}{DOWN}"), &[("X-Api-Token", "admin-gone")]);
+    assert_eq!(
+        (r.status, r.json()["errors"][0]["code"].as_str()),
+        (403, Some("access_denied")),
+        "{}",
+        r.text
+    );
+    let r = get(&format!("{b}{LIST}"), &[("X-Api-Token", "admin-gone")]);
+    assert_eq!(
+        (r.status, r.json().as_array().map(Vec::len)),
+        (200, Some(5)),
+        "{}",
+        r.text
+    );
     // A blank token is no token; a Basic header beside a token: the token counts.
     let r = get(&format!("{b}{LIST}"), &[("X-Api-Token", "  ")]);
     assert_eq!(r.status, 401);
