@@ -701,6 +701,42 @@ fn changes_undone_within_one_transaction() {
 }
 
 #[test]
+fn an_array_whose_index_does_not_start_at_one() {
+    let _serial = serial();
+    let url = database("follow_bounds");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    seed(&mut c, 2_000, &mut Rng(19));
+    // Loaded (binary) and followed (text, where PostgreSQL writes the bounds:
+    // `[0:1]={iptv,sip}`).
+    c.execute(
+        "UPDATE resellers SET capabilities = '[0:1]={iptv,sip}'::text[] WHERE id = 700",
+        &[],
+    )
+    .unwrap();
+    let f = Follower::start(source(&url, "bounds")).unwrap();
+    c.execute(
+        "UPDATE resellers SET capabilities = '[-2:-2]={mvno}'::text[] WHERE id = 701",
+        &[],
+    )
+    .unwrap();
+    let text: String = c
+        .query_one(
+            "SELECT capabilities::text FROM resellers WHERE id = 701",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(text, "[-2:-2]={mvno}");
+    let lsn = current_lsn(&mut c);
+    let snap = f.wait_for(lsn, Duration::from_secs(30)).unwrap();
+    let caps = |id: &str| snap.get(Id::new(id)).unwrap().capabilities();
+    assert!(caps("700").contains(Capability::Iptv) && caps("700").contains(Capability::Sip));
+    assert!(caps("701").contains(Capability::Mvno) && !caps("701").contains(Capability::Sip));
+    assert_equals_table(&snap, &url);
+}
+
+#[test]
 fn a_mapped_table_with_text_ids_and_flag_columns() {
     let _serial = serial();
     let url = database("follow_mapped");

@@ -260,10 +260,13 @@ fn binary_capabilities(b: &[u8]) -> Result<Capabilities, String> {
 }
 
 /// The capabilities of a `text[]` value in PostgreSQL's array text form (`{iptv,sip}`,
-/// elements possibly double-quoted with backslash escapes; `NULL` elements skipped).
+/// elements possibly double-quoted with backslash escapes; `NULL` elements skipped;
+/// `[0:1]={iptv,sip}` for an array whose index does not start at 1, as PostgreSQL
+/// writes it, the binary form's lower bound being ignored too).
 pub(crate) fn capability_array(text: &str) -> Result<Capabilities, String> {
     let bad = || format!("{text:?} is not a one-dimensional text array");
-    let inner = text
+    let inner = without_bounds(text)
+        .ok_or_else(bad)?
         .strip_prefix('{')
         .and_then(|t| t.strip_suffix('}'))
         .ok_or_else(bad)?;
@@ -307,6 +310,19 @@ pub(crate) fn capability_array(text: &str) -> Result<Capabilities, String> {
         );
     }
     Ok(caps)
+}
+
+/// `text` after the bounds of its one dimension (`[lower:upper]=`), if it starts with
+/// them; `text` itself if it has none; `None` for bounds of another shape.
+fn without_bounds(text: &str) -> Option<&str> {
+    let Some(rest) = text.strip_prefix('[') else {
+        return Some(text);
+    };
+    let (bounds, rest) = rest.split_once("]=")?;
+    let (lower, upper) = bounds.split_once(':')?;
+    let lower: i64 = lower.parse().ok()?;
+    let upper: i64 = upper.parse().ok()?;
+    (lower <= upper.saturating_add(1)).then_some(rest)
 }
 
 #[cfg(test)]
@@ -383,7 +399,18 @@ mod tests {
         assert!(c.contains(Capability::Iptv) && c.contains(Capability::Sip));
         assert!(!c.contains(Capability::Mvno));
         assert!(capability_array("{tv}").unwrap_err().contains("tv"));
+        // Bounds of the one dimension, as PostgreSQL writes an array whose index
+        // does not start at 1.
+        let c = capability_array("[0:1]={iptv,sip}").unwrap();
+        assert!(c.contains(Capability::Iptv) && c.contains(Capability::Sip));
+        let c = capability_array("[-3:-3]={mvno}").unwrap();
+        assert!(c.contains(Capability::Mvno) && !c.contains(Capability::Sip));
         for bad in [
+            "[0:1]{iptv}",
+            "[0]={iptv}",
+            "[a:b]={iptv}",
+            "[0:1][0:1]={{iptv}}",
+            "[5:1]={iptv}",
             "",
             "iptv",
             "{iptv",
