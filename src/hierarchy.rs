@@ -295,7 +295,8 @@ impl Shared {
 
     /// Publishes `folded` in place of the current version, which has the same number
     /// and the same contents, under the writer lock; a fold still running is dropped.
-    fn replace(&self, writer: &mut Writer, folded: Arc<Snapshot>) {
+    /// The versions it replaced are the caller's to free once the lock is released.
+    fn replace(&self, writer: &mut Writer, folded: Arc<Snapshot>) -> Replaced {
         writer.generation += 1;
         writer.fold = None;
         let old = {
@@ -308,7 +309,24 @@ impl Shared {
         // of them, readers included, hands them to the pool. (A fold with nothing to
         // fold hands back the current version itself: its base is not replaced.)
         previous.retire_for(&folded);
-        rayon::spawn(move || drop((old, previous)));
+        Replaced(old, Some(previous))
+    }
+}
+
+/// Versions that publishing a fold replaced (or a fold dropped), to be freed on the
+/// pool once the writer lock is released: on a fold thread of the lowest priority,
+/// a `rayon::spawn`, or a free in place, under the lock could lose the thread its
+/// core (to the worker it wakes, or to anything else) while the writer waits for the
+/// lock.
+#[must_use = "free it once the writer lock is released"]
+struct Replaced(Option<Arc<Snapshot>>, Option<Arc<Snapshot>>);
+
+impl Replaced {
+    /// Hands what was replaced to the pool (nothing to hand: nothing happens).
+    fn free(self) {
+        if self.0.is_some() || self.1.is_some() {
+            rayon::spawn(move || drop(self));
+        }
     }
 }
 
@@ -373,6 +391,7 @@ impl Hierarchy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_options(mut snapshot: Snapshot, retention: usize, key: [u8; 32]) -> Hierarchy {
+        crate::snapshot::prepare_release();
         snapshot.set_version(1);
         let first = Arc::new(snapshot);
         Hierarchy {

@@ -30,7 +30,7 @@ mod pos_set;
 mod release;
 mod validate;
 
-pub(crate) use release::free_in_place_on_this_thread;
+pub(crate) use release::{free_in_place_on_this_thread, prepare_release};
 
 pub use file::{LoadError, FORMAT_VERSION};
 

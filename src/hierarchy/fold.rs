@@ -10,8 +10,10 @@
 //!
 //! 1. the fold thread replays them without any lock, [`REPLAY_CHUNK`] at a time, and
 //!    takes the writer lock only to pick up what the writer queued meanwhile and, once
-//!    nothing is left, to publish (a few pointer swaps): the lock is never held for a
-//!    replay, so a writer never waits on a thread of the lowest priority replaying;
+//!    nothing is left, to publish (a few pointer swaps; what they replace is handed to
+//!    the pool after the lock is released): the lock is never held for a replay, nor
+//!    for a spawn or a free, so a writer never waits on a thread of the lowest
+//!    priority doing work;
 //! 2. as soon as the writer queued, during a chunk, at least as much work as the chunk
 //!    replayed, the fold thread is not gaining on it (a writer that never
 //!    pauses, or a fold thread starved of CPU by its low priority) and hands what it
@@ -29,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use super::batch_log::{work_of, BatchLog};
-use super::{lock, Shared, Writer};
+use super::{lock, Replaced, Shared, Writer};
 use crate::mutation::Mutation;
 use crate::snapshot::Snapshot;
 
@@ -161,7 +163,9 @@ impl Shared {
             // Moves the chunks, not the batches: the writer waits on this lock.
             pending.append(fresh);
             if pending.is_empty() {
-                self.replace_if_level(&mut writer, folded);
+                let replaced = self.replace_if_level(&mut writer, folded);
+                drop(writer);
+                replaced.free();
                 return;
             }
             if outpaced {
@@ -208,7 +212,9 @@ impl Shared {
                     None => return, // dropped; a later fold starts afresh
                 }
                 if backlog.is_empty() {
-                    self.replace_if_level(writer, folded);
+                    // The writer's own thread: it may hand them to the pool under
+                    // its lock.
+                    self.replace_if_level(writer, folded).free();
                 } else {
                     writer.fold = Some(Fold::CatchingUp { folded, backlog });
                 }
@@ -218,12 +224,14 @@ impl Shared {
 
     /// Publishes `folded` in place of the current version if it has the current
     /// version's number (it always does when every batch was replayed); otherwise
-    /// drops the fold.
-    fn replace_if_level(&self, writer: &mut Writer, folded: Arc<Snapshot>) {
+    /// drops the fold. What it replaced, or the fold, is the caller's to free once
+    /// the lock is released.
+    fn replace_if_level(&self, writer: &mut Writer, folded: Arc<Snapshot>) -> Replaced {
         if folded.version() == self.current.load().version() {
-            self.replace(writer, folded);
+            self.replace(writer, folded)
         } else {
             writer.fold = None;
+            Replaced(Some(folded), None)
         }
     }
 }

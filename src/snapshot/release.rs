@@ -67,6 +67,14 @@ pub(crate) fn free_in_place_on_this_thread() {
     FREES_IN_PLACE.with(|f| f.set(true));
 }
 
+/// Builds what a snapshot handed to the pool leaves behind ([`EMPTY`]), if not built
+/// yet. A hierarchy does this when it is made, so that no drop under its writer
+/// lock builds it: building it waits for a job on rayon's global pool, which would
+/// deadlock if every worker of that pool waited for the lock.
+pub(crate) fn prepare_release() {
+    LazyLock::force(&EMPTY);
+}
+
 /// Contents to leave in a snapshot whose own were moved to the pool: an empty base
 /// and empty changes, shared, so that leaving them costs two reference counts. `None`
 /// if the empty base could not be built (it always can), and then nothing is moved.
