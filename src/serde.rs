@@ -236,6 +236,12 @@ pub(crate) fn splice_text(map: &Map<String, Value>) -> (String, Splices) {
     (text, Splices { general, parent })
 }
 
+/// Whether `b` is white space to JSON: space, tab, line feed, carriage return (not
+/// form feed, which `u8::is_ascii_whitespace` counts, and JSON does not).
+pub(crate) fn is_json_space(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 /// Consumes a UTF-8 byte order mark at the start of `reader`, as exports from Windows
 /// tools begin with one.
 fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
@@ -252,7 +258,7 @@ fn next_non_blank(reader: &mut impl BufRead) -> std::io::Result<(Option<u8>, usi
     let mut breaks = 0;
     loop {
         let buf = reader.fill_buf()?;
-        let at = buf.iter().position(|b| !b.is_ascii_whitespace());
+        let at = buf.iter().position(|b| !is_json_space(b));
         let blank = &buf[..at.unwrap_or(buf.len())];
         breaks += blank.iter().filter(|&&b| b == b'\n').count();
         let Some(at) = at else {
@@ -599,7 +605,8 @@ impl Builder {
                     Ok(Value::Object(m)) => m.contains_key("data") && !m.contains_key("id"),
                     Ok(_) => false,
                     Err(e) => {
-                        let rest = line[1..].trim_ascii_start();
+                        let rest = &line[1..];
+                        let rest = &rest[rest.iter().take_while(|b| is_json_space(b)).count()..];
                         // An object that goes on past its first line (whatever member
                         // comes first, `links` say) when the next line does not start
                         // another object, as the next NDJSON record would.

@@ -166,3 +166,36 @@ fn form_feed_is_no_white_space_between_array_elements() {
         .unwrap();
     assert!(b.build().is_err());
 }
+
+#[test]
+fn form_feed_is_no_white_space_in_any_reader() {
+    use reseller_hierarchy::{Place, Problem};
+    let malformed_at = |built: Result<Snapshot, reseller_hierarchy::BuildError>| -> Vec<Place> {
+        built
+            .unwrap_err()
+            .problems()
+            .iter()
+            .filter_map(|p| match p {
+                Problem::Malformed { at, .. } => Some(*at),
+                _ => None,
+            })
+            .collect()
+    };
+    // A line holding only a form feed is no blank line of NDJSON.
+    let text = "{\"id\": 1}\n\x0c\n{\"id\": 2, \"parent\": 1}\n";
+    let mut b = Builder::new();
+    b.read_ndjson(text.as_bytes()).unwrap();
+    assert_eq!(malformed_at(b.build()), [Place::Line(2)]);
+    let (format, built) = read_any(text);
+    assert_eq!(format, InputFormat::Ndjson);
+    assert_eq!(malformed_at(built), [Place::Line(2)]);
+    // Nor before the first record or array, which `read_any` reads as the format's
+    // own reader does.
+    let (_, built) = read_any("\x0c{\"id\": 1}\n");
+    assert_eq!(malformed_at(built), [Place::Line(1)]);
+    let mut b = Builder::new();
+    b.read_json_array(&b"\x0c[{\"id\": 1}]"[..]).unwrap();
+    assert!(b.build().is_err());
+    let (_, built) = read_any("\x0c[{\"id\": 1}]");
+    assert!(built.is_err());
+}

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::builder::{Builder, Place};
 
+use super::is_json_space;
 use super::ndjson::BLOCK;
 use super::parsed::{fill, Parsed};
 
@@ -91,8 +92,7 @@ impl Elements {
                 Stage::Start | Stage::Expect { .. } | Stage::Closed => {
                     let b = bytes[i];
                     i += 1;
-                    // JSON's white space (not `is_ascii_whitespace`, which has form feed).
-                    if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    if is_json_space(&b) {
                         continue;
                     }
                     match (self.stage, b) {

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::builder::{Builder, Place};
 
+use super::is_json_space;
 use super::parsed::{fill, Parsed};
 
 /// Bytes read per block (a block holds whole lines, so a longer line makes a longer
@@ -38,7 +39,7 @@ fn parse_block(block: &[u8], first_line: usize) -> Parsed {
         let from = start;
         start = end + 1;
         let number = first_line + k;
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if line.iter().all(is_json_space) {
             continue;
         }
         if expected_line != Some(number) {

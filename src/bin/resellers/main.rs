@@ -661,7 +661,8 @@ fn run(command: Command) -> Result<String, Failure> {
             let mut batches = 0usize;
             for (i, line) in reader.split(b'\n').enumerate() {
                 let line = line.map_err(io)?;
-                if line.iter().all(u8::is_ascii_whitespace) {
+                // JSON's white space (not form feed, which is_ascii_whitespace has).
+                if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
                     continue;
                 }
                 let batch: Vec<Mutation> = serde_json::from_slice(&line).map_err(|e| {
