@@ -45,8 +45,9 @@
 //!   neither skipped nor reordered. Each transaction is one atomic batch; each version
 //!   records the LSN it reflects; a transaction delivered again after a reconnect is
 //!   recognised by its LSN. See [`Follower`] for how.
-//! - **Read-your-writes.** After committing, take `SELECT pg_current_wal_lsn()` and
-//!   pass it to [`Follower::wait_for`].
+//! - **Read-your-writes.** After committing, take `SELECT pg_current_wal_insert_lsn()`
+//!   (not `pg_current_wal_lsn()`, the position written, which an asynchronous commit
+//!   may not have reached) and pass it to [`Follower::wait_for`].
 //! - **Gaps reload.** Changes the slot no longer holds (it was dropped, or moved on by
 //!   another reader), a `TRUNCATE`, or a changed id: the table is loaded again and
 //!   published as the next version ([`Health::Reloading`] meanwhile).

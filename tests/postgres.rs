@@ -255,7 +255,7 @@ fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
 
 fn current_lsn(client: &mut Client) -> Lsn {
     let text: String = client
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .unwrap()
         .get(0);
     text.parse().unwrap()
@@ -697,6 +697,57 @@ fn changes_undone_within_one_transaction() {
     let lsn = current_lsn(&mut c);
     let snap = f.wait_for(lsn, Duration::from_secs(30)).unwrap();
     assert_eq!(snap.get(Id::new("700")).unwrap().name(), name);
+    assert_equals_table(&snap, &url);
+}
+
+#[test]
+fn transactions_through_states_a_step_at_a_time_would_refuse() {
+    let _serial = serial();
+    let url = database("follow_steps");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    c.batch_execute(
+        "ALTER TABLE resellers ALTER CONSTRAINT resellers_parent_id_fkey DEFERRABLE INITIALLY IMMEDIATE",
+    )
+    .unwrap();
+    seed(&mut c, 2_000, &mut Rng(23));
+    let f = Follower::start(source(&url, "steps")).unwrap();
+    // A child before its parent in one statement: the key is checked at its end.
+    c.batch_execute(
+        "INSERT INTO resellers (id, parent_id, name) VALUES (100011, 100010, 'child'), (100010, 1, 'parent'), \
+         (100021, 100020, 'b'), (100020, 1, 'a')",
+    )
+    .unwrap();
+    // 1 → a → b becomes 1 → b → a in one statement: whichever row comes first, one
+    // order of the two moves goes through a cycle.
+    c.batch_execute(
+        "UPDATE resellers SET parent_id = CASE id WHEN 100020 THEN 100021 ELSE 1 END \
+         WHERE id IN (100020, 100021)",
+    )
+    .unwrap();
+    // A row deleted and inserted again under a deferred key keeps its children (the
+    // table's 100011 stays under 100010).
+    c.batch_execute(
+        "BEGIN; SET CONSTRAINTS ALL DEFERRED; \
+         DELETE FROM resellers WHERE id = 100010; \
+         INSERT INTO resellers (id, parent_id, name) VALUES (100010, 2, 'parent again'); \
+         COMMIT;",
+    )
+    .unwrap();
+    let lsn = current_lsn(&mut c);
+    let snap = f
+        .wait_for(lsn, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}; health {:?}", f.health()));
+    let parent = |id: &str| {
+        snap.get(Id::new(id))
+            .unwrap()
+            .parent()
+            .map(|p| p.as_str().to_owned())
+    };
+    assert_eq!(parent("100011").as_deref(), Some("100010"));
+    assert_eq!(parent("100010").as_deref(), Some("2"));
+    assert_eq!(parent("100021").as_deref(), Some("1"));
+    assert_eq!(parent("100020").as_deref(), Some("100021"));
     assert_equals_table(&snap, &url);
 }
 

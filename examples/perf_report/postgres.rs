@@ -165,7 +165,7 @@ impl Statements {
             pick: p("SELECT id, parent_id FROM resellers WHERE id >= $1 AND id > 1 ORDER BY id LIMIT 1"),
             reattach: p("UPDATE resellers SET parent_id = $2 WHERE parent_id = $1"),
             delete: p("DELETE FROM resellers WHERE id = $1"),
-            lsn: p("SELECT pg_current_wal_lsn()::text"),
+            lsn: p("SELECT pg_current_wal_insert_lsn()::text"),
         }
     }
 }

@@ -3,40 +3,182 @@
 //!
 //! # How
 //!
-//! Changes arrive in the order the transaction made them, and are translated against
-//! the version before the batch plus what the batch did so far (`now`: the parent each
-//! touched id has at this point of the batch, or its removal):
+//! A table checks a transaction's rows as a whole (a foreign key at the end of each
+//! statement, or at commit when deferred), so only the end of a transaction need be
+//! a forest: within it a child may come before its parent (one `INSERT` of several
+//! rows, a `COPY`), two resellers may trade places by way of a cycle, a row may be
+//! deleted and inserted again. The engine checks each mutation of a batch against
+//! the state the ones before it left, so the changes are not translated one by one
+//! in the order they came. The translation gathers what the transaction did to each
+//! id it touched: there before it or not, there after it or not, under which parent,
+//! with which fields sent (a later change's over an earlier one's; an `INSERT` sends
+//! every field, an `UPDATE` all but the large values it left as they were). Then it
+//! writes a batch that goes from the version before to that end through valid steps
+//! only:
 //!
-//! - `INSERT` is [`Mutation::Add`].
-//! - `UPDATE` is a [`Mutation::Move`] when the parent changed, and a
-//!   [`Mutation::Update`] of the fields that differ from the version before the batch
-//!   (all sent fields when the batch already added, moved or updated the row: a
-//!   second update may undo the first). A large value the update did not send stays.
-//! - `DELETE` is [`Mutation::Remove`] with [`Removal::ReattachDownline`]: with a foreign
-//!   key the children were moved or deleted first and the reseller is a leaf; without
-//!   one its children take its place, as the table now says (their parent is gone).
+//! 1. With two moves or more, each moved reseller is first made a root (always
+//!    valid), so that no later move goes under a reseller still hanging below one
+//!    that moves.
+//! 2. Each reseller there before and not after is removed with
+//!    [`Removal::ReattachDownline`]: with a foreign key, its children were moved or
+//!    deleted too and it is a leaf by then. Without one, the children the table still
+//!    lists under it take its place, under its nearest ancestor that stays (their
+//!    parent is gone).
+//! 3. The inserted resellers and the moved ones go under their parents of the end,
+//!    parents first: in the order of their depth among those placed, each parent is
+//!    there before its children. (A cycle among them, which no table that is a
+//!    forest has, is placed last for the engine to refuse.) A reseller placed under
+//!    one that the transaction deletes is refused too: without a foreign key, that
+//!    row is left with no parent, and no load of the table would accept it.
+//! 4. Each reseller there before and after gets an update of the fields whose end
+//!    value differs from the version before.
+//!
+//! A change that the state before it rules out (inserting an id that is there,
+//! updating or deleting one that is not) ends the translation: the batch is the end
+//! of the changes before it, then that change's own mutation, which the engine
+//! refuses, naming it. Each mutation carries the last change of its id as its source.
 //!
 //! **Sibling order.** A table has no order of its own, so the follower lists siblings
 //! in id order ([`IdOrder`]), as the initial load does. The engine puts an added or
-//! moved reseller after its new siblings. That is id order when its id is above every id
-//! seen so far and the batch's arrivals under that parent come in id order: the usual
-//! case, which costs nothing more. Otherwise (a transaction that took its id early
-//! and committed late, a move, children re-attached by a removal) the batch ends with
-//! moves that put the parent's children from the smallest arriving id on back in id
-//! order: `O(children of that parent)` lookups, and a move for each child whose id is
-//! above the smallest arrival.
+//! moved reseller after its new siblings. That is id order when the arrivals under a
+//! parent come in id order (step 3 places those of one depth in id order) and the
+//! smallest is above every id of the version before: the usual case, which costs
+//! nothing more. Otherwise (a transaction that took its id early and committed late,
+//! a move, children re-attached by a removal) the batch ends with moves that put the
+//! parent's children from the smallest arriving id on back in id order: `O(children of
+//! that parent)` lookups, and a move for each child whose id is above the smallest
+//! arrival.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::{Id, Mutation, Removal, ResellerId, Snapshot};
+use crate::{Attributes, Capabilities, Id, Mutation, Record, Removal, ResellerId, Snapshot};
 
 use super::event::RowEvent;
-use super::row::Row;
+use super::row::{Row, Sent};
 use super::sibling_order::IdOrder;
+
+#[cfg(test)]
+mod tests;
 
 /// A parent, or the forest's roots (`None`).
 type Parent = Option<ResellerId>;
+
+/// The fields of a row that a transaction's changes sent, a later change's over an
+/// earlier one's; a field not sent keeps its value from the version before.
+#[derive(Clone, Debug, Default)]
+struct Fields {
+    name: Sent<String>,
+    capabilities: Sent<Capabilities>,
+    economic_enabled: Sent<bool>,
+    attributes: Sent<Attributes>,
+}
+
+impl Fields {
+    /// `row`'s id, parent and sent fields.
+    fn of(row: Row) -> (ResellerId, Parent, Fields) {
+        let fields = Fields {
+            name: row.name,
+            capabilities: row.capabilities,
+            economic_enabled: row.economic_enabled,
+            attributes: row.attributes,
+        };
+        (row.id, row.parent, fields)
+    }
+
+    /// These fields with those `later` sent over them.
+    fn then(self, later: Fields) -> Fields {
+        Fields {
+            name: later.name.or(self.name),
+            capabilities: later.capabilities.or(self.capabilities),
+            economic_enabled: later.economic_enabled.or(self.economic_enabled),
+            attributes: later.attributes.or(self.attributes),
+        }
+    }
+
+    /// The record of a row these fields describe whole (an insert sent every one).
+    fn record(self, id: ResellerId, parent: Parent) -> Record {
+        Record::new(id, parent)
+            .name(self.name.unwrap_or_default())
+            .capabilities(self.capabilities.unwrap_or(Capabilities::NONE))
+            .economic_enabled(self.economic_enabled.unwrap_or(false))
+            .attributes(self.attributes.unwrap_or_else(Attributes::none))
+    }
+
+    /// The update of the fields that differ from `before` (every field sent when
+    /// there is no `before`); `None` when none does.
+    fn update(self, id: ResellerId, before: Option<crate::Reseller<'_>>) -> Option<Mutation> {
+        let differs = |same: bool| before.is_none() || !same;
+        let name = self
+            .name
+            .filter(|n| differs(before.is_some_and(|b| b.name() == n)));
+        let capabilities = self
+            .capabilities
+            .filter(|c| differs(before.is_some_and(|b| b.capabilities() == *c)));
+        let economic_enabled = self
+            .economic_enabled
+            .filter(|e| differs(before.is_some_and(|b| b.economic_enabled() == *e)));
+        let attributes = self
+            .attributes
+            .filter(|a| differs(before.is_some_and(|b| b.attributes().as_json() == a.as_json())));
+        let nothing = name.is_none()
+            && capabilities.is_none()
+            && economic_enabled.is_none()
+            && attributes.is_none();
+        (!nothing).then_some(Mutation::Update {
+            id,
+            name,
+            capabilities,
+            economic_enabled,
+            attributes,
+        })
+    }
+}
+
+/// Where a touched id is at some point of the transaction.
+#[derive(Clone, Debug)]
+struct Placed {
+    parent: Parent,
+    fields: Fields,
+}
+
+/// What a transaction did to one id so far.
+#[derive(Clone, Debug)]
+struct Touched {
+    /// Its parent in the version before, if it was there.
+    before: Option<Parent>,
+    /// Where it is now; `None`: not there.
+    now: Option<Placed>,
+    /// Its last change.
+    event: RowEvent,
+}
+
+impl Touched {
+    /// Its parent at the end, if it is there.
+    fn parent(&self) -> Option<&Parent> {
+        self.now.as_ref().map(|p| &p.parent)
+    }
+
+    /// There before and after, under another parent.
+    fn moved(&self) -> bool {
+        matches!((&self.before, self.parent()), (Some(b), Some(a)) if b != a)
+    }
+
+    /// There before, not after.
+    fn deleted(&self) -> bool {
+        self.before.is_some() && self.now.is_none()
+    }
+
+    /// There after, not before.
+    fn added(&self) -> bool {
+        self.before.is_none() && self.now.is_some()
+    }
+}
+
+/// A reseller placed under a parent by the batch: its id, whether it went in the
+/// middle of the parent's children (re-attached) rather than last, and the index of
+/// the mutation that placed it.
+type Arrival = (ResellerId, bool, usize);
 
 /// A transaction being translated.
 pub(crate) struct Translation {
@@ -44,17 +186,14 @@ pub(crate) struct Translation {
     order: IdOrder,
     /// The largest id in the version before the batch.
     max_before: Option<ResellerId>,
+    /// Every id touched, in the order first touched.
+    ids: Vec<ResellerId>,
+    touched: HashMap<ResellerId, Touched>,
+    /// The first change that the state before it ruled out: its mutation and event.
+    ruled_out: Option<(Mutation, RowEvent)>,
     mutations: Vec<Mutation>,
     /// The source event of each mutation.
     events: Vec<RowEvent>,
-    /// Where each id touched by the batch is now: `Some(parent)`, or `None` if removed.
-    now: HashMap<ResellerId, Option<Parent>>,
-    /// Ids whose fields the batch updated: a later update of one sends every field,
-    /// since the version before the batch no longer says what the fields are.
-    updated: std::collections::HashSet<ResellerId>,
-    /// Ids placed under a parent by the batch, in order: id, the parent, whether it went
-    /// in the middle (re-attached) rather than last, and the event.
-    arrivals: Vec<(ResellerId, Parent, bool, usize)>,
 }
 
 impl Translation {
@@ -68,139 +207,238 @@ impl Translation {
             snap,
             order,
             max_before,
+            ids: Vec::new(),
+            touched: HashMap::new(),
+            ruled_out: None,
             mutations: Vec::new(),
             events: Vec::new(),
-            now: HashMap::new(),
-            updated: std::collections::HashSet::new(),
-            arrivals: Vec::new(),
         }
     }
 
-    /// Where `id` is at this point of the batch: `None` if absent.
-    fn parent_of(&self, id: &Id) -> Option<Parent> {
-        match self.now.get(id) {
-            Some(now) => now.clone(),
-            None => self.snap.get(id).map(|r| r.parent().map(ToOwned::to_owned)),
+    /// What the transaction did to `id` so far (nothing yet: where the version before
+    /// has it, `event` standing as its last change until the caller records one).
+    fn touch(&mut self, id: &ResellerId, event: &RowEvent) -> &mut Touched {
+        if !self.touched.contains_key(id) {
+            let before = self.snap.get(id).map(|r| r.parent().map(ToOwned::to_owned));
+            let now = before.clone().map(|parent| Placed {
+                parent,
+                fields: Fields::default(),
+            });
+            self.ids.push(id.clone());
+            self.touched.insert(
+                id.clone(),
+                Touched {
+                    before,
+                    now,
+                    event: event.clone(),
+                },
+            );
         }
-    }
-
-    fn push(&mut self, m: Mutation, event: &RowEvent) {
-        self.mutations.push(m);
-        self.events.push(event.clone());
-    }
-
-    fn arrive(&mut self, id: ResellerId, parent: Parent, middle: bool) {
-        self.now.insert(id.clone(), Some(parent.clone()));
-        self.arrivals
-            .push((id, parent, middle, self.mutations.len().saturating_sub(1)));
+        self.touched.get_mut(id).expect("inserted above")
     }
 
     pub(crate) fn insert(&mut self, row: Row, event: &RowEvent) {
-        let (id, parent) = (row.id.clone(), row.parent.clone());
-        let known = self.parent_of(&id).is_some();
-        self.push(Mutation::Add(row.into_record()), event);
-        // A duplicate is refused by the engine; do not pretend it arrived.
-        if !known {
-            self.arrive(id, parent, false);
+        if self.ruled_out.is_some() {
+            return;
         }
+        let (id, parent, fields) = Fields::of(row);
+        let t = self.touch(&id, event);
+        if t.now.is_some() {
+            let m = Mutation::Add(fields.record(id, parent));
+            self.ruled_out = Some((m, event.clone()));
+            return;
+        }
+        t.now = Some(Placed { parent, fields });
+        t.event = event.clone();
     }
 
     pub(crate) fn update(&mut self, row: Row, event: &RowEvent) {
-        let Some(parent) = self.parent_of(&row.id) else {
-            // Not there: the engine refuses the update, naming the id.
-            self.push(update(row, None), event);
-            return;
-        };
-        if parent != row.parent {
-            let m = Mutation::Move {
-                id: row.id.clone(),
-                parent: row.parent.clone(),
-            };
-            self.push(m, event);
-            self.arrive(row.id.clone(), row.parent.clone(), false);
-        }
-        let touched = self.now.contains_key(&row.id) || !self.updated.insert(row.id.clone());
-        let before = match touched {
-            true => None,
-            false => self.snap.get(&row.id),
-        };
-        let m = update(row, before);
-        if let Mutation::Update {
-            name: None,
-            capabilities: None,
-            economic_enabled: None,
-            attributes: None,
-            ..
-        } = m
-        {
+        if self.ruled_out.is_some() {
             return;
         }
-        self.push(m, event);
+        let (id, parent, fields) = Fields::of(row);
+        let t = self.touch(&id, event);
+        match t.now.take() {
+            Some(now) => {
+                t.now = Some(Placed {
+                    parent,
+                    fields: now.fields.then(fields),
+                });
+                t.event = event.clone();
+            }
+            None => {
+                // Not there: the engine refuses the update, naming the id.
+                let m = fields.update(id.clone(), None).unwrap_or(Mutation::Update {
+                    id,
+                    name: None,
+                    capabilities: None,
+                    economic_enabled: None,
+                    attributes: None,
+                });
+                self.ruled_out = Some((m, event.clone()));
+            }
+        }
     }
 
     pub(crate) fn delete(&mut self, id: ResellerId, event: &RowEvent) {
-        // Children still under it take its place (no foreign key made them go).
-        let reattached = self.parent_of(&id).map(|parent| {
-            let mut children: Vec<ResellerId> = match self.snap.get(&id) {
-                Some(r) => r
-                    .children()
-                    .map(|c| c.id().to_owned())
-                    .filter(|c| !self.now.contains_key(c))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let mut seen = std::collections::HashSet::new();
-            for (c, _, _, _) in self.arrivals.iter().rev() {
-                if seen.insert(c) && self.now.get(c) == Some(&Some(Some(id.clone()))) {
-                    children.push(c.clone());
-                }
-            }
-            (parent, children)
-        });
-        self.push(
-            Mutation::Remove {
-                id: id.clone(),
-                removal: Removal::ReattachDownline,
-            },
-            event,
-        );
-        if let Some((parent, children)) = reattached {
-            for c in children {
-                self.arrive(c, parent.clone(), true);
-            }
+        if self.ruled_out.is_some() {
+            return;
         }
-        self.now.insert(id, None);
+        let t = self.touch(&id, event);
+        if t.now.take().is_none() {
+            let m = Mutation::Remove {
+                id,
+                removal: Removal::ReattachDownline,
+            };
+            self.ruled_out = Some((m, event.clone()));
+            return;
+        }
+        t.event = event.clone();
     }
 
-    /// The batch, with the moves that restore id order among siblings, and the source
-    /// event of each mutation.
+    fn push(&mut self, m: Mutation, event: RowEvent) -> usize {
+        self.mutations.push(m);
+        self.events.push(event);
+        self.mutations.len() - 1
+    }
+
+    /// The batch, and the source event of each mutation (see the module docs).
     pub(crate) fn finish(mut self) -> (Vec<Mutation>, Vec<RowEvent>) {
-        // The last arrival of each id that is still where it arrived, grouped by parent
-        // in arrival order.
-        let mut last = std::collections::HashSet::new();
-        let mut groups: HashMap<Parent, Vec<(ResellerId, bool, usize)>> = HashMap::new();
+        let ids = std::mem::take(&mut self.ids);
+        let of = |id: &ResellerId| &self.touched[id];
+        let moved: Vec<ResellerId> = ids.iter().filter(|i| of(i).moved()).cloned().collect();
+        let deleted: Vec<ResellerId> = ids.iter().filter(|i| of(i).deleted()).cloned().collect();
+        let placed: Vec<ResellerId> = ids
+            .iter()
+            .filter(|i| of(i).moved() || of(i).added())
+            .cloned()
+            .collect();
+        let mut arrivals: HashMap<Parent, Vec<Arrival>> = HashMap::new();
         let mut parents: Vec<Parent> = Vec::new();
-        for (id, parent, middle, event) in std::mem::take(&mut self.arrivals).into_iter().rev() {
-            if !last.insert(id.clone()) || self.now.get(&id) != Some(&Some(parent.clone())) {
-                continue;
+        let mut arrive = |parent: &Parent, arrival: Arrival| {
+            arrivals
+                .entry(parent.clone())
+                .or_insert_with(|| {
+                    parents.push(parent.clone());
+                    Vec::new()
+                })
+                .push(arrival);
+        };
+
+        // 1. Moved resellers out from under one another.
+        let detach = moved.len() >= 2;
+        if detach {
+            for id in &moved {
+                let t = &self.touched[id];
+                if t.before == Some(None) {
+                    continue; // a root already
+                }
+                let (event, end) = (t.event.clone(), t.parent().cloned());
+                let m = Mutation::Move {
+                    id: id.clone(),
+                    parent: None,
+                };
+                let at = self.push(m, event);
+                if end == Some(None) {
+                    arrive(&None, (id.clone(), false, at));
+                }
             }
-            let group = groups.entry(parent.clone()).or_insert_with(|| {
-                parents.push(parent.clone());
-                Vec::new()
-            });
-            group.push((id, middle, event));
         }
-        parents.reverse();
-        for parent in parents {
-            let mut group = groups.remove(&parent).unwrap_or_default();
-            group.reverse();
-            self.restore_order(parent, group);
+
+        // 2. Removals; the children the table still lists under a removed reseller
+        // take its place.
+        let gone: HashSet<&Id> = deleted.iter().map(|d| &**d).collect();
+        for id in &deleted {
+            let event = self.touched[id].event.clone();
+            let m = Mutation::Remove {
+                id: id.clone(),
+                removal: Removal::ReattachDownline,
+            };
+            let at = self.push(m, event);
+            let Some(r) = self.snap.get(id) else { continue };
+            // Its nearest ancestor that stays.
+            let mut up = r.parent();
+            while let Some(p) = up.filter(|p| gone.contains(p)) {
+                up = self.snap.get(p).and_then(|r| r.parent());
+            }
+            let heir: Parent = up.map(ToOwned::to_owned);
+            for c in r.children() {
+                let c = c.id().to_owned();
+                let stays = match self.touched.get(&c) {
+                    None => true,
+                    Some(t) => t.parent() == Some(&Some(id.clone())),
+                };
+                if stays {
+                    arrive(&heir, (c, true, at));
+                }
+            }
+        }
+
+        // 3. Inserted and moved resellers under their parents, parents first.
+        let depth = depths(&placed, |id| {
+            self.touched[id]
+                .parent()
+                .and_then(Clone::clone)
+                .filter(|p| self.touched.get(p).is_some_and(|t| t.moved() || t.added()))
+        });
+        let mut order: Vec<(usize, ResellerId)> =
+            placed.iter().map(|id| (depth[id], id.clone())).collect();
+        let ids_order = self.order;
+        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| ids_order.cmp(&a.1, &b.1)));
+        for (_, id) in order {
+            let t = self.touched[&id].clone();
+            let Some(now) = t.now else { continue };
+            if detach && t.before.is_some() && now.parent.is_none() {
+                continue; // made a root in step 1
+            }
+            let m = match t.before {
+                None => Mutation::Add(now.fields.record(id.clone(), now.parent.clone())),
+                Some(_) => Mutation::Move {
+                    id: id.clone(),
+                    parent: now.parent.clone(),
+                },
+            };
+            let at = self.push(m, t.event);
+            arrive(&now.parent, (id, false, at));
+        }
+
+        // 4. Fields that end up differing from the version before.
+        for id in &ids {
+            let t = &self.touched[id];
+            let (Some(_), Some(now)) = (&t.before, &t.now) else {
+                continue;
+            };
+            let event = t.event.clone();
+            if let Some(m) = now.fields.clone().update(id.clone(), self.snap.get(id)) {
+                self.push(m, event);
+            }
+        }
+
+        match self.ruled_out.take() {
+            // The batch is refused at its last mutation: no order to restore.
+            Some((m, event)) => {
+                self.push(m, event);
+            }
+            None => {
+                for parent in parents {
+                    let group = arrivals.remove(&parent).unwrap_or_default();
+                    self.restore_order(parent, group);
+                }
+            }
         }
         (self.mutations, self.events)
     }
 
+    /// Whether `c`, a child of `parent` in the version before, is still under it.
+    fn stays_under(&self, c: &Id, parent: &Parent) -> bool {
+        match self.touched.get(c) {
+            None => true,
+            Some(t) => t.parent() == Some(parent),
+        }
+    }
+
     /// Moves that list `parent`'s children in id order again after `arrived`.
-    fn restore_order(&mut self, parent: Parent, arrived: Vec<(ResellerId, bool, usize)>) {
+    fn restore_order(&mut self, parent: Parent, arrived: Vec<Arrival>) {
         let order = self.order;
         let in_order = arrived
             .windows(2)
@@ -212,8 +450,7 @@ impl Translation {
         if in_order && above_all && arrived.iter().all(|(_, middle, _)| !middle) {
             return;
         }
-        let Some((smallest, _, event)) =
-            arrived.iter().min_by(|a, b| order.cmp(&a.0, &b.0)).cloned()
+        let Some((smallest, _, at)) = arrived.iter().min_by(|a, b| order.cmp(&a.0, &b.0)).cloned()
         else {
             return;
         };
@@ -227,40 +464,59 @@ impl Translation {
         };
         let mut tail: Vec<ResellerId> = old
             .into_iter()
-            .filter(|c| !self.now.contains_key(c) && order.cmp(c, &smallest).is_ge())
+            .filter(|c| self.stays_under(c, &parent) && order.cmp(c, &smallest).is_ge())
             .chain(arrived.into_iter().map(|(id, _, _)| id))
             .collect();
         tail.sort_by(|a, b| order.cmp(a, b));
-        let source = self.events[event].clone();
+        let source = self.events[at].clone();
         for id in tail {
             self.push(
                 Mutation::Move {
                     id,
                     parent: parent.clone(),
                 },
-                &source,
+                source.clone(),
             );
         }
     }
 }
 
-/// The update of `row`'s sent fields that differ from `before` (every sent field when
-/// there is no `before`).
-fn update(row: Row, before: Option<crate::Reseller<'_>>) -> Mutation {
-    let differs = |same: bool| before.is_none() || !same;
-    Mutation::Update {
-        name: row
-            .name
-            .filter(|n| differs(before.is_some_and(|b| b.name() == n))),
-        capabilities: row
-            .capabilities
-            .filter(|c| differs(before.is_some_and(|b| b.capabilities() == *c))),
-        economic_enabled: row
-            .economic_enabled
-            .filter(|e| differs(before.is_some_and(|b| b.economic_enabled() == *e))),
-        attributes: row
-            .attributes
-            .filter(|a| differs(before.is_some_and(|b| b.attributes().as_json() == a.as_json()))),
-        id: row.id,
+/// The depth of each of `ids` among them: 0 for one whose parent (`parent_in`, or
+/// `None` when the parent is not one of them) is not one of them, else one more than
+/// its parent's. Ids on a cycle (which no forest has) get `usize::MAX`. Walks each
+/// chain once, with a stack of its own, not by recursion: a chain may be long.
+fn depths(
+    ids: &[ResellerId],
+    parent_in: impl Fn(&ResellerId) -> Option<ResellerId>,
+) -> HashMap<ResellerId, usize> {
+    let mut depth: HashMap<ResellerId, usize> = HashMap::with_capacity(ids.len());
+    let mut chain: Vec<ResellerId> = Vec::new();
+    let mut on_chain: HashSet<ResellerId> = HashSet::new();
+    for id in ids {
+        on_chain.clear();
+        let mut at = id.clone();
+        let base = loop {
+            if let Some(&d) = depth.get(&at) {
+                break d.saturating_add(1);
+            }
+            if !on_chain.insert(at.clone()) {
+                break usize::MAX; // a cycle
+            }
+            chain.push(at.clone());
+            match parent_in(&at) {
+                Some(p) => at = p,
+                None => break 0,
+            }
+        };
+        // `base` is the depth of the chain's last id; those before it are deeper.
+        let mut d = base;
+        let cycle = base == usize::MAX;
+        for id in chain.drain(..).rev() {
+            depth.insert(id, d);
+            if !cycle {
+                d += 1;
+            }
+        }
     }
+    depth
 }

@@ -66,7 +66,7 @@ const WAIT: Duration = Duration::from_millis(100);
 /// let follower = Follower::start(source)?;
 ///
 /// // A request after the caller's own write: wait until the replica shows it.
-/// let written: Lsn = "0/16B3748".parse()?; // SELECT pg_current_wal_lsn() after COMMIT
+/// let written: Lsn = "0/16B3748".parse()?; // SELECT pg_current_wal_insert_lsn() after COMMIT
 /// let snap = follower.wait_for(written, Duration::from_secs(2))?;
 /// let me = Principal::new(Role::ResellerAdmin, "7");
 /// let page = snap.eligible_parents(&me, FilterFlags::NONE, Order::PreOrder, PageRequest::default())?;
@@ -184,8 +184,10 @@ impl Follower {
     }
 
     /// Waits until the hierarchy reflects the source up to `lsn` (read-your-writes:
-    /// pass `SELECT pg_current_wal_lsn()` taken after your commit), then returns the
-    /// current version.
+    /// pass `SELECT pg_current_wal_insert_lsn()` taken after your commit: with
+    /// `synchronous_commit = off` a commit returns before its log is written, and
+    /// `pg_current_wal_lsn()`, the position written, can lie before it), then returns
+    /// the current version.
     ///
     /// # Errors
     ///

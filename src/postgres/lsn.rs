@@ -8,8 +8,8 @@ use crate::Position;
 
 /// A PostgreSQL write-ahead log position (`pg_lsn`), written as two hexadecimal halves
 /// (`16/B374D848`). A follower's versions record the LSN they reflect, and a service
-/// that just committed a change waits for `SELECT pg_current_wal_lsn()` taken after its
-/// commit ([`Follower::wait_for`](super::Follower::wait_for)).
+/// that just committed a change waits for `SELECT pg_current_wal_insert_lsn()` taken
+/// after its commit ([`Follower::wait_for`](super::Follower::wait_for)).
 ///
 /// # Examples
 ///

@@ -40,17 +40,6 @@ pub(crate) struct Row {
     pub(crate) attributes: Sent<Attributes>,
 }
 
-impl Row {
-    /// The record of a whole row (an insert sends every field).
-    pub(crate) fn into_record(self) -> Record {
-        Record::new(self.id, self.parent)
-            .name(self.name.unwrap_or_default())
-            .capabilities(self.capabilities.unwrap_or(Capabilities::NONE))
-            .economic_enabled(self.economic_enabled.unwrap_or(false))
-            .attributes(self.attributes.unwrap_or_else(Attributes::none))
-    }
-}
-
 impl ColumnMap {
     /// Finds the table's columns in `relation`; the error names a missing column.
     pub(crate) fn resolve(table: &Table, relation: &Relation) -> Result<ColumnMap, String> {

@@ -259,9 +259,12 @@ impl Session {
             .start()?;
         // The first statement fixes the transaction's snapshot; the COPY reads the same.
         // Read in the same statement, after the snapshot: every commit the snapshot saw
-        // starts before this log position.
+        // starts before this log position. The position inserted, not written: with
+        // `synchronous_commit = off` a transaction is visible once its commit record is
+        // inserted, before it is written, and a commit the load saw but placed after
+        // the position written would be applied a second time.
         let row = tx.query_one(
-            "SELECT pg_current_snapshot()::text, pg_current_wal_lsn()",
+            "SELECT pg_current_snapshot()::text, pg_current_wal_insert_lsn()",
             &[],
         )?;
         let (text, until): (String, PgLsn) = (row.get(0), row.get(1));

@@ -1,0 +1,449 @@
+//! Transactions whose steps the engine would refuse one by one but whose end is a
+//! forest, checked against a model of the table at the end: rows by id, children and
+//! roots in id order, walked with an explicit stack.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::Translation;
+use crate::postgres::event::{RowChange, RowEvent};
+use crate::postgres::row::Row;
+use crate::postgres::sibling_order::IdOrder;
+use crate::postgres::Lsn;
+use crate::{Attributes, Capabilities, Capability, Mutation, MutationError, Record, Snapshot};
+
+/// A row of the model: parent and the fields a change sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ModelRow {
+    parent: Option<u32>,
+    name: String,
+    caps: Capabilities,
+    economic: bool,
+}
+
+/// One change to the table.
+#[derive(Clone, Debug)]
+enum Change {
+    Insert(u32, ModelRow),
+    /// An update; `name` not sent when `None` (a large value left as it was).
+    Update(u32, Option<u32>, Option<String>, Capabilities, bool),
+    Delete(u32),
+}
+
+fn id(i: u32) -> crate::ResellerId {
+    crate::ResellerId::from(u64::from(i))
+}
+
+fn snapshot(rows: &BTreeMap<u32, ModelRow>) -> Snapshot {
+    // In id order, so that the builder lists siblings in id order too.
+    Snapshot::build(rows.iter().map(|(&i, r)| {
+        Record::new(id(i), r.parent.map(id))
+            .name(r.name.clone())
+            .capabilities(r.caps)
+            .economic_enabled(r.economic)
+    }))
+    .unwrap()
+}
+
+/// `(id, parent, name, capabilities, economic)` in pre-order, children and roots in
+/// id order: the model's listing.
+fn model_listing(
+    rows: &BTreeMap<u32, ModelRow>,
+) -> Vec<(String, Option<String>, String, Capabilities, bool)> {
+    let mut children: BTreeMap<Option<u32>, Vec<u32>> = BTreeMap::new();
+    for (&i, r) in rows {
+        children.entry(r.parent).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<u32> = children.get(&None).cloned().unwrap_or_default();
+    stack.reverse();
+    while let Some(i) = stack.pop() {
+        let r = &rows[&i];
+        out.push((
+            i.to_string(),
+            r.parent.map(|p| p.to_string()),
+            r.name.clone(),
+            r.caps,
+            r.economic,
+        ));
+        if let Some(c) = children.get(&Some(i)) {
+            stack.extend(c.iter().rev());
+        }
+    }
+    out
+}
+
+/// The same listing of a snapshot, in its own sibling order.
+fn listing(s: &Snapshot) -> Vec<(String, Option<String>, String, Capabilities, bool)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<crate::Reseller<'_>> = s.roots().collect();
+    stack.reverse();
+    while let Some(r) = stack.pop() {
+        out.push((
+            r.id().as_str().to_owned(),
+            r.parent().map(|p| p.as_str().to_owned()),
+            r.name().to_owned(),
+            r.capabilities(),
+            r.economic_enabled(),
+        ));
+        let mut c: Vec<_> = r.children().collect();
+        c.reverse();
+        stack.extend(c);
+    }
+    out
+}
+
+fn row(
+    i: u32,
+    parent: Option<u32>,
+    name: Option<String>,
+    caps: Capabilities,
+    economic: bool,
+    attributes: bool,
+) -> Row {
+    Row {
+        id: id(i),
+        parent: parent.map(id),
+        name,
+        capabilities: Some(caps),
+        economic_enabled: Some(economic),
+        attributes: attributes.then(Attributes::none),
+    }
+}
+
+/// The batch `changes` translate to against `before`.
+fn translate(before: &Arc<Snapshot>, changes: &[Change]) -> (Vec<Mutation>, Vec<RowEvent>) {
+    let max = before
+        .iter()
+        .map(|r| r.id().as_str().parse::<u64>().unwrap())
+        .max()
+        .map(crate::ResellerId::from);
+    let mut t = Translation::new(before.clone(), IdOrder::Numeric, max);
+    for (k, c) in changes.iter().enumerate() {
+        let event = |change, i: u32| RowEvent {
+            change,
+            id: id(i),
+            lsn: Lsn::new(k as u64 + 1),
+            xid: 7,
+        };
+        match c.clone() {
+            Change::Insert(i, r) => {
+                let e = event(RowChange::Insert, i);
+                t.insert(row(i, r.parent, Some(r.name), r.caps, r.economic, true), &e);
+            }
+            Change::Update(i, parent, name, caps, economic) => {
+                let e = event(RowChange::Update, i);
+                t.update(row(i, parent, name, caps, economic, false), &e);
+            }
+            Change::Delete(i) => {
+                let e = event(RowChange::Delete, i);
+                t.delete(id(i), &e);
+            }
+        }
+    }
+    t.finish()
+}
+
+fn caps_of(bits: u8) -> Capabilities {
+    Capability::ALL
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| (bits >> k) & 1 == 1)
+        .map(|(_, &c)| c)
+        .collect()
+}
+
+/// A forest over `present` ids (a parent before its child in `rank`), with fields.
+fn forest(
+    present: &[u32],
+    parents: &[Option<usize>],
+    fields: &[(u8, u8, bool)],
+) -> BTreeMap<u32, ModelRow> {
+    present
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let parent = parents[k].filter(|_| k > 0).map(|p| present[p % k]);
+            let (name, caps, economic) = fields[k];
+            (
+                i,
+                ModelRow {
+                    parent,
+                    name: format!("n{}", name % 3),
+                    caps: caps_of(caps),
+                    economic,
+                },
+            )
+        })
+        .collect()
+}
+
+/// A transaction from `before` to `after`: per id, a few changes through states
+/// the engine would refuse (another parent, a cycle, a child before its parent, a
+/// delete and insert again), interleaved across ids by `mix`.
+fn transaction(
+    before: &BTreeMap<u32, ModelRow>,
+    after: &BTreeMap<u32, ModelRow>,
+    detour: &[(u8, u32)],
+    mix: &[usize],
+) -> Vec<Change> {
+    let mut per_id: Vec<Vec<Change>> = Vec::new();
+    let ids: std::collections::BTreeSet<u32> = before.keys().chain(after.keys()).copied().collect();
+    for (k, &i) in ids.iter().enumerate() {
+        let (how, other) = detour[k % detour.len()];
+        let other = Some(other % 14).filter(|&o| o != i && o != 0);
+        let mut seq = Vec::new();
+        let send = |r: &ModelRow, name: bool| {
+            Change::Update(
+                i,
+                r.parent,
+                name.then(|| r.name.clone()),
+                r.caps,
+                r.economic,
+            )
+        };
+        match (before.get(&i), after.get(&i)) {
+            (Some(b), Some(a)) => match how % 4 {
+                0 => seq.push(send(a, true)),
+                1 => {
+                    seq.push(Change::Update(i, other, None, b.caps, b.economic));
+                    seq.push(send(a, true));
+                }
+                2 => {
+                    seq.push(Change::Delete(i));
+                    seq.push(Change::Insert(i, a.clone()));
+                }
+                // The name left unsent where it does not change.
+                _ => seq.push(send(a, a.name != b.name)),
+            },
+            (Some(b), None) => {
+                if how % 2 == 1 {
+                    seq.push(Change::Update(i, other, None, b.caps, b.economic));
+                }
+                seq.push(Change::Delete(i));
+            }
+            (None, Some(a)) => match how % 3 {
+                0 => seq.push(Change::Insert(i, a.clone())),
+                1 => {
+                    let mut first = a.clone();
+                    first.parent = other;
+                    seq.push(Change::Insert(i, first));
+                    seq.push(send(a, true));
+                }
+                _ => {
+                    seq.push(Change::Insert(i, a.clone()));
+                    seq.push(Change::Delete(i));
+                    seq.push(Change::Insert(i, a.clone()));
+                }
+            },
+            (None, None) => {}
+        }
+        per_id.push(seq);
+    }
+    // Interleave, each id's changes in their order.
+    let mut out = Vec::new();
+    let mut next = vec![0usize; per_id.len()];
+    let mut m = mix.iter().cycle();
+    while out.len() < per_id.iter().map(Vec::len).sum::<usize>() {
+        let start = m.next().copied().unwrap_or(0) % per_id.len();
+        let k = (0..per_id.len())
+            .map(|d| (start + d) % per_id.len())
+            .find(|&k| next[k] < per_id[k].len())
+            .expect("a change left");
+        out.push(per_id[k][next[k]].clone());
+        next[k] += 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Whatever the steps, a transaction whose end is a forest ends as that forest,
+    /// siblings in id order.
+    #[test]
+    fn a_transaction_ends_as_the_table_does(
+        before_ids in proptest::sample::subsequence((1u32..14).collect::<Vec<_>>(), 0..10),
+        after_ids in proptest::sample::subsequence((1u32..14).collect::<Vec<_>>(), 0..10),
+        shuffle in proptest::collection::vec(any::<prop::sample::Index>(), 14),
+        before_parents in proptest::collection::vec(proptest::option::weighted(0.8, 0usize..14), 14),
+        after_parents in proptest::collection::vec(proptest::option::weighted(0.8, 0usize..14), 14),
+        before_fields in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<bool>()), 14),
+        after_fields in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<bool>()), 14),
+        detour in proptest::collection::vec((any::<u8>(), any::<u32>()), 1..14),
+        mix in proptest::collection::vec(any::<usize>(), 1..40),
+    ) {
+        // The end's parents in an order of its own, so that a child may have a
+        // smaller id than its parent, and a parent of before a child of after.
+        let mut after_ids = after_ids;
+        for (k, ix) in shuffle.iter().enumerate().take(after_ids.len()) {
+            let j = ix.index(after_ids.len());
+            after_ids.swap(k, j);
+        }
+        let before = forest(&before_ids, &before_parents, &before_fields);
+        let after = forest(&after_ids, &after_parents, &after_fields);
+        let snap = Arc::new(snapshot(&before));
+        prop_assert_eq!(listing(&snap), model_listing(&before));
+        let changes = transaction(&before, &after, &detour, &mix);
+        let (batch, events) = translate(&snap, &changes);
+        prop_assert_eq!(batch.len(), events.len());
+        let applied = snap.with_changes(&batch);
+        prop_assert!(applied.is_ok(), "{:?}\nchanges {:?}\nbatch {:?}", applied.err(), changes, batch);
+        prop_assert_eq!(listing(&applied.unwrap()), model_listing(&after), "changes {:?}", changes);
+    }
+}
+
+fn rows(list: &[(u32, Option<u32>)]) -> BTreeMap<u32, ModelRow> {
+    list.iter()
+        .map(|&(i, parent)| {
+            let r = ModelRow {
+                parent,
+                name: String::new(),
+                caps: Capabilities::NONE,
+                economic: false,
+            };
+            (i, r)
+        })
+        .collect()
+}
+
+#[test]
+fn a_child_inserted_before_its_parent_and_a_swap_through_a_cycle() {
+    // INSERT ... VALUES (11, 10), (10, 1): the child first.
+    let before = rows(&[(1, None)]);
+    let snap = Arc::new(snapshot(&before));
+    let r = |parent| ModelRow {
+        parent,
+        name: String::new(),
+        caps: Capabilities::NONE,
+        economic: false,
+    };
+    let changes = [
+        Change::Insert(11, r(Some(10))),
+        Change::Insert(10, r(Some(1))),
+    ];
+    let (batch, _) = translate(&snap, &changes);
+    let after = snap.with_changes(&batch).unwrap();
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[(1, None), (10, Some(1)), (11, Some(10))]))
+    );
+    // 1 → 2 → 3 becomes 1 → 3 → 2: 2 goes under 3 first, which is still under 2.
+    let before = rows(&[(1, None), (2, Some(1)), (3, Some(2))]);
+    let snap = Arc::new(snapshot(&before));
+    let changes = [
+        Change::Update(2, Some(3), None, Capabilities::NONE, false),
+        Change::Update(3, Some(1), None, Capabilities::NONE, false),
+    ];
+    let (batch, _) = translate(&snap, &changes);
+    let after = snap.with_changes(&batch).unwrap();
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[(1, None), (3, Some(1)), (2, Some(3))]))
+    );
+}
+
+#[test]
+fn a_row_deleted_and_inserted_again_keeps_its_children() {
+    // Without a foreign key (or a deferred one): 3 stays under the new 2.
+    let before = rows(&[(1, None), (2, Some(1)), (3, Some(2))]);
+    let snap = Arc::new(snapshot(&before));
+    let mut again = before[&2].clone();
+    again.name = "Acme v2".into();
+    let changes = [Change::Delete(2), Change::Insert(2, again.clone())];
+    let (batch, _) = translate(&snap, &changes);
+    let after = snap.with_changes(&batch).unwrap();
+    let mut end = before.clone();
+    end.insert(2, again);
+    assert_eq!(listing(&after), model_listing(&end));
+}
+
+#[test]
+fn children_left_under_a_deleted_row_take_its_place_in_id_order() {
+    // No foreign key: 4 and 6 are left under the deleted 2; they go under 1, among
+    // 1's children in id order.
+    let before = rows(&[
+        (1, None),
+        (2, Some(1)),
+        (4, Some(2)),
+        (5, Some(1)),
+        (6, Some(2)),
+    ]);
+    let snap = Arc::new(snapshot(&before));
+    let (batch, _) = translate(&snap, &[Change::Delete(2)]);
+    let after = snap.with_changes(&batch).unwrap();
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[
+            (1, None),
+            (4, Some(1)),
+            (5, Some(1)),
+            (6, Some(1))
+        ]))
+    );
+}
+
+#[test]
+fn a_change_the_state_before_it_rules_out_is_refused_by_the_engine_naming_it() {
+    let before = rows(&[(1, None), (2, Some(1))]);
+    let snap = Arc::new(snapshot(&before));
+    let r = ModelRow {
+        parent: Some(1),
+        name: String::new(),
+        caps: Capabilities::NONE,
+        economic: false,
+    };
+    for (changes, refused) in [
+        // An id inserted twice: the second insert, after the first took effect.
+        (
+            vec![Change::Insert(5, r.clone()), Change::Insert(5, r.clone())],
+            MutationError::DuplicateId {
+                index: 0,
+                id: id(5),
+            },
+        ),
+        (
+            vec![Change::Insert(2, r.clone())],
+            MutationError::DuplicateId {
+                index: 0,
+                id: id(2),
+            },
+        ),
+        (
+            vec![
+                Change::Delete(2),
+                Change::Update(2, Some(1), None, Capabilities::NONE, false),
+            ],
+            MutationError::UnknownId {
+                index: 0,
+                id: id(2),
+            },
+        ),
+        (
+            vec![Change::Delete(9)],
+            MutationError::UnknownId {
+                index: 0,
+                id: id(9),
+            },
+        ),
+    ] {
+        let (batch, events) = translate(&snap, &changes);
+        let err = snap.with_changes(&batch).unwrap_err();
+        assert_eq!(err.index(), batch.len() - 1, "{changes:?}");
+        let named = match (&err, &refused) {
+            (
+                MutationError::DuplicateId { id: a, .. },
+                MutationError::DuplicateId { id: b, .. },
+            )
+            | (MutationError::UnknownId { id: a, .. }, MutationError::UnknownId { id: b, .. }) => {
+                a == b
+            }
+            _ => false,
+        };
+        assert!(named, "{err:?} for {changes:?}");
+        // The event is the last change, the one ruled out.
+        assert_eq!(events[err.index()].lsn, Lsn::new(changes.len() as u64));
+    }
+}
