@@ -16,20 +16,25 @@
 //! writes a batch that goes from the version before to that end through valid steps
 //! only:
 //!
+//! A row that the table leaves under a deleted one (there is no foreign key, or it
+//! is deferred) counts as moved: to its *heir*, the parent the deleted one had when
+//! deleted, or, if that one is gone too, the heir of that one (each memoised, so that
+//! a deleted chain is walked once). So does an inserted or moved row whose parent the
+//! transaction deletes.
+//!
 //! 1. With two moves or more, each moved reseller is first made a root (always
 //!    valid), so that no later move goes under a reseller still hanging below one
 //!    that moves.
 //! 2. Each reseller there before and not after is removed with
 //!    [`Removal::ReattachDownline`]: with a foreign key, its children were moved or
-//!    deleted too and it is a leaf by then. Without one, the children the table still
-//!    lists under it take its place, under its nearest ancestor that stays (their
-//!    parent is gone).
+//!    deleted too and it is a leaf by then; otherwise they go in its place.
 //! 3. The inserted resellers and the moved ones go under their parents of the end,
 //!    parents first: in the order of their depth among those placed, each parent is
 //!    there before its children. (A cycle among them, which no table that is a
-//!    forest has, is placed last for the engine to refuse.) A reseller placed under
-//!    one that the transaction deletes is refused too: without a foreign key, that
-//!    row is left with no parent, and no load of the table would accept it.
+//!    forest has, is placed last for the engine to refuse.) With a single move, its
+//!    reseller's downline holds only links of the end when it moves (the untouched,
+//!    the removals' and the placed so far), so its new parent, not in its downline at
+//!    the end, is not in it then either.
 //! 4. Each reseller there before and after gets an update of the fields whose end
 //!    value differs from the version before.
 //!
@@ -44,7 +49,7 @@
 //! parent come in id order (step 3 places those of one depth in id order) and the
 //! smallest is above every id of the version before: the usual case, which costs
 //! nothing more. Otherwise (a transaction that took its id early and committed late,
-//! a move, children re-attached by a removal) the batch ends with moves that put the
+//! a move, rows left under a deleted one) the batch ends with moves that put the
 //! parent's children from the smallest arriving id on back in id order: `O(children of
 //! that parent)` lookups, and a move for each child whose id is above the smallest
 //! arrival.
@@ -149,6 +154,9 @@ struct Touched {
     before: Option<Parent>,
     /// Where it is now; `None`: not there.
     now: Option<Placed>,
+    /// The parent it had when last there (what a row left under it goes to, if it is
+    /// gone at the end).
+    last: Parent,
     /// Its last change.
     event: RowEvent,
 }
@@ -175,10 +183,9 @@ impl Touched {
     }
 }
 
-/// A reseller placed under a parent by the batch: its id, whether it went in the
-/// middle of the parent's children (re-attached) rather than last, and the index of
-/// the mutation that placed it.
-type Arrival = (ResellerId, bool, usize);
+/// A reseller placed last under a parent by the batch: its id, and the index of the
+/// mutation that placed it.
+type Arrival = (ResellerId, usize);
 
 /// A transaction being translated.
 pub(crate) struct Translation {
@@ -228,6 +235,7 @@ impl Translation {
             self.touched.insert(
                 id.clone(),
                 Touched {
+                    last: before.clone().flatten(),
                     before,
                     now,
                     event: event.clone(),
@@ -248,6 +256,7 @@ impl Translation {
             self.ruled_out = Some((m, event.clone()));
             return;
         }
+        t.last = parent.clone();
         t.now = Some(Placed { parent, fields });
         t.event = event.clone();
     }
@@ -260,6 +269,7 @@ impl Translation {
         let t = self.touch(&id, event);
         match t.now.take() {
             Some(now) => {
+                t.last = parent.clone();
                 t.now = Some(Placed {
                     parent,
                     fields: now.fields.then(fields),
@@ -302,16 +312,83 @@ impl Translation {
         self.mutations.len() - 1
     }
 
+    /// Whether `id` was touched and is not there now.
+    fn gone(&self, id: &Id) -> bool {
+        self.touched.get(id).is_some_and(|t| t.now.is_none())
+    }
+
+    /// `parent`, or, if the transaction deleted it, its heir: the parent it had when
+    /// deleted, or that one's heir. Each deleted id's heir is kept in `memo`, so that
+    /// a chain of them is walked once. A cycle among deleted ids (a table that went
+    /// through one) leaves one of them, for the engine to refuse.
+    fn heir(&self, parent: &Parent, memo: &mut HashMap<ResellerId, Parent>) -> Parent {
+        let mut chain: Vec<ResellerId> = Vec::new();
+        let mut at = parent.clone();
+        let found = loop {
+            let Some(x) = at.as_ref().filter(|x| self.gone(x)) else {
+                break at;
+            };
+            if let Some(h) = memo.get(x) {
+                break h.clone();
+            }
+            if chain.len() > self.touched.len() {
+                break at;
+            }
+            chain.push(x.clone());
+            at = self.touched[x].last.clone();
+        };
+        for x in chain {
+            memo.insert(x, found.clone());
+        }
+        found
+    }
+
     /// The batch, and the source event of each mutation (see the module docs).
     pub(crate) fn finish(mut self) -> (Vec<Mutation>, Vec<RowEvent>) {
         let ids = std::mem::take(&mut self.ids);
-        let of = |id: &ResellerId| &self.touched[id];
-        let moved: Vec<ResellerId> = ids.iter().filter(|i| of(i).moved()).cloned().collect();
-        let deleted: Vec<ResellerId> = ids.iter().filter(|i| of(i).deleted()).cloned().collect();
-        let placed: Vec<ResellerId> = ids
+        let deleted: Vec<ResellerId> = ids
             .iter()
-            .filter(|i| of(i).moved() || of(i).added())
+            .filter(|i| self.touched[*i].deleted())
             .cloned()
+            .collect();
+        // The resellers to place, each with the parent the table gives it and the
+        // event its move or add comes from: the moved and the added, then the rows
+        // the table leaves under a deleted one.
+        let mut placed: Vec<(ResellerId, Parent, RowEvent)> = ids
+            .iter()
+            .filter_map(|id| {
+                let t = &self.touched[id];
+                let parent = t.parent()?.clone();
+                (t.moved() || t.added()).then(|| (id.clone(), parent, t.event.clone()))
+            })
+            .collect();
+        for d in &deleted {
+            let Some(r) = self.snap.get(d) else { continue };
+            let parent = Some(d.clone());
+            for c in r.children() {
+                let c = c.id().to_owned();
+                if self.stays_under(&c, &parent) {
+                    let event = match self.touched.get(&c) {
+                        Some(t) => t.event.clone(),
+                        None => self.touched[d].event.clone(),
+                    };
+                    placed.push((c, parent.clone(), event));
+                }
+            }
+        }
+        // Where each ends: that parent, or its heir if the transaction deleted it.
+        let mut memo = HashMap::new();
+        let end: HashMap<ResellerId, Parent> = placed
+            .iter()
+            .map(|(id, parent, _)| (id.clone(), self.heir(parent, &mut memo)))
+            .collect();
+        let there_before = |id: &ResellerId| match self.touched.get(id) {
+            Some(t) => t.before.clone(),
+            None => self.snap.get(id).map(|r| r.parent().map(ToOwned::to_owned)),
+        };
+        let before: HashMap<ResellerId, Option<Parent>> = placed
+            .iter()
+            .map(|(id, _, _)| (id.clone(), there_before(id)))
             .collect();
         let mut arrivals: HashMap<Parent, Vec<Arrival>> = HashMap::new();
         let mut parents: Vec<Parent> = Vec::new();
@@ -325,81 +402,68 @@ impl Translation {
                 .push(arrival);
         };
 
-        // 1. Moved resellers out from under one another.
-        let detach = moved.len() >= 2;
+        // 1. With two moves or more, the moved resellers out from under one another.
+        let moves = placed
+            .iter()
+            .filter(|(id, _, _)| before[id].is_some())
+            .count();
+        let detach = moves >= 2;
         if detach {
-            for id in &moved {
-                let t = &self.touched[id];
-                if t.before == Some(None) {
-                    continue; // a root already
+            for (id, _, event) in &placed {
+                match &before[id] {
+                    None | Some(None) => continue, // added, or a root already
+                    Some(Some(_)) => {}
                 }
-                let (event, end) = (t.event.clone(), t.parent().cloned());
                 let m = Mutation::Move {
                     id: id.clone(),
                     parent: None,
                 };
-                let at = self.push(m, event);
-                if end == Some(None) {
-                    arrive(&None, (id.clone(), false, at));
+                let at = self.push(m, event.clone());
+                if end[id].is_none() {
+                    arrive(&None, (id.clone(), at));
                 }
             }
         }
 
-        // 2. Removals; the children the table still lists under a removed reseller
-        // take its place.
-        let gone: HashSet<&Id> = deleted.iter().map(|d| &**d).collect();
+        // 2. Removals (a row the table leaves under a removed reseller goes in its
+        // place, then under its heir in step 3).
         for id in &deleted {
             let event = self.touched[id].event.clone();
             let m = Mutation::Remove {
                 id: id.clone(),
                 removal: Removal::ReattachDownline,
             };
-            let at = self.push(m, event);
-            let Some(r) = self.snap.get(id) else { continue };
-            // Its nearest ancestor that stays.
-            let mut up = r.parent();
-            while let Some(p) = up.filter(|p| gone.contains(p)) {
-                up = self.snap.get(p).and_then(|r| r.parent());
-            }
-            let heir: Parent = up.map(ToOwned::to_owned);
-            for c in r.children() {
-                let c = c.id().to_owned();
-                let stays = match self.touched.get(&c) {
-                    None => true,
-                    Some(t) => t.parent() == Some(&Some(id.clone())),
-                };
-                if stays {
-                    arrive(&heir, (c, true, at));
-                }
-            }
+            self.push(m, event);
         }
 
         // 3. Inserted and moved resellers under their parents, parents first.
-        let depth = depths(&placed, |id| {
-            self.touched[id]
-                .parent()
-                .and_then(Clone::clone)
-                .filter(|p| self.touched.get(p).is_some_and(|t| t.moved() || t.added()))
+        let ids_placed: Vec<ResellerId> = placed.iter().map(|(id, _, _)| id.clone()).collect();
+        let depth = depths(&ids_placed, |id| {
+            end[id].clone().filter(|p| end.contains_key(p))
         });
-        let mut order: Vec<(usize, ResellerId)> =
-            placed.iter().map(|id| (depth[id], id.clone())).collect();
         let ids_order = self.order;
-        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| ids_order.cmp(&a.1, &b.1)));
-        for (_, id) in order {
-            let t = self.touched[&id].clone();
-            let Some(now) = t.now else { continue };
-            if detach && t.before.is_some() && now.parent.is_none() {
-                continue; // made a root in step 1
-            }
-            let m = match t.before {
-                None => Mutation::Add(now.fields.record(id.clone(), now.parent.clone())),
+        placed.sort_by(|a, b| {
+            depth[&a.0]
+                .cmp(&depth[&b.0])
+                .then_with(|| ids_order.cmp(&a.0, &b.0))
+        });
+        for (id, _, event) in placed {
+            let parent = end[&id].clone();
+            let m = match &before[&id] {
+                Some(Some(_)) if detach && parent.is_none() => continue, // made a root in step 1
                 Some(_) => Mutation::Move {
                     id: id.clone(),
-                    parent: now.parent.clone(),
+                    parent: parent.clone(),
                 },
+                None => {
+                    let Some(now) = self.touched[&id].now.clone() else {
+                        continue;
+                    };
+                    Mutation::Add(now.fields.record(id.clone(), parent.clone()))
+                }
             };
-            let at = self.push(m, t.event);
-            arrive(&now.parent, (id, false, at));
+            let at = self.push(m, event);
+            arrive(&parent, (id, at));
         }
 
         // 4. Fields that end up differing from the version before.
@@ -444,13 +508,13 @@ impl Translation {
             .windows(2)
             .all(|w| order.cmp(&w[0].0, &w[1].0).is_lt());
         let above_all = match (arrived.first(), &self.max_before) {
-            (Some((first, _, _)), Some(max)) => order.cmp(first, max).is_gt(),
+            (Some((first, _)), Some(max)) => order.cmp(first, max).is_gt(),
             _ => true,
         };
-        if in_order && above_all && arrived.iter().all(|(_, middle, _)| !middle) {
+        if in_order && above_all {
             return;
         }
-        let Some((smallest, _, at)) = arrived.iter().min_by(|a, b| order.cmp(&a.0, &b.0)).cloned()
+        let Some((smallest, at)) = arrived.iter().min_by(|a, b| order.cmp(&a.0, &b.0)).cloned()
         else {
             return;
         };
@@ -465,7 +529,7 @@ impl Translation {
         let mut tail: Vec<ResellerId> = old
             .into_iter()
             .filter(|c| self.stays_under(c, &parent) && order.cmp(c, &smallest).is_ge())
-            .chain(arrived.into_iter().map(|(id, _, _)| id))
+            .chain(arrived.into_iter().map(|(id, _)| id))
             .collect();
         tail.sort_by(|a, b| order.cmp(a, b));
         let source = self.events[at].clone();
@@ -493,7 +557,6 @@ fn depths(
     let mut chain: Vec<ResellerId> = Vec::new();
     let mut on_chain: HashSet<ResellerId> = HashSet::new();
     for id in ids {
-        on_chain.clear();
         let mut at = id.clone();
         let base = loop {
             if let Some(&d) = depth.get(&at) {
@@ -511,7 +574,9 @@ fn depths(
         // `base` is the depth of the chain's last id; those before it are deeper.
         let mut d = base;
         let cycle = base == usize::MAX;
+        // Emptied an id at a time: clearing a hash set costs its capacity.
         for id in chain.drain(..).rev() {
+            on_chain.remove(&id);
             depth.insert(id, d);
             if !cycle {
                 d += 1;

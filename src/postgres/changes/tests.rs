@@ -2,7 +2,7 @@
 //! forest, checked against a model of the table at the end: rows by id, children and
 //! roots in id order, walked with an explicit stack.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -295,6 +295,139 @@ proptest! {
     }
 }
 
+/// The table after `changes` from `before`, a row left under a deleted one going
+/// under the parent that one had when deleted (or further up, if that one is gone
+/// too); `None` if that is no forest (a parent that never was, a cycle).
+fn model_end(
+    before: &BTreeMap<u32, ModelRow>,
+    changes: &[Change],
+) -> Option<BTreeMap<u32, ModelRow>> {
+    let mut rows = before.clone();
+    let mut when_deleted: HashMap<u32, Option<u32>> = HashMap::new();
+    for c in changes {
+        match c.clone() {
+            Change::Insert(i, r) => {
+                when_deleted.remove(&i);
+                rows.insert(i, r);
+            }
+            Change::Update(i, parent, name, caps, economic) => {
+                let r = rows.get_mut(&i).expect("generated for a present row");
+                r.parent = parent;
+                if let Some(n) = name {
+                    r.name = n;
+                }
+                r.caps = caps;
+                r.economic = economic;
+            }
+            Change::Delete(i) => {
+                let r = rows.remove(&i).expect("generated for a present row");
+                when_deleted.insert(i, r.parent);
+            }
+        }
+    }
+    let mut end = rows.clone();
+    for r in end.values_mut() {
+        let mut steps = 0;
+        while let Some(p) = r.parent.filter(|p| !rows.contains_key(p)) {
+            r.parent = *when_deleted.get(&p)?;
+            steps += 1;
+            if steps > 64 {
+                return None;
+            }
+        }
+    }
+    // No cycle: every chain of parents ends at a root within as many steps as rows.
+    for &i in end.keys() {
+        let mut at = Some(i);
+        for _ in 0..=end.len() {
+            at = at.and_then(|a| end[&a].parent);
+        }
+        if at.is_some() {
+            return None;
+        }
+    }
+    Some(end)
+}
+
+/// Changes drawn at random: an insert of an absent id, an update or a delete of a
+/// present one, under a present parent mostly (one of any id now and then, so that
+/// the steps pass through states a forest never is).
+fn random_changes(
+    before: &BTreeMap<u32, ModelRow>,
+    draws: &[(u8, u32, u32, u8, bool)],
+) -> Vec<Change> {
+    let mut present: std::collections::BTreeSet<u32> = before.keys().copied().collect();
+    let mut out = Vec::new();
+    for &(kind, i, parent, name, economic) in draws {
+        let i = 1 + i % 12;
+        let choices: Vec<u32> = present.iter().copied().filter(|&p| p != i).collect();
+        let parent = match parent % 8 {
+            0 => None,
+            1 => Some(1 + (parent / 8) % 12).filter(|&p| p != i),
+            _ if choices.is_empty() => None,
+            _ => Some(choices[(parent / 8) as usize % choices.len()]),
+        };
+        let caps = caps_of(name);
+        if present.contains(&i) {
+            match kind % 3 {
+                0 => {
+                    present.remove(&i);
+                    out.push(Change::Delete(i));
+                }
+                1 => out.push(Change::Update(i, parent, None, caps, economic)),
+                _ => out.push(Change::Update(
+                    i,
+                    parent,
+                    Some(format!("m{}", name % 3)),
+                    caps,
+                    economic,
+                )),
+            }
+        } else {
+            present.insert(i);
+            let r = ModelRow {
+                parent,
+                name: format!("m{}", name % 3),
+                caps,
+                economic,
+            };
+            out.push(Change::Insert(i, r));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 20_000, ..ProptestConfig::default() })]
+
+    /// Changes at random, rows left under deleted ones included: whenever the end is
+    /// a forest, the batch reaches it.
+    #[test]
+    fn random_changes_end_as_the_model_of_the_table(
+        before_ids in proptest::sample::subsequence((1u32..13).collect::<Vec<_>>(), 0..12),
+        shuffle in proptest::collection::vec(any::<prop::sample::Index>(), 12),
+        parents in proptest::collection::vec(proptest::option::weighted(0.85, 0usize..12), 12),
+        fields in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<bool>()), 12),
+        draws in proptest::collection::vec((any::<u8>(), any::<u32>(), any::<u32>(), any::<u8>(), any::<bool>()), 0..12),
+    ) {
+        // Parents of any id order: a parent's id may be above its child's.
+        let mut before_ids = before_ids;
+        for (k, ix) in shuffle.iter().enumerate().take(before_ids.len()) {
+            let j = ix.index(before_ids.len());
+            before_ids.swap(k, j);
+        }
+        let before = forest(&before_ids, &parents, &fields);
+        let changes = random_changes(&before, &draws);
+        let end = model_end(&before, &changes);
+        prop_assume!(end.is_some());
+        let snap = Arc::new(snapshot(&before));
+        let (batch, _) = translate(&snap, &changes);
+        let applied = snap.with_changes(&batch);
+        prop_assert!(applied.is_ok(), "{:?}\nchanges {:?}\nbatch {:?}", applied.err(), changes, batch);
+        prop_assert_eq!(listing(&applied.unwrap()), model_listing(&end.unwrap()), "changes {:?}", changes);
+    }
+}
+
 fn rows(list: &[(u32, Option<u32>)]) -> BTreeMap<u32, ModelRow> {
     list.iter()
         .map(|&(i, parent)| {
@@ -382,6 +515,49 @@ fn children_left_under_a_deleted_row_take_its_place_in_id_order() {
             (5, Some(1)),
             (6, Some(1))
         ]))
+    );
+}
+
+#[test]
+fn rows_put_under_a_row_deleted_later_go_where_its_children_go() {
+    // No foreign key: 10 inserted under 2, 3 moved under 2, then 2 deleted: both go
+    // under 1, as 2's own child 4 does.
+    let before = rows(&[(1, None), (2, Some(1)), (3, Some(1)), (4, Some(2))]);
+    let snap = Arc::new(snapshot(&before));
+    let r = ModelRow {
+        parent: Some(2),
+        name: String::new(),
+        caps: Capabilities::NONE,
+        economic: false,
+    };
+    let changes = [
+        Change::Insert(10, r),
+        Change::Update(3, Some(2), None, Capabilities::NONE, false),
+        Change::Delete(2),
+    ];
+    let (batch, _) = translate(&snap, &changes);
+    let after = snap.with_changes(&batch).unwrap();
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[
+            (1, None),
+            (3, Some(1)),
+            (4, Some(1)),
+            (10, Some(1))
+        ]))
+    );
+    // 2 moved under 3, then deleted: its child 5 goes under 3, where 2 was then.
+    let before = rows(&[(1, None), (3, None), (2, Some(1)), (5, Some(2))]);
+    let snap = Arc::new(snapshot(&before));
+    let changes = [
+        Change::Update(2, Some(3), None, Capabilities::NONE, false),
+        Change::Delete(2),
+    ];
+    let (batch, _) = translate(&snap, &changes);
+    let after = snap.with_changes(&batch).unwrap();
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[(1, None), (3, None), (5, Some(3))]))
     );
 }
 
