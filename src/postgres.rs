@@ -51,10 +51,20 @@
 //! - **Gaps reload.** Changes the slot no longer holds (it was dropped, or moved on by
 //!   another reader), a `TRUNCATE`, or a changed id: the table is loaded again and
 //!   published as the next version ([`Health::Reloading`] meanwhile).
+//! - **Transactions, not statements.** A transaction is applied as the table ends it:
+//!   steps a table accepts inside one (a child inserted before its parent in one
+//!   statement, two resellers trading places, a row deleted and inserted again under
+//!   a deferred key) need not each be a forest.
 //! - **Bad changes stop.** A change the engine refuses (a move under the reseller's own
 //!   downline, an unknown parent without a foreign key to prevent it) stops the
 //!   follower with [`FollowError::Refused`] naming the row change and its LSN; the last
 //!   good version stays current and [`Health::Stopped`] says so.
+//! - **Rows left without a parent.** Without a foreign key, a `DELETE` can leave rows
+//!   whose `parent_id` names no row: no forest, and a load refuses such a table. The
+//!   follower puts them under the deleted row's parent instead (the parent it had when
+//!   deleted) and goes on, but the table still names the deleted row: a later change
+//!   of such a row that sends that `parent_id` is refused as an unknown parent, and
+//!   that id inserted again does not take them back. A foreign key avoids all of it.
 //! - **Sibling order is id order** (see [`Table`]): the initial load and every
 //!   version after a change list siblings the same way, so a replica equals a fresh
 //!   load of the table, listing for listing.
