@@ -61,10 +61,12 @@
 //!   good version stays current and [`Health::Stopped`] says so.
 //! - **Rows left without a parent.** Without a foreign key, a `DELETE` can leave rows
 //!   whose `parent_id` names no row: no forest, and a load refuses such a table. The
-//!   follower puts them under the deleted row's parent instead (the parent it had when
-//!   deleted) and goes on, but the table still names the deleted row: a later change
-//!   of such a row that sends that `parent_id` is refused as an unknown parent, and
-//!   that id inserted again does not take them back. A foreign key avoids all of it.
+//!   follower shows them under the deleted row's parent instead (the parent it had
+//!   when deleted) and goes on, remembering the parent they name: a later change of
+//!   such a row that sends that `parent_id` again leaves it where it is, and that id
+//!   inserted again takes its rows back, as the table has them. A new row, or a moved
+//!   one, naming a row that is not there (and that its own transaction did not
+//!   delete) is refused as an unknown parent. A foreign key avoids all of it.
 //! - **Sibling order is id order** (see [`Table`]): the initial load and every
 //!   version after a change list siblings the same way, so a replica equals a fresh
 //!   load of the table, listing for listing.
@@ -81,6 +83,7 @@ mod row;
 mod session;
 mod sibling_order;
 mod source;
+mod strays;
 mod stream;
 mod table;
 mod visibility;

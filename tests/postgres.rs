@@ -752,6 +752,50 @@ fn transactions_through_states_a_step_at_a_time_would_refuse() {
 }
 
 #[test]
+fn rows_left_naming_a_deleted_parent_without_a_foreign_key() {
+    let _serial = serial();
+    let url = database("follow_strays");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    c.batch_execute("ALTER TABLE resellers DROP CONSTRAINT resellers_parent_id_fkey")
+        .unwrap();
+    seed(&mut c, 2_000, &mut Rng(29));
+    let f = Follower::start(source(&url, "strays")).unwrap();
+    let wait = |c: &mut Client| {
+        let lsn = current_lsn(c);
+        f.wait_for(lsn, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}; health {:?}", f.health()))
+    };
+    let parent = |snap: &Snapshot, id: &str| {
+        snap.get(Id::new(id))
+            .unwrap()
+            .parent()
+            .map(|p| p.as_str().to_owned())
+    };
+    c.batch_execute(
+        "INSERT INTO resellers (id, parent_id, name) VALUES (100001, 1, 'a'), (100002, 100001, 'b')",
+    )
+    .unwrap();
+    // 100002 is left naming 100001, which is gone: the replica shows it under 1.
+    c.batch_execute("DELETE FROM resellers WHERE id = 100001")
+        .unwrap();
+    let snap = wait(&mut c);
+    assert_eq!(parent(&snap, "100002").as_deref(), Some("1"));
+    // A rename sends parent_id 100001 again: it stays where it is.
+    c.batch_execute("UPDATE resellers SET name = 'b2' WHERE id = 100002")
+        .unwrap();
+    let snap = wait(&mut c);
+    assert_eq!(snap.get(Id::new("100002")).unwrap().name(), "b2");
+    assert_eq!(parent(&snap, "100002").as_deref(), Some("1"));
+    // 100001 inserted again: the table has 100002 under it, and so has the replica.
+    c.batch_execute("INSERT INTO resellers (id, parent_id, name) VALUES (100001, 2, 'a again')")
+        .unwrap();
+    let snap = wait(&mut c);
+    assert_eq!(parent(&snap, "100002").as_deref(), Some("100001"));
+    assert_equals_table(&snap, &url);
+}
+
+#[test]
 fn an_array_whose_index_does_not_start_at_one() {
     let _serial = serial();
     let url = database("follow_bounds");

@@ -20,7 +20,10 @@
 //! is deferred) counts as moved: to its *heir*, the parent the deleted one had when
 //! deleted, or, if that one is gone too, the heir of that one (each memoised, so that
 //! a deleted chain is walked once). So does an inserted or moved row whose parent the
-//! transaction deletes.
+//! transaction deletes. Such rows go on naming the missing parent in the table
+//! ([`Strays`], kept by the follower from one transaction to the next): a later
+//! change of one that sends that parent again leaves it where the replica has it,
+//! and an insert of that parent takes its rows back under it.
 //!
 //! 1. With two moves or more, each moved reseller is first made a root (always
 //!    valid), so that no later move goes under a reseller still hanging below one
@@ -62,6 +65,7 @@ use crate::{Attributes, Capabilities, Id, Mutation, Record, Removal, ResellerId,
 use super::event::RowEvent;
 use super::row::{Row, Sent};
 use super::sibling_order::IdOrder;
+use super::strays::{StrayChange, Strays};
 
 #[cfg(test)]
 mod tests;
@@ -198,17 +202,23 @@ pub(crate) struct Translation {
     touched: HashMap<ResellerId, Touched>,
     /// The first change that the state before it ruled out: its mutation and event.
     ruled_out: Option<(Mutation, RowEvent)>,
+    /// Rows the table names a missing parent for, as of the version before.
+    strays: Arc<Strays>,
+    /// Strays that this transaction gave a parent that is there, or deleted.
+    settled: HashSet<ResellerId>,
     mutations: Vec<Mutation>,
     /// The source event of each mutation.
     events: Vec<RowEvent>,
 }
 
 impl Translation {
-    /// A translation against `snap`, whose largest id is `max_before`.
+    /// A translation against `snap`, whose largest id is `max_before`, and whose rows
+    /// naming a missing parent are `strays`.
     pub(crate) fn new(
         snap: Arc<Snapshot>,
         order: IdOrder,
         max_before: Option<ResellerId>,
+        strays: Arc<Strays>,
     ) -> Translation {
         Translation {
             snap,
@@ -217,6 +227,8 @@ impl Translation {
             ids: Vec::new(),
             touched: HashMap::new(),
             ruled_out: None,
+            strays,
+            settled: HashSet::new(),
             mutations: Vec::new(),
             events: Vec::new(),
         }
@@ -259,13 +271,53 @@ impl Translation {
         t.last = parent.clone();
         t.now = Some(Placed { parent, fields });
         t.event = event.clone();
+        // Rows that named this id while it was missing are its children again.
+        let back: Vec<ResellerId> = self
+            .strays
+            .naming(&id)
+            .filter(|c| !self.settled.contains(*c))
+            .cloned()
+            .collect();
+        for c in back {
+            self.settled.insert(c.clone());
+            let t = self.touch(&c, event);
+            if let Some(now) = t.now.as_mut() {
+                now.parent = Some(id.clone());
+                t.last = Some(id.clone());
+                t.event = event.clone();
+            }
+        }
+    }
+
+    /// The missing parent `row` names, if it is a stray this transaction has not
+    /// settled.
+    fn stray_parent(&self, row: &Id) -> Option<&ResellerId> {
+        self.strays
+            .named(row)
+            .filter(|_| !self.settled.contains(row))
     }
 
     pub(crate) fn update(&mut self, row: Row, event: &RowEvent) {
         if self.ruled_out.is_some() {
             return;
         }
-        let (id, parent, fields) = Fields::of(row);
+        let (id, mut parent, fields) = Fields::of(row);
+        match self.stray_parent(&id) {
+            // The missing parent it named: it stays where the replica has it.
+            Some(named) if parent.as_ref() == Some(named) => {
+                parent = match self.touched.get(&id) {
+                    Some(t) => t.parent().cloned().unwrap_or(parent),
+                    None => match self.snap.get(&id) {
+                        Some(r) => r.parent().map(ToOwned::to_owned),
+                        None => parent,
+                    },
+                };
+            }
+            Some(_) => {
+                self.settled.insert(id.clone());
+            }
+            None => {}
+        }
         let t = self.touch(&id, event);
         match t.now.take() {
             Some(now) => {
@@ -304,6 +356,9 @@ impl Translation {
             return;
         }
         t.event = event.clone();
+        if self.strays.named(&id).is_some() {
+            self.settled.insert(id);
+        }
     }
 
     fn push(&mut self, m: Mutation, event: RowEvent) -> usize {
@@ -343,8 +398,9 @@ impl Translation {
         found
     }
 
-    /// The batch, and the source event of each mutation (see the module docs).
-    pub(crate) fn finish(mut self) -> (Vec<Mutation>, Vec<RowEvent>) {
+    /// The batch, the source event of each mutation (see the module docs), and the
+    /// changes to the strays once it is applied.
+    pub(crate) fn finish(mut self) -> (Vec<Mutation>, Vec<RowEvent>, Vec<StrayChange>) {
         let ids = std::mem::take(&mut self.ids);
         let deleted: Vec<ResellerId> = ids
             .iter()
@@ -382,6 +438,16 @@ impl Translation {
             .iter()
             .map(|(id, parent, _)| (id.clone(), self.heir(parent, &mut memo)))
             .collect();
+        // The strays settled, then the rows placed under an heir: the table names
+        // their missing parent (a stray already names one, which stays).
+        let mut strays: Vec<StrayChange> = self.settled.iter().map(|c| (c.clone(), None)).collect();
+        for (id, parent, _) in &placed {
+            if let Some(p) = parent.as_ref().filter(|_| end[id] != *parent) {
+                if self.stray_parent(id).is_none() {
+                    strays.push((id.clone(), Some(p.clone())));
+                }
+            }
+        }
         let there_before = |id: &ResellerId| match self.touched.get(id) {
             Some(t) => t.before.clone(),
             None => self.snap.get(id).map(|r| r.parent().map(ToOwned::to_owned)),
@@ -490,7 +556,7 @@ impl Translation {
                 }
             }
         }
-        (self.mutations, self.events)
+        (self.mutations, self.events, strays)
     }
 
     /// Whether `c`, a child of `parent` in the version before, is still under it.

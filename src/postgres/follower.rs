@@ -39,6 +39,7 @@ use super::pgoutput::Message;
 use super::row::ColumnMap;
 use super::session::Session;
 use super::sibling_order::IdOrder;
+use super::strays::Strays;
 use super::stream::{Event, Stream};
 use super::visibility::LoadSnapshot;
 use super::{FollowError, Lsn, Source};
@@ -145,6 +146,7 @@ impl Follower {
             table_oid,
             seen,
             max_id,
+            strays: Arc::default(),
             relations: HashMap::new(),
             open: None,
             attempts: 0,
@@ -265,6 +267,8 @@ struct Worker {
     seen: LoadSnapshot,
     /// The largest id in the current version.
     max_id: Option<ResellerId>,
+    /// Rows the table names a missing parent for (see `strays.rs`).
+    strays: Arc<Strays>,
     /// The layouts the stream sent, by table oid (`None`: not the followed table).
     relations: HashMap<u32, Option<ColumnMap>>,
     /// The transaction being received.
@@ -417,6 +421,8 @@ impl Worker {
         let (snapshot, seen) = session.load(&self.source, self.order)?;
         drop(session);
         self.max_id = largest_id(&snapshot, self.order);
+        // A load refuses rows naming a missing parent: none is left.
+        self.strays = Arc::default();
         self.seen = seen;
         self.relations.clear();
         self.open = None;
@@ -445,6 +451,7 @@ impl Worker {
                         self.hierarchy.snapshot(),
                         self.order,
                         self.max_id.clone(),
+                        self.strays.clone(),
                     ),
                     bad: None,
                     gap: None,
@@ -590,13 +597,17 @@ impl Worker {
             self.hierarchy.advance_to(end.into());
             return Ok(());
         }
-        let (batch, events) = txn.translation.finish();
+        let (batch, events, strays) = txn.translation.finish();
         if batch.is_empty() {
             self.hierarchy.advance_to(end.into());
+            Arc::make_mut(&mut self.strays).apply(strays);
             return Ok(());
         }
         match self.hierarchy.apply_at(&batch, Position::from(end)) {
             Ok(_) => {
+                if !strays.is_empty() {
+                    Arc::make_mut(&mut self.strays).apply(strays);
+                }
                 for m in &batch {
                     if let Mutation::Add(r) = m {
                         let bigger = match &self.max_id {

@@ -11,6 +11,7 @@ use super::Translation;
 use crate::postgres::event::{RowChange, RowEvent};
 use crate::postgres::row::Row;
 use crate::postgres::sibling_order::IdOrder;
+use crate::postgres::strays::{StrayChange, Strays};
 use crate::postgres::Lsn;
 use crate::{Attributes, Capabilities, Capability, Mutation, MutationError, Record, Snapshot};
 
@@ -113,14 +114,25 @@ fn row(
     }
 }
 
-/// The batch `changes` translate to against `before`.
+/// The batch `changes` translate to against `before`, with no strays.
 fn translate(before: &Arc<Snapshot>, changes: &[Change]) -> (Vec<Mutation>, Vec<RowEvent>) {
+    let (batch, events, _) = translate_with(before, &Arc::default(), changes);
+    (batch, events)
+}
+
+/// The batch `changes` translate to against `before` and `strays`, and the changes
+/// of the strays.
+fn translate_with(
+    before: &Arc<Snapshot>,
+    strays: &Arc<Strays>,
+    changes: &[Change],
+) -> (Vec<Mutation>, Vec<RowEvent>, Vec<StrayChange>) {
     let max = before
         .iter()
         .map(|r| r.id().as_str().parse::<u64>().unwrap())
         .max()
         .map(crate::ResellerId::from);
-    let mut t = Translation::new(before.clone(), IdOrder::Numeric, max);
+    let mut t = Translation::new(before.clone(), IdOrder::Numeric, max, strays.clone());
     for (k, c) in changes.iter().enumerate() {
         let event = |change, i: u32| RowEvent {
             change,
@@ -304,6 +316,16 @@ fn model_end(
 ) -> Option<BTreeMap<u32, ModelRow>> {
     let mut rows = before.clone();
     let mut when_deleted: HashMap<u32, Option<u32>> = HashMap::new();
+    model_apply(&mut rows, &mut when_deleted, changes);
+    resolve(&rows, &when_deleted)
+}
+
+/// The table's rows after `changes`, with the parent each deleted row had then.
+fn model_apply(
+    rows: &mut BTreeMap<u32, ModelRow>,
+    when_deleted: &mut HashMap<u32, Option<u32>>,
+    changes: &[Change],
+) {
     for c in changes {
         match c.clone() {
             Change::Insert(i, r) => {
@@ -325,6 +347,14 @@ fn model_end(
             }
         }
     }
+}
+
+/// What the replica shows of `rows`: a row naming a missing parent under the parent
+/// that one had when deleted (or further up); `None` if that is no forest.
+fn resolve(
+    rows: &BTreeMap<u32, ModelRow>,
+    when_deleted: &HashMap<u32, Option<u32>>,
+) -> Option<BTreeMap<u32, ModelRow>> {
     let mut end = rows.clone();
     for r in end.values_mut() {
         let mut steps = 0;
@@ -357,6 +387,8 @@ fn random_changes(
     draws: &[(u8, u32, u32, u8, bool)],
 ) -> Vec<Change> {
     let mut present: std::collections::BTreeSet<u32> = before.keys().copied().collect();
+    let mut parent_of: HashMap<u32, Option<u32>> =
+        before.iter().map(|(&i, r)| (i, r.parent)).collect();
     let mut out = Vec::new();
     for &(kind, i, parent, name, economic) in draws {
         let i = 1 + i % 12;
@@ -369,22 +401,26 @@ fn random_changes(
         };
         let caps = caps_of(name);
         if present.contains(&i) {
-            match kind % 3 {
+            match kind % 4 {
                 0 => {
                     present.remove(&i);
                     out.push(Change::Delete(i));
                 }
-                1 => out.push(Change::Update(i, parent, None, caps, economic)),
-                _ => out.push(Change::Update(
-                    i,
-                    parent,
-                    Some(format!("m{}", name % 3)),
-                    caps,
-                    economic,
-                )),
+                1 => {
+                    parent_of.insert(i, parent);
+                    out.push(Change::Update(i, parent, None, caps, economic));
+                }
+                // Its own parent sent again (a row naming a missing one included).
+                2 => out.push(Change::Update(i, parent_of[&i], None, caps, economic)),
+                _ => {
+                    parent_of.insert(i, parent);
+                    let name = Some(format!("m{}", name % 3));
+                    out.push(Change::Update(i, parent, name, caps, economic));
+                }
             }
         } else {
             present.insert(i);
+            parent_of.insert(i, parent);
             let r = ModelRow {
                 parent,
                 name: format!("m{}", name % 3),
@@ -425,6 +461,187 @@ proptest! {
         let applied = snap.with_changes(&batch);
         prop_assert!(applied.is_ok(), "{:?}\nchanges {:?}\nbatch {:?}", applied.err(), changes, batch);
         prop_assert_eq!(listing(&applied.unwrap()), model_listing(&end.unwrap()), "changes {:?}", changes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 20_000, ..ProptestConfig::default() })]
+
+    /// Transactions one after another: rows left naming a missing parent stay where
+    /// the replica put them when a later change sends that parent again, and go back
+    /// under it when it is inserted again.
+    #[test]
+    fn transactions_in_a_row_end_as_the_model_of_the_table(
+        before_ids in proptest::sample::subsequence((1u32..13).collect::<Vec<_>>(), 0..12),
+        parents in proptest::collection::vec(proptest::option::weighted(0.85, 0usize..12), 12),
+        fields in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<bool>()), 12),
+        transactions in proptest::collection::vec(
+            proptest::collection::vec((any::<u8>(), any::<u32>(), any::<u32>(), any::<u8>(), any::<bool>()), 0..6),
+            1..5,
+        ),
+    ) {
+        let before = forest(&before_ids, &parents, &fields);
+        let mut table = TableModel { rows: before.clone(), shown: HashMap::new() };
+        let mut snap = Arc::new(snapshot(&before));
+        let mut strays: Arc<Strays> = Arc::default();
+        for draws in &transactions {
+            let changes = random_changes(&table.rows, draws);
+            // A table the follower stops on (an unknown parent, no forest even so)
+            // ends the sequence.
+            let Some(end) = table.transact(&changes) else { break };
+            let (batch, _, settled) = translate_with(&snap, &strays, &changes);
+            let applied = snap.with_changes(&batch);
+            prop_assert!(applied.is_ok(), "{:?}\nchanges {:?}\nbatch {:?}", applied.err(), changes, batch);
+            let applied = Arc::new(applied.unwrap());
+            prop_assert_eq!(listing(&applied), model_listing(&end), "changes {:?}", changes);
+            Arc::make_mut(&mut strays).apply(settled);
+            // The strays are the rows naming a missing parent.
+            prop_assert_eq!(strays.len(), table.shown.len());
+            snap = applied;
+        }
+    }
+}
+
+#[test]
+fn a_row_left_naming_a_deleted_parent_stays_then_goes_back_under_it() {
+    // No foreign key. 1 → 2 → 3; DELETE 2 leaves 3 naming 2: under 1 in the replica.
+    let before = rows(&[(1, None), (2, Some(1)), (3, Some(2))]);
+    let snap = Arc::new(snapshot(&before));
+    let (batch, _, settled) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
+    let snap = Arc::new(snap.with_changes(&batch).unwrap());
+    let mut strays = Strays::default();
+    strays.apply(settled);
+    assert_eq!(strays.named(&id(3)), Some(&id(2)));
+    // A rename of 3 sends parent 2 again: 3 stays under 1.
+    let strays = Arc::new(strays);
+    let rename = [Change::Update(
+        3,
+        Some(2),
+        Some("x".into()),
+        Capabilities::NONE,
+        false,
+    )];
+    let (batch, _, settled) = translate_with(&snap, &strays, &rename);
+    let snap = Arc::new(snap.with_changes(&batch).unwrap());
+    assert_eq!(
+        snap.get(&id(3)).unwrap().parent().map(|p| p.as_str()),
+        Some("1")
+    );
+    assert_eq!(snap.get(&id(3)).unwrap().name(), "x");
+    assert!(settled.is_empty());
+    // 2 inserted again: the table has 3 under it again, and so does the replica.
+    let r = ModelRow {
+        parent: Some(1),
+        name: String::new(),
+        caps: Capabilities::NONE,
+        economic: false,
+    };
+    let (batch, _, settled) = translate_with(&snap, &strays, &[Change::Insert(2, r)]);
+    let snap = snap.with_changes(&batch).unwrap();
+    assert_eq!(
+        snap.get(&id(3)).unwrap().parent().map(|p| p.as_str()),
+        Some("2")
+    );
+    let mut strays = (*strays).clone();
+    strays.apply(settled);
+    assert_eq!(strays.len(), 0);
+}
+
+/// A table without a foreign key over several transactions, and what a replica
+/// shows of it: a row naming a missing parent (a stray) under the parent it was
+/// shown under when that one was deleted, until that one is inserted again.
+struct TableModel {
+    rows: BTreeMap<u32, ModelRow>,
+    /// Each stray and the parent the replica shows it under.
+    shown: HashMap<u32, Option<u32>>,
+}
+
+impl TableModel {
+    /// The parent the replica shows `i` under now.
+    fn shown_parent(&self, i: u32) -> Option<u32> {
+        match self.shown.get(&i) {
+            Some(&s) => s,
+            None => self.rows[&i].parent,
+        }
+    }
+
+    /// Applies `changes`; the replica's rows after them, or `None` where the follower
+    /// stops (a row naming a missing parent that was not deleted by these changes
+    /// and that it did not name before; a cycle).
+    fn transact(&mut self, changes: &[Change]) -> Option<BTreeMap<u32, ModelRow>> {
+        let named_before: HashMap<u32, u32> = self
+            .shown
+            .keys()
+            .map(|&i| (i, self.rows[&i].parent.expect("a stray names a parent")))
+            .collect();
+        // The parent each row deleted here was shown under when deleted.
+        let mut when_deleted: HashMap<u32, Option<u32>> = HashMap::new();
+        for c in changes {
+            match c.clone() {
+                Change::Insert(i, r) => {
+                    when_deleted.remove(&i);
+                    self.rows.insert(i, r);
+                    // Strays naming it are its children again.
+                    self.shown.retain(|&s, _| named_before.get(&s) != Some(&i));
+                }
+                Change::Update(i, parent, name, caps, economic) => {
+                    if named_before.get(&i) != parent.as_ref() || !self.shown.contains_key(&i) {
+                        self.shown.remove(&i);
+                    }
+                    let r = self.rows.get_mut(&i).expect("generated for a present row");
+                    r.parent = parent;
+                    if let Some(n) = name {
+                        r.name = n;
+                    }
+                    r.caps = caps;
+                    r.economic = economic;
+                }
+                Change::Delete(i) => {
+                    when_deleted.insert(i, self.shown_parent(i));
+                    self.shown.remove(&i);
+                    self.rows.remove(&i);
+                }
+            }
+        }
+        // The heir of a parent deleted here.
+        let heir = |mut p: Option<u32>| -> Option<Option<u32>> {
+            for _ in 0..=when_deleted.len() {
+                match p {
+                    Some(x) if !self.rows.contains_key(&x) => p = *when_deleted.get(&x)?,
+                    _ => return Some(p),
+                }
+            }
+            None
+        };
+        let mut shown = HashMap::new();
+        for (&i, r) in &self.rows {
+            let Some(p) = r.parent.filter(|p| !self.rows.contains_key(p)) else {
+                continue;
+            };
+            let at = match self.shown.get(&i) {
+                // Still a stray: where it was shown, or that one's heir.
+                Some(&s) => heir(s)?,
+                None if when_deleted.contains_key(&p) => heir(Some(p))?,
+                None => return None,
+            };
+            shown.insert(i, at);
+        }
+        self.shown = shown;
+        let mut end = self.rows.clone();
+        for (i, &s) in &self.shown {
+            end.get_mut(i).expect("a row").parent = s;
+        }
+        // No cycle: every chain of parents ends at a root within as many steps.
+        for &i in end.keys() {
+            let mut at = Some(i);
+            for _ in 0..=end.len() {
+                at = at.and_then(|a| end[&a].parent);
+            }
+            if at.is_some() {
+                return None;
+            }
+        }
+        Some(end)
     }
 }
 
