@@ -66,7 +66,10 @@
 //!   such a row that sends that `parent_id` again leaves it where it is, and that id
 //!   inserted again takes its rows back, as the table has them. A new row, or a moved
 //!   one, naming a row that is not there (and that its own transaction did not
-//!   delete) is refused as an unknown parent. A foreign key avoids all of it.
+//!   delete) is refused as an unknown parent, and so is a row that a transaction
+//!   moves away and back to the missing parent. A move that puts the parent a stray is
+//!   shown under below that stray stops the follower on a cycle that only the replica
+//!   has. A foreign key avoids all of it.
 //! - **Sibling order is id order** (see [`Table`]): the initial load and every
 //!   version after a change list siblings the same way, so a replica equals a fresh
 //!   load of the table, listing for listing.

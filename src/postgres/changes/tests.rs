@@ -497,6 +497,10 @@ proptest! {
             Arc::make_mut(&mut strays).apply(settled);
             // The strays are the rows naming a missing parent.
             prop_assert_eq!(strays.len(), table.shown.len());
+            for &i in table.shown.keys() {
+                let named = table.rows[&i].parent.map(id);
+                prop_assert_eq!(strays.named(&id(i)), named.as_ref());
+            }
             snap = applied;
         }
     }
@@ -567,7 +571,8 @@ impl TableModel {
 
     /// Applies `changes`; the replica's rows after them, or `None` where the follower
     /// stops (a row naming a missing parent that was not deleted by these changes
-    /// and that it did not name before; a cycle).
+    /// and that it did not name before; a cycle in what the replica shows, which the
+    /// table need not have: a stray's shown parent moved below it).
     fn transact(&mut self, changes: &[Change]) -> Option<BTreeMap<u32, ModelRow>> {
         let named_before: HashMap<u32, u32> = self
             .shown
