@@ -307,78 +307,6 @@ proptest! {
     }
 }
 
-/// The table after `changes` from `before`, a row left under a deleted one going
-/// under the parent that one had when deleted (or further up, if that one is gone
-/// too); `None` if that is no forest (a parent that never was, a cycle).
-fn model_end(
-    before: &BTreeMap<u32, ModelRow>,
-    changes: &[Change],
-) -> Option<BTreeMap<u32, ModelRow>> {
-    let mut rows = before.clone();
-    let mut when_deleted: HashMap<u32, Option<u32>> = HashMap::new();
-    model_apply(&mut rows, &mut when_deleted, changes);
-    resolve(&rows, &when_deleted)
-}
-
-/// The table's rows after `changes`, with the parent each deleted row had then.
-fn model_apply(
-    rows: &mut BTreeMap<u32, ModelRow>,
-    when_deleted: &mut HashMap<u32, Option<u32>>,
-    changes: &[Change],
-) {
-    for c in changes {
-        match c.clone() {
-            Change::Insert(i, r) => {
-                when_deleted.remove(&i);
-                rows.insert(i, r);
-            }
-            Change::Update(i, parent, name, caps, economic) => {
-                let r = rows.get_mut(&i).expect("generated for a present row");
-                r.parent = parent;
-                if let Some(n) = name {
-                    r.name = n;
-                }
-                r.caps = caps;
-                r.economic = economic;
-            }
-            Change::Delete(i) => {
-                let r = rows.remove(&i).expect("generated for a present row");
-                when_deleted.insert(i, r.parent);
-            }
-        }
-    }
-}
-
-/// What the replica shows of `rows`: a row naming a missing parent under the parent
-/// that one had when deleted (or further up); `None` if that is no forest.
-fn resolve(
-    rows: &BTreeMap<u32, ModelRow>,
-    when_deleted: &HashMap<u32, Option<u32>>,
-) -> Option<BTreeMap<u32, ModelRow>> {
-    let mut end = rows.clone();
-    for r in end.values_mut() {
-        let mut steps = 0;
-        while let Some(p) = r.parent.filter(|p| !rows.contains_key(p)) {
-            r.parent = *when_deleted.get(&p)?;
-            steps += 1;
-            if steps > 64 {
-                return None;
-            }
-        }
-    }
-    // No cycle: every chain of parents ends at a root within as many steps as rows.
-    for &i in end.keys() {
-        let mut at = Some(i);
-        for _ in 0..=end.len() {
-            at = at.and_then(|a| end[&a].parent);
-        }
-        if at.is_some() {
-            return None;
-        }
-    }
-    Some(end)
-}
-
 /// Changes drawn at random: an insert of an absent id, an update or a delete of a
 /// present one, under a present parent mostly (one of any id now and then, so that
 /// the steps pass through states a forest never is).
@@ -454,7 +382,9 @@ proptest! {
         }
         let before = forest(&before_ids, &parents, &fields);
         let changes = random_changes(&before, &draws);
-        let end = model_end(&before, &changes);
+        // One transaction from a forest: a row left under a deleted one goes under
+        // the parent that one had when deleted.
+        let end = TableModel { rows: before.clone(), shown: HashMap::new() }.transact(&changes);
         prop_assume!(end.is_some());
         let snap = Arc::new(snapshot(&before));
         let (batch, _) = translate(&snap, &changes);
