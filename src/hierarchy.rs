@@ -435,10 +435,11 @@ impl Hierarchy {
     /// build and folds more often (each fold costs about half a build and, while it
     /// runs, the memory of a second base, off the writer's path); a higher one the
     /// opposite. Changes cost the writer `O(log)` either way. It also sets the weight
-    /// from which changes are folded once the writer pauses, a sixteenth of it
-    /// ([`set_idle_fold`](Hierarchy::set_idle_fold)); with `usize::MAX` no fold starts,
-    /// idle ones included (one under way is still finished). The idle weight takes
-    /// effect at once; a fold by the threshold starts at the next batch.
+    /// from which changes are folded after the writer's pause, a sixteenth of it
+    /// (lighter ones wait longer: [`set_idle_fold`](Hierarchy::set_idle_fold)); with
+    /// `usize::MAX` no fold starts, idle ones included (one under way is still
+    /// finished). The idle weight takes effect at once; a fold by the threshold starts
+    /// at the next batch.
     ///
     /// # Examples
     ///
@@ -472,8 +473,12 @@ impl Hierarchy {
 
     /// Sets how long the writer must apply nothing before the changes of the current
     /// version are folded in the background although they weigh less than the
-    /// [fold threshold](Hierarchy::set_fold_threshold): from a sixteenth of it on
-    /// (see [`Snapshot::change_weight`]). Once the writer has paused that long, a fold
+    /// [fold threshold](Hierarchy::set_fold_threshold): this pause from a sixteenth of
+    /// it on (see [`Snapshot::change_weight`]), and as many times this pause as a
+    /// lighter version is lighter than that, so that every change is folded in the
+    /// end: at ten million resellers, 100,000 changes (a weight of about 270,000
+    /// against a sixteenth of 625,000) are folded after 2.3 pauses, one rename after
+    /// 625,000. Once the writer has paused for the pause, a fold
     /// left to the writer to finish is also finished in the background. `None` turns
     /// this off; a threshold of `usize::MAX` starts no fold, idle ones included (one
     /// under way is still finished). The setting takes effect at once, for the
@@ -487,9 +492,11 @@ impl Hierarchy {
     /// times slower than a fresh build's. A fold costs about half a build, on a
     /// background thread at the lowest priority, as any fold; from a sixteenth of the
     /// threshold on, that is at most sixteen times the threshold's fold work per
-    /// change, and only when the writer pauses. A pause is measured from the last
-    /// batch accepted (a refused one changes nothing), by a thread that parks while
-    /// changes come.
+    /// change, and only when the writer pauses; under it, the longer wait keeps the
+    /// fold work per second of pause at most what a version of a sixteenth would cost,
+    /// in proportion to the weight. A pause is measured from the last batch accepted
+    /// (a refused one changes nothing), by a thread that parks while the current
+    /// version has changes, and wakes once a pause.
     ///
     /// # Examples
     ///

@@ -436,14 +436,17 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         );
         return;
     }
-    // Idle folds start from a sixteenth of the threshold (`Hierarchy::set_idle_fold`).
-    if weight < (threshold / 16).max(1) {
+    // The pause from a sixteenth of the threshold on; as many pauses as a lighter
+    // version is lighter (`Hierarchy::set_idle_fold`).
+    let sixteenth = (threshold / 16).max(1);
+    let pauses = (sixteenth as f64 / weight.max(1) as f64).max(1.0);
+    if pauses > 600.0 {
         eprintln!(
-            "the batch weighs {weight}, under a sixteenth of the fold threshold {threshold}: no idle fold"
+            "the batch weighs {weight}, {pauses:.0} times under a sixteenth of the fold threshold {threshold}: its idle fold comes too late to time"
         );
         return;
     }
-    let limit = Hierarchy::DEFAULT_IDLE_FOLD * 60;
+    let limit = Hierarchy::DEFAULT_IDLE_FOLD.mul_f64(pauses + 60.0);
     while h.snapshot().change_weight() > 0 && ended.elapsed() < limit {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
@@ -457,8 +460,6 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
             "ns",
         );
     } else {
-        eprintln!(
-            "no idle fold within {limit:?} (weight {weight}: under a sixteenth of the threshold?)"
-        );
+        eprintln!("no idle fold within {limit:?} (weight {weight}, {pauses:.1} pauses)");
     }
 }

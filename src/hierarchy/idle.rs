@@ -4,7 +4,8 @@
 //! threshold (the base's size by default). A burst of changes that stops short of it
 //! would leave every later version with its changes unfolded, and so slower to query
 //! (pages several times, lookups by id over ten times a fresh build's at a million
-//! resellers after 100,000 changes), until enough further changes came. So would a
+//! resellers after 100,000 changes), until enough further changes came: at ten
+//! million resellers, 100,000 changes weigh a tenth of the threshold or less. So would a
 //! burst that ends while a fold runs, with more than a little applied meanwhile, and
 //! one that ends while the writer replays a handed-over fold (`fold.rs`), which the
 //! writer finishes only as it applies more.
@@ -12,22 +13,26 @@
 //! # How
 //!
 //! Whenever [`Hierarchy::apply`](super::Hierarchy::apply) (a refused batch too) or a
-//! setter leaves a fold under way, or a current version whose change weight reaches
-//! [`idle_weight`] (a sixteenth of the fold threshold), it makes sure that one watcher
-//! thread is alive. Every accepted batch records the instant it was published. The
-//! watcher holds the hierarchy weakly and parks until the writer has been idle for the
-//! configured pause, measured from that instant (a batch applied meanwhile moves it,
-//! and the watcher parks again for what is left). Then, under the writer lock
-//! ([`next_step`]):
+//! setter leaves a fold under way, or a current version with any change (and folds
+//! not turned off), it makes sure that one watcher thread is alive. Every accepted
+//! batch records the instant it was published. The watcher holds the hierarchy weakly
+//! and parks until the writer has been idle for the wait ([`idle_wait`]), measured
+//! from that instant (a batch applied meanwhile moves it). The wait is the configured
+//! pause for a version whose change weight reaches the idle weight ([`idle_weight`], a
+//! sixteenth of the fold threshold), and as many times the pause as a lighter version
+//! is lighter than that: twice the pause at half the idle weight, a hundred times at a
+//! hundredth. The watcher parks for at most one pause at a time and looks again, so
+//! that a batch that makes the version heavier (and the wait shorter) is seen within
+//! a pause. Then, under the writer lock ([`next_step`]):
 //!
 //! - a fold running on its thread: the watcher looks again a pause later;
 //! - a fold handed over to the writer: the watcher hands its backlog back to a fold
 //!   thread (`Shared::resume_fold`; not again while that thread runs), and looks
 //!   again a pause later;
-//! - no fold: if the current version weighs at least the idle weight, the watcher
-//!   starts the same background fold a threshold starts and looks again a pause later
-//!   (to fold what is applied meanwhile, if that weighs enough); otherwise it ends.
-//!   A version still current and still over the idle weight after three folds of it
+//! - no fold: if the current version has changes, the watcher starts the same
+//!   background fold a threshold starts and looks again (to fold what is applied
+//!   meanwhile); an unchanged version ends it.
+//!   A version still current and still changed after three folds of it
 //!   (no thread to be had, a panic, or a base that cannot be built: over `u32::MAX`
 //!   bytes of names) is left as it is, and the watcher ends.
 //!
@@ -38,9 +43,13 @@
 //! new threshold, idle folds turned off or the hierarchy gone take effect at once.
 //! A watcher costs a parked thread while changes come, and a thread start per burst.
 //!
-//! A fold costs about half a build, `O(n)`, off the writer's path. Started from a
-//! sixteenth of the threshold on, it spends at most sixteen times the fold work per
-//! unit of change that the threshold does, and only when the writer pauses.
+//! A fold costs about half a build, `O(n)`, off the writer's path. From a sixteenth of
+//! the threshold on, an idle fold spends at most sixteen times the fold work per unit
+//! of change that the threshold does, and only when the writer pauses; under it, a
+//! version of weight `w` waits `pause · W / w` (`W` the idle weight), so the fold work
+//! per second of the writer's idleness is at most what one fold per pause of a
+//! version of the idle weight would spend, scaled by `w / W`. A version changed by one
+//! reseller at a million resellers (idle weight 62,500) waits 17 hours by default.
 //! `set_fold_threshold(usize::MAX)` starts no fold, idle ones included; a fold under
 //! way is still finished.
 
@@ -67,6 +76,24 @@ pub(super) fn idle_weight(fold_at: usize) -> usize {
     (fold_at / IDLE_SHARE).max(1)
 }
 
+/// How long the writer must have been idle before a version of change weight `weight`
+/// is folded, for the pause `pause` and the fold threshold `fold_at` (see the module
+/// docs): `None` for an unchanged version and when folds are turned off.
+pub(super) fn idle_wait(pause: Duration, weight: usize, fold_at: usize) -> Option<Duration> {
+    if weight == 0 || fold_at == usize::MAX {
+        return None;
+    }
+    let heavy = idle_weight(fold_at);
+    if weight >= heavy {
+        return Some(pause);
+    }
+    // pause · heavy / weight, in nanoseconds, saturating at u64::MAX (584 years).
+    let nanos = pause.as_nanos().saturating_mul(heavy as u128) / weight as u128;
+    Some(Duration::from_nanos(
+        u64::try_from(nanos).unwrap_or(u64::MAX),
+    ))
+}
+
 /// What the watcher does next.
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
@@ -80,14 +107,24 @@ enum Step {
     Fold,
 }
 
-/// What the watcher does at `now` (see the module docs).
-fn next_step(writer: &Writer, now: Instant) -> Step {
+/// What the watcher does at `now`, the current version weighing `weight` and the fold
+/// threshold being `fold_at` (see the module docs).
+fn next_step(writer: &Writer, now: Instant, weight: usize, fold_at: usize) -> Step {
     let Some(pause) = pause(writer) else {
         return Step::Stop;
     };
+    let wait = match writer.fold {
+        // Nothing to fold, or folds turned off: nothing to watch for.
+        None => match idle_wait(pause, weight, fold_at) {
+            Some(wait) => wait,
+            None => return Step::Stop,
+        },
+        Some(_) => pause,
+    };
     let since = now.saturating_duration_since(writer.last_change);
-    match pause.checked_sub(since) {
-        Some(left) if !left.is_zero() => Step::Park(left),
+    match wait.checked_sub(since) {
+        // At most a pause at a time: a batch meanwhile may shorten the wait.
+        Some(left) if !left.is_zero() => Step::Park(left.min(pause)),
         _ => match writer.fold {
             None => Step::Fold,
             Some(Fold::Running(_)) => Step::Park(pause),
@@ -105,15 +142,15 @@ fn pause(writer: &Writer) -> Option<Duration> {
 
 impl Shared {
     /// After the writer published or refused a batch: makes sure a watcher is alive
-    /// when a fold is under way or the current version weighs `weight`, at least the
-    /// idle weight for the threshold `fold_at`.
+    /// when a fold is under way or the current version, weighing `weight`, has
+    /// changes to fold under the threshold `fold_at`.
     pub(super) fn watch_for_pause(
         self: &Arc<Self>,
         writer: &mut Writer,
         weight: usize,
         fold_at: usize,
     ) {
-        let wanted = writer.fold.is_some() || weight >= idle_weight(fold_at);
+        let wanted = writer.fold.is_some() || idle_wait(LEAST_PAUSE, weight, fold_at).is_some();
         if !wanted || writer.idle.is_none() || writer.closed || writer.watcher.is_some() {
             return;
         }
@@ -152,7 +189,9 @@ fn watch(hierarchy: &Weak<Shared>) {
             };
             let mut writer = lock(&shared.writer);
             let pause = pause(&writer).unwrap_or(LEAST_PAUSE);
-            match next_step(&writer, Instant::now()) {
+            let current = shared.current.load_full();
+            let fold_at = writer.threshold_for(&current);
+            match next_step(&writer, Instant::now(), current.change_weight(), fold_at) {
                 Step::Park(nap) => nap,
                 Step::Resume => {
                     if resuming.as_ref().is_none_or(|t| t.is_finished()) {
@@ -161,10 +200,7 @@ fn watch(hierarchy: &Weak<Shared>) {
                     pause
                 }
                 Step::Fold => {
-                    let current = shared.current.load_full();
-                    let heavy =
-                        current.change_weight() >= idle_weight(writer.threshold_for(&current));
-                    if heavy && tries.another(current.version()) {
+                    if tries.another(current.version()) {
                         shared.start_fold(&mut writer, current);
                         pause
                     } else {
@@ -182,7 +218,7 @@ fn watch(hierarchy: &Weak<Shared>) {
     }
 }
 
-/// Folds a watcher started of one version, which stays current and heavy only if
+/// Folds a watcher started of one version, which stays current and changed only if
 /// they failed: no thread to be had, a panic, or a base over `u32::MAX` bytes of
 /// names, which fails again however often it is tried.
 #[derive(Default)]
@@ -236,6 +272,12 @@ mod tests {
         }
     }
 
+    /// The watcher's next step for a version of the idle weight at a threshold of a
+    /// million.
+    fn heavy(w: &Writer, now: Instant) -> Step {
+        next_step(w, now, 62_500, 1_000_000)
+    }
+
     #[test]
     fn the_idle_weight_is_a_sixteenth_of_the_threshold() {
         assert_eq!(idle_weight(1_000_000), 62_500);
@@ -245,6 +287,56 @@ mod tests {
         assert_eq!(idle_weight(1), 1);
         // Folds off, idle ones too.
         assert_eq!(idle_weight(usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn a_lighter_version_waits_as_many_pauses_as_it_is_lighter() {
+        let second = Duration::from_secs(1);
+        // At and over the idle weight: the pause.
+        assert_eq!(idle_wait(second, 62_500, 1_000_000), Some(second));
+        assert_eq!(idle_wait(second, 900_000, 1_000_000), Some(second));
+        // Under it, in proportion.
+        assert_eq!(idle_wait(second, 31_250, 1_000_000), Some(2 * second));
+        assert_eq!(idle_wait(second, 625, 1_000_000), Some(100 * second));
+        assert_eq!(
+            idle_wait(second, 270_000, 10_000_000),
+            Some(Duration::from_nanos(2_314_814_814))
+        );
+        assert_eq!(idle_wait(second, 1, 1_000_000), Some(62_500 * second));
+        // Nothing to fold, or folds off.
+        assert_eq!(idle_wait(second, 0, 1_000_000), None);
+        assert_eq!(idle_wait(second, 5, usize::MAX), None);
+        // Saturating, not overflowing.
+        let long = idle_wait(Duration::MAX, 1, usize::MAX - 1).unwrap();
+        assert_eq!(long, Duration::from_nanos(u64::MAX));
+    }
+
+    #[test]
+    fn the_watcher_of_a_light_version_parks_a_pause_at_a_time() {
+        let t = Instant::now();
+        let second = Duration::from_secs(1);
+        let w = writer(Some(second), t);
+        // A tenth of the idle weight: ten pauses, looked at once a pause.
+        let light = |now| next_step(&w, now, 6_250, 1_000_000);
+        assert_eq!(light(t), Step::Park(second));
+        assert_eq!(light(t + 5 * second), Step::Park(second));
+        assert_eq!(
+            light(t + Duration::from_millis(9_400)),
+            Step::Park(Duration::from_millis(600))
+        );
+        assert_eq!(light(t + 10 * second), Step::Fold);
+        // Heavier by then (a batch at t): the pause from t.
+        assert_eq!(heavy(&w, t + 2 * second), Step::Fold);
+        // Unchanged, or folds off: the watcher stops.
+        assert_eq!(next_step(&w, t + 10 * second, 0, 1_000_000), Step::Stop);
+        assert_eq!(next_step(&w, t + 10 * second, 9, usize::MAX), Step::Stop);
+        // A fold under way is awaited whatever the weight.
+        let mut running = writer(Some(second), t);
+        running.fold = Some(Fold::Running(BatchLog::default()));
+        assert_eq!(
+            next_step(&running, t + 10 * second, 0, 1_000_000),
+            Step::Park(second)
+        );
     }
 
     #[test]
@@ -264,11 +356,11 @@ mod tests {
     fn pauses_under_ten_milliseconds_count_as_ten() {
         let t = Instant::now();
         let w = writer(Some(Duration::ZERO), t);
-        assert_eq!(next_step(&w, t), Step::Park(LEAST_PAUSE));
-        assert_eq!(next_step(&w, t + LEAST_PAUSE), Step::Fold);
+        assert_eq!(heavy(&w, t), Step::Park(LEAST_PAUSE));
+        assert_eq!(heavy(&w, t + LEAST_PAUSE), Step::Fold);
         let w = writer(Some(Duration::from_millis(1)), t);
         assert_eq!(
-            next_step(&w, t + Duration::from_millis(4)),
+            heavy(&w, t + Duration::from_millis(4)),
             Step::Park(Duration::from_millis(6))
         );
     }
@@ -278,28 +370,28 @@ mod tests {
         let t = Instant::now();
         let second = Duration::from_secs(1);
         let w = writer(Some(second), t);
-        assert_eq!(next_step(&w, t), Step::Park(second));
+        assert_eq!(heavy(&w, t), Step::Park(second));
         assert_eq!(
-            next_step(&w, t + Duration::from_millis(300)),
+            heavy(&w, t + Duration::from_millis(300)),
             Step::Park(Duration::from_millis(700))
         );
         // Idle long enough, no fold under way.
-        assert_eq!(next_step(&w, t + second), Step::Fold);
-        assert_eq!(next_step(&w, t + 2 * second), Step::Fold);
+        assert_eq!(heavy(&w, t + second), Step::Fold);
+        assert_eq!(heavy(&w, t + 2 * second), Step::Fold);
         // A clock read before the last change (another thread's): the whole pause.
         let later = writer(Some(second), t + second);
-        assert_eq!(next_step(&later, t), Step::Park(second));
+        assert_eq!(heavy(&later, t), Step::Park(second));
     }
 
     #[test]
     fn the_watcher_stops_when_turned_off_or_closed() {
         let t = Instant::now();
         let late = t + Duration::from_secs(5);
-        assert_eq!(next_step(&writer(None, t), late), Step::Stop);
+        assert_eq!(heavy(&writer(None, t), late), Step::Stop);
         let mut w = writer(Some(Duration::from_secs(1)), t);
         w.closed = true;
-        assert_eq!(next_step(&w, t), Step::Stop);
-        assert_eq!(next_step(&w, late), Step::Stop);
+        assert_eq!(heavy(&w, t), Step::Stop);
+        assert_eq!(heavy(&w, late), Step::Stop);
     }
 
     #[test]
@@ -308,18 +400,18 @@ mod tests {
         let late = t + Duration::from_secs(5);
         let mut w = writer(Some(Duration::from_secs(1)), t);
         w.fold = Some(Fold::Running(BatchLog::default()));
-        assert_eq!(next_step(&w, late), Step::Park(Duration::from_secs(1)));
+        assert_eq!(heavy(&w, late), Step::Park(Duration::from_secs(1)));
         // Before the pause is over, the pause first.
-        assert_eq!(next_step(&w, t), Step::Park(Duration::from_secs(1)));
+        assert_eq!(heavy(&w, t), Step::Park(Duration::from_secs(1)));
         // A pause of zero does not spin while a fold runs.
         w.idle = Some(Duration::ZERO);
-        assert_eq!(next_step(&w, late), Step::Park(LEAST_PAUSE));
+        assert_eq!(heavy(&w, late), Step::Park(LEAST_PAUSE));
         let folded = Arc::new(Snapshot::build([Record::new("1", None::<&str>)]).unwrap());
         w.fold = Some(Fold::CatchingUp {
             folded,
             backlog: BatchLog::default(),
         });
-        assert_eq!(next_step(&w, late), Step::Resume);
+        assert_eq!(heavy(&w, late), Step::Resume);
     }
 
     /// 200 resellers under `r0`, four children each.
