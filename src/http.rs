@@ -14,13 +14,24 @@
 //! paging is read. Every success carries an `ETag` made of the version it came from
 //! ([`Page::version`](crate::Page::version)) and the listing and page it shows; a request whose
 //! `If-None-Match` names it gets `304 Not Modified` without a body (tags hold within
-//! one process: versions restart with it). Every other
+//! one process: versions restart with it).
+//!
+//! Every success also names its version in the `Hierarchy-Version` header
+//! ([`VERSION_HEADER`]), as `N-XXXXXXXXXXXXXXXX` (the version number and a tag of this
+//! run of the service). A request that sends it back as `version=N-XXXXXXXXXXXXXXXX` is
+//! answered from that version as long as the hierarchy keeps it
+//! ([`Hierarchy::retention`]), and the JSON:API links of such a page carry it: a client
+//! that pins the version of its first page and follows `next` sees every reseller of
+//! that version exactly once, whatever changes meanwhile. A version no longer kept, or
+//! made by an earlier run, is a 410 `version_expired`; one not published yet, or a
+//! malformed value, a 400 naming `version`; a caller the access rules refuse gets its
+//! 403 first. Every other
 //! status (404 for an unknown path, 405 for another method) carries the endpoint's
 //! JSON error too.
 //!
 //! Bodies are written by [`jsonapi::write_document`] and [`telecomx::write_list`].
-//! The service reads the current version of a [`Hierarchy`] on every request, so a
-//! writer applying changes is seen by the next request.
+//! The service reads the current version of a [`Hierarchy`] on every request that pins
+//! none, so a writer applying changes is seen by the next request.
 //!
 //! # Examples
 //!
@@ -41,6 +52,7 @@
 //! # }
 //! ```
 
+mod pin;
 mod tokens;
 
 use std::sync::Arc;
@@ -55,9 +67,11 @@ pub use tokens::{Tokens, TokensError};
 
 use crate::access::Principal;
 use crate::hierarchy::Hierarchy;
-use crate::snapshot::Page;
+use crate::id::ResellerId;
+use crate::snapshot::{Page, Snapshot};
 use crate::wire::{jsonapi, order_from_query, page_request_from_query, telecomx, ApiError};
 use crate::{FilterFlags, Order};
+use pin::Pin;
 
 /// The TelecomX endpoint's path.
 pub const TELECOMX_PATH: &str = "/customer/resellers/list";
@@ -67,6 +81,9 @@ pub const JSONAPI_PATH: &str = "/api/v3/customer_store/resellers";
 /// 200, or `"status": "stale"` with 503 when [`ServeOptions::health`] says so. It needs
 /// no credentials and tells nothing about the resellers.
 pub const HEALTH_PATH: &str = "/health";
+/// The response header that names the version a listing came from, as
+/// `N-XXXXXXXXXXXXXXXX`; a request's `version` parameter pins it (see the module docs).
+pub const VERSION_HEADER: &str = "hierarchy-version";
 /// The path of the constant-body route that [`ServeOptions::ceiling`] turns on.
 pub const CEILING_PATH: &str = "/_ceiling";
 
@@ -247,6 +264,65 @@ impl Shared {
         }
         self.tokens.get(token).ok_or(ApiError::UnknownCredentials)
     }
+
+    /// This run's pin of `version`.
+    fn pin(&self, version: u64) -> Pin {
+        Pin {
+            version,
+            instance: self.instance,
+        }
+    }
+
+    /// The version a request reads: the current one, or the one `pin` names.
+    fn snapshot_for(&self, pin: Option<Pin>) -> Result<Arc<Snapshot>, ApiError> {
+        let Some(pin) = pin else {
+            return Ok(self.hierarchy.snapshot());
+        };
+        let current = self.hierarchy.snapshot().version();
+        if pin.instance == self.instance {
+            if let Some(snapshot) = self.hierarchy.snapshot_at(pin.version) {
+                return Ok(snapshot);
+            }
+            if pin.version > current {
+                return Err(ApiError::BadParameter {
+                    parameter: pin::PARAMETER.into(),
+                    message: format!(
+                        "version {} is not published; the current version is {current}",
+                        pin.version
+                    ),
+                });
+            }
+        }
+        Err(ApiError::VersionExpired {
+            version: pin.version,
+            current,
+        })
+    }
+}
+
+/// The reseller whose downline `principal` may list in `snapshot`: the same rules as
+/// the eligible parents decide access (a role they refuse, a missing or unknown
+/// reseller is a 403), and an ADMIN needs a reseller that exists too.
+fn downline_owner<'p>(
+    snapshot: &Snapshot,
+    principal: &'p Principal,
+) -> Result<&'p ResellerId, ApiError> {
+    snapshot.eligible_count(principal, FilterFlags::NONE)?;
+    let reseller = principal.reseller.as_ref().ok_or(ApiError::AccessDenied(
+        crate::AccessError::NoReseller {
+            role: principal.role.clone(),
+        },
+    ))?;
+    // The rules above need no reseller of an ADMIN; its downline does, and one that
+    // does not exist is refused as any role's is, not a 404.
+    if snapshot.get(reseller).is_none() {
+        return Err(ApiError::AccessDenied(
+            crate::AccessError::UnknownReseller {
+                id: reseller.clone(),
+            },
+        ));
+    }
+    Ok(reseller)
 }
 
 /// The entity tag of a page: the version it came from and a hash (FNV-1a) of this
@@ -292,16 +368,25 @@ fn not_modified(headers: &HeaderMap, tag: &str) -> Result<bool, ApiError> {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag))
 }
 
-/// A 200 with `body`, or a 304 when the client holds the same tag.
+/// A 200 with `body`, or a 304 when the client holds the same tag; both name the
+/// version the page came from, `pin`.
 fn answer(
     api: Api,
     headers: &HeaderMap,
     tag: String,
+    pin: Pin,
     body: impl FnOnce(&mut Vec<u8>),
 ) -> Result<Response, ApiError> {
-    let tag_value = HeaderValue::from_str(&tag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let internal = |e: axum::http::header::InvalidHeaderValue| ApiError::Internal(e.to_string());
+    let tag_value = HeaderValue::from_str(&tag).map_err(internal)?;
+    let pin_value = HeaderValue::from_str(&pin.to_string()).map_err(internal)?;
+    let version = header::HeaderName::from_static(VERSION_HEADER);
     if not_modified(headers, &tag)? {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_value)]).into_response());
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, tag_value), (version, pin_value)],
+        )
+            .into_response());
     }
     let mut out = Vec::with_capacity(16 << 10);
     body(&mut out);
@@ -313,6 +398,7 @@ fn answer(
                 HeaderValue::from_static(api.content_type()),
             ),
             (header::ETAG, tag_value),
+            (version, pin_value),
         ],
         out,
     )
@@ -327,13 +413,21 @@ async fn eligible_parents(
     let query = query.unwrap_or_default();
     let result = (|| {
         let principal = s.principal(&headers)?;
-        let snapshot = s.hierarchy.snapshot();
+        let snapshot = Pin::from_query(&query)
+            .and_then(|pin| s.snapshot_for(pin))
+            .map_err(|e| {
+                // A caller the rules refuse gets its 403 whatever `version` says.
+                match telecomx::ListRequest::read(&s.hierarchy.snapshot(), principal, &query) {
+                    Err(denied @ ApiError::AccessDenied(_)) => denied,
+                    _ => e,
+                }
+            })?;
         // Flags, access, then order and paging: a refused caller learns nothing.
         let r = telecomx::ListRequest::read(&snapshot, principal, &query)?;
         let page = snapshot.eligible_parents(principal, r.flags, r.order, r.page)?;
         let key = format!("{:?}|{:?}", r.flags.effective(), r.order);
         let tag = etag(&s, TELECOMX_PATH, principal, &key, &page);
-        answer(Api::TelecomX, &headers, tag, |out| {
+        answer(Api::TelecomX, &headers, tag, s.pin(page.version()), |out| {
             telecomx::write_list(&page, out)
         })
     })();
@@ -348,33 +442,31 @@ async fn downline(
     let query = query.unwrap_or_default();
     let result = (|| {
         let principal = s.principal(&headers)?;
-        let snapshot = s.hierarchy.snapshot();
-        // The same rules as the eligible parents decide access: a role they refuse, a
-        // missing or unknown reseller, is a 403 before anything else is read.
-        snapshot.eligible_count(principal, FilterFlags::NONE)?;
-        let reseller = principal.reseller.as_ref().ok_or(ApiError::AccessDenied(
-            crate::AccessError::NoReseller {
-                role: principal.role.clone(),
-            },
-        ))?;
-        // The rules above need no reseller of an ADMIN; its downline does, and one
-        // that does not exist is refused as any role's is, not a 404.
-        if snapshot.get(reseller).is_none() {
-            return Err(ApiError::AccessDenied(
-                crate::AccessError::UnknownReseller {
-                    id: reseller.clone(),
-                },
-            ));
-        }
+        let pinned = Pin::from_query(&query);
+        let is_pinned = matches!(pinned, Ok(Some(_)));
+        let snapshot = pinned.and_then(|pin| s.snapshot_for(pin)).map_err(|e| {
+            // A caller the rules refuse gets its 403 whatever `version` says.
+            match downline_owner(&s.hierarchy.snapshot(), principal) {
+                Err(denied) => denied,
+                Ok(_) => e,
+            }
+        })?;
+        // Access before anything else is read.
+        let reseller = downline_owner(&snapshot, principal)?;
         let order = order_from_query(&query)?;
         let page = snapshot.downline(reseller, order, page_request_from_query(&query)?)?;
-        // Links page this listing: they keep its order.
-        let base = match order {
+        // Links page this listing: they keep its order, and its version if pinned.
+        let mut base = match order {
             Order::PreOrder => format!("{}{JSONAPI_PATH}", s.base_url),
             Order::LevelOrder => format!("{}{JSONAPI_PATH}?order=level", s.base_url),
         };
+        let pin = s.pin(page.version());
+        if is_pinned {
+            let sep = if base.contains('?') { '&' } else { '?' };
+            base.push_str(&format!("{sep}{}={pin}", pin::PARAMETER));
+        }
         let tag = etag(&s, JSONAPI_PATH, principal, &format!("{order:?}"), &page);
-        answer(Api::JsonApi, &headers, tag, |out| {
+        answer(Api::JsonApi, &headers, tag, pin, |out| {
             jsonapi::write_document(&page, &base, out)
         })
     })();

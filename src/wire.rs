@@ -73,6 +73,15 @@ pub enum ApiError {
     NotFound(QueryError),
     /// A cursor that cannot be followed: 400 `bad_request`, or 410 `cursor_expired`.
     Cursor(crate::cursor::CursorError),
+    /// A version the request pinned (the HTTP service's `version` parameter) that the
+    /// hierarchy no longer keeps, or that an earlier run of the service made: 410
+    /// `version_expired`.
+    VersionExpired {
+        /// The version asked for.
+        version: u64,
+        /// The current version.
+        current: u64,
+    },
     /// A refused batch of mutations: 400 `bad_request`.
     Mutation(crate::mutation::MutationError),
     /// The data is not a valid hierarchy: 500 `invalid_hierarchy` at a service (the
@@ -89,6 +98,7 @@ impl ApiError {
             ApiError::BadRequest(e) => e.http_status(),
             ApiError::BadParameter { .. } => 400,
             ApiError::Cursor(e) => e.http_status(),
+            ApiError::VersionExpired { .. } => 410,
             ApiError::Mutation(e) => e.http_status(),
             ApiError::AccessDenied(e) => e.http_status(),
             ApiError::Unauthenticated(_) => 401,
@@ -100,14 +110,16 @@ impl ApiError {
         }
     }
 
-    /// The machine-readable code: `bad_request`, `access_denied`, `not_found`,
-    /// `cursor_expired`, `invalid_hierarchy` or `internal_error`.
+    /// The machine-readable code: `bad_request`, `unauthorized`, `access_denied`,
+    /// `not_found`, `method_not_allowed`, `cursor_expired`, `version_expired`,
+    /// `invalid_hierarchy` or `internal_error`.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Cursor(
                 crate::cursor::CursorError::Expired { .. }
                 | crate::cursor::CursorError::OtherHierarchy,
             ) => "cursor_expired",
+            ApiError::VersionExpired { .. } => "version_expired",
             ApiError::BadRequest(_)
             | ApiError::BadParameter { .. }
             | ApiError::Cursor(_)
@@ -152,6 +164,11 @@ impl fmt::Display for ApiError {
             }
             ApiError::NotFound(e) => e.fmt(f),
             ApiError::Cursor(e) => e.fmt(f),
+            ApiError::VersionExpired { version, current } => write!(
+                f,
+                "version {version} is no longer kept (or an earlier run of the service \
+                 made it); the current version is {current}: start again without `version`"
+            ),
             ApiError::Mutation(e) => e.fmt(f),
             ApiError::InvalidHierarchy(e) => e.fmt(f),
             ApiError::Internal(m) => f.write_str(m),

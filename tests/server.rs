@@ -1,12 +1,13 @@
 //! Starts the HTTP service (`http::router`, what `resellers serve` and the example run)
 //! on 127.0.0.1 and drives both endpoints with a real HTTP client (ureq): success bodies
-//! checked against the naive model, paging links followed to the end, 400 and 403.
+//! checked against the naive model, paging links followed to the end, 400 and 403, and
+//! a client that pins the version of its first page while the hierarchy changes.
 
 use std::sync::Arc;
 
 use reseller_hierarchy::generate::{Generator, Shape};
 use reseller_hierarchy::http::{router, ServeOptions, Tokens};
-use reseller_hierarchy::{Hierarchy, Record, ResellerId, Snapshot};
+use reseller_hierarchy::{Hierarchy, Mutation, Record, Removal, ResellerId, Snapshot};
 use serde_json::Value;
 
 /// The test's callers: one token per principal the checks below need.
@@ -23,6 +24,8 @@ const TOKENS: &str = r#"{"tokens": [
 struct Reply {
     status: u16,
     content_type: String,
+    /// The `Hierarchy-Version` header.
+    version: Option<String>,
     body: Value,
 }
 
@@ -43,11 +46,17 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let version = resp
+        .headers()
+        .get("hierarchy-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = resp.body_mut().read_to_string().expect("a body");
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     Reply {
         status,
         content_type,
+        version,
         body,
     }
 }
@@ -55,6 +64,11 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
 /// Starts the server on an ephemeral loopback port; returns its base URL.
 fn start(records: Vec<Record>) -> String {
     let snapshot = Snapshot::build(records).unwrap();
+    start_over(Arc::new(Hierarchy::new(snapshot)))
+}
+
+/// Starts the server over `hierarchy`; returns its base URL.
+fn start_over(hierarchy: Arc<Hierarchy>) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -67,7 +81,7 @@ fn start(records: Vec<Record>) -> String {
             let addr = listener.local_addr().unwrap();
             tx.send(addr).unwrap();
             let app = router(
-                Arc::new(Hierarchy::new(snapshot)),
+                hierarchy,
                 Arc::new(Tokens::from_json(TOKENS).unwrap()),
                 ServeOptions::new(format!("http://{addr}")),
             );
@@ -273,4 +287,189 @@ fn both_endpoints_over_real_http() {
     );
     assert_eq!(r.body.as_array().unwrap().len(), records.len());
     let _ = ResellerId::from("unused");
+}
+
+/// A client pages the downline of "1" with the version of its first page pinned while
+/// the hierarchy changes under it, moving resellers in and out of that downline, adding
+/// and removing: the pages give that version's downline exactly once. Then the pinned
+/// eligible parents, and the errors: a version no longer kept or made by another run
+/// (410), one not published yet and malformed values (400), refused callers (403 first).
+#[test]
+fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
+    // The tree of "1", and a second tree of 100 outside it.
+    let mut records = Generator::new(Shape::Random, 200)
+        .seed(12)
+        .attributes(true)
+        .generate();
+    records.extend(
+        (0..100).map(|k| Record::new(format!("x{k}"), (k > 0).then(|| format!("x{}", k / 2)))),
+    );
+    let hierarchy = Arc::new(Hierarchy::new(Snapshot::build(records.clone()).unwrap()));
+    let base = start_over(Arc::clone(&hierarchy));
+    let path = format!("{base}/api/v3/customer_store/resellers");
+    let token = [("X-Api-Token", "G2dYuBK44dgYu90id1122e")];
+    let expected = naive_downline(&records, "1");
+    let outside: Vec<String> = records
+        .iter()
+        .map(|r| r.id.to_string())
+        .filter(|id| id != "1" && !expected.contains(id))
+        .collect();
+    assert!(
+        expected.len() > 50 && outside.len() > 50,
+        "{} {}",
+        expected.len(),
+        outside.len()
+    );
+
+    // The first page, unpinned: its header names the version; its links carry none.
+    let first = get(&format!("{path}?page%5Bsize%5D=25"), &token);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let pin = first.version.clone().expect("a Hierarchy-Version header");
+    assert!(pin.starts_with("1-"), "{pin}");
+    assert!(!first.body["links"].to_string().contains("version"));
+    let mut seen: Vec<String> = first.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The next page with the pin added; from then on the links carry it.
+    let mut url = format!(
+        "{}&version={pin}",
+        first.body["links"]["next"].as_str().unwrap()
+    );
+    let mut step = 0;
+    loop {
+        // Changes between pages: one of the downline moved out, an outsider moved in,
+        // a child added under "1", one of the downline removed with its downline
+        // re-attached.
+        let batch = match step % 4 {
+            0 => Mutation::Move {
+                id: expected[expected.len() - 1 - step].as_str().into(),
+                parent: None,
+            },
+            1 => Mutation::Move {
+                id: outside[step].as_str().into(),
+                parent: Some("1".into()),
+            },
+            2 => Mutation::Add(Record::new(format!("new {step}"), Some("1"))),
+            _ => Mutation::Remove {
+                id: expected[step].as_str().into(),
+                removal: Removal::ReattachDownline,
+            },
+        };
+        // Some may be refused (a reseller already moved or removed): either way the
+        // pinned version stays as it was.
+        let _ = hierarchy.apply(&[batch]);
+        step += 1;
+        let r = get(&url, &token);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.version.as_deref(), Some(pin.as_str()));
+        assert_eq!(r.body["meta"]["total"], expected.len());
+        seen.extend(
+            r.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_owned()),
+        );
+        let links = &r.body["links"];
+        // (The first pinned URL is the client's own, its parameters in another order.)
+        if step > 1 {
+            assert_eq!(links["self"].as_str().unwrap(), url);
+        }
+        assert!(links["self"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("version={pin}")));
+        match links["next"].as_str() {
+            Some(next) => {
+                assert!(next.contains(&format!("version={pin}")), "{next}");
+                url = next.to_owned();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    // The hierarchy did change: unpinned, the downline is another.
+    let now = get(&format!("{path}?page%5Bsize%5D=1000"), &token);
+    assert_ne!(now.version.as_deref(), Some(pin.as_str()));
+    let listed: Vec<&str> = now.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_ne!(listed, expected);
+
+    // TelecomX, pinned: the eligible parents of "2" at version 1.
+    let mut own_and_down = vec!["2".to_owned()];
+    own_and_down.extend(naive_downline(&records, "2"));
+    let list = format!("{base}/customer/resellers/list");
+    let r = get(
+        &format!("{list}?per_page=1000&version={pin}"),
+        &[("X-Api-Token", "ra-2")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.version.as_deref(), Some(pin.as_str()));
+    let got: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, own_and_down);
+
+    // Not published yet, another run's tag, malformed: 400, 410, 400, on both.
+    let (number, tag) = pin.split_once('-').unwrap();
+    assert_eq!(number, "1");
+    let current = hierarchy.snapshot().version();
+    let other_tag = format!("{:016x}", u64::from_str_radix(tag, 16).unwrap() ^ 1);
+    for (version, status, code) in [
+        (format!("{}-{tag}", current + 1), 400, "bad_request"),
+        (format!("1-{other_tag}"), 410, "version_expired"),
+        ("1".to_owned(), 400, "bad_request"),
+        ("abc".to_owned(), 400, "bad_request"),
+    ] {
+        let r = get(&format!("{path}?version={version}"), &token);
+        assert_eq!(r.status, status, "{version}: {}", r.body);
+        assert_eq!(r.body["errors"][0]["code"], code, "{version}");
+        assert_eq!(r.body["errors"][0]["source"]["parameter"], "version");
+        let r = get(
+            &format!("{list}?version={version}"),
+            &[("X-Api-Token", "ra-2")],
+        );
+        assert_eq!((r.status, &r.body["error"]), (status, &code.into()));
+    }
+    // A refused caller gets its 403 whatever `version` says.
+    for version in ["abc".to_owned(), format!("{}-{tag}", current + 1)] {
+        let r = get(
+            &format!("{list}?iptv=true&version={version}"),
+            &[("X-Api-Token", "r-2")],
+        );
+        assert_eq!((r.status, &r.body["error"]), (403, &"access_denied".into()));
+        let r = get(
+            &format!("{path}?version={version}"),
+            &[("X-Api-Token", "ra-missing")],
+        );
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(r.body["errors"][0]["code"], "access_denied");
+    }
+
+    // Once the hierarchy keeps it no longer: 410.
+    for k in 0..=hierarchy.retention() {
+        hierarchy
+            .apply(&[Mutation::Add(Record::new(format!("later {k}"), Some("2")))])
+            .unwrap();
+    }
+    assert!(hierarchy.snapshot_at(1).is_none());
+    let r = get(&format!("{path}?version={pin}"), &token);
+    assert_eq!(r.status, 410, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "version_expired");
+    let r = get(&format!("{list}?version={pin}"), &[("X-Api-Token", "ra-2")]);
+    assert_eq!(
+        (r.status, &r.body["error"]),
+        (410, &"version_expired".into())
+    );
 }

@@ -291,6 +291,9 @@ impl From<&ApiError> for ErrorDocument {
             ApiError::BadParameter { parameter, .. } => Some(ErrorSource {
                 parameter: parameter.clone(),
             }),
+            ApiError::VersionExpired { .. } => Some(ErrorSource {
+                parameter: "version".to_owned(),
+            }),
             _ => None,
         };
         ErrorDocument {
