@@ -243,12 +243,39 @@ pub(crate) fn is_json_space(b: &u8) -> bool {
 }
 
 /// Consumes a UTF-8 byte order mark at the start of `reader`, as exports from Windows
-/// tools begin with one.
+/// tools begin with one, also when reads return it a byte or two at a time (a pipe or
+/// a socket may).
+///
+/// # Errors
+///
+/// I/O errors of `reader`, and [`std::io::ErrorKind::InvalidData`] when the input
+/// starts with the first bytes of a mark but not the whole (no JSON text starts so;
+/// they are consumed by then, so the reading cannot go on as if they were not there).
 fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
-    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
-        reader.consume(3);
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut matched = 0;
+    loop {
+        let buf = reader.fill_buf()?;
+        let want = &BOM[matched..];
+        let n = buf.len().min(want.len());
+        if buf.is_empty() || buf[..n] != want[..n] {
+            if matched == 0 {
+                return Ok(()); // no mark: nothing consumed
+            }
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the input starts with {matched} of the 3 bytes of a UTF-8 byte order mark, \
+                     not the whole mark"
+                ),
+            ));
+        }
+        reader.consume(n);
+        matched += n;
+        if matched == BOM.len() {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// The first byte that is not white space, without consuming it (white space is), and

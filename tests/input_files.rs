@@ -1,4 +1,5 @@
-//! Files as users' systems write them: a UTF-8 byte order mark before any format, and
+//! Files as users' systems write them: a UTF-8 byte order mark before any format (also
+//! read a byte at a time, as a pipe may give it), and
 //! a pretty-printed ActivePlatform document whose first member is not `data`; while a
 //! broken first NDJSON line still leaves every other line read on its own.
 
@@ -56,6 +57,66 @@ fn a_byte_order_mark_is_skipped_in_every_format() {
     let mut b = Builder::new();
     b.read_activeplatform(seed().as_bytes()).unwrap();
     assert_eq!(with_bom, b.build().unwrap().len());
+}
+
+/// A reader that returns one byte per read, as a pipe or socket may.
+struct ByteByByte<'a>(&'a [u8]);
+
+/// `text` through a buffer over [`ByteByByte`]: each fill gives one byte.
+fn slow(text: &str) -> std::io::BufReader<ByteByByte<'_>> {
+    std::io::BufReader::new(ByteByByte(text.as_bytes()))
+}
+
+impl std::io::Read for ByteByByte<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        match (self.0.split_first(), out.first_mut()) {
+            (Some((&b, rest)), Some(slot)) => {
+                *slot = b;
+                self.0 = rest;
+                Ok(1)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+#[test]
+fn a_byte_order_mark_read_a_byte_at_a_time_is_skipped_too() {
+    let ndjson = format!("{BOM}{NDJSON}");
+    let array = format!("{BOM}[{}]", NDJSON.trim().replace('\n', ","));
+    let document = format!("{BOM}{}", seed());
+    for (text, format) in [
+        (&ndjson, InputFormat::Ndjson),
+        (&array, InputFormat::JsonArray),
+        (&document, InputFormat::ActivePlatform),
+    ] {
+        let mut b = Builder::new();
+        assert_eq!(b.read_any(slow(text)).unwrap(), format);
+        let snap = b.build().unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert!(snap.len() >= 2, "{format:?}");
+    }
+    let mut b = Builder::new();
+    b.read_ndjson(slow(&ndjson)).unwrap();
+    assert_eq!(b.build().unwrap().len(), 3);
+    let mut b = Builder::new();
+    b.read_json_array(ByteByByte(array.as_bytes())).unwrap();
+    assert_eq!(b.build().unwrap().len(), 3);
+    let mut b = Builder::new();
+    b.read_activeplatform(ByteByByte(document.as_bytes()))
+        .unwrap();
+    assert!(b.build().unwrap().len() >= 2);
+    // The first bytes of a mark and then something else: an error, not records read
+    // as if those bytes were not there.
+    for bytes in [vec![0xEF], [&[0xEF, 0xBB][..], b"{\"id\": 1}\n"].concat()] {
+        let mut b = Builder::new();
+        let whole = b.read_ndjson(&bytes[..]).is_ok() && b.build().is_ok();
+        let mut b = Builder::new();
+        let slowly = b
+            .read_ndjson(std::io::BufReader::new(ByteByByte(&bytes)))
+            .is_ok()
+            && b.build().is_ok();
+        assert!(!whole && !slowly, "{bytes:?} read as records");
+    }
 }
 
 #[test]
