@@ -237,24 +237,21 @@ impl Translation {
     /// What the transaction did to `id` so far (nothing yet: where the version before
     /// has it, `event` standing as its last change until the caller records one).
     fn touch(&mut self, id: &ResellerId, event: &RowEvent) -> &mut Touched {
-        if !self.touched.contains_key(id) {
-            let before = self.snap.get(id).map(|r| r.parent().map(ToOwned::to_owned));
+        let (snap, ids) = (&self.snap, &mut self.ids);
+        self.touched.entry(id.clone()).or_insert_with(|| {
+            let before = snap.get(id).map(|r| r.parent().map(ToOwned::to_owned));
             let now = before.clone().map(|parent| Placed {
                 parent,
                 fields: Fields::default(),
             });
-            self.ids.push(id.clone());
-            self.touched.insert(
-                id.clone(),
-                Touched {
-                    last: before.clone().flatten(),
-                    before,
-                    now,
-                    event: event.clone(),
-                },
-            );
-        }
-        self.touched.get_mut(id).expect("inserted above")
+            ids.push(id.clone());
+            Touched {
+                last: before.clone().flatten(),
+                before,
+                now,
+                event: event.clone(),
+            }
+        })
     }
 
     pub(crate) fn insert(&mut self, row: Row, event: &RowEvent) {
