@@ -50,9 +50,9 @@ pub use position::{Applied, Position, WaitTimeout};
 /// or replayed, and replays at most twice its own batch's work (its mutations, at
 /// least one) of the batches applied meanwhile when a fold could not catch up with
 /// it. Changes under
-/// the threshold are folded too once the writer pauses
-/// ([`set_idle_fold`](Hierarchy::set_idle_fold)), watched by a thread that parks while
-/// changes come.
+/// the threshold are folded too once the writer pauses, the longer the lighter they
+/// are ([`set_idle_fold`](Hierarchy::set_idle_fold)), watched by a thread that parks,
+/// waking once a pause, while the current version has unfolded changes.
 ///
 /// # Examples
 ///
@@ -415,6 +415,13 @@ impl Hierarchy {
         }
     }
 
+    /// The random number drawn when this hierarchy was made, which its cursors carry:
+    /// version numbers are this hierarchy's own (the HTTP service's pins carry it too).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn lineage(&self) -> u64 {
+        self.shared.lineage
+    }
+
     /// How many versions are kept for cursors.
     pub fn retention(&self) -> usize {
         self.shared.retention
@@ -476,15 +483,16 @@ impl Hierarchy {
     /// [fold threshold](Hierarchy::set_fold_threshold): this pause from a sixteenth of
     /// it on (see [`Snapshot::change_weight`]), and as many times this pause as a
     /// lighter version is lighter than that, so that every change is folded in the
-    /// end: at ten million resellers, 100,000 changes (a weight of about 270,000
-    /// against a sixteenth of 625,000) are folded after 2.3 pauses, one rename after
-    /// 625,000. Once the writer has paused for the pause, a fold
+    /// end: at ten million resellers, 100,000 changes (a weight of 190,000 to 290,000
+    /// against a sixteenth of 625,000) are folded after 2.1 to 3.3 pauses, one rename
+    /// after 625,000. Once the writer has paused for the pause, a fold
     /// left to the writer to finish is also finished in the background. `None` turns
     /// this off; a threshold of `usize::MAX` starts no fold, idle ones included (one
     /// under way is still finished). The setting takes effect at once, for the
     /// changes already applied too. Pauses under 10 ms count as 10 ms: a writer that
     /// applies less often than that is taken to pause between batches, and its
-    /// changes are folded 10 ms after its last batch once they weigh enough.
+    /// changes are folded 10 ms after its last batch once they weigh a sixteenth of
+    /// the threshold (proportionally later when lighter).
     ///
     /// A burst of changes that stops short of the threshold would otherwise leave
     /// every later version slower to query until more changes came: at a million

@@ -17,8 +17,8 @@
 //! one process: versions restart with it).
 //!
 //! Every success also names its version in the `Hierarchy-Version` header
-//! ([`VERSION_HEADER`]), as `N-XXXXXXXXXXXXXXXX` (the version number and a tag of this
-//! run of the service). A request that sends it back as `version=N-XXXXXXXXXXXXXXXX` is
+//! ([`VERSION_HEADER`]), as `N-XXXXXXXXXXXXXXXX` (the version number and the
+//! hierarchy's lineage, a random number drawn when it was made). A request that sends it back as `version=N-XXXXXXXXXXXXXXXX` is
 //! answered from that version as long as the hierarchy keeps it
 //! ([`Hierarchy::retention`]), and the JSON:API links of such a page carry it: a client
 //! that pins the version of its first page and follows `next` sees every reseller of
@@ -265,11 +265,11 @@ impl Shared {
         self.tokens.get(token).ok_or(ApiError::UnknownCredentials)
     }
 
-    /// This run's pin of `version`.
+    /// The pin of `version` of this hierarchy.
     fn pin(&self, version: u64) -> Pin {
         Pin {
             version,
-            instance: self.instance,
+            lineage: self.hierarchy.lineage(),
         }
     }
 
@@ -279,7 +279,7 @@ impl Shared {
             return Ok(self.hierarchy.snapshot());
         };
         let current = self.hierarchy.snapshot().version();
-        if pin.instance == self.instance {
+        if pin.lineage == self.hierarchy.lineage() {
             if let Some(snapshot) = self.hierarchy.snapshot_at(pin.version) {
                 return Ok(snapshot);
             }

@@ -26,6 +26,8 @@ struct Reply {
     content_type: String,
     /// The `Hierarchy-Version` header.
     version: Option<String>,
+    /// The `ETag` header.
+    etag: Option<String>,
     body: Value,
 }
 
@@ -51,12 +53,22 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
         .get("hierarchy-version")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = resp.body_mut().read_to_string().expect("a body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    // A 304 has no body.
+    let body = match status {
+        304 => Value::Null,
+        _ => serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
+    };
     Reply {
         status,
         content_type,
         version,
+        etag,
         body,
     }
 }
@@ -431,7 +443,14 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
         (format!("1-{other_tag}"), 410, "version_expired"),
         ("1".to_owned(), 400, "bad_request"),
         ("abc".to_owned(), 400, "bad_request"),
+        // One spelling per pin.
+        (format!("01-{tag}"), 400, "bad_request"),
+        (format!("1-{}", tag.to_uppercase()), 400, "bad_request"),
+        (format!("0-{tag}"), 400, "bad_request"),
     ] {
+        if version == format!("1-{}", tag.to_uppercase()) && tag.to_uppercase() == tag {
+            continue; // a tag of digits only has no uppercase spelling
+        }
         let r = get(&format!("{path}?version={version}"), &token);
         assert_eq!(r.status, status, "{version}: {}", r.body);
         assert_eq!(r.body["errors"][0]["code"], code, "{version}");
@@ -442,8 +461,14 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
         );
         assert_eq!((r.status, &r.body["error"]), (status, &code.into()));
     }
-    // A refused caller gets its 403 whatever `version` says.
-    for version in ["abc".to_owned(), format!("{}-{tag}", current + 1)] {
+    // A refused caller gets its 403 whatever `version` says: malformed, not
+    // published, another hierarchy's, or a version kept.
+    for version in [
+        "abc".to_owned(),
+        format!("{}-{tag}", current + 1),
+        format!("1-{other_tag}"),
+        pin.clone(),
+    ] {
         let r = get(
             &format!("{list}?iptv=true&version={version}"),
             &[("X-Api-Token", "r-2")],
@@ -456,6 +481,17 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
         assert_eq!(r.status, 403, "{}", r.body);
         assert_eq!(r.body["errors"][0]["code"], "access_denied");
     }
+
+    // A 304 names the version too.
+    let pinned_first = format!("{path}?version={pin}");
+    let r = get(&pinned_first, &token);
+    let tag_of_first = r.etag.expect("an ETag");
+    let r = get(
+        &pinned_first,
+        &[token[0], ("If-None-Match", tag_of_first.as_str())],
+    );
+    assert_eq!(r.status, 304);
+    assert_eq!(r.version.as_deref(), Some(pin.as_str()));
 
     // Once the hierarchy keeps it no longer: 410.
     for k in 0..=hierarchy.retention() {

@@ -430,6 +430,10 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
         "count",
     );
     let threshold = fold.unwrap_or(n.max(Hierarchy::DEFAULT_FOLD_AT));
+    if weight == 0 {
+        eprintln!("the batch left nothing unfolded: no idle fold to time");
+        return;
+    }
     if weight >= threshold {
         eprintln!(
             "the batch weighs {weight}, over the fold threshold {threshold}: no idle fold to time"

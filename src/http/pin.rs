@@ -4,9 +4,10 @@ use std::fmt;
 
 use crate::wire::ApiError;
 
-/// A version of the hierarchy as one run of the service names it: the version number
-/// and the service instance's random tag, written `N-XXXXXXXXXXXXXXXX` (the number in
-/// decimal, the tag in 16 hex digits).
+/// A version of one hierarchy as the service names it: the version number
+/// and the hierarchy's lineage (the random number its cursors carry), written
+/// `N-XXXXXXXXXXXXXXXX` (the number in decimal without leading zeros, from 1; the
+/// lineage in 16 lowercase hex digits), and read only so written.
 ///
 /// Every listing the service answers carries the pin of the version it came from in
 /// the `Hierarchy-Version` header; a request that sends it back as `version=PIN` is
@@ -14,14 +15,14 @@ use crate::wire::ApiError;
 /// [`Hierarchy::retention`](crate::Hierarchy::retention)), and the JSON:API links of
 /// such a page carry it too, so a client that follows `next` sees every reseller of
 /// that version exactly once whatever changes meanwhile. Version numbers restart with
-/// the process, so the tag keeps a pin of an earlier run from naming another
-/// hierarchy that reached the same number.
+/// the process, so the lineage keeps a pin of an earlier run (or of another hierarchy)
+/// from naming one that reached the same number; routers over one hierarchy share it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Pin {
     /// The version number ([`Snapshot::version`](crate::Snapshot::version)).
     pub(super) version: u64,
-    /// The instance tag of the service that made it.
-    pub(super) instance: u64,
+    /// The lineage of the hierarchy that made it.
+    pub(super) lineage: u64,
 }
 
 /// The query parameter that carries a pin.
@@ -59,23 +60,25 @@ impl Pin {
         Ok(pin)
     }
 
-    /// `N-XXXXXXXXXXXXXXXX`, or `None`.
+    /// `N-XXXXXXXXXXXXXXXX` as [`Display`](fmt::Display) writes it, or `None`: one
+    /// spelling per pin (no leading zeros, no uppercase, no version 0).
     fn parse(text: &str) -> Option<Pin> {
         let (number, tag) = text.split_once('-')?;
         let digits = |s: &str, radix: u32| s.chars().all(|c| c.is_digit(radix));
         if number.is_empty() || !digits(number, 10) || tag.len() != 16 || !digits(tag, 16) {
             return None;
         }
-        Some(Pin {
+        let pin = Pin {
             version: number.parse().ok()?,
-            instance: u64::from_str_radix(tag, 16).ok()?,
-        })
+            lineage: u64::from_str_radix(tag, 16).ok()?,
+        };
+        (pin.version > 0 && pin.to_string() == text).then_some(pin)
     }
 }
 
 impl fmt::Display for Pin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{:016x}", self.version, self.instance)
+        write!(f, "{}-{:016x}", self.version, self.lineage)
     }
 }
 
@@ -88,15 +91,19 @@ mod tests {
         for pin in [
             Pin {
                 version: 1,
-                instance: 0,
+                lineage: 0,
+            },
+            Pin {
+                version: 10,
+                lineage: 0xab,
             },
             Pin {
                 version: 57,
-                instance: 0x9f3c_2a1b_00e4_d7c6,
+                lineage: 0x9f3c_2a1b_00e4_d7c6,
             },
             Pin {
                 version: u64::MAX,
-                instance: u64::MAX,
+                lineage: u64::MAX,
             },
         ] {
             let text = pin.to_string();
@@ -107,7 +114,7 @@ mod tests {
         assert_eq!(
             Pin {
                 version: 57,
-                instance: 0xab
+                lineage: 0xab
             }
             .to_string(),
             "57-00000000000000ab"
@@ -128,6 +135,11 @@ mod tests {
             "version=%2B57-00000000000000ab",
             "version=18446744073709551616-00000000000000ab",
             "version=57-00000000000000ab&version=57-00000000000000ab",
+            // One spelling per pin: no leading zeros, no uppercase, no version 0.
+            "version=057-00000000000000ab",
+            "version=57-00000000000000AB",
+            "version=0-00000000000000ab",
+            "version=00-00000000000000ab",
         ] {
             match Pin::from_query(bad) {
                 Err(ApiError::BadParameter { parameter, .. }) => {
