@@ -116,6 +116,7 @@ impl Builder {
         self.malformed_at.push(at);
         self.early.push(Problem::Malformed {
             at: place,
+            id: None,
             message: message.into(),
         });
     }
@@ -440,10 +441,14 @@ impl Forest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Problem {
-    /// A record could not be read at all.
+    /// A record could not be read.
     Malformed {
         /// Where it was.
         at: Place,
+        /// Its id, when its text is a JSON object whose `id` reads as one (a record
+        /// with a member of the wrong type, say); `None` when it does not (text that is
+        /// no JSON, no `id`, a bad `id`) or the record came from elsewhere.
+        id: Option<ResellerId>,
         /// What was wrong.
         message: String,
     },
@@ -499,9 +504,16 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Malformed { at, message } => {
-                write!(f, "{at} is malformed: {message}")
-            }
+            Problem::Malformed {
+                at,
+                id: None,
+                message,
+            } => write!(f, "{at} is malformed: {message}"),
+            Problem::Malformed {
+                at,
+                id: Some(id),
+                message,
+            } => write!(f, "{at} (id {id:?}) is malformed: {message}"),
             Problem::UnknownCapability { at, id, name } => write!(
                 f,
                 "{at} (id {id:?}) has unknown capability {name:?}; \

@@ -686,7 +686,12 @@ impl Serialize for crate::builder::Problem {
         m.serialize_entry("kind", kind)?;
         m.serialize_entry("message", &self.to_string())?;
         match self {
-            Problem::Malformed { at, message: _ } => m.serialize_entry("at", &at.to_string())?,
+            Problem::Malformed { at, id, .. } => {
+                m.serialize_entry("at", &at.to_string())?;
+                if let Some(id) = id {
+                    m.serialize_entry("id", id)?;
+                }
+            }
             Problem::UnknownCapability { at, id, name } => {
                 m.serialize_entry("at", &at.to_string())?;
                 m.serialize_entry("id", id)?;

@@ -183,7 +183,7 @@ fn integers_beyond_64_bits() {
     assert_eq!(problems.len(), 2, "{problems:?}");
     for (p, line) in problems
         .iter()
-        .zip(["line 1 is malformed", "line 2 is malformed"])
+        .zip(["line 1 is malformed", "line 2 (id \"1\") is malformed"])
     {
         assert!(p.to_string().starts_with(line), "{p:?}");
     }

@@ -114,6 +114,7 @@ fn every_problem_is_reported_at_once_and_nothing_is_built() {
         [
             Problem::Malformed {
                 at: Place::Record(1),
+                id: None,
                 message: "line 2: expected value".into()
             },
             Problem::DuplicateId {
@@ -195,6 +196,60 @@ mod json {
                 id: "3".into(),
                 parent: "9".into()
             }
+        );
+    }
+
+    /// "Each naming the offending ids": a record that is JSON with a readable `id` but
+    /// not a record names that id; text with no readable id names none.
+    #[test]
+    fn a_malformed_record_names_its_id_when_its_text_gives_one() {
+        let got = from_ndjson(concat!(
+            "{\"id\": \"7\", \"name\": 5}\n",
+            "{\"capabilities\": \"iptv\", \"id\": 8}\n",
+            "{\"id\": \"9\", \"integrations\": {\"billing\": 1}, \"attributes\": {\"x\": [1, {}]}}\n",
+            "{\"id\": \n",
+            "{\"name\": 5}\n",
+            "{\"id\": 2.5, \"name\": 1}\n",
+            "{\"id\": \"\", \"name\": 1}\n",
+            "[\"id\", \"10\"]\n",
+        ))
+        .unwrap_err();
+        let ids: Vec<Option<&str>> = got
+            .iter()
+            .map(|p| match p {
+                Problem::Malformed { id, .. } => id.as_ref().map(|i| i.as_str()),
+                other => panic!("expected malformed, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                Some("7"),
+                Some("8"),
+                Some("9"),
+                None,
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        assert!(
+            got[0]
+                .to_string()
+                .starts_with("line 1 (id \"7\") is malformed:"),
+            "{}",
+            got[0]
+        );
+        assert!(got[3].to_string().starts_with("line 4 is malformed:"));
+        // A JSON array's element, the same.
+        let mut b = Builder::new();
+        b.read_json_array(r#"[{"id": "a"}, {"id": "b", "parent": "a", "name": []}]"#.as_bytes())
+            .unwrap();
+        let got = b.build().unwrap_err().into_problems();
+        assert!(
+            matches!(&got[..], [Problem::Malformed { at: Place::Element(1), id: Some(id), .. }] if id.as_str() == "b"),
+            "{got:?}"
         );
     }
 
@@ -293,7 +348,7 @@ mod json {
         // The element that is no record, the element cut short, and the missing `]`.
         assert_eq!(got.len(), 3, "{got:#?}");
         assert!(
-            matches!(&got[2], Problem::Malformed { at: Place::Input, message } if message.contains("no closing")),
+            matches!(&got[2], Problem::Malformed { at: Place::Input, message, .. } if message.contains("no closing")),
             "{got:?}"
         );
         assert!(

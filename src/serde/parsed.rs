@@ -1,7 +1,10 @@
 //! [`Parsed`]: records parsed from one block of input on some thread, with what the
 //! builder needs to report their problems, appended to the builder in input order.
 
+use serde::Deserialize;
+
 use crate::builder::{Builder, Columns, Place, Problem};
+use crate::id::ResellerId;
 
 use super::record_in::RecordIn;
 
@@ -25,15 +28,19 @@ pub(super) struct Parsed {
 impl Parsed {
     /// Parses one record's JSON text, found at `place`.
     pub(super) fn record(&mut self, text: &[u8], place: Place) {
-        self.push(serde_json::from_slice::<RecordIn<'_>>(text), place);
+        self.push(serde_json::from_slice::<RecordIn<'_>>(text), text, place);
     }
 
     /// As [`record`](Parsed::record), from text already known to be UTF-8.
     pub(super) fn record_text(&mut self, text: &str, place: Place) {
-        self.push(serde_json::from_str::<RecordIn<'_>>(text), place);
+        self.push(
+            serde_json::from_str::<RecordIn<'_>>(text),
+            text.as_bytes(),
+            place,
+        );
     }
 
-    fn push(&mut self, parsed: serde_json::Result<RecordIn<'_>>, place: Place) {
+    fn push(&mut self, parsed: serde_json::Result<RecordIn<'_>>, text: &[u8], place: Place) {
         match parsed {
             Ok(r) => {
                 if let Some((id, names)) = r.push_into(&mut self.records) {
@@ -50,6 +57,7 @@ impl Parsed {
                 self.malformed.push(self.positions);
                 self.problems.push(Problem::Malformed {
                     at: place,
+                    id: id_of(text),
                     message: without_position(&e),
                 });
             }
@@ -61,6 +69,18 @@ impl Parsed {
     pub(super) fn start_place(&mut self, place: Place) {
         self.runs.push((self.positions, place));
     }
+}
+
+/// The id of a record whose text did not read as a record: its `id` member read alone,
+/// every other member skipped, so that the problem names it when the text is a JSON
+/// object with a valid `id` (a record with a member of the wrong type, say). Read
+/// only on this error path.
+fn id_of(text: &[u8]) -> Option<ResellerId> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<ResellerId>,
+    }
+    serde_json::from_slice::<IdOnly>(text).ok()?.id
 }
 
 /// serde_json's message for an error in one record's text, with the column but without
