@@ -82,7 +82,7 @@ pub(super) fn idle_weight(fold_at: usize) -> usize {
 /// is folded, for the pause `pause` and the fold threshold `fold_at` (see the module
 /// docs): `None` for an unchanged version and when folds are turned off.
 pub(super) fn idle_wait(pause: Duration, weight: usize, fold_at: usize) -> Option<Duration> {
-    if weight == 0 || fold_at == usize::MAX {
+    if !foldable(weight, fold_at) {
         return None;
     }
     let heavy = idle_weight(fold_at);
@@ -94,6 +94,12 @@ pub(super) fn idle_wait(pause: Duration, weight: usize, fold_at: usize) -> Optio
     Some(Duration::from_nanos(
         u64::try_from(nanos).unwrap_or(u64::MAX),
     ))
+}
+
+/// Whether a version of change weight `weight` is folded in a pause, in the end, for
+/// the fold threshold `fold_at`: it has changes, and folds are not turned off.
+fn foldable(weight: usize, fold_at: usize) -> bool {
+    weight > 0 && fold_at != usize::MAX
 }
 
 /// What the watcher does next.
@@ -153,7 +159,7 @@ impl Shared {
         weight: usize,
         fold_at: usize,
     ) {
-        let wanted = writer.fold.is_some() || idle_wait(LEAST_PAUSE, weight, fold_at).is_some();
+        let wanted = writer.fold.is_some() || foldable(weight, fold_at);
         if !wanted || writer.idle.is_none() || writer.closed || writer.watcher.is_some() {
             return;
         }
