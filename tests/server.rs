@@ -124,6 +124,25 @@ fn naive_downline(records: &[Record], root: &str) -> Vec<String> {
     out
 }
 
+/// The ids of a JSON:API document's resources, in order.
+fn data_ids(body: &Value) -> Vec<String> {
+    ids_under(&body["data"], "id")
+}
+
+/// The ids of a TelecomX list's items, in order.
+fn list_ids(body: &Value) -> Vec<String> {
+    ids_under(body, "_id")
+}
+
+fn ids_under(items: &Value, key: &str) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|d| d[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn both_endpoints_over_real_http() {
     let records = Generator::new(Shape::Random, 300)
@@ -168,19 +187,7 @@ fn both_endpoints_over_real_http() {
         &token,
     );
     assert_eq!(r.status, 200);
-    let ids: Vec<&str> = r.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        ids,
-        expected[5..10]
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(data_ids(&r.body), expected[5..10]);
 
     // Links come from configuration, not from the client's Host header.
     let r = get(&url, &[token[0], ("Host", "evil.example")]);
@@ -229,14 +236,7 @@ fn both_endpoints_over_real_http() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.content_type, "application/json");
-    let got: Vec<&str> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, want.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(list_ids(&r.body), want);
     for item in r.body.as_array().unwrap() {
         assert!(item["integrations"]["billing"]["economic"]["enabled"].is_boolean());
     }
@@ -339,12 +339,7 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
     let pin = first.version.clone().expect("a Hierarchy-Version header");
     assert!(pin.starts_with("1-"), "{pin}");
     assert!(!first.body["links"].to_string().contains("version"));
-    let mut seen: Vec<String> = first.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_owned())
-        .collect();
+    let mut seen = data_ids(&first.body);
     // The next page with the pin added; from then on the links carry it.
     let mut url = format!(
         "{}&version={pin}",
@@ -378,13 +373,7 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.version.as_deref(), Some(pin.as_str()));
         assert_eq!(r.body["meta"]["total"], expected.len());
-        seen.extend(
-            r.body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d["id"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(data_ids(&r.body));
         let links = &r.body["links"];
         // (The first pinned URL is the client's own, its parameters in another order.)
         if step > 1 {
@@ -406,13 +395,7 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
     // The hierarchy did change: unpinned, the downline is another.
     let now = get(&format!("{path}?page%5Bsize%5D=1000"), &token);
     assert_ne!(now.version.as_deref(), Some(pin.as_str()));
-    let listed: Vec<&str> = now.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap())
-        .collect();
-    assert_ne!(listed, expected);
+    assert_ne!(data_ids(&now.body), expected);
 
     // TelecomX, pinned: the eligible parents of "2" at version 1.
     let mut own_and_down = vec!["2".to_owned()];
@@ -424,14 +407,7 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.version.as_deref(), Some(pin.as_str()));
-    let got: Vec<&str> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(got, own_and_down);
+    assert_eq!(list_ids(&r.body), own_and_down);
 
     // Not published yet, another run's tag, malformed: 400, 410, 400, on both.
     let (number, tag) = pin.split_once('-').unwrap();
