@@ -18,9 +18,10 @@
 //!
 //! Every success also names its version in the `Hierarchy-Version` header
 //! ([`VERSION_HEADER`]), as `N-XXXXXXXXXXXXXXXX` (the version number and the
-//! hierarchy's lineage, a random number drawn when it was made). A request that sends it back as `version=N-XXXXXXXXXXXXXXXX` is
-//! answered from that version as long as the hierarchy keeps it
-//! ([`Hierarchy::retention`]), and the JSON:API links of such a page carry it: a client
+//! hierarchy's lineage, a random number drawn when it was made). A request that sends
+//! it back as `version=N-XXXXXXXXXXXXXXXX` is answered from that version as long as the
+//! hierarchy keeps it ([`Hierarchy::retention`]), and the JSON:API links of such a
+//! page carry it: a client
 //! that pins the version of its first page and follows `next` sees every reseller of
 //! that version exactly once, whatever changes meanwhile. A version no longer kept, or
 //! made by an earlier run, is a 410 `version_expired`; one not published yet, or a
