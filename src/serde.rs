@@ -30,6 +30,7 @@ use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
 mod array;
 mod mutation;
 mod ndjson;
+mod object;
 mod parsed;
 mod record_in;
 
@@ -333,7 +334,9 @@ impl Serialize for Record {
 /// every other problem.
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (record, unknown) = RecordIn::deserialize(d)?.into_record();
+        // Through the trait: `RecordIn::deserialize` is the derived code, which would
+        // take an array too (`serde/object.rs`).
+        let (record, unknown) = <RecordIn<'_> as Deserialize>::deserialize(d)?.into_record();
         match unknown.first() {
             Some(name) => Err(record_in::unknown_capability(name)),
             None => Ok(record),
@@ -460,12 +463,28 @@ impl Builder {
     }
 }
 
-/// One resource of an ActivePlatform document, before conversion.
+/// One resource of an ActivePlatform document, before conversion: a JSON object
+/// ([`object::object`]).
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 struct ResourceIn {
     id: ResellerId,
     #[serde(default)]
     attributes: Option<Map<String, Value>>,
+}
+
+impl<'de> object::FromFields<'de> for ResourceIn {
+    const WHAT: &'static str = "a resource";
+
+    fn from_fields<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ResourceIn::deserialize(d)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object::object(d)
+    }
 }
 
 impl ResourceIn {
@@ -511,7 +530,8 @@ pub enum InputFormat {
 
 impl Builder {
     fn push_resource(&mut self, value: Value) {
-        match ResourceIn::deserialize(value)
+        // Through the trait, as for `RecordIn` (`serde/object.rs`).
+        match <ResourceIn as Deserialize>::deserialize(value)
             .map_err(|e| e.to_string())
             .and_then(ResourceIn::into_record)
         {

@@ -253,6 +253,47 @@ mod json {
         );
     }
 
+    /// A record is a JSON object: an array of field values (which derived serde code
+    /// would take in field order, `["7", "3"]` as the record 7 under 3) is malformed,
+    /// in every reader and through `Record`'s own `Deserialize`.
+    #[test]
+    fn an_array_of_field_values_is_no_record() {
+        let got = from_ndjson("{\"id\": \"3\"}\n[\"7\", \"3\"]\n").unwrap_err();
+        assert!(
+            matches!(&got[..], [Problem::Malformed { at: Place::Line(2), message, .. }] if message.contains("a record: a JSON object")),
+            "{got:?}"
+        );
+        let mut b = Builder::new();
+        b.read_json_array(r#"[{"id": "3"}, ["7", "3"]]"#.as_bytes())
+            .unwrap();
+        let got = b.build().unwrap_err().into_problems();
+        assert!(
+            matches!(
+                &got[..],
+                [Problem::Malformed {
+                    at: Place::Element(1),
+                    ..
+                }]
+            ),
+            "{got:?}"
+        );
+        let mut b = Builder::new();
+        b.read_activeplatform(
+            r#"{"data": [{"id": "3", "attributes": {}}, ["7", {"parent-id": "3"}]]}"#.as_bytes(),
+        )
+        .unwrap();
+        let got = b.build().unwrap_err().into_problems();
+        assert!(
+            matches!(&got[..], [Problem::Malformed { message, .. }] if message.contains("a resource: a JSON object")),
+            "{got:?}"
+        );
+        assert!(serde_json::from_str::<reseller_hierarchy::Record>(r#"["7", "3"]"#).is_err());
+        // Objects still read, borrowed names and all.
+        let r: reseller_hierarchy::Record =
+            serde_json::from_str(r#"{"id": "7", "parent": "3", "name": "Northwind"}"#).unwrap();
+        assert_eq!((r.id.as_str(), r.name.as_str()), ("7", "Northwind"));
+    }
+
     #[test]
     fn a_line_that_is_not_utf8_is_reported_by_line_not_as_io_error() {
         let mut b = Builder::new();

@@ -14,8 +14,12 @@ use crate::capability::{Capabilities, Capability};
 use crate::id::ResellerId;
 use crate::record::{Attributes, Record};
 
-/// A record in the record format, before its capability names are reported.
+use super::object::{object, FromFields};
+
+/// A record in the record format, before its capability names are reported: a JSON
+/// object ([`object`]).
 #[derive(Deserialize)]
+#[serde(remote = "Self")]
 pub(super) struct RecordIn<'a> {
     id: ResellerId,
     #[serde(default)]
@@ -29,6 +33,20 @@ pub(super) struct RecordIn<'a> {
     integrations: Option<IntegrationsIn>,
     #[serde(default)]
     attributes: Option<Map<String, Value>>,
+}
+
+impl<'de> FromFields<'de> for RecordIn<'de> {
+    const WHAT: &'static str = "a record";
+
+    fn from_fields<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RecordIn::deserialize(d)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordIn<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object(d)
+    }
 }
 
 /// An optional string, borrowed from the input when it has no escapes.
