@@ -245,14 +245,15 @@ pub(crate) fn is_json_space(b: &u8) -> bool {
 
 /// Consumes a UTF-8 byte order mark at the start of `reader`, as exports from Windows
 /// tools begin with one, also when reads return it a byte or two at a time (a pipe or
-/// a socket may).
+/// a socket may). Returns how many bytes of a mark it consumed when the input starts
+/// with part of one and then something else (no JSON text starts so): the caller
+/// reports that as a problem of the input, since the reading cannot go on as if those
+/// bytes were not there.
 ///
 /// # Errors
 ///
-/// I/O errors of `reader`, and [`std::io::ErrorKind::InvalidData`] when the input
-/// starts with the first bytes of a mark but not the whole (no JSON text starts so;
-/// they are consumed by then, so the reading cannot go on as if they were not there).
-fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
+/// I/O errors of `reader`.
+fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<Option<usize>> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let mut matched = 0;
     loop {
@@ -260,22 +261,30 @@ fn skip_bom(reader: &mut impl BufRead) -> std::io::Result<()> {
         let want = &BOM[matched..];
         let n = buf.len().min(want.len());
         if buf.is_empty() || buf[..n] != want[..n] {
-            if matched == 0 {
-                return Ok(()); // no mark: nothing consumed
-            }
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "the input starts with {matched} of the 3 bytes of a UTF-8 byte order mark, \
-                     not the whole mark"
-                ),
-            ));
+            // No mark (nothing consumed), or part of one.
+            return Ok((matched > 0).then_some(matched));
         }
         reader.consume(n);
         matched += n;
         if matched == BOM.len() {
-            return Ok(());
+            return Ok(None);
         }
+    }
+}
+
+impl Builder {
+    /// [`skip_bom`], reporting part of a mark as a malformed input.
+    fn skip_bom(&mut self, reader: &mut impl BufRead) -> std::io::Result<()> {
+        if let Some(bytes) = skip_bom(reader)? {
+            self.push_malformed_at(
+                Place::Input,
+                format!(
+                    "the input starts with {bytes} of the 3 bytes of a UTF-8 byte order \
+                     mark, then something else"
+                ),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -430,7 +439,7 @@ impl Builder {
     /// assert_eq!(snap.get(&ResellerId::from("2")).unwrap().parent().unwrap().as_str(), "1");
     /// ```
     pub fn read_ndjson(&mut self, mut reader: impl BufRead) -> std::io::Result<()> {
-        skip_bom(&mut reader)?;
+        self.skip_bom(&mut reader)?;
         self.read_ndjson_parallel(reader)
     }
 
@@ -458,7 +467,7 @@ impl Builder {
     /// ```
     pub fn read_json_array(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
         let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
-        skip_bom(&mut reader)?;
+        self.skip_bom(&mut reader)?;
         self.read_json_array_parallel(reader)
     }
 }
@@ -568,7 +577,7 @@ impl Builder {
     pub fn read_activeplatform(&mut self, reader: impl std::io::Read) -> std::io::Result<()> {
         use serde::de::MapAccess;
         let mut bom_free = std::io::BufReader::new(reader);
-        skip_bom(&mut bom_free)?;
+        self.skip_bom(&mut bom_free)?;
         self.start_place(self.len(), Place::Resource(0));
         use std::cell::Cell;
 
@@ -632,7 +641,7 @@ impl Builder {
     /// ```
     pub fn read_any(&mut self, mut reader: impl BufRead) -> std::io::Result<InputFormat> {
         // Skip a byte order mark and leading white space, then look at the first line.
-        skip_bom(&mut reader)?;
+        self.skip_bom(&mut reader)?;
         let (first, leading) = next_non_blank(&mut reader)?;
         match first {
             Some(b'[') => {

@@ -3,7 +3,7 @@
 //! a pretty-printed ActivePlatform document whose first member is not `data`; while a
 //! broken first NDJSON line still leaves every other line read on its own.
 
-use reseller_hierarchy::{Builder, InputFormat, Snapshot};
+use reseller_hierarchy::{Builder, InputFormat, Place, Problem, Snapshot};
 
 const NDJSON: &str = "{\"id\": 1, \"name\": \"Distributor\"}\n{\"id\": 2, \"parent\": 1}\n{\"id\": 3, \"parent\": 2, \"capabilities\": [\"iptv\"]}\n";
 const BOM: &str = "\u{feff}";
@@ -107,15 +107,53 @@ fn a_byte_order_mark_read_a_byte_at_a_time_is_skipped_too() {
     assert!(b.build().unwrap().len() >= 2);
     // The first bytes of a mark and then something else: an error, not records read
     // as if those bytes were not there.
-    for bytes in [vec![0xEF], [&[0xEF, 0xBB][..], b"{\"id\": 1}\n"].concat()] {
-        let mut b = Builder::new();
-        let whole = b.read_ndjson(&bytes[..]).is_ok() && b.build().is_ok();
-        let mut b = Builder::new();
-        let slowly = b
-            .read_ndjson(std::io::BufReader::new(ByteByByte(&bytes)))
-            .is_ok()
-            && b.build().is_ok();
-        assert!(!whole && !slowly, "{bytes:?} read as records");
+    // (A problem of the input, not an I/O error: reading from memory does not fail.)
+    type Reader = fn(&mut Builder, &[u8], bool) -> std::io::Result<()>;
+    let readers: [Reader; 4] = [
+        |b, d, slow| match slow {
+            true => b.read_ndjson(std::io::BufReader::new(ByteByByte(d))),
+            false => b.read_ndjson(d),
+        },
+        |b, d, slow| match slow {
+            true => b.read_json_array(ByteByByte(d)),
+            false => b.read_json_array(d),
+        },
+        |b, d, slow| match slow {
+            true => b.read_activeplatform(ByteByByte(d)),
+            false => b.read_activeplatform(d),
+        },
+        |b, d, slow| match slow {
+            true => b.read_any(std::io::BufReader::new(ByteByByte(d))).map(drop),
+            false => b.read_any(d).map(drop),
+        },
+    ];
+    for bytes in [
+        vec![0xEF],
+        vec![0xEF, 0xBB],
+        [&[0xEF, 0xBB][..], b"{\"id\": 1}\n"].concat(),
+        [&[0xEF][..], b"[{\"id\": 1}]"].concat(),
+    ] {
+        for (k, read) in readers.iter().enumerate() {
+            for slow in [false, true] {
+                let mut b = Builder::new();
+                read(&mut b, &bytes, slow).unwrap();
+                let problems = b.build().unwrap_err().into_problems();
+                assert!(
+                    problems.iter().any(|p| match p {
+                        // Read a byte at a time, the part of a mark is consumed first.
+                        Problem::Malformed {
+                            at: Place::Input,
+                            message,
+                            ..
+                        } if slow => message.contains("byte order mark"),
+                        // Read whole, the first record (or the input) starts with it.
+                        Problem::Malformed { .. } => !slow,
+                        _ => false,
+                    }),
+                    "{bytes:?}, reader {k}, slow {slow}: {problems:?}"
+                );
+            }
+        }
     }
 }
 
