@@ -70,7 +70,9 @@ use crate::access::Principal;
 use crate::hierarchy::Hierarchy;
 use crate::id::ResellerId;
 use crate::snapshot::{Page, Snapshot};
-use crate::wire::{jsonapi, order_from_query, page_request_from_query, telecomx, ApiError};
+use crate::wire::{
+    jsonapi, order_from_query, page_request_from_query, telecomx, ApiError, VERSION_PARAMETER,
+};
 use crate::{FilterFlags, Order};
 use pin::Pin;
 
@@ -274,11 +276,27 @@ impl Shared {
         }
     }
 
-    /// The version a request reads: the current one, or the one `pin` names.
-    fn snapshot_for(&self, pin: Option<Pin>) -> Result<Arc<Snapshot>, ApiError> {
-        let Some(pin) = pin else {
-            return Ok(self.hierarchy.snapshot());
-        };
+    /// The version a request with `query` reads, and whether the query pinned it: the
+    /// current one, or the one `version=` names. An error of the pin is reported only
+    /// once `access` passes on the current version: a caller the rules refuse gets its
+    /// 403 whatever `version` says.
+    fn snapshot_for(
+        &self,
+        query: &str,
+        access: impl Fn(&Snapshot) -> Result<(), ApiError>,
+    ) -> Result<(Arc<Snapshot>, bool), ApiError> {
+        let read = Pin::from_query(query).and_then(|pin| match pin {
+            None => Ok((self.hierarchy.snapshot(), false)),
+            Some(pin) => self.pinned(pin).map(|snapshot| (snapshot, true)),
+        });
+        read.map_err(|e| match access(&self.hierarchy.snapshot()) {
+            Err(denied) => denied,
+            Ok(()) => e,
+        })
+    }
+
+    /// The version `pin` names, while the hierarchy keeps it.
+    fn pinned(&self, pin: Pin) -> Result<Arc<Snapshot>, ApiError> {
         let current = self.hierarchy.snapshot().version();
         if pin.lineage == self.hierarchy.lineage() {
             if let Some(snapshot) = self.hierarchy.snapshot_at(pin.version) {
@@ -286,7 +304,7 @@ impl Shared {
             }
             if pin.version > current {
                 return Err(ApiError::BadParameter {
-                    parameter: pin::PARAMETER.into(),
+                    parameter: VERSION_PARAMETER.into(),
                     message: format!(
                         "version {} is not published; the current version is {current}",
                         pin.version
@@ -414,13 +432,11 @@ async fn eligible_parents(
     let query = query.unwrap_or_default();
     let result = (|| {
         let principal = s.principal(&headers)?;
-        let snapshot = Pin::from_query(&query)
-            .and_then(|pin| s.snapshot_for(pin))
-            .map_err(|e| {
-                // A caller the rules refuse gets its 403 whatever `version` says.
-                match telecomx::ListRequest::read(&s.hierarchy.snapshot(), principal, &query) {
-                    Err(denied @ ApiError::AccessDenied(_)) => denied,
-                    _ => e,
+        let (snapshot, _) =
+            s.snapshot_for(&query, |current| {
+                match telecomx::ListRequest::read(current, principal, &query) {
+                    Err(denied @ ApiError::AccessDenied(_)) => Err(denied),
+                    _ => Ok(()),
                 }
             })?;
         // Flags, access, then order and paging: a refused caller learns nothing.
@@ -443,14 +459,8 @@ async fn downline(
     let query = query.unwrap_or_default();
     let result = (|| {
         let principal = s.principal(&headers)?;
-        let pinned = Pin::from_query(&query);
-        let is_pinned = matches!(pinned, Ok(Some(_)));
-        let snapshot = pinned.and_then(|pin| s.snapshot_for(pin)).map_err(|e| {
-            // A caller the rules refuse gets its 403 whatever `version` says.
-            match downline_owner(&s.hierarchy.snapshot(), principal) {
-                Err(denied) => denied,
-                Ok(_) => e,
-            }
+        let (snapshot, is_pinned) = s.snapshot_for(&query, |current| {
+            downline_owner(current, principal).map(drop)
         })?;
         // Access before anything else is read.
         let reseller = downline_owner(&snapshot, principal)?;
@@ -464,7 +474,7 @@ async fn downline(
         let pin = s.pin(page.version());
         if is_pinned {
             let sep = if base.contains('?') { '&' } else { '?' };
-            base.push_str(&format!("{sep}{}={pin}", pin::PARAMETER));
+            base.push_str(&format!("{sep}{VERSION_PARAMETER}={pin}"));
         }
         let tag = etag(&s, JSONAPI_PATH, principal, &format!("{order:?}"), &page);
         answer(Api::JsonApi, &headers, tag, pin, |out| {

@@ -296,28 +296,49 @@ pub fn page_request_from_query(query: &str) -> Result<PageRequest, PageError> {
 /// assert!(order_from_query("order=bfs").is_err());
 /// ```
 pub fn order_from_query(query: &str) -> Result<Order, ApiError> {
-    let mut order = None;
+    let order = single_parameter(
+        query,
+        "order",
+        |v| match v {
+            "pre" => Some(Order::PreOrder),
+            "level" => Some(Order::LevelOrder),
+            _ => None,
+        },
+        "is not an order; expected pre or level",
+    )?;
+    Ok(order.unwrap_or(Order::PreOrder))
+}
+
+/// The query parameter by which the HTTP service pins a version (`http/pin.rs`), named
+/// by the `source` of a `version_expired` error.
+pub(crate) const VERSION_PARAMETER: &str = "version";
+
+/// The parameter `name` of a URL query string, read by `read`: `None` when absent. In
+/// the order the query gives them, a second occurrence is a 400 naming `name` ("given
+/// more than once"), and a value `read` refuses is a 400 that quotes it (its first 64
+/// characters) followed by `refused`.
+pub(crate) fn single_parameter<T>(
+    query: &str,
+    name: &str,
+    read: impl Fn(&str) -> Option<T>,
+    refused: &str,
+) -> Result<Option<T>, ApiError> {
+    let mut found = None;
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k != "order" {
+        if k != name {
             continue;
         }
         let bad = |message: String| ApiError::BadParameter {
-            parameter: "order".into(),
+            parameter: name.into(),
             message,
         };
-        if order.is_some() {
+        if found.is_some() {
             return Err(bad("given more than once".into()));
         }
-        order = Some(match &*v {
-            "pre" => Order::PreOrder,
-            "level" => Order::LevelOrder,
-            other => {
-                let shown: String = other.chars().take(64).collect();
-                return Err(bad(format!(
-                    "{shown:?} is not an order; expected pre or level"
-                )));
-            }
-        });
+        found = Some(read(&v).ok_or_else(|| {
+            let shown: String = v.chars().take(64).collect();
+            bad(format!("{shown:?} {refused}"))
+        })?);
     }
-    Ok(order.unwrap_or(Order::PreOrder))
+    Ok(found)
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::wire::ApiError;
+use crate::wire::{single_parameter, ApiError, VERSION_PARAMETER};
 
 /// A version of one hierarchy as the service names it: the version number
 /// and the hierarchy's lineage (the random number its cursors carry), written
@@ -25,9 +25,6 @@ pub(super) struct Pin {
     pub(super) lineage: u64,
 }
 
-/// The query parameter that carries a pin.
-pub(super) const PARAMETER: &str = "version";
-
 impl Pin {
     /// Reads `version=PIN` from a URL query string (without the `?`): `None` when
     /// absent.
@@ -37,27 +34,12 @@ impl Pin {
     /// [`ApiError::BadParameter`] naming `version` when it is given more than once or
     /// is not a pin.
     pub(super) fn from_query(query: &str) -> Result<Option<Pin>, ApiError> {
-        let bad = |message: String| ApiError::BadParameter {
-            parameter: PARAMETER.into(),
-            message,
-        };
-        let mut pin = None;
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            if k != PARAMETER {
-                continue;
-            }
-            if pin.is_some() {
-                return Err(bad("given more than once".into()));
-            }
-            pin = Some(Pin::parse(&v).ok_or_else(|| {
-                let shown: String = v.chars().take(64).collect();
-                bad(format!(
-                    "{shown:?} is not a version as the Hierarchy-Version header gives it \
-                     (N-XXXXXXXXXXXXXXXX)"
-                ))
-            })?);
-        }
-        Ok(pin)
+        single_parameter(
+            query,
+            VERSION_PARAMETER,
+            Pin::parse,
+            "is not a version as the Hierarchy-Version header gives it (N-XXXXXXXXXXXXXXXX)",
+        )
     }
 
     /// `N-XXXXXXXXXXXXXXXX` as [`Display`](fmt::Display) writes it, or `None`: one

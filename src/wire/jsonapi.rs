@@ -292,7 +292,7 @@ impl From<&ApiError> for ErrorDocument {
                 parameter: parameter.clone(),
             }),
             ApiError::VersionExpired { .. } => Some(ErrorSource {
-                parameter: "version".to_owned(),
+                parameter: super::VERSION_PARAMETER.to_owned(),
             }),
             _ => None,
         };
