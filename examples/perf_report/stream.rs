@@ -443,7 +443,7 @@ pub(crate) fn run(n: usize, chain: Option<usize>, batch: usize, fold: Option<usi
     // The pause from a sixteenth of the threshold on; as many pauses as a lighter
     // version is lighter (`Hierarchy::set_idle_fold`).
     let sixteenth = (threshold / 16).max(1);
-    let pauses = (sixteenth as f64 / weight.max(1) as f64).max(1.0);
+    let pauses = (sixteenth as f64 / weight as f64).max(1.0);
     if pauses > 600.0 {
         eprintln!(
             "the batch weighs {weight}, {pauses:.0} times under a sixteenth of the fold threshold {threshold}: its idle fold comes too late to time"

@@ -39,7 +39,7 @@ use super::pgoutput::Message;
 use super::row::ColumnMap;
 use super::session::Session;
 use super::sibling_order::IdOrder;
-use super::strays::Strays;
+use super::strays::{StrayChange, Strays};
 use super::stream::{Event, Stream};
 use super::visibility::LoadSnapshot;
 use super::{FollowError, Lsn, Source};
@@ -290,6 +290,15 @@ struct Open {
 }
 
 impl Worker {
+    /// Makes the stray changes of a transaction once it is applied. The translation's
+    /// handle on the set is gone by then, so `make_mut` copies nothing; a transaction
+    /// that changes no stray does not touch the set.
+    fn settle_strays(&mut self, changes: Vec<StrayChange>) {
+        if !changes.is_empty() {
+            Arc::make_mut(&mut self.strays).apply(changes);
+        }
+    }
+
     fn position(&self) -> Lsn {
         self.hierarchy.position().map_or(Lsn::new(0), Lsn::from)
     }
@@ -600,14 +609,12 @@ impl Worker {
         let (batch, events, strays) = txn.translation.finish();
         if batch.is_empty() {
             self.hierarchy.advance_to(end.into());
-            Arc::make_mut(&mut self.strays).apply(strays);
+            self.settle_strays(strays);
             return Ok(());
         }
         match self.hierarchy.apply_at(&batch, Position::from(end)) {
             Ok(_) => {
-                if !strays.is_empty() {
-                    Arc::make_mut(&mut self.strays).apply(strays);
-                }
+                self.settle_strays(strays);
                 for m in &batch {
                     if let Mutation::Add(r) = m {
                         let bigger = match &self.max_id {
