@@ -212,6 +212,8 @@ mod json {
             "{\"id\": 2.5, \"name\": 1}\n",
             "{\"id\": \"\", \"name\": 1}\n",
             "[\"id\", \"10\"]\n",
+            // An array names no id, even one of a single string.
+            "[\"11\"]\n",
         ))
         .unwrap_err();
         let ids: Vec<Option<&str>> = got
@@ -227,6 +229,7 @@ mod json {
                 Some("7"),
                 Some("8"),
                 Some("9"),
+                None,
                 None,
                 None,
                 None,

@@ -2,6 +2,7 @@
 //! builder needs to report their problems, appended to the builder in input order.
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::builder::{Builder, Columns, Place, Problem};
 use crate::id::ResellerId;
@@ -76,11 +77,9 @@ impl Parsed {
 /// object with a valid `id` (a record with a member of the wrong type, say). Read
 /// only on this error path.
 fn id_of(text: &[u8]) -> Option<ResellerId> {
-    #[derive(Deserialize)]
-    struct IdOnly {
-        id: Option<ResellerId>,
-    }
-    serde_json::from_slice::<IdOnly>(text).ok()?.id
+    // A map, not a derived struct, which would take an array too (`serde/object.rs`).
+    let mut record = serde_json::from_slice::<serde_json::Map<String, Value>>(text).ok()?;
+    ResellerId::deserialize(record.remove("id")?).ok()
 }
 
 /// serde_json's message for an error in one record's text, with the column but without
