@@ -30,7 +30,7 @@ use crate::record::{Attributes, Record, Splice, SpliceKind, Splices};
 mod array;
 mod mutation;
 mod ndjson;
-mod object;
+pub(crate) mod object;
 mod parsed;
 mod record_in;
 
@@ -482,19 +482,7 @@ struct ResourceIn {
     attributes: Option<Map<String, Value>>,
 }
 
-impl<'de> object::FromFields<'de> for ResourceIn {
-    const WHAT: &'static str = "a resource";
-
-    fn from_fields<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ResourceIn::deserialize(d)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResourceIn {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        object::object(d)
-    }
-}
+object::read_from_object!(ResourceIn, "a resource");
 
 impl ResourceIn {
     /// `attributes.parent-id` as the parent, `attributes.general.name` as the name, the

@@ -291,6 +291,12 @@ mod json {
             "{got:?}"
         );
         assert!(serde_json::from_str::<reseller_hierarchy::Record>(r#"["7", "3"]"#).is_err());
+        // Nor are the levels of `integrations` arrays of their fields.
+        let got = from_ndjson("{\"id\": \"7\", \"integrations\": [[[true]]]}\n").unwrap_err();
+        assert!(
+            matches!(&got[..], [Problem::Malformed { at: Place::Line(1), message, .. }] if message.contains("integrations: a JSON object")),
+            "{got:?}"
+        );
         // Objects still read, borrowed names and all.
         let r: reseller_hierarchy::Record =
             serde_json::from_str(r#"{"id": "7", "parent": "3", "name": "Northwind"}"#).unwrap();

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::access::{Principal, Role};
 use crate::id::ResellerId;
+use crate::serde::object::read_from_object;
 
 /// The API tokens the service accepts, each standing for a [`Principal`] (a role and,
 /// for the reseller roles, the user's reseller).
@@ -41,20 +42,26 @@ pub struct Tokens {
     by_token: HashMap<String, Principal>,
 }
 
+/// The file: an object (`read_from_object!`, as records are read).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct File {
     tokens: Vec<Entry>,
 }
 
+read_from_object!(File, "a token file");
+
+/// One token: an object.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct Entry {
     token: String,
     role: String,
     #[serde(default)]
     reseller: Option<ResellerId>,
 }
+
+read_from_object!(Entry, "a token entry");
 
 /// Why a token file was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,5 +131,35 @@ impl Tokens {
     /// The principal behind `token`, if the token is known.
     pub fn get(&self, token: &str) -> Option<&Principal> {
         self.by_token.get(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_the_file_are_objects_not_arrays() {
+        for text in [
+            r#"{"tokens": [["t1", "ADMIN"]]}"#,
+            r#"{"tokens": [["t1", "RESELLER", "7"]]}"#,
+            r#"[[{"token": "t1", "role": "ADMIN"}]]"#,
+        ] {
+            let got = Tokens::from_json(text);
+            assert!(got.is_err(), "{text} read as {got:?}");
+        }
+        let tokens = Tokens::from_json(
+            r#"{"tokens": [{"token": "t1", "role": "RESELLER", "reseller": 7}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            tokens
+                .get("t1")
+                .unwrap()
+                .reseller
+                .as_ref()
+                .map(|r| r.as_str()),
+            Some("7")
+        );
     }
 }

@@ -32,6 +32,7 @@ use crate::id::ResellerId;
 use crate::mutation::{Mutation, Removal};
 use crate::record::{Attributes, Record};
 
+use super::object::read_from_object;
 use super::record_in::{CapabilitiesIn, IntegrationsIn};
 
 /// What `downline` says of a removal.
@@ -43,9 +44,9 @@ enum DownlineIn {
     Reattach,
 }
 
-/// A mutation as JSON, tagged by `op`.
+/// A mutation as JSON, tagged by `op`: an object ([`read_from_object!`]).
 #[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(remote = "Self", tag = "op", rename_all = "snake_case")]
 enum MutationIn {
     Add(Record),
     Move {
@@ -71,10 +72,12 @@ enum MutationIn {
     },
 }
 
+read_from_object!(MutationIn, "a mutation");
+
 /// Reads a mutation in the format of the module docs of `serde/mutation.rs`.
 impl<'de> Deserialize<'de> for Mutation {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match MutationIn::deserialize(d)? {
+        Ok(match <MutationIn as Deserialize>::deserialize(d)? {
             MutationIn::Add(record) => Mutation::Add(record),
             MutationIn::Move { id, parent } => Mutation::Move { id, parent },
             MutationIn::Remove { id, downline } => Mutation::Remove {
@@ -241,5 +244,29 @@ mod tests {
             assert!(err.contains(names), "{text}: {err}");
         }
         assert!(serde_json::from_str::<Mutation>(r#"{"id": "1"}"#).is_err());
+    }
+
+    #[test]
+    fn a_mutation_is_an_object_not_an_array_of_its_fields() {
+        for text in [
+            r#"["move", "7", "5"]"#,
+            r#"["remove", "7", "reattach"]"#,
+            r#"["update", "7", "Northwind"]"#,
+            r#"["add", "7", "3"]"#,
+            r#"{"op": "move", "id": ["7"]}"#,
+        ] {
+            let err = serde_json::from_str::<Mutation>(text);
+            assert!(err.is_err(), "{text} read as {err:?}");
+        }
+        let err = serde_json::from_str::<Mutation>(r#"["move", "7", "5"]"#).unwrap_err();
+        assert!(
+            err.to_string().contains("a mutation: a JSON object"),
+            "{err}"
+        );
+        // Update's fields and Add's record are objects too.
+        assert!(serde_json::from_str::<Mutation>(
+            r#"{"op": "update", "id": "7", "integrations": [[[true]]]}"#
+        )
+        .is_err());
     }
 }

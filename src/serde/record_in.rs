@@ -14,7 +14,7 @@ use crate::capability::{Capabilities, Capability};
 use crate::id::ResellerId;
 use crate::record::{Attributes, Record};
 
-use super::object::{object, FromFields};
+use super::object::{object, read_from_object, FromFields};
 
 /// A record in the record format, before its capability names are reported: a JSON
 /// object ([`object`]).
@@ -128,12 +128,16 @@ impl<'de> Deserialize<'de> for CapabilitiesIn {
     }
 }
 
-/// `integrations.billing.economic.enabled`, each level optional.
+/// `integrations.billing.economic.enabled`, each level optional and an object
+/// ([`object`]).
 #[derive(Deserialize, Default)]
+#[serde(remote = "Self")]
 pub(super) struct IntegrationsIn {
     #[serde(default)]
     billing: Option<BillingIn>,
 }
+
+read_from_object!(IntegrationsIn, "integrations");
 
 impl IntegrationsIn {
     /// The flag, if given.
@@ -143,16 +147,22 @@ impl IntegrationsIn {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(remote = "Self")]
 struct BillingIn {
     #[serde(default)]
     economic: Option<EconomicIn>,
 }
 
+read_from_object!(BillingIn, "integrations.billing");
+
 #[derive(Deserialize, Default)]
+#[serde(remote = "Self")]
 struct EconomicIn {
     #[serde(default)]
     enabled: Option<bool>,
 }
+
+read_from_object!(EconomicIn, "integrations.billing.economic");
 
 impl RecordIn<'_> {
     fn economic(&self) -> bool {
