@@ -632,7 +632,8 @@ impl Hierarchy {
 
     /// Records that the current version reflects the source up to `position` (the
     /// source moved on with no change to the hierarchy, or the hierarchy was loaded at
-    /// that position); a position never goes back.
+    /// that position); it never moves a position back (only
+    /// [`reload_at`](Hierarchy::reload_at) does).
     ///
     /// # Examples
     ///
@@ -654,7 +655,11 @@ impl Hierarchy {
     /// Publishes `snapshot`, a whole new load of the source at `position`, as the next
     /// version, in place of the changes applied so far: what a follower does when it
     /// cannot bridge a gap in its source. Cursors of earlier versions stay valid while
-    /// those versions are kept; a position never goes back.
+    /// those versions are kept. The position becomes `position`, even an earlier one
+    /// than the hierarchy had (a load from a standby, or from a file saved earlier):
+    /// the contents reflect it and no later change, so later changes are applied again
+    /// by [`apply_at`](Hierarchy::apply_at) rather than taken for applied, and
+    /// [`wait_for`](Hierarchy::wait_for) a later position waits for them.
     ///
     /// # Examples
     ///
@@ -666,6 +671,10 @@ impl Hierarchy {
     /// assert_eq!(h.reload_at(reloaded, Position::new(40)), 2);
     /// assert!(h.snapshot().get(Id::new("1")).is_none());
     /// assert_eq!(h.position(), Some(Position::new(40)));
+    /// // A load at an earlier position sets it back.
+    /// let earlier = Snapshot::build([Record::new("3", None::<&str>)])?;
+    /// assert_eq!(h.reload_at(earlier, Position::new(30)), 3);
+    /// assert_eq!(h.position(), Some(Position::new(30)));
     /// # Ok::<(), reseller_hierarchy::BuildError>(())
     /// ```
     pub fn reload_at(&self, mut snapshot: Snapshot, position: Position) -> u64 {
@@ -679,7 +688,7 @@ impl Hierarchy {
         let next = Arc::new(snapshot);
         self.shared.publish(next.clone());
         previous.retire_for(&next);
-        self.shared.progress.advance(position);
+        self.shared.progress.set(position);
         version
     }
 

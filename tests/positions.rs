@@ -118,3 +118,28 @@ fn advancing_without_changes_wakes_the_waiters_and_never_goes_back() {
         }
     );
 }
+
+#[test]
+fn a_reload_at_an_earlier_position_takes_the_changes_after_it_again() {
+    let h = hierarchy();
+    for i in 1..=3 {
+        h.apply_at(&add(i), Position::new(i * 100)).unwrap();
+    }
+    // A load of the source as it stood at 150 (a standby, a file saved then): r1 only.
+    let earlier = Snapshot::build([
+        Record::new("root", None::<&str>),
+        Record::new("r1", Some("root")),
+    ])
+    .unwrap();
+    h.reload_at(earlier, Position::new(150));
+    assert_eq!(h.position(), Some(Position::new(150)));
+    // The change at 200 is not in the load: it is applied again, not taken for applied.
+    assert!(h.wait_for(Position::new(200), Duration::ZERO).is_err());
+    assert!(matches!(
+        h.apply_at(&add(2), Position::new(200)).unwrap(),
+        Applied::New { .. }
+    ));
+    let snap = h.wait_for(Position::new(200), Duration::ZERO).unwrap();
+    assert!(snap.get(Id::new("r2")).is_some());
+    assert!(snap.get(Id::new("r3")).is_none());
+}

@@ -5,7 +5,9 @@
 //!
 //! The writer publishes a version first and records its position after, both under the
 //! writer lock, so a position never runs ahead of the versions: once [`Progress`]
-//! says `p` is reached, the current version holds every change up to `p`. Waiting is a
+//! says `p` is reached, the current version holds every change up to `p`. Changes
+//! only move it forward; a reload sets it to the position of its load, earlier ones
+//! included, since the reloaded contents reflect that position and no later one. Waiting is a
 //! [`Condvar`] over the position; the writer wakes every waiter when it moves.
 
 use std::fmt;
@@ -113,6 +115,13 @@ impl Progress {
             *at = Some(to);
             self.moved.notify_all();
         }
+    }
+
+    /// Sets the position to `to`, earlier or later (a whole new load reflects its own
+    /// position, not the changes applied before it), waking the waiters.
+    pub(super) fn set(&self, to: Position) {
+        *self.lock() = Some(to);
+        self.moved.notify_all();
     }
 
     /// Waits until `wanted` is reached or `timeout` passes.
