@@ -372,7 +372,9 @@ impl Translation {
     /// `parent`, or, if the transaction deleted it, its heir: the parent it had when
     /// deleted, or that one's heir. Each deleted id's heir is kept in `memo`, so that
     /// a chain of them is walked once. A cycle among deleted ids (a table that went
-    /// through one) leaves one of them, for the engine to refuse.
+    /// through one before deleting its members) has no heir outside it: `None`, a
+    /// root, as if the deleted rows had been roots (the row still names its missing
+    /// parent, a stray).
     fn heir(&self, parent: &Parent, memo: &mut HashMap<ResellerId, Parent>) -> Parent {
         let mut chain: Vec<ResellerId> = Vec::new();
         let mut at = parent.clone();
@@ -384,7 +386,7 @@ impl Translation {
                 break h.clone();
             }
             if chain.len() > self.touched.len() {
-                break at;
+                break None;
             }
             chain.push(x.clone());
             at = self.touched[x].last.clone();
@@ -421,11 +423,8 @@ impl Translation {
             for c in r.children() {
                 let c = c.id().to_owned();
                 if self.stays_under(&c, &parent) {
-                    let event = match self.touched.get(&c) {
-                        Some(t) => t.event.clone(),
-                        None => self.touched[d].event.clone(),
-                    };
-                    placed.push((c, parent.clone(), event));
+                    // Moved by the delete, whatever else changed it.
+                    placed.push((c, parent.clone(), self.touched[d].event.clone()));
                 }
             }
         }

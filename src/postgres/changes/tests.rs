@@ -538,7 +538,7 @@ impl TableModel {
                 }
             }
         }
-        // The heir of a parent deleted here.
+        // The heir of a parent deleted here; a root through a cycle of deleted rows.
         let heir = |mut p: Option<u32>| -> Option<Option<u32>> {
             for _ in 0..=when_deleted.len() {
                 match p {
@@ -546,7 +546,7 @@ impl TableModel {
                     _ => return Some(p),
                 }
             }
-            None
+            Some(None)
         };
         let mut shown = HashMap::new();
         for (&i, r) in &self.rows {
@@ -774,4 +774,45 @@ fn a_change_the_state_before_it_rules_out_is_refused_by_the_engine_naming_it() {
         // The event is the last change, the one ruled out.
         assert_eq!(events[err.index()].lsn, Lsn::new(changes.len() as u64));
     }
+}
+
+#[test]
+fn a_row_left_under_a_cycle_of_deleted_rows_becomes_a_root() {
+    // 2 moved under 3 (a cycle 2 -> 3 -> 2 within the transaction), then both deleted:
+    // 4 names the missing 3, as after deleting 2 and 3 alone, and no heir is left.
+    let snap = Arc::new(snapshot(&rows(&[
+        (1, None),
+        (2, Some(1)),
+        (3, Some(2)),
+        (4, Some(3)),
+    ])));
+    let changes = [
+        Change::Update(2, Some(3), None, Capabilities::NONE, false),
+        Change::Delete(2),
+        Change::Delete(3),
+    ];
+    let (batch, _, strays) = translate_with(&snap, &Arc::default(), &changes);
+    let after = snap.with_changes(&batch).expect("the table is a forest");
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[(1, None), (4, None)]))
+    );
+    assert!(strays.contains(&(id(4), Some(id(3)))), "{strays:?}");
+}
+
+#[test]
+fn a_row_moved_by_its_parents_delete_names_the_delete_as_its_source() {
+    // 3 renamed, then its parent 2 deleted: 3 moves to 1 because of the delete.
+    let snap = Arc::new(snapshot(&rows(&[(1, None), (2, Some(1)), (3, Some(2))])));
+    let changes = [
+        Change::Update(3, Some(2), Some("x".into()), Capabilities::NONE, false),
+        Change::Delete(2),
+    ];
+    let (batch, events) = translate(&snap, &changes);
+    let moved = batch
+        .iter()
+        .position(|m| matches!(m, Mutation::Move { id: i, .. } if *i == id(3)))
+        .expect("3 moves to its heir");
+    assert_eq!(events[moved].lsn, Lsn::new(2), "{:?}", events[moved]);
+    assert_eq!(events[moved].id, id(2));
 }
