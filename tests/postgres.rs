@@ -658,6 +658,80 @@ fn a_lost_slot_or_a_truncate_reloads_the_table() {
 }
 
 #[test]
+fn a_table_dropped_and_created_again_or_swapped_in_by_renames_is_loaded_again() {
+    let _serial = serial();
+    let url = database("follow_recreate");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    seed(&mut c, 300, &mut Rng(31));
+    let f = Follower::start(source(&url, "recreate")).unwrap();
+    let wait = |c: &mut Client| {
+        let lsn = current_lsn(c);
+        f.wait_for(lsn, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}; health {}", f.health()))
+    };
+    // Dropped and created again: the publication no longer lists it, and nothing of
+    // the new table comes by the stream.
+    c.batch_execute(&format!(
+        "DROP TABLE resellers; DROP SEQUENCE reseller_ids; {SCHEMA}"
+    ))
+    .unwrap();
+    c.batch_execute("INSERT INTO resellers (id, parent_id, name) VALUES (10, NULL, 'new'), (11, 10, 'new child')")
+        .unwrap();
+    let snap = wait(&mut c);
+    assert_equals_table(&snap, &url);
+    assert_eq!(snap.len(), 2);
+    // Its changes are followed from then on.
+    c.execute("INSERT INTO resellers (id, parent_id) VALUES (12, 11)", &[])
+        .unwrap();
+    let snap = wait(&mut c);
+    assert_equals_table(&snap, &url);
+    assert_eq!(snap.len(), 3);
+    // Swapped in by renames: a copy with one more row takes the name, the old table
+    // goes on under another.
+    c.batch_execute(
+        "CREATE TABLE resellers_new (LIKE resellers INCLUDING ALL); \
+         INSERT INTO resellers_new SELECT * FROM resellers; \
+         INSERT INTO resellers_new (id, parent_id) VALUES (13, 10); \
+         BEGIN; ALTER TABLE resellers RENAME TO resellers_old; \
+         ALTER TABLE resellers_new RENAME TO resellers; COMMIT;",
+    )
+    .unwrap();
+    let snap = wait(&mut c);
+    assert_equals_table(&snap, &url);
+    assert!(snap.get(Id::new("13")).is_some());
+    c.batch_execute(
+        "INSERT INTO resellers_old (id, parent_id) VALUES (99, 10); \
+         INSERT INTO resellers (id, parent_id) VALUES (14, 13);",
+    )
+    .unwrap();
+    let snap = wait(&mut c);
+    assert_equals_table(&snap, &url);
+    assert!(snap.get(Id::new("99")).is_none());
+    wait_until("following again", Duration::from_secs(10), || {
+        f.health().is_following()
+    });
+    // The table taken out of the publication: none of its changes would come, so the
+    // follower stops, saying why, rather than let its position run ahead.
+    c.batch_execute("ALTER PUBLICATION reseller_hierarchy DROP TABLE resellers")
+        .unwrap();
+    c.execute("INSERT INTO resellers (id, parent_id) VALUES (15, 10)", &[])
+        .unwrap();
+    let lsn = current_lsn(&mut c);
+    assert!(f.wait_for(lsn, Duration::from_secs(5)).is_err());
+    wait_until("the follower to stop", Duration::from_secs(30), || {
+        matches!(f.health(), Health::Stopped { .. })
+    });
+    let Health::Stopped { error } = f.health() else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&*error, FollowError::Setup { reason } if reason.contains("no longer lists")),
+        "{error}"
+    );
+}
+
+#[test]
 fn changes_undone_within_one_transaction() {
     let _serial = serial();
     let url = database("follow_undo");

@@ -48,6 +48,11 @@ use crate::{Hierarchy, Mutation, Position, ResellerId, Snapshot, WaitTimeout};
 /// How long the thread waits for an event before looking whether it should stop.
 const WAIT: Duration = Duration::from_millis(100);
 
+/// How often at most the follower looks up, before a keepalive moves the position,
+/// whether the table it follows is still the one the source names
+/// ([`Worker::check_table`]).
+const CHECK_EVERY: Duration = Duration::from_millis(50);
+
 /// A hierarchy that follows a PostgreSQL table: loaded once, then kept current with
 /// every committed change, in commit order, by a thread of its own. Serve from
 /// [`hierarchy`](Follower::hierarchy); report [`health`](Follower::health).
@@ -112,7 +117,7 @@ impl Follower {
         source.check()?;
         let mut session = Session::connect(&source)?;
         let (order, table_oid) = session.check(&source)?;
-        session.install(&source)?;
+        session.install(&source, false)?;
         let start = session.create_slot(&source)?;
         let (snapshot, seen) = match session.load(&source, order) {
             Ok(loaded) => loaded,
@@ -150,6 +155,9 @@ impl Follower {
             relations: HashMap::new(),
             open: None,
             attempts: 0,
+            checker: None,
+            reached: None,
+            checked: None,
         };
         let cleanup = worker.source.clone();
         let thread = std::thread::Builder::new()
@@ -262,7 +270,9 @@ struct Worker {
     hierarchy: Arc<Hierarchy>,
     shared: Arc<Shared>,
     order: IdOrder,
-    /// The followed table's oid (how the stream names it, whatever its name now).
+    /// The followed table's oid (how the stream names it). A table of another oid
+    /// under the source's name (dropped and created again, or renamed into place), or
+    /// this one under another name, is a gap: the table is loaded again.
     table_oid: u32,
     seen: LoadSnapshot,
     /// The largest id in the current version.
@@ -275,6 +285,12 @@ struct Worker {
     open: Option<Open>,
     /// Failed connection attempts in a row.
     attempts: u32,
+    /// A connection for [`Worker::check_table`], kept between checks.
+    checker: Option<Session>,
+    /// The last keepalive's position, not yet reflected: the table is checked first.
+    reached: Option<Lsn>,
+    /// When the table was last checked.
+    checked: Option<Instant>,
 }
 
 /// The transaction being received.
@@ -424,8 +440,13 @@ impl Worker {
         // The ended session may hold the slot a moment longer: wait for it and drop it.
         drop_slot(&self.source);
         let mut session = Session::connect(&self.source)?;
-        // The table may have been dropped and created again: check it afresh.
+        // The table may have been dropped and created again: check it afresh, and list
+        // it in the publication again (dropping it took it out).
+        let followed = self.table_oid;
         (self.order, self.table_oid) = session.check(&self.source)?;
+        if self.table_oid != followed {
+            session.install(&self.source, true)?;
+        }
         let start = session.create_slot(&self.source)?;
         let (snapshot, seen) = session.load(&self.source, self.order)?;
         drop(session);
@@ -435,6 +456,7 @@ impl Worker {
         self.seen = seen;
         self.relations.clear();
         self.open = None;
+        self.reached = None;
         self.hierarchy.reload_at(snapshot, start.into());
         self.stream = Some(Stream::start(&self.source, start)?);
         Ok(())
@@ -447,6 +469,7 @@ impl Worker {
         };
         let Some(event) = stream.next(WAIT)? else {
             if self.open.is_none() {
+                self.reach()?;
                 self.following();
             }
             return Ok(());
@@ -479,12 +502,77 @@ impl Worker {
             }
             Event::Reached { lsn } => {
                 if self.open.is_none() {
-                    self.hierarchy.advance_to(lsn.into());
-                    self.acknowledge();
+                    self.reached_by(lsn)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The log was read up to `lsn` with no change to the hierarchy (a keepalive, a
+    /// transaction of another table or one the load saw): moves the position there
+    /// through [`Worker::reach`].
+    fn reached_by(&mut self, lsn: Lsn) -> Result<(), FollowError> {
+        self.reached = Some(self.reached.map_or(lsn, |r| r.max(lsn)));
+        self.reach()
+    }
+
+    /// Moves the position to the last keepalive's once the table has been checked
+    /// since it came, at most every [`CHECK_EVERY`] (a keepalive held back meanwhile
+    /// is reflected at the next keepalive or the next wait for one).
+    fn reach(&mut self) -> Result<(), FollowError> {
+        let Some(lsn) = self.reached else {
+            return Ok(());
+        };
+        if self.checked.is_some_and(|at| at.elapsed() < CHECK_EVERY) {
+            return Ok(());
+        }
+        self.check_table()?;
+        self.checked = Some(Instant::now());
+        self.reached = None;
+        self.hierarchy.advance_to(lsn.into());
+        self.acknowledge();
+        Ok(())
+    }
+
+    /// Checks that the source's name still names the followed table and that the
+    /// publication lists it. A keepalive (or a transaction without a change of the
+    /// table) says that nothing of the publication came up to its position; a table
+    /// dropped and created again (or renamed into
+    /// place, or out of it) is not in the publication's stream, so nothing of it would
+    /// ever come and the position would run ahead of it. Another table under the
+    /// name, or none, is a gap (the reload loads the new table, or stops on a missing
+    /// one); the same table no longer listed stops the follower.
+    fn check_table(&mut self) -> Result<(), FollowError> {
+        let session = match self.checker.as_mut() {
+            Some(s) => s,
+            None => self.checker.insert(Session::connect(&self.source)?),
+        };
+        let (oid, listed) = match session.table_now(&self.source) {
+            Ok(found) => found,
+            Err(e) => {
+                self.checker = None;
+                return Err(e);
+            }
+        };
+        let table = self.source.table.qualified();
+        match oid {
+            None => Err(FollowError::Gap {
+                reason: format!("table {table} no longer exists"),
+            }),
+            Some(oid) if oid != self.table_oid => Err(FollowError::Gap {
+                reason: format!(
+                    "{table} is another table now (dropped and created again, or renamed into place)"
+                ),
+            }),
+            Some(_) if !listed => Err(FollowError::Setup {
+                reason: format!(
+                    "publication {:?} no longer lists {table}: none of its changes would come",
+                    self.source.publication
+                ),
+            }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Tells the server how far the published versions reach.
@@ -507,6 +595,17 @@ impl Worker {
     fn message(&mut self, message: Message<'_>, lsn: Lsn) -> Result<(), FollowError> {
         match message {
             Message::Relation(r) => {
+                let named =
+                    r.schema == self.source.table.schema && r.name == self.source.table.name;
+                if named != (r.oid == self.table_oid) {
+                    let table = self.source.table.qualified();
+                    return Err(FollowError::Gap {
+                        reason: match named {
+                            true => format!("{table} is another table now (dropped and created again, or renamed into place)"),
+                            false => format!("{table} was renamed to {:?}.{:?}", r.schema, r.name),
+                        },
+                    });
+                }
                 let map = match r.oid == self.table_oid {
                     true => Some(
                         ColumnMap::resolve(&self.source.table, &r)
@@ -603,14 +702,12 @@ impl Worker {
             });
         }
         if txn.seen {
-            self.hierarchy.advance_to(end.into());
-            return Ok(());
+            return self.reached_by(end);
         }
         let (batch, events, strays) = txn.translation.finish();
         if batch.is_empty() {
-            self.hierarchy.advance_to(end.into());
             self.settle_strays(strays);
-            return Ok(());
+            return self.reached_by(end);
         }
         match self.hierarchy.apply_at(&batch, Position::from(end)) {
             Ok(_) => {

@@ -120,8 +120,10 @@ impl Session {
     }
 
     /// Creates the publication if missing (checking that an existing one lists the
-    /// table); serialized between followers.
-    pub(crate) fn install(&mut self, source: &Source) -> Result<(), FollowError> {
+    /// table, or with `relist` adding the table to it: the table was dropped and
+    /// created again since it was listed, which took it out); serialized between
+    /// followers.
+    pub(crate) fn install(&mut self, source: &Source, relist: bool) -> Result<(), FollowError> {
         let table = source.table.qualified();
         let mut tx = self.client.transaction()?;
         tx.execute(
@@ -151,7 +153,12 @@ impl Session {
                     ],
                 )?
                 .is_some();
-            if !listed {
+            if !listed && relist {
+                tx.batch_execute(&format!(
+                    "ALTER PUBLICATION {} ADD TABLE ONLY {table}",
+                    quote(&source.publication)
+                ))?;
+            } else if !listed {
                 return Err(setup(format!(
                     "publication {:?} does not list {table}",
                     source.publication
@@ -182,6 +189,26 @@ impl Session {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The oid of the table the source names now (`None`: there is none), and whether
+    /// the publication lists that name.
+    pub(crate) fn table_now(
+        &mut self,
+        source: &Source,
+    ) -> Result<(Option<u32>, bool), FollowError> {
+        let row = self.client.query_one(
+            "SELECT to_regclass($1)::oid::int8, EXISTS (SELECT 1 FROM pg_publication_tables \
+               WHERE pubname = $2 AND schemaname = $3 AND tablename = $4)",
+            &[
+                &source.table.qualified(),
+                &source.publication,
+                &source.table.schema,
+                &source.table.name,
+            ],
+        )?;
+        let oid: Option<i64> = row.get(0);
+        Ok((oid.and_then(|o| u32::try_from(o).ok()), row.get(1)))
     }
 
     /// Creates the slot afresh (dropping a slot of that name no process uses) and
