@@ -906,6 +906,37 @@ fn an_array_whose_index_does_not_start_at_one() {
 }
 
 #[test]
+fn json_and_text_attribute_columns_read_alike_loaded_and_streamed() {
+    let _serial = serial();
+    let url = database("follow_json");
+    let mut c = connect(&url);
+    c.batch_execute(
+        "CREATE TABLE resellers (id bigint PRIMARY KEY, parent_id bigint, attributes json);
+         INSERT INTO resellers VALUES (1, NULL, '{\"n\": 1e2, \"z\": -0}');",
+    )
+    .unwrap();
+    let table = Table::new("resellers")
+        .name_column(None)
+        .no_capabilities()
+        .economic_enabled_column(None);
+    let f = Follower::start(Source::new(&url, table).slot("json")).unwrap();
+    c.execute(
+        "INSERT INTO resellers VALUES (2, 1, '{\"n\": 1e2, \"z\": -0}')",
+        &[],
+    )
+    .unwrap();
+    let lsn = current_lsn(&mut c);
+    let snap = f.wait_for(lsn, Duration::from_secs(30)).unwrap();
+    let text = |id: &str| {
+        let r = snap.get(Id::new(id)).unwrap();
+        r.attributes().as_json().map(str::to_owned)
+    };
+    // The same text in the table, so the same attributes, whichever way they came.
+    assert_eq!(text("1"), text("2"));
+    assert!(text("1").is_some());
+}
+
+#[test]
 fn a_mapped_table_with_text_ids_and_flag_columns() {
     let _serial = serial();
     let url = database("follow_mapped");

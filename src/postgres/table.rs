@@ -211,9 +211,10 @@ impl Table {
         let attributes = self
             .attributes
             .as_ref()
-            .map_or("NULL::text".to_string(), |c| {
-                format!("{}::jsonb::text", quote(c))
-            });
+            // The column's own text, as the stream sends it: a cast to `jsonb` first
+            // rewrote numbers (`1e2` as `100`) that the stream's text keeps, so a row
+            // loaded and the same row streamed carried other attributes.
+            .map_or("NULL::text".to_string(), |c| format!("{}::text", quote(c)));
         let order = if numeric_ids {
             id.clone()
         } else {
