@@ -119,7 +119,7 @@ impl Follower {
         let (order, table_oid) = session.check(&source)?;
         session.install(&source, false)?;
         let start = session.create_slot(&source)?;
-        let (snapshot, seen) = match session.load(&source, order) {
+        let (snapshot, seen, strays) = match session.load(&source, order) {
             Ok(loaded) => loaded,
             Err(e) => {
                 drop(session);
@@ -151,7 +151,7 @@ impl Follower {
             table_oid,
             seen,
             max_id,
-            strays: Arc::default(),
+            strays: Arc::new(strays),
             relations: HashMap::new(),
             open: None,
             attempts: 0,
@@ -448,11 +448,10 @@ impl Worker {
             session.install(&self.source, true)?;
         }
         let start = session.create_slot(&self.source)?;
-        let (snapshot, seen) = session.load(&self.source, self.order)?;
+        let (snapshot, seen, strays) = session.load(&self.source, self.order)?;
         drop(session);
         self.max_id = largest_id(&snapshot, self.order);
-        // A load refuses rows naming a missing parent: none is left.
-        self.strays = Arc::default();
+        self.strays = Arc::new(strays);
         self.seen = seen;
         self.relations.clear();
         self.open = None;

@@ -1,5 +1,6 @@
 //! [`Session`]: one connection to the source, and every statement the follower runs.
 
+use std::collections::HashMap;
 use std::io::BufReader;
 use std::time::Duration;
 
@@ -9,10 +10,11 @@ use ::postgres::{Client, Config, IsolationLevel, NoTls};
 use super::copy::for_each_row;
 use super::row::loaded_record;
 use super::sibling_order::IdOrder;
+use super::strays::Strays;
 use super::table::quote;
 use super::visibility::LoadSnapshot;
 use super::{FollowError, Lsn, Source};
-use crate::{Builder, Snapshot};
+use crate::{Builder, ResellerId, Snapshot};
 
 /// Integer type oids (`smallint`, `integer`, `bigint`): ids of these types sort as numbers.
 const INTEGER_TYPES: [i64; 3] = [21, 23, 20];
@@ -272,12 +274,19 @@ impl Session {
 
     /// Reads the whole table in one `REPEATABLE READ` snapshot, streaming the rows (a
     /// binary COPY of plain columns: the server does no JSON) into records, and returns
-    /// the hierarchy with the snapshot it saw.
+    /// the hierarchy with the snapshot it saw and the rows naming a missing parent.
+    ///
+    /// Those rows (a table without a foreign key, after the delete of a parent) are
+    /// loaded as roots and returned as [`Strays`], as the follower keeps the rows it
+    /// left naming a missing parent: where the follower showed them before (under the
+    /// deleted row's parent) the table does not say. Refusing them, as a build refuses
+    /// an unknown parent, stopped a follower for good at its first reload after such
+    /// a delete, and a service could not start on the table.
     pub(crate) fn load(
         &mut self,
         source: &Source,
         order: IdOrder,
-    ) -> Result<(Snapshot, LoadSnapshot), FollowError> {
+    ) -> Result<(Snapshot, LoadSnapshot, Strays), FollowError> {
         let mut tx = self
             .client
             .build_transaction()
@@ -297,19 +306,39 @@ impl Session {
         let (text, until): (String, PgLsn) = (row.get(0), row.get(1));
         let seen =
             LoadSnapshot::parse(&text, u64::from(until)).map_err(|e| setup(e.to_string()))?;
+        let named: HashMap<ResellerId, ResellerId> = tx
+            .query(&source.table.strays_query(), &[])?
+            .iter()
+            .map(|r| {
+                let (row, parent): (String, String) = (r.get(0), r.get(1));
+                (ResellerId::from(row), ResellerId::from(parent))
+            })
+            .collect();
         let query = source.table.load_query(order == IdOrder::Numeric);
         let mut builder = Builder::new();
         {
             let reader = tx.copy_out(&format!("COPY ({query}) TO STDOUT (FORMAT binary)"))?;
             let reader = BufReader::with_capacity(1 << 20, reader);
             for_each_row(reader, 6, |fields| match loaded_record(fields) {
-                Ok(record) => builder.push(record),
+                Ok(mut record) => {
+                    if named.contains_key(&record.id) {
+                        record.parent = None;
+                    }
+                    builder.push(record)
+                }
                 Err(reason) => builder.push_malformed(reason),
             })
             .map_err(FollowError::LoadRead)?;
         }
         tx.commit()?;
         let snapshot = builder.build().map_err(FollowError::Load)?;
-        Ok((snapshot, seen))
+        let mut strays = Strays::default();
+        strays.apply(
+            named
+                .into_iter()
+                .map(|(row, parent)| (row, Some(parent)))
+                .collect(),
+        );
+        Ok((snapshot, seen, strays))
     }
 }

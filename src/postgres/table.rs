@@ -229,6 +229,19 @@ impl Table {
             table = self.qualified(),
         )
     }
+
+    /// The query of the rows naming a parent the table does not hold (no foreign key
+    /// stopped its delete): each row's id and that parent's, as text.
+    pub(crate) fn strays_query(&self) -> String {
+        let id = quote(&self.id);
+        let parent = quote(&self.parent);
+        format!(
+            "SELECT c.{id}::text, c.{parent}::text FROM ONLY {table} c \
+             WHERE c.{parent} IS NOT NULL AND c.{parent}::text <> c.{id}::text \
+               AND NOT EXISTS (SELECT 1 FROM ONLY {table} p WHERE p.{id}::text = c.{parent}::text)",
+            table = self.qualified(),
+        )
+    }
 }
 
 #[cfg(test)]
