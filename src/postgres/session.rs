@@ -306,8 +306,28 @@ impl Session {
         let (text, until): (String, PgLsn) = (row.get(0), row.get(1));
         let seen =
             LoadSnapshot::parse(&text, u64::from(until)).map_err(|e| setup(e.to_string()))?;
-        let named: HashMap<ResellerId, ResellerId> = tx
-            .query(&source.table.strays_query(), &[])?
+        // A validated foreign key from the parent column to the table rules such rows
+        // out: the anti-join (about a fifth of a load at a million rows) is skipped.
+        let keyed: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint k \
+                   JOIN pg_attribute p ON p.attrelid = k.conrelid AND p.attname = $2 \
+                   JOIN pg_attribute i ON i.attrelid = k.conrelid AND i.attname = $3 \
+                   WHERE k.conrelid = to_regclass($1) AND k.confrelid = k.conrelid \
+                     AND k.contype = 'f' AND k.convalidated \
+                     AND k.conkey = ARRAY[p.attnum] AND k.confkey = ARRAY[i.attnum])",
+                &[
+                    &source.table.qualified(),
+                    &source.table.parent,
+                    &source.table.id,
+                ],
+            )?
+            .get(0);
+        let strays = match keyed {
+            true => Vec::new(),
+            false => tx.query(&source.table.strays_query(), &[])?,
+        };
+        let named: HashMap<ResellerId, ResellerId> = strays
             .iter()
             .map(|r| {
                 let (row, parent): (String, String) = (r.get(0), r.get(1));
