@@ -93,6 +93,12 @@ struct Shared {
     /// Drawn at random when the hierarchy is made and written into its cursors: its
     /// version numbers are its own (see `cursor.rs`).
     lineage: u64,
+    /// Tests: every fold's base fails to build, as one over `u32::MAX` bytes would.
+    #[cfg(test)]
+    fail_folds: std::sync::atomic::AtomicBool,
+    /// Tests: the fold builds begun.
+    #[cfg(test)]
+    folds_built: std::sync::atomic::AtomicUsize,
 }
 
 /// The writer's state.
@@ -114,9 +120,25 @@ struct Writer {
     watcher: Option<std::thread::Thread>,
     /// The hierarchy was dropped (fold threads may still hold what it shared).
     closed: bool,
+    /// The change weight of the last fold of the current base that could not be
+    /// built (more than `u32::MAX` bytes of names or ids): none is started again
+    /// until the changes weigh twice that ([`Writer::weight_to_fold`]), so that a
+    /// base too large to build costs `O(1)` fold work per unit of change amortized,
+    /// not a fold of `O(n)` after every apply.
+    failed_at: Option<usize>,
 }
 
 impl Writer {
+    /// The change weight of `snap` that counts towards a fold: none while it is
+    /// under twice the weight at which a fold of the same base failed.
+    fn weight_to_fold(&self, snap: &Snapshot) -> usize {
+        let weight = snap.change_weight();
+        match self.failed_at {
+            Some(failed) if weight < failed.saturating_mul(2) => 0,
+            _ => weight,
+        }
+    }
+
     /// The change weight at which a fold of `snap` starts.
     fn threshold_for(&self, snap: &Snapshot) -> usize {
         self.fold_at
@@ -299,6 +321,7 @@ impl Shared {
     fn replace(&self, writer: &mut Writer, folded: Arc<Snapshot>) -> Replaced {
         writer.generation += 1;
         writer.fold = None;
+        writer.failed_at = None;
         let old = {
             let mut kept = lock(&self.kept);
             let slot = kept.iter_mut().find(|s| s.version() == folded.version());
@@ -407,10 +430,15 @@ impl Hierarchy {
                     last_change: Instant::now(),
                     watcher: None,
                     closed: false,
+                    failed_at: None,
                 }),
                 retention: retention.max(1),
                 key,
                 lineage: u64::from_le_bytes(random_bytes()),
+                #[cfg(test)]
+                fail_folds: std::sync::atomic::AtomicBool::new(false),
+                #[cfg(test)]
+                folds_built: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -485,7 +513,7 @@ impl Hierarchy {
     /// lighter version is lighter than that, so that every change is folded in the
     /// end: at ten million resellers, 100,000 changes (a weight of 190,000 to 290,000
     /// against a sixteenth of 625,000) are folded after 2.1 to 3.3 pauses, one rename
-    /// after 625,000. Once the writer has paused for the pause, a fold
+    /// (weight 2) after 312,500. Once the writer has paused for the pause, a fold
     /// left to the writer to finish is also finished in the background. `None` turns
     /// this off; a threshold of `usize::MAX` starts no fold, idle ones included (one
     /// under way is still finished). The setting takes effect at once, for the
@@ -544,7 +572,10 @@ impl Hierarchy {
     /// (and if a writer that never pauses outpaces that replay, the writer finishes
     /// it, a bounded part per batch it applies, so the fold may be published after
     /// this returns). With no batch applied and no other compaction begun meanwhile,
-    /// the current version has no changes left when this returns. A fold under way,
+    /// the current version has no changes left when this returns, unless its new base
+    /// cannot be built (more than `u32::MAX` bytes of names or of ids): the version
+    /// then stays as it is, and no fold is started again by itself until its changes
+    /// weigh twice as much. A fold under way,
     /// in the background or by an earlier `compact` still building, is dropped for
     /// this one. [`apply`](Hierarchy::apply) folds by itself in the background,
     /// at the lowest scheduling priority; calling this is useful before a burst of
@@ -679,9 +710,11 @@ impl Hierarchy {
     /// ```
     pub fn reload_at(&self, mut snapshot: Snapshot, position: Position) -> u64 {
         let mut writer = lock(&self.shared.writer);
-        // A fold of the replaced contents still running must not be published.
+        // A fold of the replaced contents still running must not be published (its
+        // queued batches are freed once the lock is released).
         writer.generation += 1;
-        writer.fold = None;
+        let dropped = writer.fold.take();
+        writer.failed_at = None;
         let previous = self.shared.current.load_full();
         let version = previous.version() + 1;
         snapshot.set_version(version);
@@ -689,6 +722,8 @@ impl Hierarchy {
         self.shared.publish(next.clone());
         previous.retire_for(&next);
         self.shared.progress.set(position);
+        drop(writer);
+        drop(dropped);
         version
     }
 
@@ -750,11 +785,11 @@ impl Hierarchy {
                 // the record log every version over this base shares (nothing refers
                 // to them): they weigh towards a fold like superseded ones, so that
                 // refused batches cannot grow it without bound either.
-                if writer.fold.is_none() && base.change_weight() >= fold_at {
+                let weight = writer.weight_to_fold(&base);
+                if writer.fold.is_none() && weight >= fold_at {
                     self.shared.start_fold(writer, base.clone());
                 }
-                self.shared
-                    .watch_for_pause(writer, base.change_weight(), fold_at);
+                self.shared.watch_for_pause(writer, weight, fold_at);
                 return Err(e);
             }
         };
@@ -765,11 +800,11 @@ impl Hierarchy {
         writer.last_change = Instant::now();
         if writer.fold.is_some() {
             self.shared.fold_step(writer, batch);
-        } else if next.change_weight() >= fold_at {
+        } else if writer.weight_to_fold(&next) >= fold_at {
             self.shared.start_fold(writer, next.clone());
         }
         // The current version: a fold the writer just finished replaced `next`.
-        let weight = self.shared.current.load().change_weight();
+        let weight = writer.weight_to_fold(&self.shared.current.load());
         self.shared.watch_for_pause(writer, weight, fold_at);
         Ok(version)
     }

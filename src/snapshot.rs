@@ -295,23 +295,20 @@ impl Snapshot {
     /// The same forest with its changes laid out as a new base: `O(n)`, about half a
     /// build, since the version's walk gives the pre-order, every parent as an index
     /// and the strings to copy (see `Overlay::columns`), where a build starts from
-    /// records to validate and link by id.
-    pub(crate) fn compacted(self: &Arc<Self>) -> Arc<Snapshot> {
+    /// records to validate and link by id. This version itself when it has no
+    /// changes; `None` when the base cannot be built.
+    pub(crate) fn compacted(self: &Arc<Self>) -> Option<Arc<Snapshot>> {
         let Some(o) = self.delta() else {
-            return self.clone();
+            return Some(self.clone());
         };
         // The records come from a valid forest, so the build fails only on size: more
         // than `u32::MAX` bytes of names or of ids added by the changes. Keeping the
         // changes as they are is then still correct, only not folded.
         let (columns, parent) = o.columns(self.core());
-        match crate::builder::validate_linked(columns, parent) {
-            Ok(parts) => {
-                let mut built = Snapshot::from_parts(parts);
-                built.version = self.version;
-                Arc::new(built)
-            }
-            Err(_) => self.clone(),
-        }
+        let parts = crate::builder::validate_linked(columns, parent).ok()?;
+        let mut built = Snapshot::from_parts(parts);
+        built.version = self.version;
+        Some(Arc::new(built))
     }
 
     /// Whether this is a changed version over the same indexed base as `other`, so that

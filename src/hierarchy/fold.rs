@@ -13,7 +13,10 @@
 //!    nothing is left, to publish (a few pointer swaps; what they replace is handed to
 //!    the pool after the lock is released): the lock is never held for a replay, nor
 //!    for a spawn or a free, so a writer never waits on a thread of the lowest
-//!    priority doing work;
+//!    priority doing work. It can wait on one the scheduler preempted inside those
+//!    few instructions (a mutex lends no priority): on busy cores, for up to the few
+//!    milliseconds a thread at `nice` 19 may wait for its next turn (not measured
+//!    apart from the stream's other stalls);
 //! 2. as soon as the writer queued, during a chunk, at least as much work as the chunk
 //!    replayed, the fold thread is not gaining on it (a writer that never
 //!    pauses, or a fold thread starved of CPU by its low priority) and hands what it
@@ -68,8 +71,11 @@ impl Shared {
         let spawned = self.fold_thread(writer.generation, move |shared, generation| {
             // The fold is this thread's from the start.
             let _drop = DropOnPanic(shared, generation);
-            let folded = on_fold_pool(move || snap.compacted());
-            shared.catch_up(folded, BatchLog::default(), generation);
+            let weight = snap.change_weight();
+            match on_fold_pool(move || shared.build_base(&snap)) {
+                Some(folded) => shared.catch_up(folded, BatchLog::default(), generation),
+                None => shared.fold_failed(generation, weight),
+            }
         });
         if spawned.is_none() {
             // No thread to be had: no fold now; the next apply tries again.
@@ -92,7 +98,40 @@ impl Shared {
         // here are freed with the lock released.
         let _drop = DropOnPanic(self, generation);
         drop(dropped);
-        self.catch_up(snap.compacted(), BatchLog::default(), generation);
+        match self.build_base(&snap) {
+            Some(folded) => self.catch_up(folded, BatchLog::default(), generation),
+            None => self.fold_failed(generation, snap.change_weight()),
+        }
+    }
+
+    /// The new base of `snap` (`None` if it cannot be built: see
+    /// `Snapshot::compacted`).
+    fn build_base(&self, snap: &Arc<Snapshot>) -> Option<Arc<Snapshot>> {
+        #[cfg(test)]
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            self.folds_built.fetch_add(1, Relaxed);
+            if self.fail_folds.load(Relaxed) {
+                return None;
+            }
+        }
+        snap.compacted()
+    }
+
+    /// Ends the fold numbered `generation` of a version weighing `weight`, whose base
+    /// could not be built: no version is published (replaying the queued batches
+    /// onto the version folded would only copy them), and none is folded by itself
+    /// again until the changes weigh twice as much (`Writer::failed_at`).
+    fn fold_failed(&self, generation: u64, weight: usize) {
+        let mut writer = lock(&self.writer);
+        if writer.generation != generation {
+            return;
+        }
+        let dropped = writer.fold.take();
+        writer.failed_at = Some(weight);
+        // The batches it queued are freed with the lock released.
+        drop(writer);
+        drop(dropped);
     }
 
     /// Takes a fold handed over to the writer back to a thread of its own, which
@@ -181,9 +220,13 @@ impl Shared {
                 Some(f) => folded = f,
                 None => {
                     let mut writer = lock(&self.writer);
-                    if writer.generation == generation {
-                        writer.fold = None;
-                    }
+                    let dropped = match writer.generation == generation {
+                        true => writer.fold.take(),
+                        false => None,
+                    };
+                    // Its queued batches are freed with the lock released.
+                    drop(writer);
+                    drop(dropped);
                     return;
                 }
             }
@@ -405,7 +448,7 @@ mod tests {
             h.apply(&batch(i)).unwrap();
             model.apply(&batch(i)).unwrap();
         }
-        let folded = h.snapshot().compacted();
+        let folded = h.snapshot().compacted().unwrap();
         let mut backlog = BatchLog::default();
         for i in 4..14 {
             h.apply(&batch(i)).unwrap();
@@ -460,7 +503,7 @@ mod tests {
         let pre = [Mutation::Add(Record::new("pre", Some("r0")))];
         h.apply(&pre).unwrap();
         model.apply(&pre).unwrap();
-        let folded = h.snapshot().compacted();
+        let folded = h.snapshot().compacted().unwrap();
         assert_eq!(folded.base_len(), 21, "a new base");
         let big: Vec<Mutation> = (0..30)
             .map(|k| Mutation::Add(Record::new(format!("big{k}"), Some(format!("r{}", k % 20)))))
@@ -612,5 +655,63 @@ mod tests {
         assert!(folded.get("kept".into()).is_some());
         assert!(folded.get("new0".into()).is_none());
         folded.validate().unwrap();
+    }
+
+    /// A fold whose base cannot be built (over `u32::MAX` bytes of names, in real
+    /// use) publishes nothing, and none is started again until the changes weigh
+    /// twice as much: a few builds over hundreds of applies, where every apply after
+    /// the first failure started another build of `O(n)`. Once a base can be built
+    /// again, a fold publishes it.
+    #[test]
+    fn a_fold_that_cannot_be_built_waits_for_twice_the_changes() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let records = twenty();
+        let mut model = Model::new(&records).unwrap();
+        let h = Hierarchy::new(Snapshot::build(records).unwrap());
+        h.set_idle_fold(None);
+        h.set_fold_threshold(16);
+        h.shared.fail_folds.store(true, Relaxed);
+        let settled = |h: &Hierarchy| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while lock(&h.shared.writer).fold.is_some() {
+                assert!(std::time::Instant::now() < deadline, "the fold never ended");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        let add = |i: usize| {
+            [Mutation::Add(Record::new(
+                format!("a{i}"),
+                Some(format!("r{}", i % 20)),
+            ))]
+        };
+        for i in 0..300 {
+            let current = apply_checked(&h, &mut model, &add(i));
+            assert_eq!(current.base_len(), 20, "a failed fold published a base");
+            settled(&h);
+        }
+        let weight = h.snapshot().change_weight();
+        let built = h.shared.folds_built.load(Relaxed);
+        // Tried at 16 and then at each doubling of the weight at most.
+        let most = 1 + (usize::BITS - (weight / 16).leading_zeros()) as usize;
+        assert!(
+            built >= 2 && built <= most,
+            "{built} builds for a weight of {weight}"
+        );
+        // Buildable again: the next fold (at twice the last failure) publishes a base.
+        h.shared.fail_folds.store(false, Relaxed);
+        for i in 300..3000 {
+            let current = apply_checked(&h, &mut model, &add(i));
+            settled(&h);
+            if h.snapshot().base_len() > 20 {
+                break;
+            }
+            assert!(
+                current.change_weight() < 4 * weight,
+                "no fold after the weight doubled"
+            );
+        }
+        let current = h.snapshot();
+        assert!(current.base_len() > 20, "never folded");
+        assert_eq!(listing(&current), model.all(Order::PreOrder));
     }
 }
