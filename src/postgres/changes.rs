@@ -397,9 +397,38 @@ impl Translation {
         found
     }
 
+    /// Strays this transaction settled (sent to another parent, or deleted) that end
+    /// naming the same missing parent again (sent back, or inserted again as they
+    /// were): the table names what it named before, so they stay strays, where the
+    /// replica showed them. Not when the transaction touched that parent (inserted it,
+    /// perhaps deleted it again): then it is placed as any row under it.
+    fn unsettle_returned_strays(&mut self) {
+        let settled: Vec<ResellerId> = self.settled.iter().cloned().collect();
+        for id in settled {
+            let Some(named) = self.strays.named(&id) else {
+                continue;
+            };
+            if self.touched.contains_key(named) {
+                continue;
+            }
+            let Some(t) = self.touched.get_mut(&id) else {
+                continue;
+            };
+            let (Some(now), Some(shown)) = (t.now.as_mut(), t.before.clone()) else {
+                continue;
+            };
+            if now.parent.as_ref() == Some(named) {
+                now.parent = shown.clone();
+                t.last = shown;
+                self.settled.remove(&id);
+            }
+        }
+    }
+
     /// The batch, the source event of each mutation (see the module docs), and the
     /// changes to the strays once it is applied.
     pub(crate) fn finish(mut self) -> (Vec<Mutation>, Vec<RowEvent>, Vec<StrayChange>) {
+        self.unsettle_returned_strays();
         let ids = std::mem::take(&mut self.ids);
         let deleted: Vec<ResellerId> = ids
             .iter()

@@ -504,6 +504,7 @@ impl TableModel {
     /// and that it did not name before; a cycle in what the replica shows, which the
     /// table need not have: a stray's shown parent moved below it).
     fn transact(&mut self, changes: &[Change]) -> Option<BTreeMap<u32, ModelRow>> {
+        let shown_before = self.shown.clone();
         let named_before: HashMap<u32, u32> = self
             .shown
             .keys()
@@ -557,6 +558,9 @@ impl TableModel {
                 // Still a stray: where it was shown, or that one's heir.
                 Some(&s) => heir(s)?,
                 None if when_deleted.contains_key(&p) => heir(Some(p))?,
+                // Sent away and back, or deleted and inserted again as it was: a
+                // stray again, where it was shown.
+                None if named_before.get(&i) == Some(&p) => heir(shown_before[&i])?,
                 None => return None,
             };
             shown.insert(i, at);
@@ -815,4 +819,42 @@ fn a_row_moved_by_its_parents_delete_names_the_delete_as_its_source() {
         .expect("3 moves to its heir");
     assert_eq!(events[moved].lsn, Lsn::new(2), "{:?}", events[moved]);
     assert_eq!(events[moved].id, id(2));
+}
+
+#[test]
+fn a_stray_sent_away_and_back_in_one_transaction_stays_a_stray() {
+    // 3 names the missing 2 and is shown under 1; in one transaction it is sent to 4
+    // and back to 2, or deleted and inserted again as it was: the table ends as it
+    // began, and so does the replica.
+    let snap = Arc::new(snapshot(&rows(&[
+        (1, None),
+        (2, Some(1)),
+        (3, Some(2)),
+        (4, None),
+    ])));
+    let (batch, _, changed) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
+    let snap = Arc::new(snap.with_changes(&batch).unwrap());
+    let mut strays = Strays::default();
+    strays.apply(changed);
+    let strays = Arc::new(strays);
+    let again = ModelRow {
+        parent: Some(2),
+        name: String::new(),
+        caps: Capabilities::NONE,
+        economic: false,
+    };
+    for tx in [
+        vec![
+            Change::Update(3, Some(4), None, Capabilities::NONE, false),
+            Change::Update(3, Some(2), None, Capabilities::NONE, false),
+        ],
+        vec![Change::Delete(3), Change::Insert(3, again.clone())],
+    ] {
+        let (batch, _, changed) = translate_with(&snap, &strays, &tx);
+        let after = snap.with_changes(&batch).expect("the table is as before");
+        assert_eq!(listing(&after), listing(&snap), "{tx:?}");
+        let mut s = (*strays).clone();
+        s.apply(changed);
+        assert_eq!(s.named(&id(3)), Some(&id(2)), "{tx:?}");
+    }
 }
