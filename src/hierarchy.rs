@@ -719,9 +719,12 @@ impl Hierarchy {
         let version = previous.version() + 1;
         snapshot.set_version(version);
         let next = Arc::new(snapshot);
-        self.shared.publish(next.clone());
+        // Published and positioned as one step for `wait_for`: a waiter released by
+        // the position before reads the version before.
+        self.shared
+            .progress
+            .set_with(position, || self.shared.publish(next.clone()));
         previous.retire_for(&next);
-        self.shared.progress.set(position);
         drop(writer);
         drop(dropped);
         version
@@ -765,8 +768,9 @@ impl Hierarchy {
         position: Position,
         timeout: Duration,
     ) -> Result<Arc<Snapshot>, WaitTimeout> {
-        self.shared.progress.wait_for(position, timeout)?;
-        Ok(self.snapshot())
+        self.shared
+            .progress
+            .wait_for(position, timeout, || self.snapshot())
     }
 
     /// [`apply`](Hierarchy::apply) under the writer lock.

@@ -220,9 +220,10 @@ impl Shared {
                 Some(f) => folded = f,
                 None => {
                     let mut writer = lock(&self.writer);
-                    let dropped = match writer.generation == generation {
-                        true => writer.fold.take(),
-                        false => None,
+                    let dropped = if writer.generation == generation {
+                        writer.fold.take()
+                    } else {
+                        None
                     };
                     // Its queued batches are freed with the lock released.
                     drop(writer);

@@ -7,7 +7,10 @@
 //! writer lock, so a position never runs ahead of the versions: once [`Progress`]
 //! says `p` is reached, the current version holds every change up to `p`. Changes
 //! only move it forward; a reload sets it to the position of its load, earlier ones
-//! included, since the reloaded contents reflect that position and no later one. Waiting is a
+//! included, since the reloaded contents reflect that position and no later one. A
+//! waiter reads the current version while it holds the position's lock, and a reload
+//! publishes and sets the position under that lock, so that a waiter released by a
+//! later position never reads an earlier load. Waiting is a
 //! [`Condvar`] over the position; the writer wakes every waiter when it moves.
 
 use std::fmt;
@@ -117,20 +120,31 @@ impl Progress {
         }
     }
 
-    /// Sets the position to `to`, earlier or later (a whole new load reflects its own
-    /// position, not the changes applied before it), waking the waiters.
-    pub(super) fn set(&self, to: Position) {
-        *self.lock() = Some(to);
+    /// Runs `publish` and sets the position to `to`, earlier or later (a whole new
+    /// load reflects its own position, not the changes applied before it), as one
+    /// step for the waiters, whom it wakes: a waiter that saw a later position reads
+    /// its version before the load replaces it (see [`Progress::wait_for`]).
+    pub(super) fn set_with(&self, to: Position, publish: impl FnOnce()) {
+        let mut at = self.lock();
+        publish();
+        *at = Some(to);
         self.moved.notify_all();
     }
 
-    /// Waits until `wanted` is reached or `timeout` passes.
-    pub(super) fn wait_for(&self, wanted: Position, timeout: Duration) -> Result<(), WaitTimeout> {
+    /// Waits until `wanted` is reached or `timeout` passes, then returns what `read`
+    /// reads while the position still stands (a reload at an earlier one, which sets
+    /// it with [`Progress::set_with`], cannot come in between).
+    pub(super) fn wait_for<T>(
+        &self,
+        wanted: Position,
+        timeout: Duration,
+        read: impl FnOnce() -> T,
+    ) -> Result<T, WaitTimeout> {
         let deadline = Instant::now().checked_add(timeout);
         let mut at = self.lock();
         loop {
             if at.is_some_and(|p| p >= wanted) {
-                return Ok(());
+                return Ok(read());
             }
             let left = match deadline {
                 // A timeout too long to represent: wait without one.

@@ -117,7 +117,7 @@ impl Follower {
         source.check()?;
         let mut session = Session::connect(&source)?;
         let (order, table_oid) = session.check(&source)?;
-        session.install(&source, false)?;
+        session.install(&source)?;
         let start = session.create_slot(&source)?;
         let (snapshot, seen, strays) = match session.load(&source, order) {
             Ok(loaded) => loaded,
@@ -364,6 +364,7 @@ impl Worker {
         if let Some(stream) = self.stream.take() {
             stream.stop();
         }
+        self.checker = None;
         self.shared.set(Health::Stopped {
             error: Arc::new(error),
         });
@@ -442,11 +443,13 @@ impl Worker {
         let mut session = Session::connect(&self.source)?;
         // The table may have been dropped and created again: check it afresh, and list
         // it in the publication again (dropping it took it out).
-        let followed = self.table_oid;
-        (self.order, self.table_oid) = session.check(&self.source)?;
-        if self.table_oid != followed {
-            session.install(&self.source, true)?;
+        // Kept only once it is listed: a reload that fails before then lists it at
+        // its next try.
+        let (order, oid) = session.check(&self.source)?;
+        if oid != self.table_oid {
+            session.relist(&self.source)?;
         }
+        (self.order, self.table_oid) = (order, oid);
         let start = session.create_slot(&self.source)?;
         let (snapshot, seen, strays) = session.load(&self.source, self.order)?;
         drop(session);
@@ -543,27 +546,30 @@ impl Worker {
     /// name, or none, is a gap (the reload loads the new table, or stops on a missing
     /// one); the same table no longer listed stops the follower.
     fn check_table(&mut self) -> Result<(), FollowError> {
-        let session = match self.checker.as_mut() {
+        // A connection idle since the last check may have been closed (an idle
+        // timeout, a pooler): one fresh connection is tried before the error restarts
+        // the stream.
+        let kept = self.checker.take();
+        let fresh = kept.is_none();
+        let mut session = match kept {
             Some(s) => s,
-            None => self.checker.insert(Session::connect(&self.source)?),
+            None => Session::connect(&self.source)?,
         };
         let (oid, listed) = match session.table_now(&self.source) {
             Ok(found) => found,
-            Err(e) => {
-                self.checker = None;
-                return Err(e);
+            Err(_) if !fresh => {
+                session = Session::connect(&self.source)?;
+                session.table_now(&self.source)?
             }
+            Err(e) => return Err(e),
         };
+        self.checker = Some(session);
         let table = self.source.table.qualified();
         match oid {
             None => Err(FollowError::Gap {
                 reason: format!("table {table} no longer exists"),
             }),
-            Some(oid) if oid != self.table_oid => Err(FollowError::Gap {
-                reason: format!(
-                    "{table} is another table now (dropped and created again, or renamed into place)"
-                ),
-            }),
+            Some(oid) if oid != self.table_oid => Err(replaced(&table)),
             Some(_) if !listed => Err(FollowError::Setup {
                 reason: format!(
                     "publication {:?} no longer lists {table}: none of its changes would come",
@@ -598,11 +604,12 @@ impl Worker {
                     r.schema == self.source.table.schema && r.name == self.source.table.name;
                 if named != (r.oid == self.table_oid) {
                     let table = self.source.table.qualified();
-                    return Err(FollowError::Gap {
-                        reason: match named {
-                            true => format!("{table} is another table now (dropped and created again, or renamed into place)"),
-                            false => format!("{table} was renamed to {:?}.{:?}", r.schema, r.name),
-                        },
+                    return Err(if named {
+                        replaced(&table)
+                    } else {
+                        FollowError::Gap {
+                            reason: format!("{table} was renamed to {:?}.{:?}", r.schema, r.name),
+                        }
                     });
                 }
                 let map = match r.oid == self.table_oid {
@@ -730,6 +737,15 @@ impl Worker {
                 error,
             }),
         }
+    }
+}
+
+/// The gap of another table under the followed one's name.
+fn replaced(table: &str) -> FollowError {
+    FollowError::Gap {
+        reason: format!(
+            "{table} is another table now (dropped and created again, or renamed into place)"
+        ),
     }
 }
 

@@ -121,11 +121,46 @@ impl Session {
         Ok((order, oid))
     }
 
+    /// Lists the table in the publication again: it was dropped and created again
+    /// since it was listed, which took it out (a role that may not alter the
+    /// publication gets a [`FollowError::Setup`] saying what to run). Then checks it as
+    /// [`Session::install`] does.
+    pub(crate) fn relist(&mut self, source: &Source) -> Result<(), FollowError> {
+        let table = source.table.qualified();
+        let unlisted = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) \
+                   AND NOT EXISTS (SELECT 1 FROM pg_publication_tables \
+                     WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
+                &[
+                    &source.publication,
+                    &source.table.schema,
+                    &source.table.name,
+                ],
+            )?
+            .get(0);
+        if unlisted {
+            let add = format!(
+                "ALTER PUBLICATION {} ADD TABLE ONLY {table}",
+                quote(&source.publication)
+            );
+            if let Err(e) = self.client.batch_execute(&add) {
+                if e.code() == Some(&::postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+                    return Err(setup(format!(
+                        "{table} was created again, which took it out of publication {:?}, and this role may not add it back: run {add}",
+                        source.publication
+                    )));
+                }
+                return Err(e.into());
+            }
+        }
+        self.install(source)
+    }
+
     /// Creates the publication if missing (checking that an existing one lists the
-    /// table, or with `relist` adding the table to it: the table was dropped and
-    /// created again since it was listed, which took it out); serialized between
-    /// followers.
-    pub(crate) fn install(&mut self, source: &Source, relist: bool) -> Result<(), FollowError> {
+    /// table); serialized between followers.
+    pub(crate) fn install(&mut self, source: &Source) -> Result<(), FollowError> {
         let table = source.table.qualified();
         let mut tx = self.client.transaction()?;
         tx.execute(
@@ -155,12 +190,7 @@ impl Session {
                     ],
                 )?
                 .is_some();
-            if !listed && relist {
-                tx.batch_execute(&format!(
-                    "ALTER PUBLICATION {} ADD TABLE ONLY {table}",
-                    quote(&source.publication)
-                ))?;
-            } else if !listed {
+            if !listed {
                 return Err(setup(format!(
                     "publication {:?} does not list {table}",
                     source.publication
@@ -173,15 +203,22 @@ impl Session {
                     &[&source.publication],
                 )?
                 .get(0);
-            let filtered: bool = tx
-                .query_one(
-                    "SELECT current_setting('server_version_num')::int >= 150000 AND EXISTS (\
-                       SELECT 1 FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid \
-                       WHERE p.pubname = $1 AND r.prrelid = to_regclass($2) \
-                         AND (r.prqual IS NOT NULL OR r.prattrs IS NOT NULL))",
-                    &[&source.publication, &table],
-                )?
+            // Row filters and column lists came with PostgreSQL 15; before it the
+            // columns are not there, and naming them fails the statement whatever a
+            // version test in it says.
+            let version: i32 = tx
+                .query_one("SELECT current_setting('server_version_num')::int", &[])?
                 .get(0);
+            let filtered: bool = version >= 150_000
+                && tx
+                    .query_one(
+                        "SELECT EXISTS (\
+                           SELECT 1 FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid \
+                           WHERE p.pubname = $1 AND r.prrelid = to_regclass($2) \
+                             AND (r.prqual IS NOT NULL OR r.prattrs IS NOT NULL))",
+                        &[&source.publication, &table],
+                    )?
+                    .get(0);
             if !every_change || filtered {
                 return Err(setup(format!(
                     "publication {:?} leaves out some changes of {table} (operations, a row filter or a column list): the replicas would drift",
