@@ -17,7 +17,16 @@
 //!
 //! - `wal_level = logical`, and a free replication slot per replica
 //!   (`max_replication_slots`).
-//! - A user with the `REPLICATION` attribute (or a superuser) and `SELECT` on the table.
+//! - A user with the `REPLICATION` attribute (or a superuser) and `SELECT` on the table;
+//!   to follow a table dropped and created again, also the ownership of the
+//!   publication (dropping a table takes it out of the publication, which the reload
+//!   puts it back into; without it the follower stops with [`FollowError::Setup`]
+//!   naming the statement to run).
+//! - Besides the replication session, one ordinary connection, kept open: before a
+//!   keepalive (or a transaction of another table) moves the position, the follower
+//!   checks on it, at most every 50 ms, that the table's name still names the table
+//!   it follows and that the publication lists it.
+//! - PostgreSQL 13 or later (`pg_current_snapshot`, slots' `wal_status`).
 //! - The table ([`Table`] gives the layout it expects and maps an existing one): an
 //!   ordinary table with its id as primary key (or `REPLICA IDENTITY FULL`), so that
 //!   deletes name the row. A start refuses anything else with [`FollowError::Setup`],
@@ -49,8 +58,11 @@
 //!   (not `pg_current_wal_lsn()`, the position written, which an asynchronous commit
 //!   may not have reached) and pass it to [`Follower::wait_for`].
 //! - **Gaps reload.** Changes the slot no longer holds (it was dropped, or moved on by
-//!   another reader), a `TRUNCATE`, or a changed id: the table is loaded again and
-//!   published as the next version ([`Health::Reloading`] meanwhile).
+//!   another reader), a `TRUNCATE`, a changed id, or another table under the name (the
+//!   table dropped and created again, or one renamed into its place): the table is
+//!   loaded again and published as the next version ([`Health::Reloading`]
+//!   meanwhile). The table taken out of the publication stops the follower: none of
+//!   its changes would come.
 //! - **Transactions, not statements.** A transaction is applied as the table ends it:
 //!   steps a table accepts inside one (a child inserted before its parent in one
 //!   statement, two resellers trading places, a row deleted and inserted again under
@@ -60,19 +72,18 @@
 //!   follower with [`FollowError::Refused`] naming the row change and its LSN; the last
 //!   good version stays current and [`Health::Stopped`] says so.
 //! - **Rows left without a parent.** Without a foreign key, a `DELETE` can leave rows
-//!   whose `parent_id` names no row: no forest, and a load refuses such a table. The
-//!   follower shows them under the deleted row's parent instead (the parent it had
-//!   when deleted) and goes on, remembering the parent they name: a later change of
-//!   such a row that sends that `parent_id` again leaves it where it is, and that id
-//!   inserted again takes its rows back, as the table has them. A new row, or a moved
-//!   one, naming a row that is not there (and that its own transaction did not
-//!   delete) is refused as an unknown parent, and so is a row that a transaction
-//!   moves away and back to the missing parent. A move that puts the parent a stray is
-//!   shown under below that stray stops the follower on a cycle that only the replica
-//!   has. A foreign key avoids all of it.
+//!   whose `parent_id` names no row: no forest. The follower shows them as roots, and
+//!   so does a load of such a table (at the start, or a reload), so that every
+//!   replica at one position lists the same; it remembers the parent they name: a
+//!   later change of such a row that sends that `parent_id` again (or, in one
+//!   transaction, sends it away and back) leaves it a root, and that id inserted again
+//!   takes its rows back, as the table has them. A new row, or a moved one, naming a
+//!   row that is not there (and that its own transaction did not delete) is refused
+//!   as an unknown parent. A foreign key avoids all of it.
 //! - **Sibling order is id order** (see [`Table`]): the initial load and every
 //!   version after a change list siblings the same way, so a replica equals a fresh
-//!   load of the table, listing for listing.
+//!   load of the table, listing for listing (rows left without a parent included:
+//!   roots in both).
 
 mod changes;
 mod copy;

@@ -32,9 +32,10 @@
 //! - no fold: if the current version has changes, the watcher starts the same
 //!   background fold a threshold starts and looks again (to fold what is applied
 //!   meanwhile); an unchanged version ends it.
-//!   A version still current and still changed after three folds of it
-//!   (no thread to be had, a panic, or a base that cannot be built: over `u32::MAX`
-//!   bytes of names) is left as it is, and the watcher ends.
+//!   A version still current and still changed after three folds of it (no thread
+//!   to be had, or a panic) is left as it is, and the watcher ends. A base that
+//!   cannot be built (over `u32::MAX` bytes of names) weighs nothing towards a fold
+//!   until its changes double (`Writer::weight_to_fold`), so the watcher ends at once.
 //!
 //! Pauses shorter than 10 ms count as 10 ms, so that the watcher never spins on the
 //! writer lock.
@@ -231,8 +232,8 @@ fn watch(hierarchy: &Weak<Shared>) {
 }
 
 /// Folds a watcher started of one version, which stays current and changed only if
-/// they failed: no thread to be had, a panic, or a base over `u32::MAX` bytes of
-/// names, which fails again however often it is tried.
+/// they failed: no thread to be had, or a panic (a base that cannot be built stops
+/// the watcher through `Writer::weight_to_fold` instead).
 #[derive(Default)]
 struct Tries {
     version: u64,

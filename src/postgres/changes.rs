@@ -17,20 +17,22 @@
 //! only:
 //!
 //! A row that the table leaves under a deleted one (there is no foreign key, or it
-//! is deferred) counts as moved: to its *heir*, the parent the deleted one had when
-//! deleted, or, if that one is gone too, the heir of that one (each memoised, so that
-//! a deleted chain is walked once). So does an inserted or moved row whose parent the
-//! transaction deletes. Such rows go on naming the missing parent in the table
-//! ([`Strays`], kept by the follower from one transaction to the next): a later
-//! change of one that sends that parent again leaves it where the replica has it,
-//! and an insert of that parent takes its rows back under it.
+//! is deferred) counts as moved: to the roots, where a load of the table puts a row
+//! naming a missing parent too, so that a replica that followed the delete and one
+//! that loaded the table after it list the same (and the replica's links are the
+//! table's, less the missing ones, so it has no cycle the table has not). So does an
+//! inserted or moved row whose parent the transaction deletes. Such rows go on
+//! naming the missing parent in the table ([`Strays`], kept by the follower from one
+//! transaction to the next): a later change of one that sends that parent again
+//! leaves it a root, and an insert of that parent takes its rows back under it.
 //!
 //! 1. With two moves or more, each moved reseller is first made a root (always
 //!    valid), so that no later move goes under a reseller still hanging below one
 //!    that moves.
 //! 2. Each reseller there before and not after is removed with
 //!    [`Removal::ReattachDownline`]: with a foreign key, its children were moved or
-//!    deleted too and it is a leaf by then; otherwise they go in its place.
+//!    deleted too and it is a leaf by then; otherwise they go in its place, and on
+//!    to the roots in step 3.
 //! 3. The inserted resellers and the moved ones go under their parents of the end,
 //!    parents first: in the order of their depth among those placed, each parent is
 //!    there before its children. (A cycle among them, which no table that is a
@@ -158,9 +160,6 @@ struct Touched {
     before: Option<Parent>,
     /// Where it is now; `None`: not there.
     now: Option<Placed>,
-    /// The parent it had when last there (what a row left under it goes to, if it is
-    /// gone at the end).
-    last: Parent,
     /// Its last change.
     event: RowEvent,
 }
@@ -246,7 +245,6 @@ impl Translation {
             });
             ids.push(id.clone());
             Touched {
-                last: before.clone().flatten(),
                 before,
                 now,
                 event: event.clone(),
@@ -265,7 +263,6 @@ impl Translation {
             self.ruled_out = Some((m, event.clone()));
             return;
         }
-        t.last = parent.clone();
         t.now = Some(Placed { parent, fields });
         t.event = event.clone();
         // Rows that named this id while it was missing are its children again.
@@ -280,7 +277,6 @@ impl Translation {
             let t = self.touch(&c, event);
             if let Some(now) = t.now.as_mut() {
                 now.parent = Some(id.clone());
-                t.last = Some(id.clone());
                 t.event = event.clone();
             }
         }
@@ -318,7 +314,6 @@ impl Translation {
         let t = self.touch(&id, event);
         match t.now.take() {
             Some(now) => {
-                t.last = parent.clone();
                 t.now = Some(Placed {
                     parent,
                     fields: now.fields.then(fields),
@@ -369,38 +364,16 @@ impl Translation {
         self.touched.get(id).is_some_and(|t| t.now.is_none())
     }
 
-    /// `parent`, or, if the transaction deleted it, its heir: the parent it had when
-    /// deleted, or that one's heir. Each deleted id's heir is kept in `memo`, so that
-    /// a chain of them is walked once. A cycle among deleted ids (a table that went
-    /// through one before deleting its members) has no heir outside it: `None`, a
-    /// root, as if the deleted rows had been roots (the row still names its missing
-    /// parent, a stray).
-    fn heir(&self, parent: &Parent, memo: &mut HashMap<ResellerId, Parent>) -> Parent {
-        let mut chain: Vec<ResellerId> = Vec::new();
-        let mut at = parent.clone();
-        let found = loop {
-            let Some(x) = at.as_ref().filter(|x| self.gone(x)) else {
-                break at;
-            };
-            if let Some(h) = memo.get(x) {
-                break h.clone();
-            }
-            if chain.len() > self.touched.len() {
-                break None;
-            }
-            chain.push(x.clone());
-            at = self.touched[x].last.clone();
-        };
-        for x in chain {
-            memo.insert(x, found.clone());
-        }
-        found
+    /// Where a row naming `parent` ends: under it, or a root if the transaction
+    /// deleted it (the row names a missing parent, a stray).
+    fn end_of(&self, parent: &Parent) -> Parent {
+        parent.clone().filter(|p| !self.gone(p))
     }
 
     /// Strays this transaction settled (sent to another parent, or deleted) that end
     /// naming the same missing parent again (sent back, or inserted again as they
     /// were): the table names what it named before, so they stay strays, where the
-    /// replica showed them. Not when the transaction touched that parent (inserted it,
+    /// replica showed them (a root). Not when the transaction touched that parent (inserted it,
     /// perhaps deleted it again): then it is placed as any row under it.
     fn unsettle_returned_strays(&mut self) {
         let settled: Vec<ResellerId> = self.settled.iter().cloned().collect();
@@ -418,8 +391,7 @@ impl Translation {
                 continue;
             };
             if now.parent.as_ref() == Some(named) {
-                now.parent = shown.clone();
-                t.last = shown;
+                now.parent = shown;
                 self.settled.remove(&id);
             }
         }
@@ -457,14 +429,13 @@ impl Translation {
                 }
             }
         }
-        // Where each ends: that parent, or its heir if the transaction deleted it.
-        let mut memo = HashMap::new();
+        // Where each ends: under that parent, or a root if the transaction deleted it.
         let end: HashMap<ResellerId, Parent> = placed
             .iter()
-            .map(|(id, parent, _)| (id.clone(), self.heir(parent, &mut memo)))
+            .map(|(id, parent, _)| (id.clone(), self.end_of(parent)))
             .collect();
-        // The strays settled, then the rows placed under an heir: the table names
-        // their missing parent (a stray already names one, which stays).
+        // The strays settled, then the rows made roots for a deleted parent: the
+        // table names their missing parent (a stray already names one, which stays).
         let mut strays: Vec<StrayChange> = self.settled.iter().map(|c| (c.clone(), None)).collect();
         for (id, parent, _) in &placed {
             if let Some(p) = parent.as_ref().filter(|_| end[id] != *parent) {
@@ -517,7 +488,7 @@ impl Translation {
         }
 
         // 2. Removals (a row the table leaves under a removed reseller goes in its
-        // place, then under its heir in step 3).
+        // place, then to the roots in step 3).
         for id in &deleted {
             let event = self.touched[id].event.clone();
             let m = Mutation::Remove {

@@ -15,7 +15,9 @@
 //! reconnect) is recognised and not applied twice. When the server says it has read
 //! the log up to some point with nothing more for the publication, the hierarchy
 //! advances to it, so that a writer waiting for a position after its commit is
-//! released even when the log moved on for other tables. The position reported back
+//! released even when the log moved on for other tables: once a check on an ordinary
+//! connection (at most every 50 ms) finds the table's name still naming the followed
+//! table, listed in the publication (`Worker::check_table`). The position reported back
 //! to the server (which moves the slot) is the hierarchy's, after publishing: the
 //! slot never runs ahead of what was published, so a crash loses nothing.
 //!

@@ -2,11 +2,13 @@
 //! not there, kept from one transaction to the next.
 //!
 //! A `DELETE` of a row with children, with no foreign key to stop it, leaves them
-//! naming a missing parent. The replica puts them under the deleted row's heir (see
-//! `changes.rs`), but the table goes on naming the missing parent, so the follower
-//! remembers it: a later `UPDATE` of such a row that sends that parent again leaves
-//! the row where it is, and an `INSERT` of that id takes its rows back, as the table
-//! has them. A row leaves the set once it names a parent that is there, or is deleted.
+//! naming a missing parent. The replica makes them roots (see `changes.rs`; a load
+//! finds them in the table and does the same), but the table goes on naming the
+//! missing parent, so the follower remembers it: a later `UPDATE` of such a row that
+//! sends that parent again leaves the row a root, and an `INSERT` of that id takes
+//! its rows back, as the table has them. A row leaves the set once it names a parent
+//! that is there, or is deleted (and not inserted again, in the same transaction,
+//! naming the same missing parent).
 
 use std::collections::{HashMap, HashSet};
 

@@ -438,7 +438,8 @@ proptest! {
 
 #[test]
 fn a_row_left_naming_a_deleted_parent_stays_then_goes_back_under_it() {
-    // No foreign key. 1 → 2 → 3; DELETE 2 leaves 3 naming 2: under 1 in the replica.
+    // No foreign key. 1 → 2 → 3; DELETE 2 leaves 3 naming 2: a root in the replica,
+    // as in a load of the table.
     let before = rows(&[(1, None), (2, Some(1)), (3, Some(2))]);
     let snap = Arc::new(snapshot(&before));
     let (batch, _, settled) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
@@ -446,7 +447,7 @@ fn a_row_left_naming_a_deleted_parent_stays_then_goes_back_under_it() {
     let mut strays = Strays::default();
     strays.apply(settled);
     assert_eq!(strays.named(&id(3)), Some(&id(2)));
-    // A rename of 3 sends parent 2 again: 3 stays under 1.
+    // A rename of 3 sends parent 2 again: 3 stays a root.
     let strays = Arc::new(strays);
     let rename = [Change::Update(
         3,
@@ -457,10 +458,7 @@ fn a_row_left_naming_a_deleted_parent_stays_then_goes_back_under_it() {
     )];
     let (batch, _, settled) = translate_with(&snap, &strays, &rename);
     let snap = Arc::new(snap.with_changes(&batch).unwrap());
-    assert_eq!(
-        snap.get(&id(3)).unwrap().parent().map(|p| p.as_str()),
-        Some("1")
-    );
+    assert_eq!(snap.get(&id(3)).unwrap().parent(), None);
     assert_eq!(snap.get(&id(3)).unwrap().name(), "x");
     assert!(settled.is_empty());
     // 2 inserted again: the table has 3 under it again, and so does the replica.
@@ -482,48 +480,32 @@ fn a_row_left_naming_a_deleted_parent_stays_then_goes_back_under_it() {
 }
 
 /// A table without a foreign key over several transactions, and what a replica
-/// shows of it: a row naming a missing parent (a stray) under the parent it was
-/// shown under when that one was deleted, until that one is inserted again.
+/// shows of it: a row naming a missing parent (a stray) as a root, as a load of the
+/// table would, until that parent is inserted again.
 struct TableModel {
     rows: BTreeMap<u32, ModelRow>,
-    /// Each stray and the parent the replica shows it under.
+    /// Each stray and the parent the replica shows it under (always none: a root).
     shown: HashMap<u32, Option<u32>>,
 }
 
 impl TableModel {
-    /// The parent the replica shows `i` under now.
-    fn shown_parent(&self, i: u32) -> Option<u32> {
-        match self.shown.get(&i) {
-            Some(&s) => s,
-            None => self.rows[&i].parent,
-        }
-    }
-
     /// Applies `changes`; the replica's rows after them, or `None` where the follower
     /// stops (a row naming a missing parent that was not deleted by these changes
-    /// and that it did not name before; a cycle in what the replica shows, which the
-    /// table need not have: a stray's shown parent moved below it).
+    /// and that it did not name before).
     fn transact(&mut self, changes: &[Change]) -> Option<BTreeMap<u32, ModelRow>> {
-        let shown_before = self.shown.clone();
         let named_before: HashMap<u32, u32> = self
             .shown
             .keys()
             .map(|&i| (i, self.rows[&i].parent.expect("a stray names a parent")))
             .collect();
-        // The parent each row deleted here was shown under when deleted.
-        let mut when_deleted: HashMap<u32, Option<u32>> = HashMap::new();
+        let mut deleted = std::collections::HashSet::new();
         for c in changes {
             match c.clone() {
                 Change::Insert(i, r) => {
-                    when_deleted.remove(&i);
+                    deleted.remove(&i);
                     self.rows.insert(i, r);
-                    // Strays naming it are its children again.
-                    self.shown.retain(|&s, _| named_before.get(&s) != Some(&i));
                 }
                 Change::Update(i, parent, name, caps, economic) => {
-                    if named_before.get(&i) != parent.as_ref() || !self.shown.contains_key(&i) {
-                        self.shown.remove(&i);
-                    }
                     let r = self.rows.get_mut(&i).expect("generated for a present row");
                     r.parent = parent;
                     if let Some(n) = name {
@@ -533,37 +515,23 @@ impl TableModel {
                     r.economic = economic;
                 }
                 Change::Delete(i) => {
-                    when_deleted.insert(i, self.shown_parent(i));
-                    self.shown.remove(&i);
+                    deleted.insert(i);
                     self.rows.remove(&i);
                 }
             }
         }
-        // The heir of a parent deleted here; a root through a cycle of deleted rows.
-        let heir = |mut p: Option<u32>| -> Option<Option<u32>> {
-            for _ in 0..=when_deleted.len() {
-                match p {
-                    Some(x) if !self.rows.contains_key(&x) => p = *when_deleted.get(&x)?,
-                    _ => return Some(p),
-                }
-            }
-            Some(None)
-        };
+        // A row naming a missing parent is a stray, a root, if that parent was
+        // deleted here or it named that same one before; naming another the follower
+        // stops.
         let mut shown = HashMap::new();
         for (&i, r) in &self.rows {
             let Some(p) = r.parent.filter(|p| !self.rows.contains_key(p)) else {
                 continue;
             };
-            let at = match self.shown.get(&i) {
-                // Still a stray: where it was shown, or that one's heir.
-                Some(&s) => heir(s)?,
-                None if when_deleted.contains_key(&p) => heir(Some(p))?,
-                // Sent away and back, or deleted and inserted again as it was: a
-                // stray again, where it was shown.
-                None if named_before.get(&i) == Some(&p) => heir(shown_before[&i])?,
-                None => return None,
-            };
-            shown.insert(i, at);
+            if !deleted.contains(&p) && named_before.get(&i) != Some(&p) {
+                return None;
+            }
+            shown.insert(i, None);
         }
         self.shown = shown;
         let mut end = self.rows.clone();
@@ -650,9 +618,9 @@ fn a_row_deleted_and_inserted_again_keeps_its_children() {
 }
 
 #[test]
-fn children_left_under_a_deleted_row_take_its_place_in_id_order() {
-    // No foreign key: 4 and 6 are left under the deleted 2; they go under 1, among
-    // 1's children in id order.
+fn children_left_under_a_deleted_row_become_roots_in_id_order() {
+    // No foreign key: 4 and 6 are left naming the deleted 2; they become roots, among
+    // the roots in id order, as a load of the table lists them.
     let before = rows(&[
         (1, None),
         (2, Some(1)),
@@ -665,19 +633,14 @@ fn children_left_under_a_deleted_row_take_its_place_in_id_order() {
     let after = snap.with_changes(&batch).unwrap();
     assert_eq!(
         listing(&after),
-        model_listing(&rows(&[
-            (1, None),
-            (4, Some(1)),
-            (5, Some(1)),
-            (6, Some(1))
-        ]))
+        model_listing(&rows(&[(1, None), (4, None), (5, Some(1)), (6, None)]))
     );
 }
 
 #[test]
 fn rows_put_under_a_row_deleted_later_go_where_its_children_go() {
-    // No foreign key: 10 inserted under 2, 3 moved under 2, then 2 deleted: both go
-    // under 1, as 2's own child 4 does.
+    // No foreign key: 10 inserted under 2, 3 moved under 2, then 2 deleted: both
+    // become roots, as 2's own child 4 does.
     let before = rows(&[(1, None), (2, Some(1)), (3, Some(1)), (4, Some(2))]);
     let snap = Arc::new(snapshot(&before));
     let r = ModelRow {
@@ -695,14 +658,9 @@ fn rows_put_under_a_row_deleted_later_go_where_its_children_go() {
     let after = snap.with_changes(&batch).unwrap();
     assert_eq!(
         listing(&after),
-        model_listing(&rows(&[
-            (1, None),
-            (3, Some(1)),
-            (4, Some(1)),
-            (10, Some(1))
-        ]))
+        model_listing(&rows(&[(1, None), (3, None), (4, None), (10, None)]))
     );
-    // 2 moved under 3, then deleted: its child 5 goes under 3, where 2 was then.
+    // 2 moved under 3, then deleted: its child 5 becomes a root.
     let before = rows(&[(1, None), (3, None), (2, Some(1)), (5, Some(2))]);
     let snap = Arc::new(snapshot(&before));
     let changes = [
@@ -713,7 +671,7 @@ fn rows_put_under_a_row_deleted_later_go_where_its_children_go() {
     let after = snap.with_changes(&batch).unwrap();
     assert_eq!(
         listing(&after),
-        model_listing(&rows(&[(1, None), (3, None), (5, Some(3))]))
+        model_listing(&rows(&[(1, None), (3, None), (5, None)]))
     );
 }
 
@@ -783,7 +741,7 @@ fn a_change_the_state_before_it_rules_out_is_refused_by_the_engine_naming_it() {
 #[test]
 fn a_row_left_under_a_cycle_of_deleted_rows_becomes_a_root() {
     // 2 moved under 3 (a cycle 2 -> 3 -> 2 within the transaction), then both deleted:
-    // 4 names the missing 3, as after deleting 2 and 3 alone, and no heir is left.
+    // 4 names the missing 3 and becomes a root, as after deleting 2 and 3 alone.
     let snap = Arc::new(snapshot(&rows(&[
         (1, None),
         (2, Some(1)),
@@ -857,4 +815,41 @@ fn a_stray_sent_away_and_back_in_one_transaction_stays_a_stray() {
         s.apply(changed);
         assert_eq!(s.named(&id(3)), Some(&id(2)), "{tx:?}");
     }
+}
+
+#[test]
+fn a_change_below_a_stray_is_no_cycle_in_the_replica() {
+    // 1 → 2 → 3; DELETE 2 leaves 3 naming 2, a root; then 1 goes under 3: a forest
+    // in the table (3 names the missing 2) and in the replica.
+    let snap = Arc::new(snapshot(&rows(&[(1, None), (2, Some(1)), (3, Some(2))])));
+    let (batch, _, changed) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
+    let snap = Arc::new(snap.with_changes(&batch).unwrap());
+    let mut strays = Strays::default();
+    strays.apply(changed);
+    let strays = Arc::new(strays);
+    let up = [Change::Update(1, Some(3), None, Capabilities::NONE, false)];
+    let (batch, _, _) = translate_with(&snap, &strays, &up);
+    let after = snap.with_changes(&batch).expect("the table has no cycle");
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[(3, None), (1, Some(3))]))
+    );
+    // In one transaction: 2 moved under 4 (below 3), then deleted; 3 names 2.
+    let snap = Arc::new(snapshot(&rows(&[
+        (1, None),
+        (2, Some(1)),
+        (3, Some(2)),
+        (4, Some(3)),
+    ])));
+    let tx = [
+        Change::Update(2, Some(4), None, Capabilities::NONE, false),
+        Change::Delete(2),
+    ];
+    let (batch, _, changed) = translate_with(&snap, &Arc::default(), &tx);
+    let after = snap.with_changes(&batch).expect("the table has no cycle");
+    assert_eq!(
+        listing(&after),
+        model_listing(&rows(&[(1, None), (3, None), (4, Some(3))]))
+    );
+    assert!(changed.contains(&(id(3), Some(id(2)))), "{changed:?}");
 }
