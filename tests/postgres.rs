@@ -980,6 +980,31 @@ fn json_and_text_attribute_columns_read_alike_loaded_and_streamed() {
     // The same text in the table, so the same attributes, whichever way they came.
     assert_eq!(text("1"), text("2"));
     assert!(text("1").is_some());
+    f.stop();
+    // A text column holding no JSON: a malformed record naming its id, not a failed
+    // cast of the load's query.
+    c.batch_execute(
+        "CREATE TABLE notes (id bigint PRIMARY KEY, parent_id bigint, attributes text);
+         INSERT INTO notes VALUES (1, NULL, '{}'), (2, 1, 'not json');",
+    )
+    .unwrap();
+    let table = Table::new("notes")
+        .name_column(None)
+        .no_capabilities()
+        .economic_enabled_column(None);
+    let source = Source::new(&url, table).slot("notes").publication("notes");
+    let err = Follower::start(source).unwrap_err();
+    let FollowError::Load(e) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        matches!(
+            &e.problems()[..],
+            [reseller_hierarchy::Problem::Malformed { .. }]
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains('2'), "{err}");
 }
 
 #[test]
