@@ -732,6 +732,42 @@ fn a_table_dropped_and_created_again_or_swapped_in_by_renames_is_loaded_again() 
 }
 
 #[test]
+fn a_table_created_again_under_a_role_that_may_not_alter_the_publication_stops() {
+    let _serial = serial();
+    let url = database("follow_role");
+    let mut c = connect(&url);
+    c.batch_execute(SCHEMA).unwrap();
+    seed(&mut c, 50, &mut Rng(37));
+    c.batch_execute(
+        "DROP ROLE IF EXISTS follower_role;
+         CREATE ROLE follower_role LOGIN REPLICATION;
+         GRANT SELECT ON resellers TO follower_role;
+         CREATE PUBLICATION reseller_hierarchy FOR TABLE ONLY resellers;",
+    )
+    .unwrap();
+    assert!(url.contains("user=postgres"), "{url}");
+    let as_role = url.replace("user=postgres", "user=follower_role");
+    let f = Follower::start(source(&as_role, "role")).unwrap();
+    c.batch_execute(&format!(
+        "DROP TABLE resellers; DROP SEQUENCE reseller_ids; {SCHEMA}
+         GRANT SELECT ON resellers TO follower_role;
+         INSERT INTO resellers (id, parent_id) VALUES (1, NULL);"
+    ))
+    .unwrap();
+    wait_until("the follower to stop", Duration::from_secs(60), || {
+        matches!(f.health(), Health::Stopped { .. })
+    });
+    let Health::Stopped { error } = f.health() else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&*error, FollowError::Setup { reason } if reason.contains("ALTER PUBLICATION")),
+        "{error}"
+    );
+    f.stop();
+}
+
+#[test]
 fn changes_undone_within_one_transaction() {
     let _serial = serial();
     let url = database("follow_undo");
