@@ -1035,7 +1035,7 @@ fn json_and_text_attribute_columns_read_alike_loaded_and_streamed() {
     };
     assert!(
         matches!(
-            &e.problems()[..],
+            e.problems(),
             [reseller_hierarchy::Problem::Malformed { .. }]
         ),
         "{err}"
