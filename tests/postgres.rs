@@ -253,6 +253,17 @@ fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// The error the follower stopped on, waiting at most `timeout` for it to stop.
+fn stopped_on(f: &Follower, timeout: Duration) -> Arc<FollowError> {
+    wait_until("the follower to stop", timeout, || {
+        matches!(f.health(), Health::Stopped { .. })
+    });
+    match f.health() {
+        Health::Stopped { error } => error,
+        other => panic!("{other}"),
+    }
+}
+
 fn current_lsn(client: &mut Client) -> Lsn {
     let text: String = client
         .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
@@ -570,12 +581,7 @@ fn a_refused_change_stops_the_follower_and_the_last_version_stays() {
          UPDATE resellers SET parent_id = 500 WHERE id = 1; COMMIT;",
     )
     .unwrap();
-    wait_until("the follower to stop", Duration::from_secs(30), || {
-        matches!(f.health(), Health::Stopped { .. })
-    });
-    let Health::Stopped { error } = f.health() else {
-        unreachable!()
-    };
+    let error = stopped_on(&f, Duration::from_secs(30));
     let FollowError::Refused {
         event,
         commit,
@@ -719,12 +725,7 @@ fn a_table_dropped_and_created_again_or_swapped_in_by_renames_is_loaded_again() 
         .unwrap();
     let lsn = current_lsn(&mut c);
     assert!(f.wait_for(lsn, Duration::from_secs(5)).is_err());
-    wait_until("the follower to stop", Duration::from_secs(30), || {
-        matches!(f.health(), Health::Stopped { .. })
-    });
-    let Health::Stopped { error } = f.health() else {
-        unreachable!()
-    };
+    let error = stopped_on(&f, Duration::from_secs(30));
     assert!(
         matches!(&*error, FollowError::Setup { reason } if reason.contains("no longer lists")),
         "{error}"
@@ -754,12 +755,7 @@ fn a_table_created_again_under_a_role_that_may_not_alter_the_publication_stops()
          INSERT INTO resellers (id, parent_id) VALUES (1, NULL);"
     ))
     .unwrap();
-    wait_until("the follower to stop", Duration::from_secs(60), || {
-        matches!(f.health(), Health::Stopped { .. })
-    });
-    let Health::Stopped { error } = f.health() else {
-        unreachable!()
-    };
+    let error = stopped_on(&f, Duration::from_secs(60));
     assert!(
         matches!(&*error, FollowError::Setup { reason } if reason.contains("ALTER PUBLICATION")),
         "{error}"

@@ -158,6 +158,16 @@ fn translate_with(
     t.finish()
 }
 
+/// The version `changes` make of `before` (which the engine accepts), and the strays
+/// they leave.
+fn applied_with_strays(before: &Arc<Snapshot>, changes: &[Change]) -> (Arc<Snapshot>, Arc<Strays>) {
+    let (batch, _, changed) = translate_with(before, &Arc::default(), changes);
+    let after = Arc::new(before.with_changes(&batch).unwrap());
+    let mut strays = Strays::default();
+    strays.apply(changed);
+    (after, Arc::new(strays))
+}
+
 fn caps_of(bits: u8) -> Capabilities {
     Capability::ALL
         .iter()
@@ -441,14 +451,9 @@ fn a_row_left_naming_a_deleted_parent_stays_then_goes_back_under_it() {
     // No foreign key. 1 → 2 → 3; DELETE 2 leaves 3 naming 2: a root in the replica,
     // as in a load of the table.
     let before = rows(&[(1, None), (2, Some(1)), (3, Some(2))]);
-    let snap = Arc::new(snapshot(&before));
-    let (batch, _, settled) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
-    let snap = Arc::new(snap.with_changes(&batch).unwrap());
-    let mut strays = Strays::default();
-    strays.apply(settled);
+    let (snap, strays) = applied_with_strays(&Arc::new(snapshot(&before)), &[Change::Delete(2)]);
     assert_eq!(strays.named(&id(3)), Some(&id(2)));
     // A rename of 3 sends parent 2 again: 3 stays a root.
-    let strays = Arc::new(strays);
     let rename = [Change::Update(
         3,
         Some(2),
@@ -790,11 +795,7 @@ fn a_stray_sent_away_and_back_in_one_transaction_stays_a_stray() {
         (3, Some(2)),
         (4, None),
     ])));
-    let (batch, _, changed) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
-    let snap = Arc::new(snap.with_changes(&batch).unwrap());
-    let mut strays = Strays::default();
-    strays.apply(changed);
-    let strays = Arc::new(strays);
+    let (snap, strays) = applied_with_strays(&snap, &[Change::Delete(2)]);
     let again = ModelRow {
         parent: Some(2),
         name: String::new(),
@@ -822,11 +823,7 @@ fn a_change_below_a_stray_is_no_cycle_in_the_replica() {
     // 1 → 2 → 3; DELETE 2 leaves 3 naming 2, a root; then 1 goes under 3: a forest
     // in the table (3 names the missing 2) and in the replica.
     let snap = Arc::new(snapshot(&rows(&[(1, None), (2, Some(1)), (3, Some(2))])));
-    let (batch, _, changed) = translate_with(&snap, &Arc::default(), &[Change::Delete(2)]);
-    let snap = Arc::new(snap.with_changes(&batch).unwrap());
-    let mut strays = Strays::default();
-    strays.apply(changed);
-    let strays = Arc::new(strays);
+    let (snap, strays) = applied_with_strays(&snap, &[Change::Delete(2)]);
     let up = [Change::Update(1, Some(3), None, Capabilities::NONE, false)];
     let (batch, _, _) = translate_with(&snap, &strays, &up);
     let after = snap.with_changes(&batch).expect("the table has no cycle");
