@@ -1,6 +1,5 @@
 //! [`Session`]: one connection to the source, and every statement the follower runs.
 
-use std::collections::HashMap;
 use std::io::BufReader;
 use std::time::Duration;
 
@@ -15,6 +14,15 @@ use super::table::quote;
 use super::visibility::LoadSnapshot;
 use super::{FollowError, Lsn, Source};
 use crate::{Builder, ResellerId, Snapshot};
+
+/// SQL: whether the publication `$1` lists the table `$2`.`$3` (a macro, so that each
+/// statement that asks is one literal).
+macro_rules! listed {
+    () => {
+        "EXISTS (SELECT 1 FROM pg_publication_tables \
+           WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)"
+    };
+}
 
 /// Integer type oids (`smallint`, `integer`, `bigint`): ids of these types sort as numbers.
 const INTEGER_TYPES: [i64; 3] = [21, 23, 20];
@@ -130,9 +138,10 @@ impl Session {
         let unlisted = self
             .client
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) \
-                   AND NOT EXISTS (SELECT 1 FROM pg_publication_tables \
-                     WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
+                concat!(
+                    "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AND NOT ",
+                    listed!()
+                ),
                 &[
                     &source.publication,
                     &source.table.schema,
@@ -179,17 +188,16 @@ impl Session {
                 quote(&source.publication)
             ))?;
         } else {
-            let listed = tx
-                .query_opt(
-                    "SELECT 1 FROM pg_publication_tables \
-                     WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+            let listed: bool = tx
+                .query_one(
+                    concat!("SELECT ", listed!()),
                     &[
                         &source.publication,
                         &source.table.schema,
                         &source.table.name,
                     ],
                 )?
-                .is_some();
+                .get(0);
             if !listed {
                 return Err(setup(format!(
                     "publication {:?} does not list {table}",
@@ -237,13 +245,12 @@ impl Session {
         source: &Source,
     ) -> Result<(Option<u32>, bool), FollowError> {
         let row = self.client.query_one(
-            "SELECT to_regclass($1)::oid::int8, EXISTS (SELECT 1 FROM pg_publication_tables \
-               WHERE pubname = $2 AND schemaname = $3 AND tablename = $4)",
+            concat!("SELECT to_regclass($4)::oid::int8, ", listed!()),
             &[
-                &source.table.qualified(),
                 &source.publication,
                 &source.table.schema,
                 &source.table.name,
+                &source.table.qualified(),
             ],
         )?;
         let oid: Option<i64> = row.get(0);
@@ -314,9 +321,8 @@ impl Session {
     /// the hierarchy with the snapshot it saw and the rows naming a missing parent.
     ///
     /// Those rows (a table without a foreign key, after the delete of a parent) are
-    /// loaded as roots and returned as [`Strays`], as the follower keeps the rows it
-    /// left naming a missing parent: where the follower showed them before (under the
-    /// deleted row's parent) the table does not say. Refusing them, as a build refuses
+    /// loaded as roots and returned as [`Strays`], as the follower shows and keeps the
+    /// rows a delete leaves naming a missing parent. Refusing them, as a build refuses
     /// an unknown parent, stopped a follower for good at its first reload after such
     /// a delete, and a service could not start on the table.
     pub(crate) fn load(
@@ -360,17 +366,20 @@ impl Session {
                 ],
             )?
             .get(0);
-        let strays = match keyed {
-            true => Vec::new(),
-            false => tx.query(&source.table.strays_query(), &[])?,
+        let rows = if keyed {
+            Vec::new()
+        } else {
+            tx.query(&source.table.strays_query(), &[])?
         };
-        let named: HashMap<ResellerId, ResellerId> = strays
-            .iter()
-            .map(|r| {
-                let (row, parent): (String, String) = (r.get(0), r.get(1));
-                (ResellerId::from(row), ResellerId::from(parent))
-            })
-            .collect();
+        let mut strays = Strays::default();
+        strays.apply(
+            rows.iter()
+                .map(|r| {
+                    let (row, parent): (String, String) = (r.get(0), r.get(1));
+                    (ResellerId::from(row), Some(ResellerId::from(parent)))
+                })
+                .collect(),
+        );
         let query = source.table.load_query(order == IdOrder::Numeric);
         let mut builder = Builder::new();
         {
@@ -378,7 +387,7 @@ impl Session {
             let reader = BufReader::with_capacity(1 << 20, reader);
             for_each_row(reader, 6, |fields| match loaded_record(fields) {
                 Ok(mut record) => {
-                    if named.contains_key(&record.id) {
+                    if strays.named(&record.id).is_some() {
                         record.parent = None;
                     }
                     builder.push(record)
@@ -389,13 +398,6 @@ impl Session {
         }
         tx.commit()?;
         let snapshot = builder.build().map_err(FollowError::Load)?;
-        let mut strays = Strays::default();
-        strays.apply(
-            named
-                .into_iter()
-                .map(|(row, parent)| (row, Some(parent)))
-                .collect(),
-        );
         Ok((snapshot, seen, strays))
     }
 }
