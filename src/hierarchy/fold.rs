@@ -72,10 +72,8 @@ impl Shared {
             // The fold is this thread's from the start.
             let _drop = DropOnPanic(shared, generation);
             let weight = snap.change_weight();
-            match on_fold_pool(move || shared.build_base(&snap)) {
-                Some(folded) => shared.catch_up(folded, BatchLog::default(), generation),
-                None => shared.fold_failed(generation, weight),
-            }
+            let built = on_fold_pool(move || shared.build_base(&snap));
+            shared.after_build(built, weight, generation);
         });
         if spawned.is_none() {
             // No thread to be had: no fold now; the next apply tries again.
@@ -98,10 +96,7 @@ impl Shared {
         // here are freed with the lock released.
         let _drop = DropOnPanic(self, generation);
         drop(dropped);
-        match self.build_base(&snap) {
-            Some(folded) => self.catch_up(folded, BatchLog::default(), generation),
-            None => self.fold_failed(generation, snap.change_weight()),
-        }
+        self.after_build(self.build_base(&snap), snap.change_weight(), generation);
     }
 
     /// The new base of `snap` (`None` if it cannot be built: see
@@ -116,6 +111,16 @@ impl Shared {
             }
         }
         snap.compacted()
+    }
+
+    /// After the build of the fold numbered `generation` of a version weighing
+    /// `weight`: brings the new base level and publishes it, or, if it could not be
+    /// built, ends the fold.
+    fn after_build(&self, built: Option<Arc<Snapshot>>, weight: usize, generation: u64) {
+        match built {
+            Some(folded) => self.catch_up(folded, BatchLog::default(), generation),
+            None => self.fold_failed(generation, weight),
+        }
     }
 
     /// Ends the fold numbered `generation` of a version weighing `weight`, whose base
