@@ -27,9 +27,11 @@ use rayon::prelude::*;
 use crate::id::{ResellerId, LIMIT, NONE};
 use crate::lookup::IdTable;
 use crate::record::Record;
+use unread::Unread;
 
 mod columns;
 mod place;
+mod unread;
 
 pub(crate) use columns::Columns;
 pub use place::Place;
@@ -105,18 +107,33 @@ impl Builder {
 
     /// Counts a record a reader could not read, at the reader's place.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub(crate) fn push_malformed_read(&mut self, message: impl Into<String>) {
+    pub(crate) fn push_malformed_read(
+        &mut self,
+        id: Option<ResellerId>,
+        message: impl Into<String>,
+    ) {
         let place = self.places.of(self.next_index());
-        self.push_malformed_at(place, message);
+        self.push_malformed_named(place, id, message);
     }
 
     /// As [`push_malformed`](Builder::push_malformed), named by `place`.
     pub(crate) fn push_malformed_at(&mut self, place: Place, message: impl Into<String>) {
+        self.push_malformed_named(place, None, message);
+    }
+
+    /// As [`push_malformed_at`](Builder::push_malformed_at), naming the record's `id`
+    /// when it has one.
+    fn push_malformed_named(
+        &mut self,
+        place: Place,
+        id: Option<ResellerId>,
+        message: impl Into<String>,
+    ) {
         let at = self.next_index();
         self.malformed_at.push(at);
         self.early.push(Problem::Malformed {
             at: place,
-            id: None,
+            id,
             message: message.into(),
         });
     }
@@ -194,16 +211,14 @@ impl Builder {
             ..
         } = &records;
         let (lookup, duplicates) = IdTable::build(ids);
+        let unread = Unread::new(&early, &malformed_at);
         let mut problems = early;
-        for occurrences in duplicates {
-            problems.push(Problem::DuplicateId {
-                id: ids[occurrences[0]].clone(),
-                at: occurrences.into_iter().map(place).collect(),
-            });
-        }
+        let position = |i: usize| i + shifted.partition_point(|&s| s <= i);
+        problems.extend(unread.duplicates(ids, &lookup, duplicates, position, place));
 
         // NONE: a root. UNKNOWN: a parent that is no record's id (walked as a root so
-        // that it is not also reported as a cycle).
+        // that it is not also reported as a cycle), or a malformed record's (reported
+        // as malformed already).
         const UNKNOWN: u32 = NONE - 1;
         let parent: Vec<u32> = parent_ids
             .par_iter()
@@ -220,12 +235,18 @@ impl Builder {
         let mut parent = parent;
         for (i, p) in parent.iter_mut().enumerate() {
             if *p == UNKNOWN {
+                *p = NONE;
+                if parent_ids[i]
+                    .as_ref()
+                    .is_some_and(|p| unread.contains(p.as_str()))
+                {
+                    continue;
+                }
                 problems.push(Problem::UnknownParent {
                     at: place(i),
                     id: ids[i].clone(),
                     parent: parent_ids[i].clone().unwrap_or_default(),
                 });
-                *p = NONE;
             }
         }
         let forest = Forest::new(&parent);
@@ -299,16 +320,14 @@ pub(crate) fn validate_linked(records: Columns, parent: Vec<u32>) -> Result<Part
         })
         .collect();
     // A record that is its own parent is a cycle of one (records built from ids make
-    // it a root instead; indices come only from files).
+    // it a root instead; indices come only from files). The walk below leaves it out,
+    // as it does every member of a longer cycle, which it reports with these.
     for (i, &p) in parent.iter().enumerate() {
         if p as usize == i {
             problems.push(Problem::Cycle {
                 members: vec![records.ids[i].clone()],
             });
         }
-    }
-    if !problems.is_empty() {
-        return Err(BuildError { problems });
     }
     let forest = Forest::new(&parent);
     problems.extend(cycle_problems(&forest, &parent, &records.ids));

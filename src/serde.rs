@@ -33,8 +33,10 @@ mod ndjson;
 pub(crate) mod object;
 mod parsed;
 mod record_in;
+mod sniff;
 
 use record_in::RecordIn;
+use sniff::{sniff_object, Sniffed};
 
 impl Serialize for ResellerId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -406,7 +408,7 @@ impl Builder {
             Err(e) if e.is_io() => Err(std::io::Error::other(e)),
             Err(e) => {
                 match at {
-                    Some(_) => self.push_malformed_read(e.to_string()),
+                    Some(_) => self.push_malformed_read(None, e.to_string()),
                     None => self.push_malformed_at(Place::Input, format!("{whole}: {e}")),
                 }
                 Ok(())
@@ -493,12 +495,14 @@ impl ResourceIn {
             None | Some(Value::Null) => None,
             Some(v) => Some(ResellerId::deserialize(v).map_err(|e| format!("parent-id: {e}"))?),
         };
-        let name = attributes
-            .get("general")
-            .and_then(|g| g.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let name = match attributes.get("general").and_then(|g| g.get("name")) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(name)) => name.clone(),
+            Some(other) => {
+                let e = String::deserialize(other).unwrap_err();
+                return Err(format!("general.name: {e}"));
+            }
+        };
         Ok(Record {
             id: self.id,
             parent,
@@ -527,13 +531,17 @@ pub enum InputFormat {
 
 impl Builder {
     fn push_resource(&mut self, value: Value) {
+        // Named by its `id` when that reads as one, as a malformed record is.
+        let id = value
+            .get("id")
+            .and_then(|id| ResellerId::deserialize(id).ok());
         // Through the trait, as for `RecordIn` (`serde/object.rs`).
         match <ResourceIn as Deserialize>::deserialize(value)
             .map_err(|e| e.to_string())
             .and_then(ResourceIn::into_record)
         {
             Ok(record) => self.push_read(record),
-            Err(e) => self.push_malformed_read(e),
+            Err(e) => self.push_malformed_read(id, e),
         }
     }
 
@@ -610,9 +618,10 @@ impl Builder {
     }
 
     /// Reads records in whichever format `reader` holds: a JSON array (`[` first), an
-    /// ActivePlatform document (`{` first, and the first line is either a whole object
-    /// with a `data` member and no `id`, or `{` alone, or `{"data"` and more), or NDJSON (anything
-    /// else, so that every bad line is reported by its number). Streams in each case.
+    /// ActivePlatform document (`{` first, and the object has a `data` member holding
+    /// an array before any `id` member, however it is laid out), or NDJSON (anything
+    /// else, so that every bad line is reported by its number). Streams in each case:
+    /// telling a document from a record reads its members only up to `data` or `id`.
     ///
     /// # Errors
     ///
@@ -637,41 +646,19 @@ impl Builder {
                 Ok(InputFormat::JsonArray)
             }
             Some(b'{') => {
-                let mut line = Vec::new();
-                reader.read_until(b'\n', &mut line)?;
-                let mut between = 0;
-                // A document when the first line is one whole object with `data` and
-                // no `id` (a record needs an `id`, and may carry other members, `data`
-                // too; a document's top level has none), or opens an object that goes
-                // on (a pretty-printed document, or one whose first member is `data`);
-                // NDJSON otherwise, so that each bad line is reported on its own.
-                let is_document = match serde_json::from_slice::<Value>(&line) {
-                    Ok(Value::Object(m)) => m.contains_key("data") && !m.contains_key("id"),
-                    Ok(_) => false,
-                    Err(e) => {
-                        let rest = &line[1..];
-                        let rest = &rest[rest.iter().take_while(|b| is_json_space(b)).count()..];
-                        // An object that goes on past its first line (whatever member
-                        // comes first, `links` say) when the next line does not start
-                        // another object, as the next NDJSON record would.
-                        let goes_on = e.is_eof() && {
-                            let (next, breaks) = next_non_blank(&mut reader)?;
-                            between = breaks;
-                            next.is_some_and(|b| b != b'{')
-                        };
-                        rest.is_empty() || rest.starts_with(b"\"data\"") || goes_on
-                    }
-                };
+                let (found, read) = sniff_object(&mut reader)?;
                 let rest = line_breaks(leading)
-                    .chain(std::io::Cursor::new(line))
-                    .chain(line_breaks(between))
+                    .chain(std::io::Cursor::new(read))
                     .chain(reader);
-                if !is_document {
-                    self.read_ndjson(rest)?;
-                    Ok(InputFormat::Ndjson)
-                } else {
-                    self.read_activeplatform(rest)?;
-                    Ok(InputFormat::ActivePlatform)
+                match found {
+                    Sniffed::Record => {
+                        self.read_ndjson(rest)?;
+                        Ok(InputFormat::Ndjson)
+                    }
+                    Sniffed::Document => {
+                        self.read_activeplatform(rest)?;
+                        Ok(InputFormat::ActivePlatform)
+                    }
                 }
             }
             _ => {

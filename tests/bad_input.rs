@@ -484,3 +484,76 @@ fn a_cycle_through_a_million_resellers_is_reported_whole() {
         other => panic!("expected a cycle, got {other:?}"),
     }
 }
+
+#[test]
+fn an_activeplatform_name_that_is_no_string_is_malformed() {
+    let doc =
+        r#"{"data": [{"id": "1", "attributes": {"parent-id": "1", "general": {"name": 5}}}]}"#;
+    let mut b = Builder::new();
+    b.read_activeplatform(doc.as_bytes()).unwrap();
+    let err = b.build().unwrap_err();
+    assert!(
+        matches!(err.problems(), [Problem::Malformed { at: Place::Resource(0), id: Some(id), message }]
+            if id.as_str() == "1" && message.contains("general.name")),
+        "{:?}",
+        err.problems()
+    );
+    // Absent or null, it is the empty name.
+    for general in [r#"{}"#, r#"{"name": null}"#] {
+        let doc = format!(r#"{{"data": [{{"id": "1", "attributes": {{"general": {general}}}}}]}}"#);
+        let mut b = Builder::new();
+        b.read_activeplatform(doc.as_bytes()).unwrap();
+        let snap = b.build().unwrap();
+        assert_eq!(snap.get(Id::new("1")).unwrap().name(), "");
+    }
+}
+
+#[test]
+fn a_malformed_record_is_not_reported_again_as_a_missing_parent_and_its_duplicates_are() {
+    // "a" is malformed (a name that is no string) but its id is in the input: its
+    // child is not told its parent does not exist, and the well-formed "a" after it
+    // is a duplicate. Two malformed records with one id are a duplicate too.
+    let text = concat!(
+        "{\"id\": \"a\", \"name\": 5}\n",
+        "{\"id\": \"b\", \"parent\": \"a\"}\n",
+        "{\"id\": \"a\"}\n",
+        "{\"id\": \"c\", \"name\": []}\n",
+        "{\"id\": \"c\", \"capabilities\": 1}\n",
+        "{\"id\": \"d\", \"parent\": \"zz\"}\n",
+    );
+    let mut b = Builder::new();
+    b.read_ndjson(text.as_bytes()).unwrap();
+    let err = b.build().unwrap_err();
+    let problems = err.problems();
+    let malformed: Vec<Place> = problems
+        .iter()
+        .filter_map(|p| match p {
+            Problem::Malformed { at, .. } => Some(*at),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(malformed, [Place::Line(1), Place::Line(4), Place::Line(5)]);
+    let duplicates: Vec<(&str, &[Place])> = problems
+        .iter()
+        .filter_map(|p| match p {
+            Problem::DuplicateId { id, at } => Some((id.as_str(), &at[..])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        duplicates,
+        [
+            ("a", &[Place::Line(1), Place::Line(3)][..]),
+            ("c", &[Place::Line(4), Place::Line(5)][..])
+        ]
+    );
+    let unknown: Vec<&str> = problems
+        .iter()
+        .filter_map(|p| match p {
+            Problem::UnknownParent { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unknown, ["d"]);
+    assert_eq!(problems.len(), 6, "{problems:?}");
+}

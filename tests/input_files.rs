@@ -298,3 +298,57 @@ fn form_feed_is_no_white_space_in_any_reader() {
     let (_, built) = read_any("\x0c[{\"id\": 1}]");
     assert!(built.is_err());
 }
+
+#[test]
+fn a_first_line_with_data_that_is_no_array_leaves_every_line_checked() {
+    // `{"data": 1}` is a record without an id (a document's `data` is an array): the
+    // stream stays NDJSON and the problems of the other lines are reported with it.
+    let text = "{\"data\": 1}\n{\"id\": 2, \"parent\": 9}\n{\"id\": 3}\n{\"id\": 3}\n";
+    let (format, built) = read_any(text);
+    assert_eq!(format, InputFormat::Ndjson);
+    let err = built.unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(matches!(
+        &problems[0],
+        Problem::Malformed {
+            at: Place::Line(1),
+            ..
+        }
+    ));
+    assert!(problems.iter().any(|p| matches!(p,
+        Problem::UnknownParent { at: Place::Line(2), parent, .. } if parent.as_str() == "9")));
+    assert!(problems.iter().any(|p| matches!(p,
+        Problem::DuplicateId { at, .. } if at == &[Place::Line(3), Place::Line(4)])));
+}
+
+#[test]
+fn a_document_with_one_resource_a_line_after_its_links_is_a_document() {
+    let text = "{\"links\": {\"self\": \"x\"}, \"data\": [\n{\"id\": \"1\", \"attributes\": {\"parent-id\": \"1\"}},\n{\"id\": \"2\", \"attributes\": {\"parent-id\": \"1\"}}\n]}\n";
+    let (format, built) = read_any(text);
+    assert_eq!(format, InputFormat::ActivePlatform);
+    let snap = built.unwrap();
+    assert_eq!(snap.len(), 2);
+    assert_eq!(snap.root_count(), 1);
+}
+
+#[test]
+fn a_minified_document_with_a_bad_resource_names_the_resource() {
+    // One line, as an API response saved by `curl` is: the problem is the resource's,
+    // at its path, not one about the whole first line.
+    let text = r#"{"data":[{"id":"1","attributes":{"parent-id":"1"}},{"id":"2","attributes":{"parent-id":1.5}},{"id":"3","attributes":{"parent-id":"9"}}]}"#;
+    let (format, built) = read_any(text);
+    assert_eq!(format, InputFormat::ActivePlatform);
+    let err = built.unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(matches!(&problems[0],
+        Problem::Malformed { at: Place::Resource(1), id: Some(id), .. } if id.as_str() == "2"));
+    assert!(matches!(
+        &problems[1],
+        Problem::UnknownParent {
+            at: Place::Resource(2),
+            ..
+        }
+    ));
+}

@@ -198,6 +198,26 @@ fn damage_behind_a_valid_checksum_is_named() {
         ),
         other => panic!("{other:?}"),
     }
+    // Every problem at once: the same id twice and a cycle.
+    let err = corrupt(&|f| {
+        f[ids_bytes + 1] = b'1';
+        f[PARENTS..PARENTS + 4].copy_from_slice(&2u32.to_le_bytes());
+    });
+    match err {
+        LoadError::Invalid(e) => {
+            let kinds: Vec<bool> = e
+                .problems()
+                .iter()
+                .map(|p| matches!(p, Problem::DuplicateId { .. }))
+                .collect();
+            assert_eq!(kinds, [true, false], "{e:?}");
+            assert!(
+                matches!(&e.problems()[1], Problem::Cycle { members } if members.len() == 3),
+                "{e:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     // An id that is not UTF-8.
     let err = corrupt(&|f| f[ids_bytes + 2] = 0xFF);
     assert!(matches!(err, LoadError::Corrupt { .. }), "{err:?}");
