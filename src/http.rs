@@ -14,7 +14,9 @@
 //! paging is read. Every success carries an `ETag` made of the version it came from
 //! ([`Page::version`](crate::Page::version)) and the listing and page it shows; a request whose
 //! `If-None-Match` names it gets `304 Not Modified` without a body (tags hold within
-//! one process: versions restart with it).
+//! one process: versions restart with it). Both carry `Cache-Control: private` and
+//! `Vary: authorization, x-api-token`: a listing is its caller's, and no shared cache
+//! may serve it to another.
 //!
 //! Every success also names its version in the `Hierarchy-Version` header
 //! ([`VERSION_HEADER`]), as `N-XXXXXXXXXXXXXXXX` (the version number and the
@@ -26,7 +28,8 @@
 //! that version exactly once, whatever changes meanwhile. A version no longer kept, or
 //! made by an earlier run, is a 410 `version_expired`; one not published yet, or a
 //! malformed value, a 400 naming `version`; a caller the access rules refuse gets its
-//! 403 first. Every other
+//! 403 first, and they are applied to the current version as well as the pinned one
+//! (a manager whose reseller was removed since is refused). Every other
 //! status (404 for an unknown path, 405 for another method) carries the endpoint's
 //! JSON error too.
 //!
@@ -187,7 +190,7 @@ pub fn router(hierarchy: Arc<Hierarchy>, tokens: Arc<Tokens>, options: ServeOpti
             get(downline).fallback(method_not_allowed),
         );
     if options.ceiling {
-        app = app.route(CEILING_PATH, get(ceiling));
+        app = app.route(CEILING_PATH, get(ceiling).fallback(method_not_allowed));
     }
     app.fallback(not_found).with_state(shared)
 }
@@ -279,7 +282,8 @@ impl Shared {
     /// The version a request with `query` reads, and whether the query pinned it: the
     /// current one, or the one `version=` names. An error of the pin is reported only
     /// once `access` passes on the current version: a caller the rules refuse gets its
-    /// 403 whatever `version` says.
+    /// 403 whatever `version` says. A pinned version is read only when `access` passes
+    /// on the current version too (the caller then checks it on the pinned one).
     fn snapshot_for(
         &self,
         query: &str,
@@ -289,10 +293,17 @@ impl Shared {
             None => Ok((self.hierarchy.snapshot(), false)),
             Some(pin) => self.pinned(pin).map(|snapshot| (snapshot, true)),
         });
-        read.map_err(|e| match access(&self.hierarchy.snapshot()) {
-            Err(denied) => denied,
-            Ok(()) => e,
-        })
+        match read {
+            // Access is decided on the current version too: a caller whose reseller
+            // was removed since the pinned version is refused, as without a pin,
+            // rather than served that version for as long as it is kept.
+            Ok((pinned, true)) => access(&self.hierarchy.snapshot()).map(|()| (pinned, true)),
+            Ok(current) => Ok(current),
+            Err(e) => Err(match access(&self.hierarchy.snapshot()) {
+                Err(denied) => denied,
+                Ok(()) => e,
+            }),
+        }
     }
 
     /// The version `pin` names, while the hierarchy keeps it.
@@ -400,9 +411,20 @@ fn answer(
     let tag_value = HeaderValue::from_str(&tag).map_err(internal)?;
     let pin_value = HeaderValue::from_str(&pin.to_string()).map_err(internal)?;
     let version = header::HeaderName::from_static(VERSION_HEADER);
+    // Listings depend on the caller's credentials: no shared cache may store one
+    // (a cache that stores what comes without `Authorization` would otherwise serve
+    // one caller's listing to the next by `X-Api-Token`).
+    let private = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("private")),
+        (
+            header::VARY,
+            HeaderValue::from_static("authorization, x-api-token"),
+        ),
+    ];
     if not_modified(headers, &tag)? {
         return Ok((
             StatusCode::NOT_MODIFIED,
+            private,
             [(header::ETAG, tag_value), (version, pin_value)],
         )
             .into_response());
@@ -411,6 +433,7 @@ fn answer(
     body(&mut out);
     Ok((
         StatusCode::OK,
+        private,
         [
             (
                 header::CONTENT_TYPE,

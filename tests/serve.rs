@@ -351,6 +351,10 @@ fn serve_stops_gracefully_on_sigterm() {
     let mut s = start(&["--ceiling-route"]);
     let r = get(&format!("{}/_ceiling?bytes=100", s.base), &[]);
     assert_eq!((r.status, r.text.len()), (200, 100));
+    // Another method is a JSON error, as on every other route.
+    let r = call("POST", &format!("{}/_ceiling", s.base), &[]);
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
+    assert_eq!(r.json()["errors"][0]["status"], "405");
     let pid = s.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])

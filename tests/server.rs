@@ -28,6 +28,8 @@ struct Reply {
     version: Option<String>,
     /// The `ETag` header.
     etag: Option<String>,
+    /// The `Cache-Control` and `Vary` headers.
+    caching: (Option<String>, Option<String>),
     body: Value,
 }
 
@@ -53,11 +55,14 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
         .get("hierarchy-version")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let etag = resp
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let etag = header("etag");
+    let caching = (header("cache-control"), header("vary"));
     let text = resp.body_mut().read_to_string().expect("a body");
     // A 304 has no body.
     let body = match status {
@@ -69,6 +74,7 @@ fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
         content_type,
         version,
         etag,
+        caching,
         body,
     }
 }
@@ -484,4 +490,74 @@ fn a_client_that_pins_its_first_version_pages_it_whole_while_it_changes() {
         (r.status, &r.body["error"]),
         (410, &"version_expired".into())
     );
+}
+
+#[test]
+fn listings_are_private_to_their_caller() {
+    let records = vec![
+        Record::new("1", None::<&str>),
+        Record::new("2", Some("1")),
+        Record::new("3", Some("2")),
+    ];
+    let base = start(records);
+    for url in [
+        format!("{base}/api/v3/customer_store/resellers"),
+        format!("{base}/customer/resellers/list"),
+    ] {
+        let token = ("X-Api-Token", "ra-2");
+        let r = get(&url, &[token]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let (cache, vary) = r.caching;
+        // No shared cache may hand one caller's listing to another.
+        assert_eq!(cache.as_deref(), Some("private"), "{url}");
+        let vary = vary.unwrap_or_default().to_ascii_lowercase();
+        assert!(
+            vary.contains("x-api-token") && vary.contains("authorization"),
+            "{vary}"
+        );
+        let tag = r.etag.expect("an ETag");
+        let r = get(&url, &[token, ("If-None-Match", tag.as_str())]);
+        assert_eq!(r.status, 304);
+        assert_eq!(r.caching.0.as_deref(), Some("private"), "{url}");
+        assert!(r.caching.1.is_some(), "{url}");
+    }
+}
+
+#[test]
+fn a_pin_does_not_outlive_the_callers_reseller() {
+    let records = vec![
+        Record::new("1", None::<&str>),
+        Record::new("2", Some("1")),
+        Record::new("3", Some("2")),
+    ];
+    let hierarchy = Arc::new(Hierarchy::new(Snapshot::build(records).unwrap()));
+    let base = start_over(Arc::clone(&hierarchy));
+    let path = format!("{base}/api/v3/customer_store/resellers");
+    let list = format!("{base}/customer/resellers/list");
+    let first = get(&path, &[("X-Api-Token", "ra-2")]);
+    assert_eq!(data_ids(&first.body), ["3"]);
+    let pin = first.version.expect("a Hierarchy-Version header");
+    hierarchy
+        .apply(&[Mutation::Remove {
+            id: "2".into(),
+            removal: Removal::ReattachDownline,
+        }])
+        .unwrap();
+    assert!(hierarchy.snapshot_at(1).is_some());
+    // Reseller 2 is gone: its manager is refused, pinned or not, as without the pin.
+    for url in [
+        format!("{path}?version={pin}"),
+        format!("{list}?version={pin}"),
+        path.clone(),
+    ] {
+        let r = get(&url, &[("X-Api-Token", "ra-2")]);
+        assert_eq!(r.status, 403, "{url}: {}", r.body);
+    }
+    // A caller whose reseller is still there reads the pinned version.
+    let r = get(
+        &format!("{path}?version={pin}"),
+        &[("X-Api-Token", "G2dYuBK44dgYu90id1122e")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(data_ids(&r.body), ["2", "3"]);
 }
