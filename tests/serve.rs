@@ -347,6 +347,38 @@ fn tags_of_another_process_never_match() {
 }
 
 #[test]
+fn a_client_that_goes_quiet_mid_request_does_not_hold_the_stop() {
+    let mut s = start(&["--shutdown-grace", "1"]);
+    let addr = s.base.strip_prefix("http://").unwrap().to_owned();
+    // Half a request, then nothing: a graceful stop waits for it to finish.
+    let mut quiet = std::net::TcpStream::connect(&addr).unwrap();
+    std::io::Write::write_all(&mut quiet, b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let asked = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(30),
+            "the server still runs 30 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(s.child.stderr.as_mut().unwrap(), &mut rest).unwrap();
+    assert!(rest.contains("\"cut_off\":true"), "{rest}");
+    drop(quiet);
+}
+
+#[test]
 fn serve_stops_gracefully_on_sigterm() {
     let mut s = start(&["--ceiling-route"]);
     let r = get(&format!("{}/_ceiling?bytes=100", s.base), &[]);

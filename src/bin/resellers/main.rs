@@ -173,6 +173,11 @@ enum Command {
         /// Also serve /_ceiling?bytes=N, a constant body, to measure the HTTP stack alone.
         #[arg(long)]
         ceiling_route: bool,
+        /// Seconds that requests still open at SIGTERM or Ctrl-C get to finish (a client
+        /// that sent half a request and went quiet would otherwise hold the stop
+        /// forever); then the service stops anyway.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        shutdown_grace: u64,
     },
     /// Writes a synthetic hierarchy as NDJSON, from the crate's seeded generators.
     Generate {
@@ -490,6 +495,7 @@ fn run(command: Command) -> Result<String, Failure> {
             base_url,
             tokens,
             ceiling_route,
+            shutdown_grace,
         } => {
             let own_data = data.data.is_some() || data.snapshot.is_some() || postgres.is_some();
             let tokens = match (&tokens, own_data) {
@@ -524,7 +530,8 @@ fn run(command: Command) -> Result<String, Failure> {
                     h => Err(h.to_string()),
                 })
             });
-            serve::run(hierarchy, tokens, &listen, |addr| {
+            let grace = std::time::Duration::from_secs(shutdown_grace);
+            serve::run(hierarchy, tokens, &listen, grace, |addr| {
                 let mut o = reseller_hierarchy::http::ServeOptions::new(
                     base_url.unwrap_or_else(|| format!("http://{addr}")),
                 );
