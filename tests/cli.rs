@@ -779,3 +779,168 @@ fn bench_measures_a_users_file() {
         assert!(r.stdout.contains(text), "{text} not in {}", r.stdout);
     }
 }
+
+#[test]
+fn output_files_never_replace_an_input_and_are_written_whole() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-out");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("records.ndjson");
+    std::fs::write(&data, SMALL).unwrap();
+    let changes = dir.join("changes.ndjson");
+    std::fs::write(
+        &changes,
+        "[{\"op\": \"add\", \"id\": \"5\", \"parent\": \"4\"}]\n",
+    )
+    .unwrap();
+    let data_s = data.to_str().unwrap();
+    let changes_s = changes.to_str().unwrap();
+    // The same file by another path too.
+    let other_path = format!("{}/../cli-out/records.ndjson", dir.display());
+    for out in [data_s, other_path.as_str()] {
+        let r = run(&["save", "--data", data_s, "--out", out]);
+        let (_, message) = error_of(&r);
+        assert!(message.contains("input file"), "{message}");
+        assert_eq!(std::fs::read_to_string(&data).unwrap(), SMALL);
+    }
+    for out in [data_s, changes_s] {
+        let r = run(&[
+            "apply",
+            "--data",
+            data_s,
+            "--changes",
+            changes_s,
+            "--out",
+            out,
+        ]);
+        let (_, message) = error_of(&r);
+        assert!(message.contains("input file"), "{message}");
+    }
+    assert_eq!(std::fs::read_to_string(&data).unwrap(), SMALL);
+
+    // Written over an existing file, whole, and nothing left beside it.
+    let snapshot = dir.join("h.snapshot");
+    std::fs::write(&snapshot, "an older file").unwrap();
+    let snapshot_s = snapshot.to_str().unwrap();
+    let r = run(&[
+        "apply",
+        "--data",
+        data_s,
+        "--changes",
+        changes_s,
+        "--out",
+        snapshot_s,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["validate", "--snapshot", snapshot_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["save", "--snapshot", snapshot_s, "--out", snapshot_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let generated = dir.join("generated.ndjson");
+    let r = run(&[
+        "generate",
+        "--n",
+        "50",
+        "--out",
+        generated.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&generated).unwrap().lines().count(),
+        50
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "changes.ndjson",
+            "generated.ndjson",
+            "h.snapshot",
+            "records.ndjson"
+        ]
+    );
+    // A directory that does not exist: an error, and no file made.
+    let r = run(&[
+        "save",
+        "--data",
+        data_s,
+        "--out",
+        &format!("{}/no/such/dir/x", dir.display()),
+    ]);
+    error_of(&r);
+}
+
+#[test]
+fn a_change_file_may_start_with_a_byte_order_mark_and_upline_has_one_order() {
+    let data = data_file("bom-data.ndjson", SMALL);
+    let changes = data_file(
+        "bom-changes.ndjson",
+        "\u{feff}[{\"op\": \"add\", \"id\": \"5\", \"parent\": \"4\"}]\n",
+    );
+    let r = run(&[
+        "apply",
+        "--data",
+        data.to_str().unwrap(),
+        "--changes",
+        changes.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        (v["batches"].as_u64(), v["resellers"].as_u64()),
+        (Some(1), Some(5))
+    );
+
+    let r = run(&[
+        "upline",
+        "--id",
+        "3",
+        "--order",
+        "level",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let (kind, message) = error_of(&r);
+    assert_eq!(kind, "bad_request");
+    assert!(message.contains("order"), "{message}");
+    let r = run(&["upline", "--id", "3", "--data", data.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_a_json_error_and_huge_counts_are_refused() {
+    let data = data_file("full-data.ndjson", SMALL);
+    // Linux's /dev/full refuses every write.
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(env!("CARGO_BIN_EXE_resellers"))
+            .args(["is-in-downline", "--id", "3", "--of", "1", "--data"])
+            .arg(&data)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let r = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        };
+        let (_, message) = error_of(&r);
+        assert!(message.contains("stdout"), "{message}");
+        assert_eq!(r.code, 2);
+    }
+    for flag in ["--samples", "--mutations"] {
+        let r = run(&[
+            "bench",
+            flag,
+            "99999999999",
+            "--data",
+            data.to_str().unwrap(),
+        ]);
+        let (kind, message) = error_of(&r);
+        assert_eq!(kind, "bad_request");
+        assert!(message.contains(flag), "{message}");
+    }
+}

@@ -83,7 +83,8 @@ impl Tokens {
     /// # Errors
     ///
     /// [`TokensError`] naming what is wrong: not JSON of that shape, an empty token, a
-    /// token given twice.
+    /// token no request can send (white space at either end, or a character other than
+    /// visible ASCII, space and tab), a token given twice.
     pub fn from_json(text: &str) -> Result<Tokens, TokensError> {
         let file: File = serde_json::from_str(text).map_err(|e| TokensError {
             message: e.to_string(),
@@ -93,6 +94,27 @@ impl Tokens {
             if e.token.is_empty() {
                 return Err(TokensError {
                     message: format!("token {i} is empty"),
+                });
+            }
+            // What a caller's header can carry, after the trimming it gets: anything
+            // else would load and never match, locking its caller out unannounced.
+            if e.token.trim() != e.token {
+                return Err(TokensError {
+                    message: format!(
+                        "token {i} has white space at either end: no request can send it"
+                    ),
+                });
+            }
+            if !e
+                .token
+                .bytes()
+                .all(|b| (b' '..0x7f).contains(&b) || b == b'\t')
+            {
+                return Err(TokensError {
+                    message: format!(
+                        "token {i} holds a character a header cannot carry as text (only \
+                         visible ASCII, space and tab): no request can send it"
+                    ),
                 });
             }
             let role: Role = e.role.parse().unwrap_or_else(|never| match never {});
@@ -161,5 +183,23 @@ mod tests {
                 .map(|r| r.as_str()),
             Some("7")
         );
+    }
+
+    #[test]
+    fn tokens_no_request_can_send_are_refused() {
+        for token in [" t1", "t1\n", "   ", "t\u{e9}", "t\u{7f}", "a\rb"] {
+            let text = serde_json::json!({"tokens": [{"token": token, "role": "ADMIN"}]});
+            let got = Tokens::from_json(&text.to_string());
+            let message = got.expect_err(token).to_string();
+            assert!(message.contains("no request can send it"), "{message}");
+        }
+        // Inner space and tab come through a header and its trimming.
+        for token in ["a b", "a\tb", "~!*"] {
+            let text = serde_json::json!({"tokens": [{"token": token, "role": "ADMIN"}]});
+            assert!(Tokens::from_json(&text.to_string())
+                .unwrap()
+                .get(token)
+                .is_some());
+        }
     }
 }

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 mod bench;
 mod generate;
+mod output;
 mod serve;
 
 #[derive(Parser)]
@@ -76,7 +77,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Jsonapi)]
         format: Format,
     },
-    /// The ancestors of a reseller, nearest first.
+    /// The ancestors of a reseller, nearest first (the one order: `--order level` is
+    /// refused).
     Upline {
         /// The reseller.
         #[arg(long)]
@@ -129,11 +131,11 @@ enum Command {
     Bench {
         #[command(flatten)]
         data: DataArg,
-        /// Samples per query.
-        #[arg(long, default_value_t = 1001)]
+        /// Samples per query, up to 10,000,000.
+        #[arg(long, default_value_t = 1001, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=10_000_000))]
         samples: usize,
-        /// One-mutation batches in the mutation stream (0: none).
-        #[arg(long, default_value_t = 10_000)]
+        /// One-mutation batches in the mutation stream (0: none), up to 100,000,000.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000_000))]
         mutations: usize,
         /// Seed of the random pages, resellers and mutations.
         #[arg(long, default_value_t = 42)]
@@ -321,9 +323,9 @@ fn main() -> ExitCode {
         Ok(text) if text.is_empty() => ExitCode::SUCCESS,
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
-            match writeln!(stdout, "{text}") {
+            match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::from(1),
+                Err(e) => fail("bad_request", &format!("cannot write to stdout: {e}")),
             }
         }
         Err(Failure::Api(e)) => fail(e.code(), &e.to_string()),
@@ -573,8 +575,13 @@ fn run(command: Command) -> Result<String, Failure> {
                     let io = |e: std::io::Error| {
                         Failure::Io(format!("cannot write {}: {e}", path.display()))
                     };
-                    let file = File::create(path).map_err(io)?;
-                    generate::write_ndjson(&g, shuffled, file).map_err(io)?
+                    let mut written = 0;
+                    output::write_whole(path, |file| {
+                        written = generate::write_ndjson(&g, shuffled, file)?;
+                        Ok(())
+                    })
+                    .map_err(io)?;
+                    written
                 }
                 None => {
                     let stdout = std::io::stdout().lock();
@@ -643,6 +650,14 @@ fn run(command: Command) -> Result<String, Failure> {
             render(&page, format, &with_params(base, params))
         }
         Command::Upline { id, list, format } => {
+            if matches!(list.order, OrderArg::Level) {
+                return Err(Failure::Api(ApiError::BadParameter {
+                    parameter: "order".into(),
+                    message: "an upline has one order, nearest first: `--order level` does not \
+                              apply to it"
+                        .into(),
+                }));
+            }
             let req = list.page_request()?;
             let snap = load(&list.data)?;
             let page = snap.upline_page(&ResellerId::from(id.as_str()), req)?;
@@ -660,6 +675,11 @@ fn run(command: Command) -> Result<String, Failure> {
             Ok(yes.to_string())
         }
         Command::Apply { data, changes, out } => {
+            if let Some(out) = &out {
+                let inputs: Vec<&Path> = data.data.iter().map(PathBuf::as_path).collect();
+                output::check_not_input(out, &[&inputs[..], &[changes.as_path()]].concat())
+                    .map_err(Failure::Io)?;
+            }
             let snap = load(&data)?;
             let resellers = Hierarchy::new(snap);
             let io =
@@ -667,7 +687,11 @@ fn run(command: Command) -> Result<String, Failure> {
             let reader = BufReader::new(File::open(&changes).map_err(io)?);
             let mut batches = 0usize;
             for (i, line) in reader.split(b'\n').enumerate() {
-                let line = line.map_err(io)?;
+                let mut line = line.map_err(io)?;
+                // A byte order mark, as Windows editors write it, as data files may have.
+                if i == 0 && line.starts_with(b"\xEF\xBB\xBF") {
+                    line.drain(..3);
+                }
                 // JSON's white space (not form feed, which is_ascii_whitespace has).
                 if line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
                     continue;
@@ -693,22 +717,19 @@ fn run(command: Command) -> Result<String, Failure> {
             if let Some(out) = &out {
                 let io =
                     |e: std::io::Error| Failure::Io(format!("cannot write {}: {e}", out.display()));
-                let mut file = std::io::BufWriter::new(File::create(out).map_err(io)?);
-                snap.save(&mut file).map_err(io)?;
-                file.flush().map_err(io)?;
+                output::write_whole(out, |file| snap.save(file)).map_err(io)?;
             }
             to_json(
                 &json!({"version": snap.version(), "batches": batches, "resellers": snap.len()}),
             )
         }
         Command::Save { data, out } => {
+            let inputs: Vec<&Path> = data.data.iter().map(PathBuf::as_path).collect();
+            output::check_not_input(&out, &inputs).map_err(Failure::Io)?;
             let snap = load(&data)?;
             let io =
                 |e: std::io::Error| Failure::Io(format!("cannot write {}: {e}", out.display()));
-            let mut file = std::io::BufWriter::new(File::create(&out).map_err(io)?);
-            snap.save(&mut file).map_err(io)?;
-            file.flush().map_err(io)?;
-            let bytes = std::fs::metadata(&out).map_err(io)?.len();
+            let bytes = output::write_whole(&out, |file| snap.save(file)).map_err(io)?;
             to_json(&json!({"saved": out, "resellers": snap.len(), "bytes": bytes}))
         }
         Command::Validate { data } => {
