@@ -81,6 +81,15 @@ async fn serve(
         hierarchy.snapshot().len()
     );
     let app = router(hierarchy, Arc::new(tokens), ServeOptions::new(base_url));
-    axum::serve(listener, app).await?;
+    // Until Ctrl-C; then `main` returns and drops the follower, which drops its
+    // replication slot (a slot left behind keeps the server's WAL). Requests in flight
+    // are not waited for: `resellers serve` shows a graceful stop with a grace period.
+    tokio::select! {
+        served = axum::serve(listener, app) => served?,
+        stop = tokio::signal::ctrl_c() => {
+            stop?;
+            eprintln!("stopped");
+        }
+    }
     Ok(())
 }

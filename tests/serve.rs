@@ -422,6 +422,15 @@ fn serve_reports_bad_files_as_json_errors() {
             .contains("/no/such/file.ndjson"),
         "{err}"
     );
+    // Every address and no --base-url: the links would name 0.0.0.0.
+    for everywhere in ["0.0.0.0:0", "[::]:0"] {
+        let (code, err) = run(&["serve", "--listen", everywhere, "--tokens", t]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("--base-url"),
+            "{err}"
+        );
+    }
     let data = file("serve2.ndjson", DATA);
     let d = data.to_str().unwrap();
     let (_, err) = run(&["serve", "--data", d]);

@@ -164,7 +164,8 @@ enum Command {
         /// Address to listen on (port 0: any free port, reported on stderr).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
-        /// The service's public URL, for JSON:API links (default: http://ADDRESS).
+        /// The service's public URL, for JSON:API links (default: http://ADDRESS; required
+        /// when ADDRESS is every address, 0.0.0.0 or [::]).
         #[arg(long)]
         base_url: Option<String>,
         /// Token file, {"tokens": [{"token": "...", "role": "RESELLER_ADMIN", "reseller":
@@ -499,6 +500,17 @@ fn run(command: Command) -> Result<String, Failure> {
             ceiling_route,
             shutdown_grace,
         } => {
+            // Links name the service by --base-url, else by the address it listens on,
+            // which for every address (0.0.0.0, [::]) no client can reach it by.
+            let everywhere = listen
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_unspecified());
+            if everywhere && base_url.is_none() {
+                return Err(Failure::Io(format!(
+                    "--listen {listen} listens on every address: give --base-url, the URL \
+                     clients reach the service by, for the JSON:API links"
+                )));
+            }
             let own_data = data.data.is_some() || data.snapshot.is_some() || postgres.is_some();
             let tokens = match (&tokens, own_data) {
                 (Some(path), _) => {
