@@ -273,14 +273,35 @@ fn truncated_and_empty_files() {
     let full = b"{\"id\": 1}\n{\"id\": 2, \"parent\": 1}\n{\"id\": 3, \"parent\": 2}\n";
     for cut in 1..full.len() {
         let part = &full[..cut];
-        match ndjson(part) {
-            Ok(snap) => snap.validate().unwrap(),
-            Err(problems) => assert!(!problems.is_empty()),
-        }
+        // What a cut leaves, by serde_json line by line: the records of its whole
+        // lines, and a problem when a line is cut inside its object (a cut after a
+        // line's `}` leaves that line whole).
+        let lines: Vec<&[u8]> = part
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .collect();
+        let whole = lines
+            .iter()
+            .filter(|l| serde_json::from_slice::<serde_json::Value>(l).is_ok())
+            .count();
+        let cut_inside = whole < lines.len();
         let mut b = Builder::new();
         b.read_any(part).unwrap();
-        if let Ok(snap) = b.build() {
-            snap.validate().unwrap();
+        for built in [
+            ndjson(part).map_err(|p| p.len()),
+            b.build().map_err(|e| e.problems().len()),
+        ] {
+            match built {
+                Ok(snap) => {
+                    assert!(!cut_inside, "a line cut inside was accepted: {cut}");
+                    assert_eq!(snap.len(), whole, "{cut}");
+                    snap.validate().unwrap();
+                }
+                Err(problems) => {
+                    assert!(cut_inside, "whole lines refused: {cut}");
+                    assert_eq!(problems, 1, "{cut}");
+                }
+            }
         }
     }
     let array = br#"[{"id": 1}, {"id": 2, "parent": 1}]"#;

@@ -182,8 +182,10 @@ proptest! {
         }
     }
 
-    /// Pages partition every eligible-parents listing, and no principal ever receives a
-    /// reseller outside its own reseller and downline (everything, for ADMIN).
+    /// Pages partition every eligible-parents listing: concatenated, they are the
+    /// model's whole listing (its filter and order, at every position, also past the
+    /// first page's), and no principal ever receives a reseller outside its own
+    /// reseller and downline (everything, for ADMIN).
     #[test]
     fn eligible_pages_partition_and_stay_in_scope(
         records in testing::forest(2000),
@@ -201,6 +203,8 @@ proptest! {
         let got = all_pages(per_page, |req| {
             snap.eligible_parents(&principal, flags, order, req).unwrap()
         })?;
+        let listing = model.eligible_parents(&principal, flags, order);
+        prop_assert_eq!(Some(&got), listing.as_ref());
         let mut seen = std::collections::HashSet::new();
         for id in &got {
             prop_assert!(seen.insert(id.clone()), "{:?} listed twice", id);

@@ -243,9 +243,21 @@ fn both_endpoints_over_real_http() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.content_type, "application/json");
     assert_eq!(list_ids(&r.body), want);
+    // Each item's billing flag and name are its record's.
+    let mut flags = (0, 0);
     for item in r.body.as_array().unwrap() {
-        assert!(item["integrations"]["billing"]["economic"]["enabled"].is_boolean());
+        let id = item["_id"].as_str().unwrap();
+        let record = records.iter().find(|r| r.id.as_str() == id).unwrap();
+        let enabled = &item["integrations"]["billing"]["economic"]["enabled"];
+        assert_eq!(enabled.as_bool(), Some(record.economic_enabled), "{id}");
+        assert_eq!(item["name"].as_str(), Some(record.name.as_str()), "{id}");
+        if record.economic_enabled {
+            flags.0 += 1;
+        } else {
+            flags.1 += 1;
+        }
     }
+    assert!(flags.0 > 0 && flags.1 > 0, "both flags listed: {flags:?}");
 
     // 403: a RESELLER with a flag; an unknown role; an unknown reseller.
     for headers in [
