@@ -726,7 +726,10 @@ fn a_refused_principal_learns_nothing_of_its_cursor() {
 }
 
 /// Readers page with cursors on their own threads while a writer applies batches;
-/// every completed listing equals the model of the version it pinned.
+/// every completed listing equals the model of the version it pinned, that model
+/// being the writer's accepted batches replayed on the model of the records (not the
+/// version's own records). Each reader's first listing waits, after its first page,
+/// for the writer to publish a later version, so that listings do span changes.
 #[test]
 fn readers_paging_while_a_writer_applies_batches() {
     let records = reseller_hierarchy::generate::Generator::new(
@@ -736,17 +739,28 @@ fn readers_paging_while_a_writer_applies_batches() {
     .seed(5)
     .generate();
     let h = Arc::new(Hierarchy::with_options(
-        Snapshot::build(records).unwrap(),
+        Snapshot::build(records.clone()).unwrap(),
         // More than the writer's 200 batches: a batch takes microseconds, so a smaller
         // bound could expire a reader's version mid-listing (a correct 410, which
         // `an_expired_cursor_says_so` covers; here every listing must complete).
         256,
         [1; 32],
     ));
+    let first_version = h.snapshot().version();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Readers that took their first page: the writer starts once both have (or after
+    // ten seconds, should one have failed), so that it cannot be done before them.
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writer = {
-        let (h, stop) = (h.clone(), stop.clone());
+        let (h, stop, started) = (h.clone(), stop.clone(), started.clone());
         std::thread::spawn(move || {
+            let waiting = std::time::Instant::now();
+            while started.load(std::sync::atomic::Ordering::Acquire) < 2
+                && waiting.elapsed() < std::time::Duration::from_secs(10)
+            {
+                std::thread::yield_now();
+            }
+            let mut accepted = Vec::new();
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 200 {
                 i += 1;
@@ -758,16 +772,18 @@ fn readers_paging_while_a_writer_applies_batches() {
                         parent: Some(ResellerId::from(1 + (i * 7) % 300)),
                     },
                 ];
-                let _ = h.apply(&batch);
+                if let Ok(version) = h.apply(&batch) {
+                    accepted.push((version, batch));
+                }
             }
-            i
+            accepted
         })
     };
     let readers: Vec<_> = (0..2)
         .map(|t| {
-            let h = h.clone();
+            let (h, started) = (h.clone(), started.clone());
             std::thread::spawn(move || {
-                let mut checked = 0;
+                let mut listings = Vec::new();
                 for round in 0..6 {
                     let order = if (t + round) % 2 == 0 {
                         Order::PreOrder
@@ -777,35 +793,56 @@ fn readers_paging_while_a_writer_applies_batches() {
                     let mut page = h
                         .downline(Id::new("1"), order, Start::first(97).unwrap())
                         .unwrap();
-                    let version = page.snapshot().clone();
+                    let version = page.version();
+                    if round == 0 {
+                        started.fetch_add(1, std::sync::atomic::Ordering::Release);
+                        while h.snapshot().version() == version {
+                            std::thread::yield_now();
+                        }
+                    }
                     let mut got = Vec::new();
                     loop {
-                        assert_eq!(page.version(), version.version());
+                        assert_eq!(page.version(), version);
                         got.extend(page.page().iter().map(|r| r.id().to_owned()));
                         let Some(c) = page.next_cursor().map(str::to_owned) else {
                             break;
                         };
                         page = h.downline(Id::new("1"), order, Start::Cursor(&c)).unwrap();
                     }
-                    // The model of the pinned version comes from that version's records: this
-                    // checks that paging under concurrent changes is consistent with the
-                    // version; that versions themselves are right is what
-                    // `random_batches_match_the_model` checks.
-                    let records: Vec<Record> = version.iter().map(|r| r.to_record()).collect();
-                    let model = Model::new(&records).unwrap();
-                    assert_eq!(got, model.downline(Id::new("1"), order).unwrap());
-                    checked += 1;
+                    let spanned = h.snapshot().version() > version;
+                    listings.push((version, order, got, spanned));
                 }
-                checked
+                listings
             })
         })
         .collect();
-    let checked: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    let listings: Vec<_> = readers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let batches = writer.join().unwrap();
-    assert_eq!(checked, 12);
-    assert!(batches > 0);
-    assert!(h.snapshot().version() > 1);
+    let accepted = writer.join().unwrap();
+    assert_eq!(listings.len(), 12);
+    assert!(
+        listings.iter().filter(|l| l.3).count() >= 2,
+        "no listing spanned a change"
+    );
+    // The model of every version, from the batches the writer saw accepted.
+    let mut model = Model::new(&records).unwrap();
+    let mut models = std::collections::HashMap::new();
+    models.insert(first_version, model.clone());
+    for (version, batch) in &accepted {
+        model.apply(batch).unwrap();
+        models.insert(*version, model.clone());
+    }
+    for (version, order, got, _) in listings {
+        let model = &models[&version];
+        assert_eq!(
+            got,
+            model.downline(Id::new("1"), order).unwrap(),
+            "version {version}"
+        );
+    }
 }
 
 /// A writer that never pauses while background folds run: a fold cannot catch up
