@@ -165,7 +165,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
         /// The service's public URL, for JSON:API links (default: http://ADDRESS; required
-        /// when ADDRESS is every address, 0.0.0.0 or [::]).
+        /// when ADDRESS is every address, 0.0.0.0 or `[::]`).
         #[arg(long)]
         base_url: Option<String>,
         /// Token file, {"tokens": [{"token": "...", "role": "RESELLER_ADMIN", "reseller":
