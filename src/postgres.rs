@@ -96,6 +96,7 @@ mod pgoutput;
 mod row;
 mod session;
 mod sibling_order;
+mod slot;
 mod source;
 mod strays;
 mod stream;

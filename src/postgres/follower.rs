@@ -3,10 +3,11 @@
 //!
 //! # How
 //!
-//! **Start.** Create the replication slot first, then load the table in one snapshot
-//! (`Session::load`): every transaction that commits after the slot's start is decoded,
-//! and those the load already saw are skipped ([`LoadSnapshot`]). The hierarchy starts
-//! at the slot's start position.
+//! **Start.** Create the replication slot on a replication session that exports its
+//! snapshot ([`NewSlot`]), then load the table in that snapshot (`Session::load`):
+//! the load sees every transaction the slot will not decode and none it will, and
+//! those the stream delivers that the load saw anyway are skipped ([`LoadSnapshot`]).
+//! The hierarchy starts at the slot's start position.
 //!
 //! **Follow.** A streaming replication session ([`Stream`]) on the slot delivers each
 //! committed transaction whole, in commit order. Each becomes one batch
@@ -41,6 +42,7 @@ use super::pgoutput::Message;
 use super::row::ColumnMap;
 use super::session::Session;
 use super::sibling_order::IdOrder;
+use super::slot::NewSlot;
 use super::strays::{StrayChange, Strays};
 use super::stream::{Event, Stream};
 use super::visibility::LoadSnapshot;
@@ -120,8 +122,23 @@ impl Follower {
         let mut session = Session::connect(&source)?;
         let (order, table_oid) = session.check(&source)?;
         session.install(&source)?;
-        let start = session.create_slot(&source)?;
-        let (snapshot, seen, strays) = match session.load(&source, order) {
+        session.clear_slot(&source)?;
+        let slot = match NewSlot::create(&source) {
+            Ok(slot) => slot,
+            Err(e) => {
+                drop(session);
+                drop_slot(&source);
+                return Err(e);
+            }
+        };
+        let start = slot.start;
+        let loaded = session.load(&source, order, slot.snapshot());
+        slot.end();
+        let loaded = loaded.and_then(|loaded| {
+            session.wait_slot_free(&source)?;
+            Ok(loaded)
+        });
+        let (snapshot, seen, strays) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 drop(session);
@@ -452,8 +469,13 @@ impl Worker {
             session.relist(&self.source)?;
         }
         (self.order, self.table_oid) = (order, oid);
-        let start = session.create_slot(&self.source)?;
-        let (snapshot, seen, strays) = session.load(&self.source, self.order)?;
+        session.clear_slot(&self.source)?;
+        let slot = NewSlot::create(&self.source)?;
+        let start = slot.start;
+        let loaded = session.load(&self.source, self.order, slot.snapshot());
+        slot.end();
+        let (snapshot, seen, strays) = loaded?;
+        session.wait_slot_free(&self.source)?;
         drop(session);
         self.max_id = largest_id(&snapshot, self.order);
         self.strays = Arc::new(strays);

@@ -257,27 +257,30 @@ impl Session {
         Ok((oid.and_then(|o| u32::try_from(o).ok()), row.get(1)))
     }
 
-    /// Creates the slot afresh (dropping a slot of that name no process uses) and
-    /// returns the position from which it decodes.
-    pub(crate) fn create_slot(&mut self, source: &Source) -> Result<Lsn, FollowError> {
+    /// Makes room for the slot: drops a slot of that name that no process uses, and
+    /// refuses one in use. The slot itself is created on a replication session, which
+    /// exports its snapshot for the load ([`NewSlot`](super::slot::NewSlot)).
+    pub(crate) fn clear_slot(&mut self, source: &Source) -> Result<(), FollowError> {
         match self.slot_active(source)? {
-            Some(true) => {
-                return Err(setup(format!(
+            Some(true) => Err(setup(format!(
                 "replication slot {:?} is in use by another process: give every replica its own",
                 source.slot
-            )))
-            }
-            Some(false) => self.drop_slot(source)?,
-            None => {}
+            ))),
+            Some(false) => self.drop_slot(source),
+            None => Ok(()),
         }
-        let lsn: PgLsn = self
-            .client
-            .query_one(
-                "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')",
-                &[&source.slot],
-            )?
-            .get(0);
-        Ok(lsn.into())
+    }
+
+    /// Waits (at most five seconds) until no process holds the slot, as the session
+    /// that created it may a moment after it ended.
+    pub(crate) fn wait_slot_free(&mut self, source: &Source) -> Result<(), FollowError> {
+        let since = std::time::Instant::now();
+        while self.slot_active(source)? == Some(true)
+            && since.elapsed() < std::time::Duration::from_secs(5)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Whether the slot is in use (`None`: there is no such slot).
@@ -316,9 +319,11 @@ impl Session {
             .map(Lsn::from))
     }
 
-    /// Reads the whole table in one `REPEATABLE READ` snapshot, streaming the rows (a
-    /// binary COPY of plain columns: the server does no JSON) into records, and returns
-    /// the hierarchy with the snapshot it saw and the rows naming a missing parent.
+    /// Reads the whole table in one `REPEATABLE READ` transaction on the slot's
+    /// exported snapshot (`snapshot`, from [`NewSlot`](super::slot::NewSlot)),
+    /// streaming the rows (a binary COPY of plain columns: the server does no JSON)
+    /// into records, and returns the hierarchy with the snapshot it saw and the rows
+    /// naming a missing parent.
     ///
     /// Those rows (a table without a foreign key, after the delete of a parent) are
     /// loaded as roots and returned as [`Strays`], as the follower shows and keeps the
@@ -329,6 +334,7 @@ impl Session {
         &mut self,
         source: &Source,
         order: IdOrder,
+        snapshot: &str,
     ) -> Result<(Snapshot, LoadSnapshot, Strays), FollowError> {
         let mut tx = self
             .client
@@ -336,7 +342,12 @@ impl Session {
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        // The first statement fixes the transaction's snapshot; the COPY reads the same.
+        // The slot's snapshot, before any query: the load sees what the stream will
+        // not send, and nothing it will (`postgres/slot.rs`). Its name is hexadecimal
+        // digits and dashes, checked when read.
+        tx.batch_execute(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))?;
+        // The first query reads the transaction's snapshot (the slot's); the COPY
+        // reads the same.
         // Read in the same statement, after the snapshot: every commit the snapshot saw
         // starts before this log position. The position inserted, not written: with
         // `synchronous_commit = off` a transaction is visible once its commit record is

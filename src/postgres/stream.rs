@@ -43,14 +43,14 @@ pub(crate) struct Stream {
     client: ReplicationClient,
 }
 
-fn failed(e: impl std::fmt::Display) -> FollowError {
+pub(super) fn failed(e: impl std::fmt::Display) -> FollowError {
     FollowError::Replication {
         reason: e.to_string(),
     }
 }
 
 /// The replication connection's settings from the follower's connection string.
-fn config(source: &Source, start: Lsn) -> Result<ReplicationConfig, FollowError> {
+pub(super) fn config(source: &Source, start: Lsn) -> Result<ReplicationConfig, FollowError> {
     let parsed: ::postgres::Config = source.connection.parse()?;
     let user = parsed.get_user().unwrap_or("postgres").to_string();
     let password = parsed
