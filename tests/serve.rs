@@ -44,6 +44,16 @@ impl Drop for Server {
     }
 }
 
+/// Sends the server SIGTERM, as a service manager stops it.
+fn terminate(s: &Server) {
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
 fn start(extra: &[&str]) -> Server {
     // Files of their own for each server: tests run in parallel, and rewriting a file
     // another test's server is reading would hand it an empty or partial file.
@@ -354,12 +364,7 @@ fn a_client_that_goes_quiet_mid_request_does_not_hold_the_stop() {
     let mut quiet = std::net::TcpStream::connect(&addr).unwrap();
     std::io::Write::write_all(&mut quiet, b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = s.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&s);
     let asked = std::time::Instant::now();
     let status = loop {
         if let Some(status) = s.child.try_wait().unwrap() {
@@ -387,12 +392,7 @@ fn serve_stops_gracefully_on_sigterm() {
     let r = call("POST", &format!("{}/_ceiling", s.base), &[]);
     assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
     assert_eq!(r.json()["errors"][0]["status"], "405");
-    let pid = s.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&s);
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let mut rest = String::new();
