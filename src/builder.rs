@@ -99,6 +99,16 @@ impl Builder {
         self.push_malformed_at(Place::Record(at), message);
     }
 
+    /// As [`push_malformed`](Builder::push_malformed), naming the record's `id` when
+    /// it could be read (a table row whose other columns could not be), so that its
+    /// children are not also reported for a missing parent.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn push_malformed_id(&mut self, id: Option<ResellerId>, message: impl Into<String>) {
+        let at = self.next_index();
+        self.places.start(at, Place::Record(at));
+        self.push_malformed_named(Place::Record(at), id, message);
+    }
+
     /// Adds a record a reader read: its place follows the reader's.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn push_read(&mut self, record: Record) {

@@ -405,7 +405,7 @@ impl Builder {
     ) -> std::io::Result<()> {
         match result {
             Ok(()) => Ok(()),
-            Err(e) if e.is_io() => Err(std::io::Error::other(e)),
+            Err(e) if e.is_io() => Err(e.into()),
             Err(e) => {
                 match at {
                     Some(_) => self.push_malformed_read(None, e.to_string()),

@@ -863,6 +863,29 @@ fn output_files_never_replace_an_input_and_are_written_whole() {
             "records.ndjson"
         ]
     );
+    // Through a symbolic link: the file it names is replaced, the link stays; and an
+    // existing file's permissions are kept.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let real = dir.join("real.snapshot");
+        std::fs::write(&real, "older").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.join("link.snapshot");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let r = run(&["save", "--data", data_s, "--out", link.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let r = run(&["validate", "--snapshot", real.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_file(&link).unwrap();
+        std::fs::remove_file(&real).unwrap();
+    }
     // A directory that does not exist: an error, and no file made.
     let r = run(&[
         "save",

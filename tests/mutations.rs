@@ -796,7 +796,12 @@ fn readers_paging_while_a_writer_applies_batches() {
                     let version = page.version();
                     if round == 0 {
                         started.fetch_add(1, std::sync::atomic::Ordering::Release);
+                        let waiting = std::time::Instant::now();
                         while h.snapshot().version() == version {
+                            assert!(
+                                waiting.elapsed() < std::time::Duration::from_secs(30),
+                                "the writer published nothing in 30 s"
+                            );
                             std::thread::yield_now();
                         }
                     }

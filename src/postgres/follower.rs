@@ -474,7 +474,16 @@ impl Worker {
         let start = slot.start;
         let loaded = session.load(&self.source, self.order, slot.snapshot());
         slot.end();
-        let (snapshot, seen, strays) = loaded?;
+        let (snapshot, seen, strays) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                // Not left holding the server's log while the replica serves its last
+                // version (a table that is no valid hierarchy stops the follower).
+                drop(session);
+                drop_slot(&self.source);
+                return Err(e);
+            }
+        };
         session.wait_slot_free(&self.source)?;
         drop(session);
         self.max_id = largest_id(&snapshot, self.order);

@@ -403,7 +403,13 @@ impl Session {
                     }
                     builder.push(record)
                 }
-                Err(reason) => builder.push_malformed(reason),
+                Err(reason) => {
+                    // Named by its id when that much is readable.
+                    let id = fields[0]
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .map(ResellerId::from);
+                    builder.push_malformed_id(id, reason)
+                }
             })
             .map_err(FollowError::LoadRead)?;
         }

@@ -23,8 +23,11 @@ use pgwire_replication::ReplicationClient;
 use super::stream::{config, failed};
 use super::{FollowError, Lsn, Source};
 
-/// How long creating the slot may take (connecting included).
-const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting and authenticating may take. Creating the slot itself is not
+/// timed: PostgreSQL makes it wait until every transaction running on the server
+/// (with an id) has ended, which a long batch job makes minutes, and a replica that
+/// gave up would try again and wait anew.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A slot just created, with the session that holds its exported snapshot.
 pub(crate) struct NewSlot {
@@ -60,17 +63,21 @@ impl NewSlot {
             source.slot
         );
         let created = runtime.block_on(async move {
-            tokio::time::timeout(CREATE_TIMEOUT, async move {
+            // IDENTIFY_SYSTEM answers once the session is connected and authenticated.
+            let connected = tokio::time::timeout(CONNECT_TIMEOUT, async move {
                 let mut client = ReplicationClient::connect_gated(cfg).await?;
-                let rows = client.simple_query(&command).await?;
-                Ok::<_, pgwire_replication::PgWireError>((client, rows))
+                client.identify_system().await?;
+                Ok::<_, pgwire_replication::PgWireError>(client)
             })
-            .await
+            .await;
+            let Ok(connected) = connected else {
+                return Err(failed("the replication session did not connect in 10 s"));
+            };
+            let mut client = connected.map_err(failed)?;
+            let rows = client.simple_query(&command).await.map_err(failed)?;
+            Ok((client, rows))
         });
-        let (client, rows) = match created {
-            Ok(created) => created.map_err(failed)?,
-            Err(_) => return Err(failed("creating the replication slot took over 30 s")),
-        };
+        let (client, rows) = created?;
         // One row: slot_name, consistent_point, snapshot_name, output_plugin.
         let column = |i: usize| -> Option<String> {
             let row = rows.first()?;

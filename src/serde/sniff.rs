@@ -37,27 +37,50 @@ pub(super) fn sniff_object(reader: &mut impl BufRead) -> std::io::Result<(Sniffe
     let mut tee = Tee {
         inner: reader,
         seen: Vec::new(),
+        capped: false,
     };
     let found = Cell::new(None);
     let result = serde_json::Deserializer::from_reader(&mut tee)
         .deserialize_map(FirstObject { found: &found });
     if let Err(e) = result {
         if e.is_io() {
-            return Err(std::io::Error::other(e));
+            return Err(e.into());
         }
     }
-    Ok((found.get().unwrap_or(Sniffed::Record), tee.seen))
+    let found = match found.get() {
+        Some(found) => found,
+        // Undecided after `KEEP` bytes: an object that goes on past its first line
+        // (pretty-printed, whatever it holds) is read as a document, whose reader
+        // streams it and names what it lacks; one line is NDJSON's.
+        None if tee.capped && tee.seen.contains(&b'\n') => Sniffed::Document,
+        None => Sniffed::Record,
+    };
+    Ok((found, tee.seen))
 }
 
-/// A reader that keeps every byte it hands out.
+/// The most bytes kept before deciding: the first object's members before its `id`
+/// or `data` are small in a record or a document, so that more than this is an object
+/// that holds neither where it starts (a `{"resellers": [...]}` export, say), which
+/// must not be held whole.
+const KEEP: usize = 1 << 20;
+
+/// A reader that keeps every byte it hands out, and ends (reads nothing more) once
+/// it kept `KEEP`.
 struct Tee<'r, R> {
     inner: &'r mut R,
     seen: Vec<u8>,
+    capped: bool,
 }
 
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let room = KEEP.saturating_sub(self.seen.len());
+        if room == 0 {
+            self.capped = true;
+            return Ok(0);
+        }
+        let want = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..want])?;
         self.seen.extend_from_slice(&buf[..n]);
         Ok(n)
     }
@@ -205,5 +228,25 @@ mod tests {
         assert_eq!(sniff("{}\n{\"id\": 2}\n").0, Sniffed::Record);
         assert_eq!(sniff("{\"name\": \n{\"id\": 2}\n").0, Sniffed::Record);
         assert_eq!(sniff("{\"na").0, Sniffed::Record);
+    }
+
+    #[test]
+    fn an_object_without_id_or_data_is_not_held_whole() {
+        // Pretty-printed, as an export of another shape: a document after `KEEP`
+        // bytes (its reader streams it and names what is missing).
+        let element = "  {\"reseller\": 1, \"name\": \"x\"},\n";
+        let many = element.repeat(2 * KEEP / element.len());
+        let text = format!("{{\"resellers\": [\n{many}  {{}}\n]}}\n");
+        let (found, read) = sniff(&text);
+        assert_eq!(found, Sniffed::Document);
+        assert!(read <= KEEP, "{read}");
+        // One line without either: NDJSON's, line by line.
+        let text = format!(
+            "{{\"name\": \"{}\"}}\n{{\"id\": 2}}\n",
+            "x".repeat(2 * KEEP)
+        );
+        let (found, read) = sniff(&text);
+        assert_eq!(found, Sniffed::Record);
+        assert!(read <= KEEP, "{read}");
     }
 }
