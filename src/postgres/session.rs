@@ -239,18 +239,27 @@ impl Session {
     }
 
     /// The oid of the table the source names now (`None`: there is none), and whether
-    /// the publication lists that name.
+    /// the publication lists that name, both read in the statement's one snapshot.
+    /// `to_regclass` was used for the oid: it resolves the name through the backend's
+    /// catalog cache, which may not yet have taken in a `DROP TABLE` that the
+    /// statement's snapshot (which the publication's listing is read in) already
+    /// sees, so a table dropped and created again could read as the old oid no longer
+    /// listed, which stops the follower, where the new oid reloads the table.
     pub(crate) fn table_now(
         &mut self,
         source: &Source,
     ) -> Result<(Option<u32>, bool), FollowError> {
         let row = self.client.query_one(
-            concat!("SELECT to_regclass($4)::oid::int8, ", listed!()),
+            concat!(
+                "SELECT (SELECT c.oid::int8 FROM pg_catalog.pg_class c \
+                   JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace \
+                   WHERE s.nspname = $2 AND c.relname = $3), ",
+                listed!()
+            ),
             &[
                 &source.publication,
                 &source.table.schema,
                 &source.table.name,
-                &source.table.qualified(),
             ],
         )?;
         let oid: Option<i64> = row.get(0);
