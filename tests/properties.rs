@@ -64,6 +64,27 @@ proptest! {
         }
     }
 
+    /// The same with every id distinct, so that the problems are the cycles and the
+    /// unknown parents of up to 200 records (from a small pool of ids, nearly every
+    /// draw above holds a duplicate, and the rest are a handful of records).
+    #[test]
+    fn build_reports_exactly_the_models_cycles_and_unknown_parents(
+        parents in prop::collection::vec(prop::option::weighted(0.9, 0usize..210), 0..200),
+    ) {
+        let records: Vec<Record> = parents
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Record::new(i.to_string(), p.map(|p| p.to_string())))
+            .collect();
+        let expected = Model::new(&records);
+        match (Snapshot::build(records.clone()), expected) {
+            (Ok(snap), Ok(_)) => prop_assert_eq!(snap.validate(), Ok(())),
+            (Err(err), Err(problems)) => prop_assert_eq!(err.problems(), problems.as_slice()),
+            (Ok(_), Err(problems)) => prop_assert!(false, "built despite {:?}", problems),
+            (Err(err), Ok(_)) => prop_assert!(false, "valid records refused: {}", err),
+        }
+    }
+
     /// Downline, upline, is_in_downline and counts of sampled resellers, both orders,
     /// against the model; every page of each downline.
     #[test]

@@ -46,9 +46,22 @@ proptest! {
         loaded.validate().unwrap();
         prop_assert_eq!(loaded.len(), records.len());
         for order in [Order::PreOrder, Order::LevelOrder] {
-            let all: Vec<ResellerId> = loaded.iter().map(|r| r.id().to_owned()).collect();
+            // The whole forest in this order (an ADMIN's eligible parents).
+            let all: Vec<ResellerId> = loaded
+                .eligible_parents(
+                    &reseller_hierarchy::Principal::admin(),
+                    reseller_hierarchy::FilterFlags::NONE,
+                    order,
+                    reseller_hierarchy::PageRequest::new(1, 1000).unwrap(),
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.id().to_owned())
+                .collect();
+            prop_assert_eq!(&all, &model.all(order));
             if order == Order::PreOrder {
-                prop_assert_eq!(&all, &model.all(order));
+                let iterated: Vec<ResellerId> = loaded.iter().map(|r| r.id().to_owned()).collect();
+                prop_assert_eq!(&iterated, &all);
             }
             for r in &records {
                 let want = model.downline(&r.id, order).unwrap();
