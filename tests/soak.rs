@@ -140,23 +140,36 @@ impl Stream {
     }
 }
 
+/// A listing a reader completed: its version, order and reseller, and its ids as a
+/// hash and a count (whole listings of every version would not fit in memory).
+type Listing = (u64, Order, ResellerId, u64, usize);
+
+fn digest(ids: &[ResellerId]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ids.hash(&mut h);
+    h.finish()
+}
+
 fn soak(n: usize, mutations: usize, every: usize) {
     let records = Generator::new(Shape::Random, n).seed(11).generate();
     let mut model = Model::new(&records).unwrap();
     let h = Arc::new(Hierarchy::with_options(
-        Snapshot::build(records).unwrap(),
+        Snapshot::build(records.clone()).unwrap(),
         64,
         [7; 32],
     ));
+    let first_version = h.snapshot().version();
     let root = h.snapshot().iter().next().unwrap().id().to_owned();
     let stop = Arc::new(AtomicBool::new(false));
     // Readers follow cursors through whole listings of the root while the writer
-    // runs; each listing must be its pinned version's, exactly once and in order.
+    // runs; each listing must be its pinned version's, exactly once and in order,
+    // which the end checks against the model replayed to that version.
     let readers: Vec<_> = (0..2)
         .map(|t| {
             let (h, stop, mut root) = (h.clone(), stop.clone(), root.clone());
             std::thread::spawn(move || {
-                let mut listings = 0usize;
+                let mut listings: Vec<Listing> = Vec::new();
                 let mut round = t;
                 while !stop.load(Ordering::Relaxed) {
                     round += 1;
@@ -167,7 +180,7 @@ fn soak(n: usize, mutations: usize, every: usize) {
                         root = h.snapshot().iter().next().unwrap().id().to_owned();
                         continue;
                     };
-                    let version = page.snapshot().clone();
+                    let version = page.version();
                     let mut got: Vec<ResellerId> = Vec::new();
                     let complete = loop {
                         got.extend(page.page().iter().map(|r| r.id().to_owned()));
@@ -181,10 +194,7 @@ fn soak(n: usize, mutations: usize, every: usize) {
                         }
                     };
                     if complete {
-                        let records: Vec<Record> = version.iter().map(|r| r.to_record()).collect();
-                        let pinned = Model::new(&records).unwrap();
-                        assert_eq!(got, pinned.downline(&root, order).unwrap());
-                        listings += 1;
+                        listings.push((version, order, root.clone(), digest(&got), got.len()));
                     }
                 }
                 listings
@@ -222,8 +232,46 @@ fn soak(n: usize, mutations: usize, every: usize) {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let listings: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
-    assert!(listings > 0, "no reader completed a listing");
+    let mut listings: Vec<Listing> = readers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
+    assert!(!listings.is_empty(), "no reader completed a listing");
+    assert!(
+        listings.iter().any(|l| l.0 > first_version),
+        "no reader listed a changed version"
+    );
+    // The model replayed version by version (every batch was accepted, so the
+    // `i`-th made version `first + i`; the stream draws the same mutations from the
+    // same model), each listing compared with its version's.
+    listings.sort_by_key(|l| l.0);
+    let mut replay = Model::new(&records).unwrap();
+    let mut again = Stream {
+        ids: replay.ids().cloned().collect(),
+        rng: SplitMix::new(99),
+        fresh: 0,
+        size: n,
+    };
+    let mut pending = listings.iter().peekable();
+    for i in 0..=mutations {
+        if i > 0 {
+            let m = again.next(&replay);
+            replay.apply(&[m]).unwrap();
+        }
+        let version = first_version + i as u64;
+        while let Some((_, order, root, hash, len)) = pending.next_if(|l| l.0 == version) {
+            let want = replay.downline(root, *order).unwrap();
+            assert_eq!(
+                (digest(&want), want.len()),
+                (*hash, *len),
+                "a listing of {root:?} at version {version} ({order:?})"
+            );
+        }
+    }
+    assert!(
+        pending.next().is_none(),
+        "a listing of a version never made"
+    );
     // Memory stays bounded: versions are shared but for their paths, at most 64 are
     // kept, and folds replace the base rather than add to it.
     assert!(
