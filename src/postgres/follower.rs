@@ -122,31 +122,7 @@ impl Follower {
         let mut session = Session::connect(&source)?;
         let (order, table_oid) = session.check(&source)?;
         session.install(&source)?;
-        session.clear_slot(&source)?;
-        let slot = match NewSlot::create(&source) {
-            Ok(slot) => slot,
-            Err(e) => {
-                drop(session);
-                drop_slot(&source);
-                return Err(e);
-            }
-        };
-        let start = slot.start;
-        let loaded = session.load(&source, order, slot.snapshot());
-        slot.end();
-        let loaded = loaded.and_then(|loaded| {
-            session.wait_slot_free(&source)?;
-            Ok(loaded)
-        });
-        let (snapshot, seen, strays) = match loaded {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                drop(session);
-                drop_slot(&source);
-                return Err(e);
-            }
-        };
-        drop(session);
+        let (start, (snapshot, seen, strays)) = load_on_new_slot(session, &source, order)?;
         let stream = match Stream::start(&source, start) {
             Ok(stream) => stream,
             Err(e) => {
@@ -263,6 +239,33 @@ fn largest_id(snap: &Snapshot, order: IdOrder) -> Option<ResellerId> {
 }
 
 /// Drops the slot, waiting a moment for a session that just ended to let go of it.
+/// Creates the slot afresh ([`NewSlot`]), loads the table in its exported snapshot
+/// (`Session::load`), and returns where the slot starts with what the load read. Any
+/// failure once the slot may exist drops it (after `session` is closed), so that no
+/// slot is left holding the server's log: not at a start that fails, and not while
+/// the replica serves its last version after a reload that fails (a table that is no
+/// valid hierarchy stops the follower).
+fn load_on_new_slot(
+    mut session: Session,
+    source: &Source,
+    order: IdOrder,
+) -> Result<(Lsn, (Snapshot, LoadSnapshot, Strays)), FollowError> {
+    session.clear_slot(source)?;
+    let loaded = NewSlot::create(source).and_then(|slot| {
+        let start = slot.start;
+        let loaded = session.load(source, order, slot.snapshot());
+        slot.end();
+        let loaded = loaded?;
+        session.wait_slot_free(source)?;
+        Ok((start, loaded))
+    });
+    drop(session);
+    if loaded.is_err() {
+        drop_slot(source);
+    }
+    loaded
+}
+
 fn drop_slot(source: &Source) {
     for _ in 0..50 {
         let Ok(mut session) = Session::connect(source) else {
@@ -469,23 +472,8 @@ impl Worker {
             session.relist(&self.source)?;
         }
         (self.order, self.table_oid) = (order, oid);
-        session.clear_slot(&self.source)?;
-        let slot = NewSlot::create(&self.source)?;
-        let start = slot.start;
-        let loaded = session.load(&self.source, self.order, slot.snapshot());
-        slot.end();
-        let (snapshot, seen, strays) = match loaded {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                // Not left holding the server's log while the replica serves its last
-                // version (a table that is no valid hierarchy stops the follower).
-                drop(session);
-                drop_slot(&self.source);
-                return Err(e);
-            }
-        };
-        session.wait_slot_free(&self.source)?;
-        drop(session);
+        let (start, (snapshot, seen, strays)) =
+            load_on_new_slot(session, &self.source, self.order)?;
         self.max_id = largest_id(&snapshot, self.order);
         self.strays = Arc::new(strays);
         self.seen = seen;
