@@ -48,6 +48,18 @@ fn all_pages<'s>(
     Ok(out)
 }
 
+/// A build of `records` succeeds exactly when the model finds them valid (and then
+/// validates), and otherwise reports exactly the model's problems.
+fn build_matches_model(records: &[Record]) -> Result<(), TestCaseError> {
+    match (Snapshot::build(records.to_vec()), Model::new(records)) {
+        (Ok(snap), Ok(_)) => prop_assert_eq!(snap.validate(), Ok(())),
+        (Err(err), Err(problems)) => prop_assert_eq!(err.problems(), problems.as_slice()),
+        (Ok(_), Err(problems)) => prop_assert!(false, "built despite {:?}", problems),
+        (Err(err), Ok(_)) => prop_assert!(false, "valid records refused: {}", err),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
@@ -55,13 +67,7 @@ proptest! {
     /// reports exactly the model's problems.
     #[test]
     fn build_reports_exactly_the_models_problems(records in testing::records(24)) {
-        let expected = Model::new(&records);
-        match (Snapshot::build(records.clone()), expected) {
-            (Ok(snap), Ok(_)) => prop_assert_eq!(snap.validate(), Ok(())),
-            (Err(err), Err(problems)) => prop_assert_eq!(err.problems(), problems.as_slice()),
-            (Ok(_), Err(problems)) => prop_assert!(false, "built despite {:?}", problems),
-            (Err(err), Ok(_)) => prop_assert!(false, "valid records refused: {}", err),
-        }
+        build_matches_model(&records)?;
     }
 
     /// The same with every id distinct, so that the problems are the cycles and the
@@ -76,13 +82,7 @@ proptest! {
             .enumerate()
             .map(|(i, p)| Record::new(i.to_string(), p.map(|p| p.to_string())))
             .collect();
-        let expected = Model::new(&records);
-        match (Snapshot::build(records.clone()), expected) {
-            (Ok(snap), Ok(_)) => prop_assert_eq!(snap.validate(), Ok(())),
-            (Err(err), Err(problems)) => prop_assert_eq!(err.problems(), problems.as_slice()),
-            (Ok(_), Err(problems)) => prop_assert!(false, "built despite {:?}", problems),
-            (Err(err), Ok(_)) => prop_assert!(false, "valid records refused: {}", err),
-        }
+        build_matches_model(&records)?;
     }
 
     /// Downline, upline, is_in_downline and counts of sampled resellers, both orders,

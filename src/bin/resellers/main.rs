@@ -688,8 +688,8 @@ fn run(command: Command) -> Result<String, Failure> {
         }
         Command::Apply { data, changes, out } => {
             if let Some(out) = &out {
-                let inputs: Vec<&Path> = data.data.iter().map(PathBuf::as_path).collect();
-                output::check_not_input(out, &[&inputs[..], &[changes.as_path()]].concat())
+                let inputs = data.data.iter().map(PathBuf::as_path);
+                output::check_not_input(out, inputs.chain([changes.as_path()]))
                     .map_err(Failure::Io)?;
             }
             let snap = load(&data)?;
@@ -736,8 +736,8 @@ fn run(command: Command) -> Result<String, Failure> {
             )
         }
         Command::Save { data, out } => {
-            let inputs: Vec<&Path> = data.data.iter().map(PathBuf::as_path).collect();
-            output::check_not_input(&out, &inputs).map_err(Failure::Io)?;
+            output::check_not_input(&out, data.data.iter().map(PathBuf::as_path))
+                .map_err(Failure::Io)?;
             let snap = load(&data)?;
             let io =
                 |e: std::io::Error| Failure::Io(format!("cannot write {}: {e}", out.display()));

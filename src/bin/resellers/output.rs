@@ -79,7 +79,10 @@ fn create_beside(target: &Path) -> std::io::Result<(PathBuf, File)> {
 
 /// Refuses an `--out` that names one of `inputs` (the same file by another path too):
 /// the input would be replaced, an NDJSON file by a binary snapshot, say.
-pub(crate) fn check_not_input(out: &Path, inputs: &[&Path]) -> Result<(), String> {
+pub(crate) fn check_not_input<'p>(
+    out: &Path,
+    inputs: impl IntoIterator<Item = &'p Path>,
+) -> Result<(), String> {
     let Ok(out_real) = std::fs::canonicalize(out) else {
         // No such file yet: no input can be it.
         return Ok(());
